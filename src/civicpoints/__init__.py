@@ -1,0 +1,1 @@
+"""civicpoints: civic points (文明积分) for counties and communities."""

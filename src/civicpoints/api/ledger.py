@@ -1,0 +1,103 @@
+"""Ledger endpoints: manual adjustments (keyed) and verification."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest, JsonResponse
+from ninja import Router, Schema
+from pydantic import Field
+
+from civicpoints.api.idempotency import run_keyed
+from civicpoints.api.schemas import ErrorOut, Id, SignedPoints, points_out
+from civicpoints.errors import PermissionDenied
+from civicpoints.households.selectors import household_for
+from civicpoints.ledger.adjustments import adjustment_create
+from civicpoints.ledger.amounts import parse_points
+from civicpoints.ledger.verify import verify
+from civicpoints.schemes.models import Role
+from civicpoints.schemes.scope import Actor
+
+router = Router(tags=["ledger"])
+
+
+class AdjustmentIn(Schema):
+    household: Id
+    points: SignedPoints
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class AdjustmentOut(Schema):
+    posting: int
+    household: int
+    points: float
+    balance_after: float
+    created_at: datetime
+    reason: str
+
+
+@router.post(
+    "/adjustments",
+    response={
+        201: AdjustmentOut,
+        400: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+    },
+)
+def adjustments(request: HttpRequest, body: AdjustmentIn) -> JsonResponse:
+    actor: Actor = request.actor  # type: ignore[attr-defined]
+    payload = body.model_dump(mode="json")
+
+    def act(key: str, digest: str) -> tuple[int, dict]:
+        household = household_for(actor, body.household)
+        posting = adjustment_create(
+            actor=actor,
+            household=household,
+            amount=parse_points(body.points, allow_negative=True),
+            reason=body.reason,
+            idempotency_key=key,
+            request_hash=digest,
+        )
+        leg = posting.entries.get(account__household_id=household.pk)
+        return 201, {
+            "posting": posting.pk,
+            "household": household.pk,
+            "points": points_out(leg.amount),
+            "balance_after": points_out(leg.balance_after or 0),
+            "created_at": posting.created_at.isoformat(),
+            "reason": posting.memo,
+        }
+
+    return run_keyed(request, payload=payload, action=act)
+
+
+class Head(Schema):
+    seq: int
+    hash: str
+
+
+class VerifyOut(Schema):
+    scheme: int
+    ok: bool
+    postings: int
+    chained: int
+    lag: int
+    head: Head
+    first_bad_seq: int | None
+    problems: list[dict]
+
+
+VERIFIERS = (Role.AUDITOR, Role.COUNTY_ADMIN)
+
+
+@router.get("/verify", response={200: list[VerifyOut], 403: ErrorOut})
+def verify_ledger(request: HttpRequest) -> list[dict]:
+    """Every invariant and the hash chain, for each scheme the caller audits."""
+    actor: Actor = request.actor  # type: ignore[attr-defined]
+    schemes = sorted({g.scheme_id for g in actor.grants_for(VERIFIERS)})
+    if not schemes:
+        raise PermissionDenied("ledger.verify")
+    return [verify(scheme_id=s).as_dict() for s in schemes]

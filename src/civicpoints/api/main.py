@@ -1,0 +1,93 @@
+"""The API: one NinjaAPI, bearer tokens, and one error format for every failure.
+
+Routers are thin: parse, call one service or selector, render. OpenAPI at /api/openapi.json,
+docs at /api/docs (served from ninja's bundled static files, no CDN).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer
+
+from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.schemes.scope import actor_for_user
+from civicpoints.schemes.services import api_token_user
+
+log = logging.getLogger(__name__)
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = api_token_user(token=token)
+        if user is None:
+            return None
+        request.actor = actor_for_user(user)  # type: ignore[attr-defined]
+        return user
+
+
+api = NinjaAPI(
+    title="civicpoints API",
+    version="1",
+    description="文明积分 API。金额为积分，最多两位小数；错误格式见 ErrorOut。",
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+    auth=BearerToken(),
+)
+
+
+def error_response(code: ErrorCode, message: str | None = None, detail: Any = None) -> JsonResponse:
+    error = ApplicationError(code, message, detail)
+    return JsonResponse(error.as_json(), status=error.status)
+
+
+@api.exception_handler(ApplicationError)
+def _application_error(request: HttpRequest, exc: ApplicationError) -> JsonResponse:
+    return JsonResponse(exc.as_json(), status=exc.status)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> JsonResponse:
+    problems = [
+        {
+            "field": ".".join(str(p) for p in e.get("loc", [])[1:]) or "body",
+            "message": str(e.get("msg", "")).removeprefix("Value error, "),
+        }
+        for e in exc.errors
+    ]
+    first = problems[0]["message"] if problems else ""
+    return error_response(ErrorCode.INVALID_INPUT, f"输入有误：{first}", {"errors": problems})
+
+
+@api.exception_handler(AuthenticationError)
+def _authentication_error(request: HttpRequest, exc: AuthenticationError) -> JsonResponse:
+    return error_response(ErrorCode.NOT_AUTHENTICATED)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> JsonResponse:
+    return error_response(ErrorCode.NOT_FOUND)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> JsonResponse:
+    response = error_response(ErrorCode.INVALID_INPUT, f"请求无效：{exc.message}")
+    response.status_code = exc.status_code if 400 <= exc.status_code < 500 else 400
+    return response
+
+
+def _register() -> None:
+    from civicpoints.api import auth, households, ledger, regions
+
+    api.add_router("/v1/auth/", auth.router)
+    api.add_router("/v1/regions", regions.router)
+    api.add_router("/v1/households", households.router)
+    api.add_router("/v1/ledger/", ledger.router)
+
+
+_register()

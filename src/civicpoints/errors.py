@@ -1,0 +1,106 @@
+"""One tree of application errors.
+
+Services raise ``ApplicationError`` with a code from ``ErrorCode``; the API turns it into
+``{"error": {"code", "message", "detail"}}`` and pages into a message. Nothing here knows HTTP
+beyond the status each code maps to.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+
+class ErrorCode(enum.StrEnum):
+    INVALID_INPUT = "invalid_input"
+    NOT_FOUND = "not_found"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_AUTHENTICATED = "not_authenticated"
+    LOGIN_FAILED = "login_failed"
+    LOCKED_OUT = "locked_out"
+    INSUFFICIENT_POINTS = "insufficient_points"
+    UNBALANCED_POSTING = "unbalanced_posting"
+    ALREADY_REVERSED = "already_reversed"
+    HOLD_NOT_ACTIVE = "hold_not_active"
+    IDEMPOTENCY_KEY_MISSING = "idempotency_key_missing"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_IN_FLIGHT = "idempotency_in_flight"
+    DUPLICATE = "duplicate"
+    HOUSEHOLD_CLOSED = "household_closed"
+    IMPORT_INVALID = "import_invalid"
+
+
+STATUS = {
+    ErrorCode.INVALID_INPUT: 422,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.NOT_AUTHENTICATED: 401,
+    ErrorCode.LOGIN_FAILED: 401,
+    ErrorCode.LOCKED_OUT: 429,
+    ErrorCode.INSUFFICIENT_POINTS: 409,
+    ErrorCode.UNBALANCED_POSTING: 422,
+    ErrorCode.ALREADY_REVERSED: 409,
+    ErrorCode.HOLD_NOT_ACTIVE: 409,
+    ErrorCode.IDEMPOTENCY_KEY_MISSING: 400,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,
+    ErrorCode.DUPLICATE: 409,
+    ErrorCode.HOUSEHOLD_CLOSED: 409,
+    ErrorCode.IMPORT_INVALID: 422,
+}
+
+DEFAULT_MESSAGES = {
+    ErrorCode.INVALID_INPUT: _("输入有误"),
+    ErrorCode.NOT_FOUND: _("未找到"),
+    ErrorCode.PERMISSION_DENIED: _("没有权限执行此操作"),
+    ErrorCode.NOT_AUTHENTICATED: _("请先登录"),
+    ErrorCode.LOGIN_FAILED: _("用户名或密码错误"),
+    ErrorCode.LOCKED_OUT: _("登录失败次数过多，请稍后再试或联系管理员解锁"),
+    ErrorCode.INSUFFICIENT_POINTS: _("可用积分不足"),
+    ErrorCode.UNBALANCED_POSTING: _("记账分录借贷不平"),
+    ErrorCode.ALREADY_REVERSED: _("该笔记账已被冲正"),
+    ErrorCode.HOLD_NOT_ACTIVE: _("该笔冻结已处理"),
+    ErrorCode.IDEMPOTENCY_KEY_MISSING: _("缺少 Idempotency-Key 请求头"),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: _("该 Idempotency-Key 已用于另一个不同的请求"),
+    ErrorCode.IDEMPOTENCY_IN_FLIGHT: _("同一请求正在处理中，请稍后重试"),
+    ErrorCode.DUPLICATE: _("记录重复"),
+    ErrorCode.HOUSEHOLD_CLOSED: _("该户已注销"),
+    ErrorCode.IMPORT_INVALID: _("文件有错误，未导入任何数据"),
+}
+
+
+class ApplicationError(Exception):
+    """A refusal the user can understand; never a bug."""
+
+    def __init__(
+        self, code: ErrorCode, message: str | None = None, detail: dict[str, Any] | None = None
+    ) -> None:
+        self.code = code
+        self.message = str(message if message is not None else DEFAULT_MESSAGES[code])
+        self.detail = detail or {}
+        super().__init__(f"{code}: {self.message}")
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"error": {"code": str(self.code), "message": self.message, "detail": self.detail}}
+
+
+class NotFound(ApplicationError):
+    """Outside the actor's scope or not there at all: the two look the same (ASVS 8.4.1)."""
+
+    def __init__(self, what: str = "") -> None:
+        super().__init__(ErrorCode.NOT_FOUND, detail={"object": what} if what else None)
+
+
+class PermissionDenied(ApplicationError):
+    def __init__(self, action: str = "") -> None:
+        super().__init__(ErrorCode.PERMISSION_DENIED, detail={"action": action} if action else None)
+
+
+def invalid(message: str, **detail: Any) -> ApplicationError:
+    return ApplicationError(ErrorCode.INVALID_INPUT, message, detail)

@@ -1,0 +1,99 @@
+"""Households (the account holders) and their members.
+
+ID card numbers are stored encrypted (``crypto.py``) with a keyed digest for duplicate checks,
+and shown masked; phone numbers are masked in lists. ``search_keys`` holds pinyin initials and
+full pinyin for every reading of the head's surname, so 曾 is found by both z and c.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class HouseholdStatus(models.TextChoices):
+    ACTIVE = "active", _("正常")
+    AWAY = "away", _("外出务工")
+    UNABLE = "unable", _("无劳动能力")
+    CLOSED = "closed", _("已注销")
+
+
+class Household(models.Model):
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, verbose_name=_("方案"))
+    village = models.ForeignKey(
+        "schemes.Region", models.PROTECT, related_name="households", verbose_name=_("村/社区")
+    )
+    head_name = models.CharField(_("户主姓名"), max_length=40)
+    address = models.CharField(_("家庭住址"), max_length=200, blank=True)
+    phone = models.CharField(_("手机号"), max_length=20, blank=True, db_index=True)
+    size = models.PositiveSmallIntegerField(_("家庭人口"), default=1)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=HouseholdStatus.choices, default=HouseholdStatus.ACTIVE
+    )
+    card_code = models.CharField(_("卡号"), max_length=16)
+    pin_hash = models.CharField(_("PIN(哈希)"), max_length=128, blank=True)
+    search_keys = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("农户")
+        verbose_name_plural = _("农户")
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "card_code"], name="household_card_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=HouseholdStatus.values), name="household_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["scheme", "village"])]
+
+    def __str__(self) -> str:
+        return self.head_name
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)
+
+
+class Relation(models.TextChoices):
+    HEAD = "head", _("户主")
+    SPOUSE = "spouse", _("配偶")
+    CHILD = "child", _("子女")
+    PARENT = "parent", _("父母")
+    GRANDCHILD = "grandchild", _("孙子女")
+    OTHER = "other", _("其他")
+
+
+class Member(models.Model):
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, verbose_name=_("方案"))
+    household = models.ForeignKey(
+        Household, models.PROTECT, related_name="members", verbose_name=_("户")
+    )
+    name = models.CharField(_("姓名"), max_length=40)
+    relation = models.CharField(
+        _("与户主关系"), max_length=12, choices=Relation.choices, default=Relation.HEAD
+    )
+    id_number_encrypted = models.TextField(_("身份证号(加密)"), blank=True, editable=False)
+    id_number_digest = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    id_number_masked = models.CharField(_("身份证号"), max_length=18, blank=True, editable=False)
+    phone = models.CharField(_("手机号"), max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("成员")
+        verbose_name_plural = _("成员")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "id_number_digest"],
+                condition=~models.Q(id_number_digest=""),
+                name="member_id_number_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def mask_phone(phone: str) -> str:
+    if len(phone) == 11:
+        return f"{phone[:3]}****{phone[7:]}"
+    return phone[:2] + "*" * max(len(phone) - 4, 0) + phone[-2:] if len(phone) > 4 else phone

@@ -1,0 +1,98 @@
+"""The journal follower: appends committed postings to the per-scheme hash chain.
+
+One writer per scheme (a PostgreSQL advisory lock; SQLite serialises writers anyway) takes
+postings not yet chained in id order, in batches, and appends ``(seq, prev_hash, hash)`` with
+``hash = sha256(prev_hash + canonical JSON of the posting and its entries)``. It runs outside
+every posting's transaction, so the chain head is never a hot row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection, transaction
+
+from civicpoints.ledger.models import ChainLink, Entry, Posting
+
+GENESIS = "0" * 64
+BATCH = 2000
+_LOCK_CLASS = 0x6C65  # "le": advisory lock namespace for the follower
+
+
+def canonical(posting: Posting, entries: Iterable[Entry]) -> bytes:
+    body: dict[str, Any] = {
+        "id": posting.pk,
+        "scheme": posting.scheme_id,
+        "kind": posting.kind,
+        "created_at": posting.created_at.astimezone(dt.UTC).isoformat(),
+        "memo": posting.memo,
+        "reverses": posting.reverses_id,
+        "key": posting.idempotency_key,
+        "ref": [posting.ref_type, posting.ref_id],
+        "entries": [
+            [e.pk, e.account_id, e.amount, e.member_id] for e in sorted(entries, key=lambda e: e.pk)
+        ],
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def link_hash(prev_hash: str, posting: Posting, entries: Iterable[Entry]) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(posting, entries)).hexdigest()
+
+
+def _try_lock(scheme_id: int) -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, scheme_id])
+        return bool(cursor.fetchone()[0])
+
+
+def chain_follow(*, scheme_id: int, batch: int = BATCH, max_batches: int | None = None) -> int:
+    """Chain every committed posting not yet chained; return how many were added."""
+    added = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        with transaction.atomic():
+            if not _try_lock(scheme_id):
+                return added
+            head = (
+                ChainLink.objects.filter(scheme_id=scheme_id)
+                .order_by("-seq")
+                .values_list("seq", "hash")
+                .first()
+            )
+            seq, prev = head if head else (0, GENESIS)
+            postings = list(
+                Posting.objects.filter(scheme_id=scheme_id, chain_link__isnull=True).order_by("pk")[
+                    :batch
+                ]
+            )
+            if not postings:
+                return added
+            entries: dict[int, list[Entry]] = {p.pk: [] for p in postings}
+            for entry in Entry.objects.filter(posting_id__in=entries.keys()):
+                entries[entry.posting_id].append(entry)
+            links = []
+            for posting in postings:
+                seq += 1
+                digest = link_hash(prev, posting, entries[posting.pk])
+                links.append(
+                    ChainLink(
+                        scheme_id=scheme_id, seq=seq, posting=posting, prev_hash=prev, hash=digest
+                    )
+                )
+                prev = digest
+            ChainLink.objects.bulk_create(links)
+            added += len(links)
+            batches += 1
+    return added
+
+
+def chain_head(*, scheme_id: int) -> dict[str, Any]:
+    head = ChainLink.objects.filter(scheme_id=scheme_id).order_by("-seq").first()
+    return {"seq": head.seq if head else 0, "hash": head.hash if head else GENESIS}

@@ -1,0 +1,196 @@
+"""The ledger: accounts, postings, entries, holds, the hash chain and idempotency records.
+
+Amounts are integers in hundredths of a point. Only household accounts keep a running balance
+(they carry the CHECKs); busy accounts (issuance, stores, merchants) keep none and are the sum
+of their entries, so postings for different households never wait on each other. Only
+``ledger.services`` writes these tables; postings and entries are never updated or deleted.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountKind(models.TextChoices):
+    HOUSEHOLD = "household", _("农户")
+    ISSUANCE = "issuance", _("积分发放")
+    STORE = "store", _("爱心超市")
+    MERCHANT_PAYABLE = "merchant_payable", _("应付商家")
+    SETTLEMENT_CLEARING = "settlement_clearing", _("结算清算")
+    FUNDS = "funds", _("资金")
+    EXPIRY = "expiry", _("积分过期")
+    ADJUSTMENT = "adjustment", _("人工调整")
+
+
+class Account(models.Model):
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    kind = models.CharField(max_length=20, choices=AccountKind.choices)
+    household = models.OneToOneField(
+        "households.Household", models.PROTECT, null=True, blank=True, related_name="account"
+    )
+    # What the account belongs to beyond a household: "" for scheme-wide, "store:7", ...
+    owner_ref = models.CharField(max_length=40, blank=True)
+    balance = models.BigIntegerField(default=0)
+    held = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("账户")
+        verbose_name_plural = _("账户")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "kind", "owner_ref"], name="account_owner_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="household")
+                | Q(balance__gte=0, held__gte=0, held__lte=F("balance")),
+                name="household_balance_covers_held",
+            ),
+            # Busy accounts keep no running balance: no hot rows.
+            models.CheckConstraint(
+                condition=Q(kind="household") | Q(balance=0, held=0),
+                name="only_household_keeps_balance",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="household") | Q(household__isnull=False),
+                name="household_account_has_household",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.owner_ref or self.scheme_id}"
+
+
+class PostingKind(models.TextChoices):
+    AWARD = "award", _("奖励")
+    DEDUCTION = "deduction", _("扣分")
+    ADJUSTMENT = "adjustment", _("人工调整")
+    REVERSAL = "reversal", _("冲正")
+    REDEMPTION = "redemption", _("兑换")
+    CAPTURE = "capture", _("订单扣减")
+    PAYMENT = "payment", _("商家消费")
+    REFUND = "refund", _("退款")
+    SETTLEMENT = "settlement", _("结算")
+    PAYOUT = "payout", _("付款")
+    EXPIRY = "expiry", _("过期")
+
+
+class Posting(models.Model):
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    kind = models.CharField(max_length=20, choices=PostingKind.choices)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    memo = models.CharField(max_length=200, blank=True)
+    reverses = models.OneToOneField(
+        "self", models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+    # What the posting is about, for history lines: ("claim", "123"), ("store", "7") ...
+    ref_type = models.CharField(max_length=30, blank=True)
+    ref_id = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("记账")
+        verbose_name_plural = _("记账")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "idempotency_key"], name="posting_idempotency_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind}"
+
+
+class Entry(models.Model):
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    posting = models.ForeignKey(Posting, models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, models.PROTECT, related_name="entries")
+    amount = models.BigIntegerField()
+    # For household legs: the balance right after this entry (a bank statement's column).
+    balance_after = models.BigIntegerField(null=True, blank=True)
+    member = models.ForeignKey("households.Member", models.PROTECT, null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("分录")
+        verbose_name_plural = _("分录")
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_nonzero")]
+        indexes = [models.Index(fields=["account", "posting"])]
+
+
+class HoldStatus(models.TextChoices):
+    ACTIVE = "active", _("冻结中")
+    CAPTURED = "captured", _("已扣减")
+    RELEASED = "released", _("已释放")
+
+
+class Hold(models.Model):
+    """Points reserved on a household account (an app order) until captured or released."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    account = models.ForeignKey(Account, models.PROTECT, related_name="holds")
+    amount = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=HoldStatus.choices, default="active")
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    memo = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    capture_posting = models.OneToOneField(
+        Posting, models.PROTECT, null=True, blank=True, related_name="hold"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
+            models.UniqueConstraint(
+                fields=["scheme", "idempotency_key"], name="hold_idempotency_unique"
+            ),
+        ]
+
+
+class ChainLink(models.Model):
+    """Append-only hash chain over postings, written by the journal follower (one per scheme)."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    seq = models.BigIntegerField()
+    posting = models.OneToOneField(Posting, models.PROTECT, related_name="chain_link")
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "seq"], name="chain_seq_unique"),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="chain_seq_positive"),
+        ]
+
+
+class IdempotencyState(models.TextChoices):
+    IN_FLIGHT = "in_flight"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a keyed request, so a retry gets it again (success or failure)."""
+
+    # Whose key it is ("user:12"): clients choose keys, so they are namespaced per caller.
+    scope = models.CharField(max_length=40)
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=IdempotencyState.choices)
+    owner = models.CharField(max_length=32)
+    lease_until = models.DateTimeField()
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_record_unique")
+        ]

@@ -1,0 +1,300 @@
+"""The only code that moves points: ``post()``, ``reverse()``, ``hold()``, ``capture()``, ``release()``.
+
+Each call is one short transaction (or a savepoint inside the caller's): the posting row is
+inserted first (its unique idempotency key is the gate for retries), then household balances
+change by guarded ``UPDATE ... WHERE balance + :amount >= held`` in account-id order (no
+read-modify-write, no deadlocks), then the entries. Nothing that every posting of a scheme
+would touch (a counter, the chain head, a daily total) is written here: the journal follower
+(``chain.py``) does that afterwards.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.ledger.amounts import MAX_HUNDREDTHS
+from civicpoints.ledger.models import (
+    Account,
+    AccountKind,
+    Entry,
+    Hold,
+    HoldStatus,
+    Posting,
+    PostingKind,
+)
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: Account
+    amount: int
+    member_id: int | None = None
+
+
+def household_account(*, household: Any) -> Account:
+    account, _ = Account.objects.get_or_create(
+        scheme_id=household.scheme_id,
+        kind=AccountKind.HOUSEHOLD,
+        owner_ref=f"household:{household.pk}",
+        defaults={"household": household},
+    )
+    return account
+
+
+def household_accounts_create(*, households: Sequence[Any]) -> None:
+    """Accounts for many new households at once (bulk loads and imports)."""
+    Account.objects.bulk_create(
+        [
+            Account(
+                scheme_id=h.scheme_id,
+                kind=AccountKind.HOUSEHOLD,
+                owner_ref=f"household:{h.pk}",
+                household=h,
+            )
+            for h in households
+        ]
+    )
+
+
+def system_account(*, scheme_id: int, kind: str, owner_ref: str = "") -> Account:
+    if kind == AccountKind.HOUSEHOLD:
+        raise ValueError("household accounts belong to households")
+    account, _ = Account.objects.get_or_create(scheme_id=scheme_id, kind=kind, owner_ref=owner_ref)
+    return account
+
+
+def _insufficient(account_id: int, needed: int) -> ApplicationError:
+    row = Account.objects.filter(pk=account_id).values("balance", "held", "household_id").first()
+    available = (row["balance"] - row["held"]) if row else 0
+    return ApplicationError(
+        ErrorCode.INSUFFICIENT_POINTS,
+        detail={
+            "household": row["household_id"] if row else None,
+            "available": available / 100,
+            "needed": needed / 100,
+        },
+    )
+
+
+def _move_household(account_id: int, delta: int, held_delta: int) -> int:
+    """Change one household balance (and held) if the result keeps balance >= held >= 0."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE ledger_account SET balance = balance + %s, held = held + %s "
+            "WHERE id = %s AND kind = 'household' "
+            "AND balance + %s >= held + %s AND held + %s >= 0 RETURNING balance",
+            [delta, held_delta, account_id, delta, held_delta, held_delta],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise _insufficient(account_id, max(-delta, 0) + max(held_delta, 0))
+    return int(row[0])
+
+
+def _validate_legs(scheme_id: int, legs: Sequence[Leg]) -> None:
+    if len(legs) < 2:
+        raise ApplicationError(ErrorCode.UNBALANCED_POSTING, "一笔记账至少需要两条分录")
+    for leg in legs:
+        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool) or leg.amount == 0:
+            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, "分录金额必须是非零整数")
+        if abs(leg.amount) > MAX_HUNDREDTHS:
+            raise ApplicationError(ErrorCode.INVALID_INPUT, "积分超出允许范围")
+        if leg.account.scheme_id != scheme_id:
+            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, "分录账户不属于同一方案")
+    if sum(leg.amount for leg in legs) != 0:
+        raise ApplicationError(ErrorCode.UNBALANCED_POSTING)
+
+
+def _replay(scheme_id: int, idempotency_key: str, request_hash: str) -> Posting | None:
+    existing = Posting.objects.filter(scheme_id=scheme_id, idempotency_key=idempotency_key).first()
+    if existing is not None and existing.request_hash != request_hash:
+        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
+    return existing
+
+
+def post(
+    *,
+    scheme_id: int,
+    kind: str,
+    legs: Sequence[Leg],
+    actor_id: int | None = None,
+    memo: str = "",
+    idempotency_key: str | None = None,
+    request_hash: str = "",
+    reverses: Posting | None = None,
+    ref: tuple[str, Any] = ("", ""),
+    release_held: dict[int, int] | None = None,
+) -> Posting:
+    """Write one balanced posting; return the earlier one for a repeated idempotency key.
+
+    ``release_held`` maps household account ids to held amounts this posting consumes
+    (a hold's capture), applied in the same guarded update as the balance change.
+    """
+    _validate_legs(scheme_id, legs)
+    if kind not in PostingKind.values:
+        raise ValueError(f"unknown posting kind {kind}")
+    if idempotency_key is not None:
+        earlier = _replay(scheme_id, idempotency_key, request_hash)
+        if earlier is not None:
+            return earlier
+    try:
+        with transaction.atomic():
+            posting = Posting.objects.create(
+                scheme_id=scheme_id,
+                kind=kind,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                actor_id=actor_id,
+                created_at=timezone.now(),
+                memo=memo[:200],
+                reverses=reverses,
+                ref_type=ref[0],
+                ref_id=str(ref[1]),
+            )
+            deltas: dict[int, int] = defaultdict(int)
+            for leg in legs:
+                if leg.account.kind == AccountKind.HOUSEHOLD:
+                    deltas[leg.account.pk] += leg.amount
+            held_deltas = {k: -v for k, v in (release_held or {}).items()}
+            balance_after: dict[int, int] = {}
+            for account_id in sorted(set(deltas) | set(held_deltas)):
+                balance_after[account_id] = _move_household(
+                    account_id, deltas.get(account_id, 0), held_deltas.get(account_id, 0)
+                )
+            Entry.objects.bulk_create(
+                [
+                    Entry(
+                        scheme_id=scheme_id,
+                        posting=posting,
+                        account_id=leg.account.pk,
+                        amount=leg.amount,
+                        balance_after=balance_after.get(leg.account.pk),
+                        member_id=leg.member_id,
+                    )
+                    for leg in legs
+                ]
+            )
+    except IntegrityError:
+        # A concurrent call with the same key won the insert; its posting is the answer.
+        if idempotency_key is None:
+            raise
+        earlier = _replay(scheme_id, idempotency_key, request_hash)
+        if earlier is None:
+            raise
+        return earlier
+    return posting
+
+
+def reverse(
+    *,
+    posting: Posting,
+    actor_id: int | None = None,
+    memo: str = "",
+    idempotency_key: str | None = None,
+    request_hash: str = "",
+) -> Posting:
+    """Undo a posting with its mirror image; a posting is reversed at most once."""
+    if posting.kind == PostingKind.REVERSAL:
+        raise ApplicationError(ErrorCode.ALREADY_REVERSED, "冲正记录不能再冲正")
+    if Posting.objects.filter(reverses=posting).exists():
+        raise ApplicationError(ErrorCode.ALREADY_REVERSED)
+    legs = [
+        Leg(account=entry.account, amount=-entry.amount, member_id=entry.member_id)
+        for entry in posting.entries.select_related("account").order_by("pk")
+    ]
+    try:
+        with transaction.atomic():
+            return post(
+                scheme_id=posting.scheme_id,
+                kind=PostingKind.REVERSAL,
+                legs=legs,
+                actor_id=actor_id,
+                memo=memo or f"冲正 #{posting.pk}",
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                reverses=posting,
+                ref=(posting.ref_type, posting.ref_id),
+            )
+    except IntegrityError:
+        # The unique ``reverses`` column refused a second, concurrent reversal.
+        raise ApplicationError(ErrorCode.ALREADY_REVERSED) from None
+
+
+def hold(
+    *,
+    account: Account,
+    amount: int,
+    memo: str = "",
+    expires_at: Any = None,
+    idempotency_key: str | None = None,
+) -> Hold:
+    """Reserve points on a household account; they stay in the balance but are not available."""
+    if account.kind != AccountKind.HOUSEHOLD:
+        raise ValueError("only household accounts hold points")
+    if not isinstance(amount, int) or amount <= 0 or amount > MAX_HUNDREDTHS:
+        raise ApplicationError(ErrorCode.INVALID_INPUT, "冻结积分必须为正数")
+    if idempotency_key is not None:
+        earlier = Hold.objects.filter(
+            scheme_id=account.scheme_id, idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None:
+            return earlier
+    with transaction.atomic():
+        _move_household(account.pk, 0, amount)
+        return Hold.objects.create(
+            scheme_id=account.scheme_id,
+            account=account,
+            amount=amount,
+            memo=memo[:200],
+            expires_at=expires_at,
+            idempotency_key=idempotency_key,
+        )
+
+
+def _close_hold(hold_obj: Hold, status: str) -> None:
+    closed = Hold.objects.filter(pk=hold_obj.pk, status=HoldStatus.ACTIVE).update(status=status)
+    if closed != 1:
+        raise ApplicationError(ErrorCode.HOLD_NOT_ACTIVE)
+
+
+def capture(
+    *,
+    hold_obj: Hold,
+    to_account: Account,
+    amount: int | None = None,
+    kind: str = PostingKind.CAPTURE,
+    actor_id: int | None = None,
+    memo: str = "",
+) -> Posting:
+    """Turn a hold into a posting (all of it, or less: the rest is released)."""
+    amount = hold_obj.amount if amount is None else amount
+    if not isinstance(amount, int) or not 0 < amount <= hold_obj.amount:
+        raise ApplicationError(ErrorCode.INVALID_INPUT, "扣减积分不能超过冻结积分")
+    with transaction.atomic():
+        _close_hold(hold_obj, HoldStatus.CAPTURED)
+        account = hold_obj.account
+        posting = post(
+            scheme_id=hold_obj.scheme_id,
+            kind=kind,
+            legs=[Leg(account, -amount), Leg(to_account, amount)],
+            actor_id=actor_id,
+            memo=memo or hold_obj.memo,
+            release_held={account.pk: hold_obj.amount},
+            ref=("hold", hold_obj.pk),
+        )
+        Hold.objects.filter(pk=hold_obj.pk).update(capture_posting=posting)
+        return posting
+
+
+def release(*, hold_obj: Hold) -> None:
+    """Give held points back to the household's available balance."""
+    with transaction.atomic():
+        _close_hold(hold_obj, HoldStatus.RELEASED)
+        _move_household(hold_obj.account_id, 0, -hold_obj.amount)

@@ -1,0 +1,196 @@
+"""Checks every ledger invariant and the hash chain; names the first broken ``seq``.
+
+Read-only. Each check is one set-based query except the chain walk, which streams links in
+``seq`` order in batches, so a county's ledger verifies in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from civicpoints.ledger.chain import GENESIS, link_hash
+from civicpoints.ledger.models import Account, AccountKind, ChainLink, Entry, Posting
+
+BATCH = 2000
+
+
+@dataclass
+class Problem:
+    check: str
+    message: str
+    seq: int | None = None
+    posting: int | None = None
+    account: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class Report:
+    scheme_id: int
+    postings: int = 0
+    chained: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def lag(self) -> int:
+        return self.postings - self.chained
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        seqs = [p.seq for p in self.problems if p.seq is not None]
+        return min(seqs) if seqs else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme_id,
+            "ok": self.ok,
+            "postings": self.postings,
+            "chained": self.chained,
+            "lag": self.lag,
+            "head": {"seq": self.head_seq, "hash": self.head_hash},
+            "first_bad_seq": self.first_bad_seq,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def verify(*, scheme_id: int, limit: int = 20) -> Report:
+    report = Report(scheme_id=scheme_id)
+    report.postings = Posting.objects.filter(scheme_id=scheme_id).count()
+    _check_postings_balance(report, scheme_id, limit)
+    _check_household_balances(report, scheme_id, limit)
+    _check_total(report, scheme_id)
+    _check_reversals(report, scheme_id, limit)
+    _check_chain(report, scheme_id)
+    return report
+
+
+def _check_postings_balance(report: Report, scheme_id: int, limit: int) -> None:
+    bad = (
+        Posting.objects.filter(scheme_id=scheme_id)
+        .annotate(total=Coalesce(Sum("entries__amount"), Value(0)), legs=Count("entries"))
+        .filter(~Q(total=0) | Q(legs__lt=2))
+        .order_by("pk")
+        .values("pk", "total", "legs")[:limit]
+    )
+    for row in bad:
+        report.problems.append(
+            Problem(
+                "posting_sums_to_zero",
+                f"记账 #{row['pk']} 分录合计 {row['total']}（{row['legs']} 条），应为 0",
+                posting=row["pk"],
+            )
+        )
+
+
+def _check_household_balances(report: Report, scheme_id: int, limit: int) -> None:
+    sums = (
+        Entry.objects.filter(account=OuterRef("pk"))
+        .values("account")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    accounts = Account.objects.filter(scheme_id=scheme_id, kind=AccountKind.HOUSEHOLD).annotate(
+        total=Coalesce(Subquery(sums), Value(0))
+    )
+    mismatched = accounts.filter(~Q(balance=F("total"))).values("pk", "balance", "total")[:limit]
+    for row in mismatched:
+        report.problems.append(
+            Problem(
+                "balance_equals_entries",
+                f"账户 {row['pk']} 余额 {row['balance']} 与分录合计 {row['total']} 不符",
+                account=row["pk"],
+            )
+        )
+    negative = accounts.filter(Q(balance__lt=0) | Q(held__lt=0) | Q(held__gt=F("balance")))
+    for row in negative.values("pk", "balance", "held")[:limit]:
+        report.problems.append(
+            Problem(
+                "no_negative_balance",
+                f"账户 {row['pk']} 余额 {row['balance']}、冻结 {row['held']}：可用积分为负",
+                account=row["pk"],
+            )
+        )
+
+
+def _check_total(report: Report, scheme_id: int) -> None:
+    total = Entry.objects.filter(scheme_id=scheme_id).aggregate(t=Sum("amount"))["t"] or 0
+    if total != 0:
+        report.problems.append(Problem("ledger_sums_to_zero", f"全账本合计 {total}，应为 0"))
+
+
+def _check_reversals(report: Report, scheme_id: int, limit: int) -> None:
+    twice = (
+        Posting.objects.filter(scheme_id=scheme_id, reverses__isnull=False)
+        .values("reverses")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)[:limit]
+    )
+    for row in twice:
+        report.problems.append(
+            Problem(
+                "reversed_at_most_once",
+                f"记账 #{row['reverses']} 被冲正 {row['n']} 次",
+                posting=row["reverses"],
+            )
+        )
+
+
+def _check_chain(report: Report, scheme_id: int) -> None:
+    expected_seq = 1
+    prev = GENESIS
+    last_seq = 0
+    while True:
+        links = list(
+            ChainLink.objects.filter(scheme_id=scheme_id, seq__gt=last_seq)
+            .select_related("posting")
+            .order_by("seq")[:BATCH]
+        )
+        if not links:
+            break
+        entries: dict[int, list[Entry]] = {link.posting_id: [] for link in links}
+        for entry in Entry.objects.filter(posting_id__in=entries.keys()):
+            entries[entry.posting_id].append(entry)
+        for link in links:
+            if link.seq != expected_seq:
+                report.problems.append(
+                    Problem("chain_gapless", f"哈希链序号 {expected_seq} 缺失", seq=expected_seq)
+                )
+                return
+            if link.prev_hash != prev:
+                report.problems.append(
+                    Problem("chain_linked", f"哈希链序号 {link.seq} 的前序哈希不符", seq=link.seq)
+                )
+                return
+            if link.posting.scheme_id != scheme_id:
+                report.problems.append(
+                    Problem("chain_scheme", f"哈希链序号 {link.seq} 指向其他方案", seq=link.seq)
+                )
+                return
+            recomputed = link_hash(prev, link.posting, entries[link.posting_id])
+            if recomputed != link.hash:
+                report.problems.append(
+                    Problem(
+                        "chain_hash",
+                        f"哈希链序号 {link.seq}（记账 #{link.posting_id}）的哈希与内容不符",
+                        seq=link.seq,
+                        posting=link.posting_id,
+                    )
+                )
+                return
+            prev = link.hash
+            expected_seq += 1
+            report.chained += 1
+            report.head_seq, report.head_hash = link.seq, link.hash
+        last_seq = links[-1].seq

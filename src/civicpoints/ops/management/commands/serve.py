@@ -1,0 +1,80 @@
+"""``civicpoints serve``: gunicorn for the web, plus the scheduler, until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from civicpoints.ops.scheduler import run_forever
+
+
+class Command(BaseCommand):
+    help = "启动网页服务和后台任务（Ctrl-C 停止）"
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
+        parser.add_argument("--no-scheduler", action="store_true")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        if settings.PRODUCTION:
+            call_command("collectstatic", interactive=False, verbosity=0)
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "civicpoints.wsgi:application",
+            "--bind",
+            f"{opts['host']}:{opts['port']}",
+            "--workers",
+            str(opts["workers"]),
+            "--threads",
+            str(opts["threads"]),
+            "--graceful-timeout",
+            "10",
+            "--access-logfile",
+            "-" if os.environ.get("ACCESS_LOG") else "/dev/null",
+        ]
+        web = subprocess.Popen(cmd)
+        stop = threading.Event()
+
+        def _stop(signum: int, frame: Any) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        scheduler = None
+        if not opts["no_scheduler"]:
+            scheduler = threading.Thread(target=run_forever, args=(stop,), daemon=True)
+            scheduler.start()
+        self.stdout.write(
+            f"civicpoints 已启动：http://{opts['host']}:{opts['port']}/  （Ctrl-C 停止）"
+        )
+        self.stdout.flush()
+        while not stop.is_set():
+            if web.poll() is not None:
+                self.stderr.write(f"web server exited with {web.returncode}")
+                stop.set()
+                break
+            stop.wait(0.5)
+        if web.poll() is None:
+            web.send_signal(signal.SIGTERM)
+            try:
+                web.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                web.kill()
+        if scheduler is not None:
+            scheduler.join(timeout=10)
+        self.stdout.write("civicpoints 已停止")
+        if web.returncode not in (0, -signal.SIGTERM, -signal.SIGINT, None):
+            sys.exit(1)

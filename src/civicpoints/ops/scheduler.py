@@ -1,0 +1,38 @@
+"""Background jobs run by ``civicpoints serve``: the journal follower for every scheme.
+
+Each job is idempotent and safe to run from two processes at once, so a restart or a second
+scheduler only repeats work that changes nothing. Later issues add notice finalisation and
+settlement here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.db import close_old_connections
+
+from civicpoints.ledger.chain import chain_follow
+from civicpoints.schemes.models import Scheme
+
+log = logging.getLogger(__name__)
+
+
+def run_jobs_once() -> dict[str, int]:
+    chained = 0
+    for scheme_id in Scheme.objects.values_list("pk", flat=True):
+        chained += chain_follow(scheme_id=scheme_id)
+    return {"chained": chained}
+
+
+def run_forever(stop: threading.Event, interval: float = 5.0) -> None:
+    while not stop.is_set():
+        try:
+            done = run_jobs_once()
+            if done["chained"]:
+                log.info("scheduler: chained %s postings", done["chained"])
+        except Exception:  # a failing job must not stop the others or the server
+            log.exception("scheduler job failed")
+        finally:
+            close_old_connections()
+        stop.wait(interval)

@@ -1,0 +1,64 @@
+"""Django admin (Chinese) for schemes, regions and staff with their role grants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+
+from civicpoints.schemes.models import Region, RoleGrant, Scheme, User
+from civicpoints.schemes.services import region_path, staff_unlock
+
+
+@admin.register(Scheme)
+class SchemeAdmin(admin.ModelAdmin):
+    list_display = ["name", "operator_region", "yuan_per_point", "notice_days", "year_end_policy"]
+    search_fields = ["name"]
+    autocomplete_fields = ["operator_region"]
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "level", "parent"]
+    list_filter = ["level"]
+    search_fields = ["code", "name"]
+    autocomplete_fields = ["parent"]
+    readonly_fields = ["path"]
+
+    def save_model(self, request: Any, obj: Region, form: Any, change: bool) -> None:
+        obj.path = region_path(obj.code, obj.parent)
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+class RoleGrantInline(admin.TabularInline):
+    model = RoleGrant
+    extra = 0
+    autocomplete_fields = ["region"]
+
+
+@admin.register(User)
+class StaffAdmin(UserAdmin):
+    list_display = ["username", "display_name", "is_active", "locked_until", "last_login"]
+    fieldsets = (
+        *(UserAdmin.fieldsets or ()),
+        ("登录保护", {"fields": ("failed_logins", "locked_until")}),
+    )
+    inlines = [RoleGrantInline]
+    actions = ["unlock"]
+
+    @admin.action(description="解除登录锁定")
+    def unlock(self, request: Any, queryset: Any) -> None:
+        for user in queryset:
+            staff_unlock(user=user)
+        self.message_user(request, f"已解锁 {queryset.count()} 个账号", messages.SUCCESS)
+
+
+@admin.register(RoleGrant)
+class RoleGrantAdmin(admin.ModelAdmin):
+    list_display = ["user", "scheme", "region", "role", "created_at"]
+    list_filter = ["role", "scheme"]
+    autocomplete_fields = ["user", "region"]

@@ -1,0 +1,116 @@
+"""Who may see and touch what: the one place that turns role grants into query filters.
+
+Every selector takes an ``Actor`` and narrows its queryset with ``scoped()``; an object outside
+the result is reported as not found (404), never as forbidden, so ids of other villages and
+schemes reveal nothing. Role checks for actions inside the scope raise ``PermissionDenied``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db.models import Model, Q, QuerySet
+
+from civicpoints.errors import NotFound, PermissionDenied
+from civicpoints.schemes.models import Role, RoleGrant
+
+M = TypeVar("M", bound=Model)
+
+MAX_ID = 2**62  # ids beyond this cannot exist (BIGINT) and must not reach the database
+STAFF_ROLES = frozenset(Role.values)
+ADMIN_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP_ADMIN, Role.VILLAGE_ADMIN})
+# Who may read households (counter staff find residents; auditors read everything).
+HOUSEHOLD_READERS = STAFF_ROLES
+
+
+@dataclass(frozen=True)
+class Grant:
+    scheme_id: int
+    region_id: int
+    region_path: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person acting: a staff user with grants (or later a resident with a household)."""
+
+    user_id: int | None
+    username: str = ""
+    grants: tuple[Grant, ...] = field(default_factory=tuple)
+
+    def grants_for(self, roles: Iterable[str]) -> list[Grant]:
+        wanted = set(roles)
+        return [g for g in self.grants if g.role in wanted]
+
+    @property
+    def scheme_ids(self) -> set[int]:
+        return {g.scheme_id for g in self.grants}
+
+    def covers(self, *, roles: Iterable[str], scheme_id: int, region_path: str) -> bool:
+        return any(
+            g.scheme_id == scheme_id and region_path.startswith(g.region_path)
+            for g in self.grants_for(roles)
+        )
+
+
+def actor_for_user(user: Any) -> Actor:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Actor(user_id=None)
+    rows = RoleGrant.objects.filter(user_id=user.pk).values_list(
+        "scheme_id", "region_id", "region__path", "role"
+    )
+    return Actor(
+        user_id=user.pk,
+        username=user.username,
+        grants=tuple(Grant(*row) for row in rows),
+    )
+
+
+def scope_q(actor: Actor, *, region_path_field: str, roles: Iterable[str] = STAFF_ROLES) -> Q:
+    """A filter matching rows in the actor's schemes under the regions granted for ``roles``."""
+    q = Q(pk__in=[])
+    for g in actor.grants_for(roles):
+        q |= Q(scheme_id=g.scheme_id, **{f"{region_path_field}__startswith": g.region_path})
+    return q
+
+
+def scoped(
+    actor: Actor,
+    queryset: QuerySet[M],
+    *,
+    region_path_field: str,
+    roles: Iterable[str] = STAFF_ROLES,
+) -> QuerySet[M]:
+    return queryset.filter(scope_q(actor, region_path_field=region_path_field, roles=roles))
+
+
+def get_scoped(
+    actor: Actor,
+    queryset: QuerySet[M],
+    pk: Any,
+    *,
+    region_path_field: str,
+    roles: Iterable[str] = STAFF_ROLES,
+    what: str = "",
+) -> M:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound(what) from None
+    if not 0 < pk < MAX_ID:
+        raise NotFound(what)
+    obj = scoped(actor, queryset, region_path_field=region_path_field, roles=roles).filter(pk=pk)
+    found = obj.first()
+    if found is None:
+        raise NotFound(what)
+    return found
+
+
+def require_role(
+    actor: Actor, *, roles: Iterable[str], scheme_id: int, region_path: str, action: str
+) -> None:
+    if not actor.covers(roles=roles, scheme_id=scheme_id, region_path=region_path):
+        raise PermissionDenied(action)

@@ -1,0 +1,16 @@
+"""URL map: the API, the Django admin, and the staff pages."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from civicpoints.api.main import api
+
+admin.site.site_header = "文明积分 管理后台"
+admin.site.site_title = "文明积分"
+admin.site.index_title = "系统管理"
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+    path("", include("civicpoints.backoffice.urls")),
+]
