@@ -102,7 +102,9 @@ def _database() -> dict:
                     "max_size": int(os.environ.get("CIVICPOINTS_DB_POOL_MAX", "20")),
                     "timeout": 10,
                 }
-            db["TEST"] = {"NAME": os.environ.get("CIVICPOINTS_TEST_DB", "test_civicpoints")}
+            db["TEST"] = {
+                "NAME": os.environ.get("CIVICPOINTS_TEST_DB", f"test_civicpoints_{os.getpid()}")
+            }
         return db
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     return {
