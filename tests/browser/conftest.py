@@ -1,0 +1,62 @@
+"""Headless Debian Chromium through Playwright (never a downloaded browser).
+
+Screenshots go to test-artifacts/screenshots/ so a person can look at what was rendered.
+Without /usr/bin/chromium these tests skip, except in CI where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI needs Debian chromium at /usr/bin/chromium (.ci/run installs it)")
+        pytest.skip("Debian chromium is not installed (apt-get install chromium fonts-noto-cjk)")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by
+    # the test itself (not the live server) are still synchronous and safe here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.base_url = live_server.url  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def assert_cjk_font(page) -> None:
+    """The page's Chinese text has a real CJK font (not boxes)."""
+    ok = page.evaluate(
+        "() => document.fonts.check('18px \"Noto Sans CJK SC\"', '文明积分') "
+        "&& getComputedStyle(document.body).fontFamily.includes('Noto Sans CJK SC')"
+    )
+    assert ok, "Noto Sans CJK SC is not available: install fonts-noto-cjk"

@@ -1,0 +1,70 @@
+"""Staff pages in a real browser: login, household search (pinyin initials), detail, admin."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from civicpoints.schemes.models import Role
+from tests.browser.conftest import assert_cjk_font, shot
+from tests.factories import PASSWORD, build_world, fund, make_household, make_staff
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _login(page, username: str) -> None:
+    page.goto(page.base_url + "/login/")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+
+
+def test_village_admin_finds_a_household_by_pinyin_and_reads_its_history(page):
+    world = build_world()
+    make_staff("cunzhang", Role.VILLAGE_ADMIN, world.village_a1, world.scheme)
+    zeng = make_household(world.scheme, world.village_a1, "曾国涛", phone="13912345678")
+    make_household(world.scheme, world.village_a1, "王秀英")
+    make_household(world.scheme, world.village_b1, "曾外村")  # another village: never shown
+    fund(zeng, 1270000, memo="农药瓶回收 12000 个")
+
+    page.goto(page.base_url + "/login/")
+    assert_cjk_font(page)
+    shot(page, "login")
+    _login(page, "cunzhang")
+    page.get_by_role("link", name="农户").first.click()
+    page.get_by_label("姓名、拼音首字母、手机号或卡号").fill("cgt")
+    expect(page.locator("#rows tr")).to_have_count(1)
+    row = page.locator("#rows tr", has_text="曾国涛")
+    assert "139****5678" in row.inner_text()
+    shot(page, "households-search")
+    row.get_by_role("link", name="曾国涛").click()
+    page.get_by_text("积分明细").wait_for()
+    assert "12700" in page.locator(".figure").first.inner_text()
+    assert "农药瓶回收 12000 个" in page.content()
+    assert_cjk_font(page)
+    shot(page, "household-detail")
+
+
+def test_wrong_password_says_so_in_chinese(page):
+    world = build_world()
+    make_staff("cunzhang", Role.VILLAGE_ADMIN, world.village_a1, world.scheme)
+    page.goto(page.base_url + "/login/")
+    page.get_by_label("用户名").fill("cunzhang")
+    page.get_by_label("密码").fill("wrong password")
+    page.get_by_role("button", name="登录").click()
+    assert page.get_by_role("alert").inner_text() == "用户名或密码错误"
+
+
+def test_django_admin_is_in_chinese(page):
+    world = build_world()
+    user = make_staff("xianli", Role.COUNTY_ADMIN, world.county, world.scheme)
+    user.is_staff = user.is_superuser = True
+    user.save()
+    page.goto(page.base_url + "/admin/login/")
+    page.fill("#id_username", "xianli")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.get_by_text("系统管理").first.wait_for()
+    content = page.content()
+    assert "积分方案" in content and "行政区划" in content and "工作人员" in content
+    shot(page, "admin-index")
