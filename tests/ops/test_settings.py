@@ -11,7 +11,8 @@ from django.db import connection
 
 
 def test_check_deploy_has_no_warnings(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CIVICPOINTS_TESTING"}}
+    dropped = {"DATABASE_URL", "CIVICPOINTS_TESTING", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
         CIVICPOINTS_ENV="production",
         SECRET_KEY="x" * 20 + "Q7#kP2@vL9$mN4&bR8*tW1!zC6^hJ3%d",
