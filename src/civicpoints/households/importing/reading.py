@@ -1,0 +1,304 @@
+"""Bytes to rows: .xlsx / .xls / WPS .et through python-calamine, CSV through the csv module.
+
+The format is told from the first bytes (zip or OLE container, else text), never from the
+file name. Problems with the file as a whole raise ``FileProblem`` with a plain-Chinese
+message; nothing here looks at the database. calamine builds a dense grid up to the last used
+cell (one stray cell at XFD1048576 in a 5 KB file is an allocation that aborts the process),
+so an .xlsx is measured from its XML before calamine may open it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import python_calamine
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_ROWS = 100_000
+HEADER_SCAN_ROWS = 10  # a title line or two above the header is common
+MAX_CELLS = 2_500_000  # rows x columns up to the last used cell: 100,000 x 25, 10,000 x 250
+MAX_UNZIPPED = 300 * 1024 * 1024
+CHUNK = 1024 * 1024
+CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
+ROW_TAG = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+ROW_NUMBER = re.compile(rb'\br="([0-9]{1,7})"')
+
+ZIP_MAGIC = b"PK\x03\x04"  # .xlsx, newer WPS .et (and .ods, which calamine also reads)
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls (BIFF8), older WPS .et
+
+# (key, the header people see, other headers offices use for the same column)
+COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("township", "乡镇", ("乡镇(街道)", "乡镇街道", "乡镇名称", "街道", "镇")),
+    ("village", "村", ("村(社区)", "村/社区", "村社区", "村名", "行政村", "社区")),
+    ("name", "户主姓名", ("户主", "姓名", "户主名")),
+    ("id", "身份证号", ("身份证号码", "户主身份证号", "身份证", "公民身份号码")),
+    ("phone", "手机号", ("手机号码", "联系电话", "电话", "手机")),
+    ("address", "家庭住址", ("住址", "地址", "家庭地址")),
+    ("size", "家庭人口", ("人口", "家庭人口数", "人口数", "家庭人数")),
+    ("status", "户状态", ("状态",)),
+)
+LABEL = {key: label for key, label, _ in COLUMNS}
+REQUIRED = ("township", "village", "name", "id")
+ALL_HEADERS = "、".join(LABEL.values())
+UNKNOWN_FORMAT = (
+    "无法识别这个文件：请上传Excel（.xlsx、.xls）、WPS表格（.et）或CSV文件，第一行为表头："
+    + ALL_HEADERS
+)
+
+
+def _header_key(text: str) -> str:
+    text = re.sub(r"\s+", "", text).replace("（", "(").replace("）", ")").replace("＊", "*")
+    return text.strip("*").removesuffix("(必填)").strip("*")
+
+
+HEADERS = {_header_key(a): key for key, label, aliases in COLUMNS for a in (label, *aliases)}
+
+
+@dataclass(frozen=True)
+class ImportIssue:
+    """One problem: a whole sentence, the spreadsheet row (None: the whole file), the column."""
+
+    message: str
+    row: int | None = None
+    column: str = ""
+
+    def __str__(self) -> str:
+        return f"第{self.row}行：{self.message}" if self.row else self.message
+
+
+class FileProblem(Exception):
+    """The file as a whole cannot be imported (one message, no row)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.issue = ImportIssue(message)
+
+
+@dataclass
+class Table:
+    """Data rows as (spreadsheet row number, raw cell value by column key); blank rows left out."""
+
+    rows: list[tuple[int, dict[str, Any]]]
+
+
+def cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _is_blank(cells: Sequence[Any]) -> bool:
+    return all(cell_text(c) == "" for c in cells)
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _find_header(grid: list[list[Any]]) -> tuple[int, dict[str, int]] | None:
+    """The first of the top rows naming three of our columns (else the one naming most)."""
+    best: tuple[int, dict[str, int]] | None = None
+    for i, cells in enumerate(grid[:HEADER_SCAN_ROWS]):
+        found: dict[str, int] = {}
+        for j, cell in enumerate(cells):
+            key = HEADERS.get(_header_key(cell_text(cell)))
+            if key is None:
+                continue
+            if key in found:
+                raise FileProblem(
+                    f"表头第{i + 1}行中“{LABEL[key]}”出现了两次"
+                    f"（{_column_letter(found[key])}列和{_column_letter(j)}列），请删掉一列"
+                )
+            found[key] = j
+        if len(found) >= 3:
+            return i, found
+        if found and (best is None or len(found) > len(best[1])):
+            best = (i, found)
+    return best
+
+
+def _too_many_rows() -> FileProblem:
+    return FileProblem(f"文件超过{MAX_ROWS}行，请分成几个文件分别导入")
+
+
+def _table(grid: list[list[Any]], *, from_text: bool) -> Table:
+    if all(_is_blank(cells) for cells in grid[: MAX_ROWS + HEADER_SCAN_ROWS]):
+        raise FileProblem("表格是空的，没有任何内容")
+    header = _find_header(grid)
+    if header is None:
+        if from_text:
+            raise FileProblem(UNKNOWN_FORMAT)
+        header = (0, {})
+    at, columns = header
+    missing = [LABEL[k] for k in REQUIRED if k not in columns]
+    if missing:
+        raise FileProblem(
+            f"缺少必需的列：{'、'.join(missing)}。表头（第{at + 1}行）应包含这些列名：{ALL_HEADERS}"
+        )
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for i in range(at + 1, len(grid)):
+        cells = grid[i]
+        if _is_blank(cells):
+            continue
+        if len(rows) == MAX_ROWS:
+            raise _too_many_rows()
+        rows.append((i + 1, {k: cells[j] if j < len(cells) else None for k, j in columns.items()}))
+    if not rows:
+        raise FileProblem("文件里只有表头，没有数据行")
+    return Table(rows)
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for c in letters:
+        n = n * 26 + c - 64
+    return n
+
+
+def _too_large(rows: int, columns: int) -> FileProblem | None:
+    if rows > MAX_ROWS + HEADER_SCAN_ROWS:
+        return _too_many_rows()
+    if rows * columns > MAX_CELLS:
+        return FileProblem(
+            f"表格的内容区域太大（到第{rows}行、第{_column_letter(columns - 1)}列），"
+            "请删除表格下方和右侧多余的行、列（或多余的工作表）后再上传"
+        )
+    return None
+
+
+def _measure_xlsx(data: bytes) -> None:
+    """Refuse an .xlsx whose sheets reach too far, before calamine allocates their grid."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+            names = {e.filename for e in entries}
+            if "xl/workbook.xml" not in names:
+                raise FileProblem(
+                    "这个文件不是Excel表格（.xlsx）。请在Excel或WPS中打开后另存为 .xlsx 再上传"
+                )
+            if sum(e.file_size for e in entries) > MAX_UNZIPPED:
+                raise FileProblem("文件解压后太大，请删除多余的工作表或图片后再上传")
+            for entry in entries:
+                if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
+                    with archive.open(entry) as xml:
+                        rows, columns = _extent(xml)
+                    problem = _too_large(rows, columns)
+                    if problem:
+                        raise problem
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
+        raise _unreadable() from None
+
+
+def _extent(xml: IO[bytes]) -> tuple[int, int]:
+    rows = columns = 0
+    tail = b""
+    while chunk := xml.read(CHUNK):
+        text = tail + chunk
+        for letters, number in CELL_REF.findall(text):
+            columns = max(columns, _column_number(letters))
+            rows = max(rows, int(number))
+        for attrs in ROW_TAG.findall(text):
+            found = ROW_NUMBER.search(attrs)
+            if found and not attrs.endswith(b"/"):  # <row r="9" s="1"/> holds no cells
+                rows = max(rows, int(found.group(1)))
+        tail = text[-64:]
+    return rows, max(columns, 1)
+
+
+def _unreadable() -> FileProblem:
+    return FileProblem(
+        "无法读取这个文件：它不是有效的Excel或WPS表格（可能已损坏、设置了打开密码，"
+        "或只是改了扩展名）。请在Excel或WPS中打开后另存为 .xlsx 再上传"
+    )
+
+
+def _read_workbook(data: bytes) -> Table:
+    if data.startswith(ZIP_MAGIC):
+        _measure_xlsx(data)
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        names = [
+            m.name
+            for m in book.sheets_metadata
+            if m.visible == python_calamine.SheetVisibleEnum.Visible
+            and m.typ == python_calamine.SheetTypeEnum.WorkSheet
+        ] or list(book.sheet_names)
+        first: FileProblem | None = None
+        for name in names:
+            sheet = book.get_sheet_by_name(name)
+            if sheet.end is not None:
+                # An .xls is at most 65,536 x 256 cells; its grid exists now, the Python copy not yet.
+                problem = _too_large(sheet.end[0] + 1, sheet.end[1] + 1)
+                if problem:
+                    raise problem
+            try:
+                return _table(sheet.to_python(skip_empty_area=False), from_text=False)
+            except FileProblem as exc:
+                # An instructions sheet may come first: take the first sheet that fits.
+                first = first or exc
+        raise first or FileProblem("文件里没有工作表")
+    except FileProblem:
+        raise
+    except Exception:  # calamine on untrusted bytes: any failure means "cannot read this file"
+        raise _unreadable() from None
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :].decode("utf-8")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")  # Excel's "Unicode text" export
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("gb18030")  # what Excel on a Chinese Windows saves as "CSV"
+
+
+def _read_text(data: bytes) -> Table:
+    try:
+        text = _decode(data)
+    except UnicodeDecodeError:
+        raise FileProblem(UNKNOWN_FORMAT) from None
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", text):
+        raise FileProblem(UNKNOWN_FORMAT)  # binary content: an image, a PDF, a Word file ...
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    grid: list[list[Any]] = []
+    try:
+        for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            if len(grid) > MAX_ROWS + HEADER_SCAN_ROWS:
+                raise _too_many_rows()
+            grid.append(record)
+    except csv.Error:
+        raise FileProblem("CSV文件格式有误（引号不成对），请在Excel或WPS中另存后再上传") from None
+    return _table(grid, from_text=True)
+
+
+def read_table(data: bytes) -> Table:
+    """Data rows of the first sheet with our header; raises ``FileProblem``."""
+    if not data:
+        raise FileProblem("文件是空的，请选择填好的农户表格")
+    if len(data) > MAX_BYTES:
+        raise FileProblem(f"文件超过{MAX_BYTES // 1024 // 1024} MB，请分成几个文件分别导入")
+    if data.startswith((ZIP_MAGIC, OLE_MAGIC)):
+        return _read_workbook(data)
+    return _read_text(data)
