@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import threading
@@ -195,7 +196,10 @@ def test_valid_sheet_previews_then_imports_all_200(tongyu, name):
     )
     assert first.members.get().id_number_masked == "220822********4614"
     event = AuditEvent.objects.get(action="household.import")
-    assert (event.actor_id, event.detail) == (tongyu.admin.pk, {"households": 200})
+    assert (event.actor_id, event.detail) == (
+        tongyu.admin.pk,
+        {"file": name, "sha256": hashlib.sha256(fixture(name)).hexdigest(), "households": 200},
+    )
 
 
 @pytest.mark.django_db

@@ -34,12 +34,13 @@ def household_search(actor: Actor, query: str, *, limit: int = 50) -> QuerySet[H
     base = households_visible(actor).select_related("village", "account").order_by("pk")
     if not q:
         return base[:limit]
-    if q.isascii() and q.isdigit():
+    # An ID number first: most end in a digit and would otherwise be taken for phone digits.
+    if len(q) == 18 and idcard.problem(idcard.normalize(q)) is None:
+        match = Q(members__id_number_digest=crypto.digest(idcard.normalize(q)))
+    elif q.isascii() and q.isdigit():
         match = Q(phone__contains=q) if len(q) >= 4 else Q(pk__in=[])
         match |= Q(members__phone__contains=q) if len(q) >= 4 else Q()
         match |= Q(card_code=q)
-    elif len(q) == 18 and idcard.problem(idcard.normalize(q)) is None:
-        match = Q(members__id_number_digest=crypto.digest(idcard.normalize(q)))
     elif q.isascii() and q.isalpha():
         match = Q(search_keys__contains=" " + q.lower()) | Q(card_code=q.upper())
     elif q.isascii() and q.isalnum():

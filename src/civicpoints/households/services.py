@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
@@ -96,28 +96,33 @@ def household_create(
                 scheme=scheme, id_number_digest=crypto.digest(id_number)
             ).exists()
         ):
-            raise ApplicationError(ErrorCode.DUPLICATE, "该身份证号已登记", {"field": "id_number"})
-        household = Household.objects.create(
-            scheme=scheme,
-            village=village,
-            head_name=head_name,
-            address=address.strip(),
-            phone=phone,
-            size=size,
-            status=status,
-            card_code=new_card_code(),
-            pin_hash=make_password(pin) if pin else "",
-            search_keys=search_keys(head_name),
-        )
-        Member.objects.create(
-            scheme=scheme,
-            household=household,
-            name=head_name,
-            relation=Relation.HEAD,
-            phone=phone,
-            **member_fields(id_number),
-        )
-        household_account(household=household)
+            raise _duplicate_id()
+        try:
+            with transaction.atomic():
+                household = Household.objects.create(
+                    scheme=scheme,
+                    village=village,
+                    head_name=head_name,
+                    address=address.strip(),
+                    phone=phone,
+                    size=size,
+                    status=status,
+                    card_code=new_card_code(),
+                    pin_hash=make_password(pin) if pin else "",
+                    search_keys=search_keys(head_name),
+                )
+                Member.objects.create(
+                    scheme=scheme,
+                    household=household,
+                    name=head_name,
+                    relation=Relation.HEAD,
+                    phone=phone,
+                    **member_fields(id_number),
+                )
+                household_account(household=household)
+        except IntegrityError:
+            # A concurrent request registered the same ID number between check and insert.
+            raise _duplicate_id() from None
         audit_record(
             actor_id=actor_id,
             scheme_id=scheme.pk,
@@ -126,6 +131,10 @@ def household_create(
             detail={"village": village.code},
         )
     return household
+
+
+def _duplicate_id() -> ApplicationError:
+    return ApplicationError(ErrorCode.DUPLICATE, "该身份证号已登记", {"field": "id_number"})
 
 
 def member_add(
@@ -149,15 +158,19 @@ def member_add(
                 scheme_id=household.scheme_id, id_number_digest=crypto.digest(id_number)
             ).exists()
         ):
-            raise ApplicationError(ErrorCode.DUPLICATE, "该身份证号已登记", {"field": "id_number"})
-        member = Member.objects.create(
-            scheme_id=household.scheme_id,
-            household=household,
-            name=name,
-            relation=relation,
-            phone=phone,
-            **member_fields(id_number),
-        )
+            raise _duplicate_id()
+        try:
+            with transaction.atomic():
+                member = Member.objects.create(
+                    scheme_id=household.scheme_id,
+                    household=household,
+                    name=name,
+                    relation=relation,
+                    phone=phone,
+                    **member_fields(id_number),
+                )
+        except IntegrityError:
+            raise _duplicate_id() from None
         audit_record(
             actor_id=actor_id, scheme_id=household.scheme_id, action="member.add", obj=member
         )
@@ -219,6 +232,7 @@ def households_bulk_create(
     rows: list[NewHousehold],
     pin_hash: str = "",
     action: str = "household.bulk_create",
+    audit_detail: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[int]:
     """Create many households with head members and accounts, set-based, all or nothing.
@@ -284,6 +298,9 @@ def households_bulk_create(
             if progress:
                 progress(len(ids), len(rows))
         audit_record(
-            actor_id=actor_id, scheme_id=scheme.pk, action=action, detail={"households": len(ids)}
+            actor_id=actor_id,
+            scheme_id=scheme.pk,
+            action=action,
+            detail={**(audit_detail or {}), "households": len(ids)},
         )
     return ids

@@ -102,7 +102,12 @@ def _refused(preview: ImportPreview) -> ApplicationError:
 
 
 def _create(
-    *, actor: Actor, scheme: Scheme, households: list[NewHousehold], progress: Progress | None
+    *,
+    actor: Actor,
+    scheme: Scheme,
+    households: list[NewHousehold],
+    progress: Progress | None,
+    source: dict[str, str],
 ) -> int:
     def saved(done: int, total: int) -> None:
         if progress:
@@ -114,6 +119,7 @@ def _create(
             scheme=scheme,
             rows=households,
             action="household.import",
+            audit_detail=source,
             progress=saved,
         )
     except IntegrityError:
@@ -181,7 +187,13 @@ def _commit_claimed(
         )
         if not preview.ok:
             raise _refused(preview)
-        created = _create(actor=actor, scheme=scheme, households=households, progress=progress)
+        created = _create(
+            actor=actor,
+            scheme=scheme,
+            households=households,
+            progress=progress,
+            source={"file": meta["filename"], "sha256": meta["sha256"]},
+        )
     except ApplicationError:
         pending.discard()  # the file itself is refused: fix it and upload again
         raise
@@ -214,7 +226,13 @@ def household_import_file(
     )
     if not preview.ok:
         raise _refused(preview)
-    created = _create(actor=actor, scheme=scheme, households=households, progress=progress)
+    created = _create(
+        actor=actor,
+        scheme=scheme,
+        households=households,
+        progress=progress,
+        source={"file": filename, "sha256": preview.sha256},
+    )
     return ImportResult(token="", filename=filename, created=created)
 
 
