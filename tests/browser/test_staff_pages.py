@@ -68,3 +68,17 @@ def test_django_admin_is_in_chinese(page):
     content = page.content()
     assert "积分方案" in content and "行政区划" in content and "工作人员" in content
     shot(page, "admin-index")
+
+
+def test_printed_card_carries_a_qr_code_of_the_card_code(page):
+    world = build_world()
+    make_staff("cunzhang", Role.VILLAGE_ADMIN, world.village_a1, world.scheme)
+    h = make_household(world.scheme, world.village_a1, "朴珍")
+    other = make_household(world.scheme, world.village_b1, "外村户")
+    _login(page, "cunzhang")
+    page.goto(f"{page.base_url}/households/{h.pk}/card/")
+    assert page.locator(".pcard svg.segno").count() == 1
+    assert h.card_code in page.locator(".pcard").inner_text()
+    shot(page, "household-card")
+    response = page.goto(f"{page.base_url}/households/{other.pk}/card/")
+    assert response.status == 404

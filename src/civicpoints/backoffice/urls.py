@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("households/", views.households, name="households"),
     path("households/<int:household_id>/", views.household_detail, name="household"),
+    path("households/<int:household_id>/card/", views.household_card, name="household_card"),
     path("households/import/", import_views.household_import, name="household_import"),
     path(
         "households/import/confirm/",

@@ -7,9 +7,11 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civicpoints.errors import ApplicationError
+from civicpoints.households.cards import card_qr_svg
 from civicpoints.households.selectors import household_for, household_search
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance, household_entries
@@ -77,4 +79,19 @@ def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
             "entries": entries,
             "members": household.members.order_by("pk"),
         },
+    )
+
+
+@login_required
+def household_card(request: HttpRequest, household_id: int) -> HttpResponse:
+    """A printable card (85.6 x 54 mm, like an ID card) with the household's QR code."""
+    actor = actor_for_user(request.user)
+    try:
+        household = household_for(actor, household_id)
+    except ApplicationError:
+        return render(request, "backoffice/not_found.html", status=404)
+    return render(
+        request,
+        "backoffice/household_card.html",
+        {"h": household, "qr": mark_safe(card_qr_svg(household))},  # noqa: S308 (our SVG)
     )
