@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import Field
 
-from civicpoints.api.schemas import ErrorOut
+from civicpoints.api.schemas import ErrorOut, Printable
 from civicpoints.schemes.models import RoleGrant
 from civicpoints.schemes.services import api_token_issue, staff_login
 
@@ -16,7 +16,8 @@ router = Router(tags=["auth"])
 
 
 class TokenIn(Schema):
-    username: str = Field(min_length=1, max_length=150)
+    username: Printable = Field(min_length=1, max_length=150)
+    # Any characters: a password is only hashed, never stored or searched as given.
     password: str = Field(min_length=1, max_length=200)
 
 

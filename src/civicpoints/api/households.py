@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from civicpoints.api.schemas import ErrorOut, Id, points_out
+from civicpoints.api.schemas import ErrorOut, Id, Trimmed, points_out
 from civicpoints.households.models import Household, HouseholdStatus, mask_phone
 from civicpoints.households.selectors import household_for, household_search
 from civicpoints.households.services import household_create
@@ -22,10 +22,10 @@ router = Router(tags=["households"])
 
 class HouseholdIn(Schema):
     village: Id
-    head_name: str = Field(min_length=1, max_length=40)
-    id_number: str = Field(default="", max_length=18)
-    phone: str = Field(default="", max_length=20)
-    address: str = Field(default="", max_length=200)
+    head_name: Trimmed = Field(min_length=1, max_length=40)
+    id_number: Trimmed = Field(default="", max_length=18)
+    phone: Trimmed = Field(default="", max_length=20)
+    address: Trimmed = Field(default="", max_length=200)
     size: int = Field(default=1, ge=1, le=99, strict=True)
     status: HouseholdStatus = HouseholdStatus.ACTIVE
 
@@ -117,7 +117,7 @@ def _detail(h: Household) -> dict:
 def create(request: HttpRequest, body: HouseholdIn) -> tuple[int, dict]:
     actor = request.actor  # type: ignore[attr-defined]
     village = region_for(actor, body.village)
-    scheme = scheme_for_region(actor, village)
+    scheme = scheme_for_region(actor, village, prefer=ADMIN_ROLES)
     require_role(
         actor,
         roles=ADMIN_ROLES,
@@ -140,7 +140,7 @@ def create(request: HttpRequest, body: HouseholdIn) -> tuple[int, dict]:
 
 
 class SearchIn(Schema):
-    q: str = Field(default="", max_length=40)
+    q: Trimmed = Field(default="", max_length=40)
     limit: int = Field(default=50, ge=1, le=200)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
+from ninja import Header
 
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger.idempotency import (
@@ -19,6 +20,27 @@ from civicpoints.ledger.idempotency import (
 
 Action = Callable[[str, str], tuple[int, dict[str, Any]]]
 
+# Declared on keyed handlers so OpenAPI documents the header; ``run_keyed`` reads and checks it
+# (a missing or bad key is our 400, not a validation 422).
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="必填。同一请求重试时使用同一个值（最多200个可见字符）；"
+        "重复请求返回第一次的结果并带 Idempotency-Replayed: true。",
+    ),
+]
+
+
+def key_scope(user_id: int) -> str:
+    """Clients choose keys, so each caller's keys live apart."""
+    return f"user:{user_id}"
+
+
+def keyed_request_hash(*, method: str, path: str, user_id: int, payload: dict[str, Any]) -> str:
+    """What makes two keyed requests "the same": method, path, caller and parsed body."""
+    return request_hash({"method": method, "path": path, "user": user_id, "body": payload})
+
 
 def run_keyed(request: HttpRequest, *, payload: dict[str, Any], action: Action) -> JsonResponse:
     """Run ``action(posting_key, request_hash)`` once per Idempotency-Key; replay otherwise."""
@@ -26,9 +48,9 @@ def run_keyed(request: HttpRequest, *, payload: dict[str, Any], action: Action) 
     if not key:
         raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_MISSING)
     user_id = request.auth.pk  # type: ignore[attr-defined]
-    scope = f"user:{user_id}"
-    digest = request_hash(
-        {"method": request.method, "path": request.path, "user": user_id, "body": payload}
+    scope = key_scope(user_id)
+    digest = keyed_request_hash(
+        method=request.method or "", path=request.path, user_id=user_id, payload=payload
     )
     slot = idempotency_begin(scope=scope, key=key, request_hash=digest)
     if slot.replay is not None:

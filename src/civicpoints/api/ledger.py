@@ -8,15 +8,16 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Router, Schema
 from pydantic import Field
 
-from civicpoints.api.idempotency import run_keyed
-from civicpoints.api.schemas import ErrorOut, Id, SignedPoints, points_out
+from civicpoints.api.idempotency import IdempotencyKey, run_keyed
+from civicpoints.api.schemas import ErrorOut, Id, SignedPoints, Trimmed, points_out
 from civicpoints.errors import PermissionDenied
 from civicpoints.households.selectors import household_for
 from civicpoints.ledger.adjustments import adjustment_create
 from civicpoints.ledger.amounts import parse_points
 from civicpoints.ledger.verify import verify
 from civicpoints.schemes.models import Role
-from civicpoints.schemes.scope import Actor
+from civicpoints.schemes.scope import Actor, require_role
+from civicpoints.schemes.selectors import schemes_governed
 
 router = Router(tags=["ledger"])
 
@@ -24,7 +25,10 @@ router = Router(tags=["ledger"])
 class AdjustmentIn(Schema):
     household: Id
     points: SignedPoints
-    reason: str = Field(min_length=1, max_length=200)
+    reason: Trimmed = Field(min_length=1, max_length=200)
+
+
+ADJUSTERS = (Role.COUNTY_ADMIN,)
 
 
 class AdjustmentOut(Schema):
@@ -47,12 +51,23 @@ class AdjustmentOut(Schema):
         422: ErrorOut,
     },
 )
-def adjustments(request: HttpRequest, body: AdjustmentIn) -> JsonResponse:
+def adjustments(
+    request: HttpRequest, body: AdjustmentIn, idempotency_key: IdempotencyKey = None
+) -> JsonResponse:
     actor: Actor = request.actor  # type: ignore[attr-defined]
+    # Who may do this is settled before the key is taken: a 404 or 403 is not an attempt,
+    # so it is not stored for replay (and a later grant lets the same key go through).
+    household = household_for(actor, body.household)
+    require_role(
+        actor,
+        roles=ADJUSTERS,
+        scheme_id=household.scheme_id,
+        region_path=household.village.path,
+        action="ledger.adjust",
+    )
     payload = body.model_dump(mode="json")
 
     def act(key: str, digest: str) -> tuple[int, dict]:
-        household = household_for(actor, body.household)
         posting = adjustment_create(
             actor=actor,
             household=household,
@@ -97,7 +112,7 @@ VERIFIERS = (Role.AUDITOR, Role.COUNTY_ADMIN)
 def verify_ledger(request: HttpRequest) -> list[dict]:
     """Every invariant and the hash chain, for each scheme the caller audits."""
     actor: Actor = request.actor  # type: ignore[attr-defined]
-    schemes = sorted({g.scheme_id for g in actor.grants_for(VERIFIERS)})
+    schemes = schemes_governed(actor, VERIFIERS)
     if not schemes:
         raise PermissionDenied("ledger.verify")
     return [verify(scheme_id=s).as_dict() for s in schemes]

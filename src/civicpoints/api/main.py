@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -51,11 +53,19 @@ def _application_error(request: HttpRequest, exc: ApplicationError) -> JsonRespo
     return JsonResponse(exc.as_json(), status=exc.status)
 
 
+def _field(loc: Any) -> str:
+    """``("body", "body", "points")`` -> ``"points"``; ``("query", "limit")`` -> ``"limit"``."""
+    parts = [str(p) for p in loc]
+    # Body errors carry the handler's parameter name after "body"; clients know only fields.
+    parts = parts[2:] if parts[:1] == ["body"] else parts[1:]
+    return ".".join(parts) or "body"
+
+
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> JsonResponse:
     problems = [
         {
-            "field": ".".join(str(p) for p in e.get("loc", [])[1:]) or "body",
+            "field": _field(e.get("loc", ())),
             "message": str(e.get("msg", "")).removeprefix("Value error, "),
         }
         for e in exc.errors
@@ -78,6 +88,20 @@ def _not_found(request: HttpRequest, exc: Http404) -> JsonResponse:
 def _http_error(request: HttpRequest, exc: HttpError) -> JsonResponse:
     response = error_response(ErrorCode.INVALID_INPUT, f"请求无效：{exc.message}")
     response.status_code = exc.status_code if 400 <= exc.status_code < 500 else 400
+    return response
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> JsonResponse:
+    # Django would answer these with an HTML 400 page; API clients get the error JSON.
+    log.warning("suspicious API request %s: %s", request.path, type(exc).__name__)
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        response = error_response(ErrorCode.INVALID_INPUT, "请求体太大", {"max_bytes": limit})
+        response.status_code = 413
+        return response
+    response = error_response(ErrorCode.INVALID_INPUT, "请求无效")
+    response.status_code = 400
     return response
 
 

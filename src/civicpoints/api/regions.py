@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from django.http import HttpRequest
 from ninja import Router, Schema
+from pydantic import Field
 
+from civicpoints.api.schemas import ErrorOut
 from civicpoints.schemes.selectors import regions_visible
 
 router = Router(tags=["regions"])
@@ -18,8 +22,10 @@ class RegionOut(Schema):
     parent: int | None
 
 
-@router.get("", response=list[RegionOut])
-def regions(request: HttpRequest, level: int | None = None) -> list[dict]:
+@router.get("", response={200: list[RegionOut], 422: ErrorOut})
+def regions(
+    request: HttpRequest, level: Annotated[int, Field(ge=1, le=5)] | None = None
+) -> list[dict]:
     rows = regions_visible(request.actor)  # type: ignore[attr-defined]
     if level is not None:
         rows = rows.filter(level=level)

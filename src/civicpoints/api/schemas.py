@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import Field, PlainValidator, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from civicpoints.ledger.amounts import MAX_POINTS, BadPoints, parse_points, to_points
 
@@ -32,17 +40,36 @@ def _schema(minimum: Decimal) -> WithJsonSchema:
     )
 
 
+# In JSON (responses, request hashes) points are numbers, as the contract says; two decimals
+# and |points| <= 10^9 are exact in a float.
+_as_number = PlainSerializer(float, return_type=float, when_used="json")
 Points = Annotated[
     Decimal,
     PlainValidator(lambda v: _points(v, allow_negative=False)),
+    _as_number,
     _schema(Decimal("0.01")),
 ]
 SignedPoints = Annotated[
     Decimal,
     PlainValidator(lambda v: _points(v, allow_negative=True)),
+    _as_number,
     _schema(-MAX_POINTS),
 ]
 Id = Annotated[int, Field(strict=True, ge=1, le=2**53)]
+
+
+def _printable(value: str) -> str:
+    # Control characters and lone surrogates cannot be stored (PostgreSQL refuses NUL, the
+    # drivers refuse surrogates): refuse them here as bad input rather than fail as a 500.
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        raise ValueError("不能含有控制字符")
+    return value
+
+
+# Text from clients: no control characters; ``Trimmed`` also drops surrounding whitespace, so
+# "   " fails a ``Field(min_length=1)``.
+Printable = Annotated[str, AfterValidator(_printable)]
+Trimmed = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_printable)]
 
 
 class ErrorBody(Schema):

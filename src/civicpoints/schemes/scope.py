@@ -87,6 +87,22 @@ def scoped(
     return queryset.filter(scope_q(actor, region_path_field=region_path_field, roles=roles))
 
 
+def parse_id(value: object) -> int | None:
+    """An id from a path or a body, or None: only plain ASCII digits, only ids that can exist.
+
+    ``int()`` alone would also take "１２" (full-width), " 12", "1_2" and "+12" for 12.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        pk = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        pk = int(value)
+    else:
+        return None
+    return pk if 0 < pk < MAX_ID else None
+
+
 def get_scoped(
     actor: Actor,
     queryset: QuerySet[M],
@@ -96,13 +112,12 @@ def get_scoped(
     roles: Iterable[str] = STAFF_ROLES,
     what: str = "",
 ) -> M:
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound(what) from None
-    if not 0 < pk < MAX_ID:
+    parsed = parse_id(pk)
+    if parsed is None:
         raise NotFound(what)
-    obj = scoped(actor, queryset, region_path_field=region_path_field, roles=roles).filter(pk=pk)
+    obj = scoped(actor, queryset, region_path_field=region_path_field, roles=roles).filter(
+        pk=parsed
+    )
     found = obj.first()
     if found is None:
         raise NotFound(what)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Q, QuerySet
 
 from civicpoints.errors import NotFound
 from civicpoints.schemes.models import Region, Scheme
-from civicpoints.schemes.scope import STAFF_ROLES, Actor
+from civicpoints.schemes.scope import STAFF_ROLES, Actor, parse_id
 
 
 def regions_visible(actor: Actor) -> QuerySet[Region]:
@@ -18,19 +20,39 @@ def regions_visible(actor: Actor) -> QuerySet[Region]:
 
 
 def region_for(actor: Actor, region_id: object) -> Region:
-    try:
-        pk = int(region_id)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise NotFound("region") from None
-    region = regions_visible(actor).filter(pk=pk).first() if 0 < pk < 2**62 else None
+    pk = parse_id(region_id)
+    region = regions_visible(actor).filter(pk=pk).first() if pk is not None else None
     if region is None:
         raise NotFound("region")
     return region
 
 
-def scheme_for_region(actor: Actor, region: Region) -> Scheme:
-    """The actor's scheme whose operator region contains ``region``."""
-    for g in actor.grants_for(STAFF_ROLES):
+def scheme_for_region(
+    actor: Actor, region: Region, *, prefer: Iterable[str] = STAFF_ROLES
+) -> Scheme:
+    """The actor's scheme covering ``region``, taken from a grant of a ``prefer`` role if any.
+
+    Where two schemes overlap (a community scheme inside a county's), the grant that can do
+    the action decides, not whichever grant happens to come first.
+    """
+    for g in actor.grants_for(prefer) + actor.grants_for(STAFF_ROLES):
         if region.path.startswith(g.region_path):
             return Scheme.objects.get(pk=g.scheme_id)
     raise NotFound("scheme")
+
+
+def schemes_governed(actor: Actor, roles: Iterable[str]) -> list[int]:
+    """Schemes in which the actor holds one of ``roles`` over the scheme's whole region.
+
+    Scheme-wide reads (the ledger's verification, its hash chain) name postings and accounts
+    anywhere in the scheme, so a grant over one township is not enough for them.
+    """
+    grants = actor.grants_for(roles)
+    rows = Scheme.objects.filter(pk__in={g.scheme_id for g in grants}).values_list(
+        "pk", "operator_region__path"
+    )
+    return sorted(
+        pk
+        for pk, path in rows
+        if any(g.scheme_id == pk and path.startswith(g.region_path) for g in grants)
+    )
