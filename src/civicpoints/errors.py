@@ -30,6 +30,8 @@ class ErrorCode(enum.StrEnum):
     DUPLICATE = "duplicate"
     HOUSEHOLD_CLOSED = "household_closed"
     IMPORT_INVALID = "import_invalid"
+    IMPORT_IN_PROGRESS = "import_in_progress"
+    INTERNAL_ERROR = "internal_error"
 
 
 STATUS = {
@@ -49,6 +51,8 @@ STATUS = {
     ErrorCode.DUPLICATE: 409,
     ErrorCode.HOUSEHOLD_CLOSED: 409,
     ErrorCode.IMPORT_INVALID: 422,
+    ErrorCode.IMPORT_IN_PROGRESS: 409,
+    ErrorCode.INTERNAL_ERROR: 500,
 }
 
 DEFAULT_MESSAGES = {
@@ -68,6 +72,8 @@ DEFAULT_MESSAGES = {
     ErrorCode.DUPLICATE: _("记录重复"),
     ErrorCode.HOUSEHOLD_CLOSED: _("该户已注销"),
     ErrorCode.IMPORT_INVALID: _("文件有错误，未导入任何数据"),
+    ErrorCode.IMPORT_IN_PROGRESS: _("这份文件正在导入，请稍候"),
+    ErrorCode.INTERNAL_ERROR: _("系统出错了，已记录，请稍后再试"),
 }
 
 

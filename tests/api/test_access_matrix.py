@@ -20,6 +20,7 @@ from tests.factories import World, fund, make_household
 
 ROLES = list(ROLE_REGION)
 VERIFIERS = {Role.COUNTY_ADMIN, Role.AUDITOR}
+READERS = set(ROLES) - {Role.MERCHANT_CLERK}
 # For each granted region, a village of the same scheme outside it (a county sees them all).
 OTHER_VILLAGE = {"county": None, "township_a": "village_b1", "village_a1": "village_a2"}
 
@@ -137,7 +138,7 @@ def test_search_never_lists_out_of_scope(world, client_for, role, target):
         foreign.phone: [],
         foreign.household.card_code: [],
         foreign.id_number: [],
-        "": [mine.pk],  # everything the caller may see
+        "": [mine.pk] if role in READERS else [],  # everything the caller may see
     }
     before = snapshot()
 
@@ -188,7 +189,7 @@ def test_verify_reports_only_the_callers_scheme(world, client_for, role, target)
 # --- the control: the caller's own village works --------------------------------------------
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", sorted(READERS))
 def test_in_scope_reads_work(world, client_for, role):
     client = client_for(role)
     mine = own_household(world, role)
@@ -202,7 +203,17 @@ def test_in_scope_reads_work(world, client_for, role):
     assert [row["id"] for row in found.json()] == [mine.pk]
 
 
-@pytest.mark.parametrize("role", ROLES)
+def test_merchant_clerks_cannot_browse_households(world, client_for):
+    """Merchants learn who pays from a payment code, not by reading the village's households."""
+    client = client_for(Role.MERCHANT_CLERK)
+    mine = own_household(world, Role.MERCHANT_CLERK)
+
+    assert_error(client.get(f"/api/v1/households/{mine.pk}"), 404, "not_found")
+    assert_error(client.get(f"/api/v1/households/{mine.pk}/entries"), 404, "not_found")
+    assert client.get("/api/v1/households", {"q": "zbc"}).json() == []
+
+
+@pytest.mark.parametrize("role", sorted(READERS))
 def test_in_scope_writes_follow_the_role(world, client_for, role):
     client = client_for(role)
     mine = own_household(world, role)

@@ -142,7 +142,6 @@ def test_debit_of_exactly_available_leaves_zero(world, county_admin, household):
         Role.VILLAGE_ADMIN,
         Role.GRID_WORKER,
         Role.STORE_CLERK,
-        Role.MERCHANT_CLERK,
         Role.AUDITOR,
     ],
 )

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.test import Client
 
 from civicpoints.schemes.models import Role, User
+from civicpoints.audit.models import AuditEvent
 from civicpoints.schemes.services import staff_unlock
 from tests.api.conftest import assert_error, check_each, snapshot
 from tests.factories import PASSWORD, make_staff
@@ -52,7 +53,9 @@ def test_wrong_password_is_401_and_issues_nothing(clerk):
     response = login("clerk", "wrong password")
 
     assert_error(response, 401, "login_failed")
-    assert snapshot() == before
+    # Only the failure's audit row is written; nothing else.
+    assert snapshot() == {**before, "audit": before["audit"] + 1}
+    assert AuditEvent.objects.latest("pk").action == "staff.login_failed"
     clerk.refresh_from_db()
     assert clerk.failed_logins == 1
 
@@ -80,13 +83,18 @@ def test_five_failures_lock_the_account_until_unlocked(clerk):
     clerk.refresh_from_db()
     assert clerk.locked_until is not None
 
-    staff_unlock(user=clerk)
+    staff_unlock(actor_id=None, user=clerk)
 
     response = login("clerk", PASSWORD)
     assert response.status_code == 200
     assert response.json()["username"] == "clerk"
     clerk.refresh_from_db()
     assert (clerk.failed_logins, clerk.locked_until) == (0, None)
+    actions = list(
+        AuditEvent.objects.filter(actor=clerk).order_by("pk").values_list("action", flat=True)
+    )
+    assert actions == ["staff.login_failed"] * 5 + ["staff.locked", "staff.login"]
+    assert AuditEvent.objects.filter(action="staff.unlock", detail__user=clerk.pk).count() == 1
 
 
 def test_a_success_resets_the_failure_count(clerk):
@@ -174,4 +182,6 @@ def test_password_with_control_characters_is_only_a_wrong_password(clerk):
     response = login("clerk", "correct horse\x00")
 
     assert_error(response, 401, "login_failed")
-    assert snapshot() == before
+    # Only the failure's audit row is written; nothing else.
+    assert snapshot() == {**before, "audit": before["audit"] + 1}
+    assert AuditEvent.objects.latest("pk").action == "staff.login_failed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from civicpoints.api.schemas import ErrorOut, Id, Trimmed, points_out
@@ -114,7 +114,7 @@ def _detail(h: Household) -> dict:
 @router.post(
     "", response={201: HouseholdOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 )
-def create(request: HttpRequest, body: HouseholdIn) -> tuple[int, dict]:
+def create(request: HttpRequest, body: HouseholdIn) -> Status:
     actor = request.actor  # type: ignore[attr-defined]
     village = region_for(actor, body.village)
     scheme = scheme_for_region(actor, village, prefer=ADMIN_ROLES)
@@ -136,7 +136,7 @@ def create(request: HttpRequest, body: HouseholdIn) -> tuple[int, dict]:
         size=body.size,
         status=body.status,
     )
-    return 201, _detail(household_for(actor, household.pk))
+    return Status(201, _detail(household_for(actor, household.pk)))
 
 
 class SearchIn(Schema):

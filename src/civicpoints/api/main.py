@@ -61,16 +61,42 @@ def _field(loc: Any) -> str:
     return ".".join(parts) or "body"
 
 
+# Pydantic's messages are English; residents' cadres read Chinese.
+_PYDANTIC_MESSAGES = {
+    "missing": "必填",
+    "string_too_long": "太长（最多 {max_length} 个字符）",
+    "string_too_short": "不能为空",
+    "string_type": "应为文字",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "bool_type": "应为 true 或 false",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than_equal": "不能大于 {le}",
+    "enum": "不是允许的值（{expected}）",
+    "literal_error": "不是允许的值（{expected}）",
+    "json_invalid": "不是有效的 JSON",
+    "model_type": "应为 JSON 对象",
+    "model_attributes_type": "应为 JSON 对象",
+    "dict_type": "应为 JSON 对象",
+    "list_type": "应为列表",
+}
+
+
+def _message(error: dict[str, Any]) -> str:
+    template = _PYDANTIC_MESSAGES.get(str(error.get("type", "")))
+    if template is None:
+        return str(error.get("msg", "")).removeprefix("Value error, ")
+    try:
+        return template.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError):
+        return str(error.get("msg", ""))
+
+
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> JsonResponse:
-    problems = [
-        {
-            "field": _field(e.get("loc", ())),
-            "message": str(e.get("msg", "")).removeprefix("Value error, "),
-        }
-        for e in exc.errors
-    ]
-    first = problems[0]["message"] if problems else ""
+    problems = [{"field": _field(e.get("loc", ())), "message": _message(e)} for e in exc.errors]
+    first = f"{problems[0]['field']} {problems[0]['message']}" if problems else ""
     return error_response(ErrorCode.INVALID_INPUT, f"输入有误：{first}", {"errors": problems})
 
 
@@ -103,6 +129,14 @@ def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> JsonResponse:
     response = error_response(ErrorCode.INVALID_INPUT, "请求无效")
     response.status_code = 400
     return response
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> JsonResponse:
+    """A bug, not bad input: logged with its traceback; the client still gets the error JSON."""
+    log.exception("unexpected error in %s %s", request.method, request.path)
+    error = ApplicationError(ErrorCode.INTERNAL_ERROR)
+    return JsonResponse(error.as_json(), status=500)
 
 
 def _register() -> None:

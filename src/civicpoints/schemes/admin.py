@@ -53,7 +53,7 @@ class StaffAdmin(UserAdmin):
     @admin.action(description="解除登录锁定")
     def unlock(self, request: Any, queryset: Any) -> None:
         for user in queryset:
-            staff_unlock(user=user)
+            staff_unlock(actor_id=request.user.pk, user=user)
         self.message_user(request, f"已解锁 {queryset.count()} 个账号", messages.SUCCESS)
 
 

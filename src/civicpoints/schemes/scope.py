@@ -22,7 +22,8 @@ MAX_ID = 2**62  # ids beyond this cannot exist (BIGINT) and must not reach the d
 STAFF_ROLES = frozenset(Role.values)
 ADMIN_ROLES = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP_ADMIN, Role.VILLAGE_ADMIN})
 # Who may read households (counter staff find residents; auditors read everything).
-HOUSEHOLD_READERS = STAFF_ROLES
+# Merchants identify a payer by a payment code, never by browsing households (privacy).
+HOUSEHOLD_READERS = STAFF_ROLES - {Role.MERCHANT_CLERK}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.schemes.models import ApiToken, Region, RegionLevel, RoleGrant, Scheme, User
 
@@ -79,22 +80,40 @@ def staff_login(*, username: str, password: str) -> User:
         if user is not None:
             _count_failure(user, now)
         raise ApplicationError(ErrorCode.LOGIN_FAILED)
-    if authenticated.failed_logins or authenticated.locked_until:
-        User.objects.filter(pk=authenticated.pk).update(failed_logins=0, locked_until=None)
+    with transaction.atomic():
+        if authenticated.failed_logins or authenticated.locked_until:
+            User.objects.filter(pk=authenticated.pk).update(failed_logins=0, locked_until=None)
+        audit_record(actor_id=authenticated.pk, scheme_id=None, action="staff.login")
     return authenticated
 
 
-def _count_failure(user: User, now) -> None:
+def _count_failure(user: User, now: datetime) -> None:
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1)
         user.refresh_from_db(fields=["failed_logins"])
+        audit_record(
+            actor_id=user.pk,
+            scheme_id=None,
+            action="staff.login_failed",
+            detail={"failures": user.failed_logins},
+        )
         if user.failed_logins >= settings.LOGIN_FAILURE_LIMIT:
             lock = now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
             User.objects.filter(pk=user.pk).update(locked_until=lock, failed_logins=0)
+            audit_record(
+                actor_id=user.pk,
+                scheme_id=None,
+                action="staff.locked",
+                detail={"locked_until": lock.isoformat()},
+            )
 
 
-def staff_unlock(*, user: User) -> None:
-    User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
+def staff_unlock(*, actor_id: int | None, user: User) -> None:
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
+        audit_record(
+            actor_id=actor_id, scheme_id=None, action="staff.unlock", detail={"user": user.pk}
+        )
 
 
 def _token_hash(token: str) -> str:

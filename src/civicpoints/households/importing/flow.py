@@ -170,7 +170,7 @@ def household_import_commit(
         done = pending.done(user_id=actor.user_id, scheme_id=scheme.pk)
         if done is None:
             raise ApplicationError(
-                ErrorCode.IDEMPOTENCY_IN_FLIGHT, "这个文件正在导入，请稍候刷新页面查看结果"
+                ErrorCode.IMPORT_IN_PROGRESS, "这个文件正在导入，请稍候刷新页面查看结果"
             )
     return ImportResult(token, done["filename"], done["created"], replayed=True)
 
