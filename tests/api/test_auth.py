@@ -6,8 +6,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from civicpoints.schemes.models import Role, User
 from civicpoints.audit.models import AuditEvent
+from civicpoints.schemes.models import Role, User
 from civicpoints.schemes.services import staff_unlock
 from tests.api.conftest import assert_error, check_each, snapshot
 from tests.factories import PASSWORD, make_staff
