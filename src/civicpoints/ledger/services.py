@@ -201,6 +201,11 @@ def reverse(
     request_hash: str = "",
 ) -> Posting:
     """Undo a posting with its mirror image; a posting is reversed at most once."""
+    if idempotency_key is not None:
+        # A retry gets its first reversal back, not "already reversed" (as post() does).
+        earlier = _replay(posting.scheme_id, idempotency_key, request_hash)
+        if earlier is not None:
+            return earlier
     if posting.kind == PostingKind.REVERSAL:
         raise ApplicationError(ErrorCode.ALREADY_REVERSED, "冲正记录不能再冲正")
     if Posting.objects.filter(reverses=posting).exists():
@@ -246,16 +251,28 @@ def hold(
         ).first()
         if earlier is not None:
             return earlier
-    with transaction.atomic():
-        _move_household(account.pk, 0, amount)
-        return Hold.objects.create(
-            scheme_id=account.scheme_id,
-            account=account,
-            amount=amount,
-            memo=memo[:200],
-            expires_at=expires_at,
-            idempotency_key=idempotency_key,
-        )
+    try:
+        with transaction.atomic():
+            # The hold row first: its unique key is the gate for a concurrent retry (as in post()).
+            created = Hold.objects.create(
+                scheme_id=account.scheme_id,
+                account=account,
+                amount=amount,
+                memo=memo[:200],
+                expires_at=expires_at,
+                idempotency_key=idempotency_key,
+            )
+            _move_household(account.pk, 0, amount)
+            return created
+    except IntegrityError:
+        earlier = None
+        if idempotency_key is not None:
+            earlier = Hold.objects.filter(
+                scheme_id=account.scheme_id, idempotency_key=idempotency_key
+            ).first()
+        if earlier is None:
+            raise
+        return earlier
 
 
 def _close_hold(hold_obj: Hold, status: str) -> None:
