@@ -11,12 +11,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from civicpoints.ledger.chain import chain_follow
-from civicpoints.ledger.models import AccountKind, ChainLink, PostingKind
-from civicpoints.ledger.services import Leg, household_account, post, system_account
+from civicpoints.ledger.models import Account, AccountKind, ChainLink, PostingKind
+from civicpoints.ledger.services import Leg, hold, household_account, post, system_account
 from civicpoints.ledger.verify import verify
 from civicpoints.schemes.models import Role
 from tests.factories import api_client, fund, make_household, make_staff
-from tests.ledger.helpers import append_only_lifted
+from tests.ledger.helpers import append_only_lifted, assert_ledger_ok
 
 
 @pytest.fixture
@@ -217,3 +217,15 @@ def test_verify_api_refuses_village_admins(world, ledger):
     response = api_client(village_admin).get("/api/v1/ledger/verify")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_held_that_no_active_hold_explains_is_reported(world):
+    h = make_household(world.scheme, world.village_a1)
+    fund(h, 5000)
+    account = household_account(household=h)
+    hold(account=account, amount=1000)
+    assert_ledger_ok(world.scheme.pk)
+    Account.objects.filter(pk=account.pk).update(held=1500)
+    report = verify(scheme_id=world.scheme.pk)
+    assert [p.check for p in report.problems] == ["held_equals_active_holds"]
+    assert report.problems[0].account == account.pk

@@ -8,7 +8,13 @@ from civicpoints.audit.services import audit_record
 from civicpoints.errors import invalid
 from civicpoints.households.models import Household
 from civicpoints.ledger.models import AccountKind, Posting, PostingKind
-from civicpoints.ledger.services import Leg, household_account, post, system_account
+from civicpoints.ledger.services import (
+    Leg,
+    household_account,
+    post,
+    post_replay,
+    system_account,
+)
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import Actor, require_role
 
@@ -38,6 +44,18 @@ def adjustment_create(
     if amount == 0:
         raise invalid("调整积分不能为0", field="points")
     with transaction.atomic():
+        earlier = (
+            post_replay(
+                scheme_id=household.scheme_id,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+            if idempotency_key is not None
+            else None
+        )
+        if earlier is not None:
+            # A retry gets the first posting; its audit row was written with it.
+            return earlier
         mine = household_account(household=household)
         other = system_account(scheme_id=household.scheme_id, kind=AccountKind.ADJUSTMENT)
         posting = post(

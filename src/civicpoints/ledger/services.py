@@ -119,6 +119,11 @@ def _replay(scheme_id: int, idempotency_key: str, request_hash: str) -> Posting 
     return existing
 
 
+def post_replay(*, scheme_id: int, idempotency_key: str, request_hash: str) -> Posting | None:
+    """The posting made earlier under this key, for services that wrap ``post()``."""
+    return _replay(scheme_id, idempotency_key, request_hash)
+
+
 def post(
     *,
     scheme_id: int,
@@ -246,9 +251,7 @@ def hold(
     if not isinstance(amount, int) or amount <= 0 or amount > MAX_HUNDREDTHS:
         raise ApplicationError(ErrorCode.INVALID_INPUT, "冻结积分必须为正数")
     if idempotency_key is not None:
-        earlier = Hold.objects.filter(
-            scheme_id=account.scheme_id, idempotency_key=idempotency_key
-        ).first()
+        earlier = _hold_replay(account, amount, idempotency_key)
         if earlier is not None:
             return earlier
     try:
@@ -265,14 +268,22 @@ def hold(
             _move_household(account.pk, 0, amount)
             return created
     except IntegrityError:
-        earlier = None
-        if idempotency_key is not None:
-            earlier = Hold.objects.filter(
-                scheme_id=account.scheme_id, idempotency_key=idempotency_key
-            ).first()
+        earlier = (
+            None if idempotency_key is None else _hold_replay(account, amount, idempotency_key)
+        )
         if earlier is None:
             raise
         return earlier
+
+
+def _hold_replay(account: Account, amount: int, idempotency_key: str) -> Hold | None:
+    """The earlier hold for this key; the same key for another account or amount is refused."""
+    earlier = Hold.objects.filter(
+        scheme_id=account.scheme_id, idempotency_key=idempotency_key
+    ).first()
+    if earlier is not None and (earlier.account_id, earlier.amount) != (account.pk, amount):
+        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
+    return earlier
 
 
 def _close_hold(hold_obj: Hold, status: str) -> None:

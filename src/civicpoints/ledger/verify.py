@@ -13,7 +13,15 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from civicpoints.ledger.chain import GENESIS, link_hash
-from civicpoints.ledger.models import Account, AccountKind, ChainLink, Entry, Posting
+from civicpoints.ledger.models import (
+    Account,
+    AccountKind,
+    ChainLink,
+    Entry,
+    Hold,
+    HoldStatus,
+    Posting,
+)
 
 BATCH = 2000
 
@@ -110,6 +118,21 @@ def _check_household_balances(report: Report, scheme_id: int, limit: int) -> Non
             Problem(
                 "balance_equals_entries",
                 f"账户 {row['pk']} 余额 {row['balance']} 与分录合计 {row['total']} 不符",
+                account=row["pk"],
+            )
+        )
+    active = (
+        Hold.objects.filter(account=OuterRef("pk"), status=HoldStatus.ACTIVE)
+        .values("account")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    holds = accounts.annotate(active=Coalesce(Subquery(active), Value(0)))
+    for row in holds.filter(~Q(held=F("active"))).values("pk", "held", "active")[:limit]:
+        report.problems.append(
+            Problem(
+                "held_equals_active_holds",
+                f"账户 {row['pk']} 冻结 {row['held']} 与未处理的冻结单合计 {row['active']} 不符",
                 account=row["pk"],
             )
         )
