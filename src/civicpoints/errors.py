@@ -31,6 +31,13 @@ class ErrorCode(enum.StrEnum):
     HOUSEHOLD_CLOSED = "household_closed"
     IMPORT_INVALID = "import_invalid"
     IMPORT_IN_PROGRESS = "import_in_progress"
+    CAP_EXCEEDED = "cap_exceeded"
+    DUPLICATE_CLAIM = "duplicate_claim"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    DISQUALIFIED = "disqualified"
+    INVALID_TRANSITION = "invalid_transition"
+    EVIDENCE_REQUIRED = "evidence_required"
+    SAME_APPROVER = "same_approver"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -52,6 +59,13 @@ STATUS = {
     ErrorCode.HOUSEHOLD_CLOSED: 409,
     ErrorCode.IMPORT_INVALID: 422,
     ErrorCode.IMPORT_IN_PROGRESS: 409,
+    ErrorCode.CAP_EXCEEDED: 409,
+    ErrorCode.DUPLICATE_CLAIM: 409,
+    ErrorCode.QUOTA_EXCEEDED: 409,
+    ErrorCode.DISQUALIFIED: 409,
+    ErrorCode.INVALID_TRANSITION: 409,
+    ErrorCode.EVIDENCE_REQUIRED: 422,
+    ErrorCode.SAME_APPROVER: 409,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
@@ -73,6 +87,13 @@ DEFAULT_MESSAGES = {
     ErrorCode.HOUSEHOLD_CLOSED: _("该户已注销"),
     ErrorCode.IMPORT_INVALID: _("文件有错误，未导入任何数据"),
     ErrorCode.IMPORT_IN_PROGRESS: _("这份文件正在导入，请稍候"),
+    ErrorCode.CAP_EXCEEDED: _("超过该细则的积分上限"),
+    ErrorCode.DUPLICATE_CLAIM: _("同一户同一天已有该细则的申报"),
+    ErrorCode.QUOTA_EXCEEDED: _("超过本村年度积分额度"),
+    ErrorCode.DISQUALIFIED: _("该户处于一票否决期内"),
+    ErrorCode.INVALID_TRANSITION: _("申报当前状态不允许此操作"),
+    ErrorCode.EVIDENCE_REQUIRED: _("该细则需要提供证明材料"),
+    ErrorCode.SAME_APPROVER: _("乡镇复核须由另一人完成"),
     ErrorCode.INTERNAL_ERROR: _("系统出错了，已记录，请稍后再试"),
 }
 

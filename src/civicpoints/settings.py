@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "civicpoints.audit",
     "civicpoints.households",
     "civicpoints.ledger",
+    "civicpoints.rules",
+    "civicpoints.awards",
     "civicpoints.ops",
     "civicpoints.demo",
     "civicpoints.backoffice",
@@ -160,6 +162,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = VAR_DIR / "media"  # uploads live outside the web root and are served by views
+EVIDENCE_ROOT = Path(os.environ.get("CIVICPOINTS_EVIDENCE_ROOT", VAR_DIR / "evidence"))
+EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -1,4 +1,4 @@
-"""Background jobs run by ``civicpoints serve``: the journal follower for every scheme.
+"""Background jobs run by ``civicpoints serve``: notice finalisation and the journal follower.
 
 Each job is idempotent and safe to run from two processes at once, so a restart or a second
 scheduler only repeats work that changes nothing. Later issues add notice finalisation and
@@ -12,6 +12,7 @@ import threading
 
 from django.db import close_old_connections
 
+from civicpoints.awards.services import notices_finalize
 from civicpoints.ledger.chain import chain_follow
 from civicpoints.schemes.models import Scheme
 
@@ -19,18 +20,20 @@ log = logging.getLogger(__name__)
 
 
 def run_jobs_once() -> dict[str, int]:
+    """Post claims whose notice ended (catching up after downtime), then chain postings."""
+    finalized = notices_finalize().count
     chained = 0
     for scheme_id in Scheme.objects.values_list("pk", flat=True):
         chained += chain_follow(scheme_id=scheme_id)
-    return {"chained": chained}
+    return {"finalized": finalized, "chained": chained}
 
 
 def run_forever(stop: threading.Event, interval: float = 5.0) -> None:
     while not stop.is_set():
         try:
             done = run_jobs_once()
-            if done["chained"]:
-                log.info("scheduler: chained %s postings", done["chained"])
+            if any(done.values()):
+                log.info("scheduler: %s", done)
         except Exception:  # a failing job must not stop the others or the server
             log.exception("scheduler job failed")
         finally:

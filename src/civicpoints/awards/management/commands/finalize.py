@@ -1,0 +1,34 @@
+"""``civicpoints finalize [--at ISO-TIME]``: post every claim whose public notice has ended."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from civicpoints.awards.services import notices_finalize
+
+
+class Command(BaseCommand):
+    help = "公示期满的申报入账（可重复运行，不会重复入账）"
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--at", help="按这个时间运行（ISO 格式，如 2026-12-01T08:00+08:00）")
+        parser.add_argument("--scheme", type=int)
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        at = timezone.now()
+        if opts["at"]:
+            try:
+                at = dt.datetime.fromisoformat(opts["at"])
+            except ValueError:
+                raise CommandError("--at 应为 ISO 时间，如 2026-12-01T08:00+08:00") from None
+            if timezone.is_naive(at):
+                at = timezone.make_aware(at)
+        result = notices_finalize(at=at, scheme_id=opts["scheme"])
+        self.stdout.write(
+            f"截至 {timezone.localtime(at):%Y-%m-%d %H:%M}：入账 {result.count} 条申报"
+            + (f"，其中 {result.owed / 100:.2f} 分扣分因余额不足记为欠扣" if result.owed else "")
+        )

@@ -1,0 +1,37 @@
+"""Text messages to residents through a pluggable backend (like Django's EMAIL_BACKEND).
+
+``settings.SMS_BACKEND`` names a class with ``send(phone, text)``; the console backend logs
+the message, the memory backend keeps it for tests. Callers send after commit
+(``transaction.on_commit``) so a rolled-back change never texts anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+log = logging.getLogger("civicpoints.sms")
+
+
+class ConsoleBackend:
+    def send(self, phone: str, text: str) -> None:
+        log.info("SMS to %s: %s", phone, text)
+
+
+class MemoryBackend:
+    outbox: ClassVar[list[tuple[str, str]]] = []
+
+    def send(self, phone: str, text: str) -> None:
+        self.outbox.append((phone, text))
+
+
+def send_sms(*, phone: str, text: str) -> None:
+    if not phone:
+        return
+    try:
+        import_string(settings.SMS_BACKEND)().send(phone, text)
+    except Exception:  # a failed text must never undo or block the work it reports
+        log.exception("SMS to %s failed", phone)
