@@ -51,3 +51,11 @@ def earning(db, settings) -> Earning:
 
 def day(value: dt.datetime) -> dt.date:
     return timezone.localtime(value).date()
+
+
+def with_photo(claim):
+    """Attach a stand-in photo row (the upload path itself is tested in test_evidence)."""
+    claim.evidence.create(
+        scheme_id=claim.scheme_id, path="x.jpg", content_type="image/jpeg", size=1, sha256="0"
+    )
+    return claim

@@ -20,7 +20,7 @@ from civicpoints.awards.services import (
 from civicpoints.awards.services.claims import NewClaim, claim_create
 from civicpoints.households.sms import MemoryBackend
 from civicpoints.ledger.selectors import household_balance
-from tests.awards.conftest import MONDAY
+from tests.awards.conftest import MONDAY, with_photo
 from tests.factories import fund, make_household
 from tests.ledger.helpers import assert_ledger_ok
 
@@ -56,10 +56,7 @@ def test_bottles_and_a_beautiful_courtyard_make_12700_only_after_notice(
     )
     bottles = submit(earning, volunteer, "B01", 12000)
     # and whose courtyard was rated 美丽庭院 (700 points, above the township threshold)
-    courtyard = submit(earning, volunteer, "E01", 1)
-    courtyard.evidence.create(
-        scheme_id=earning.scheme.pk, path="x.jpg", content_type="image/jpeg", size=1, sha256="0"
-    )
+    courtyard = with_photo(submit(earning, volunteer, "E01", 1))
     assert (bottles.points, courtyard.points) == (1200000, 70000)
     assert (bottles.needs_township, courtyard.needs_township) == (False, True)
 
@@ -143,10 +140,7 @@ def test_a_deduction_larger_than_the_balance_leaves_zero_and_the_rest_owed(earni
     assert owed_total(household_id=household.pk) == 2000
 
     # The next award pays off the 20 owed first: 10 points of 干净人家 ... then 20 more
-    award = submit(earning, household, "E02", 1)
-    award.evidence.create(
-        scheme_id=earning.scheme.pk, path="x.jpg", content_type="image/jpeg", size=1, sha256="0"
-    )
+    award = with_photo(submit(earning, household, "E02", 1))
     claim_approve(actor=earning.village_admin, claim=award, at=_at(3))
     notices_finalize(at=_at(6))
     assert household_balance(household_id=household.pk).balance == 0

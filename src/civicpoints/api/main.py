@@ -140,12 +140,18 @@ def _unexpected(request: HttpRequest, exc: Exception) -> JsonResponse:
 
 
 def _register() -> None:
-    from civicpoints.api import auth, households, ledger, regions
+    from civicpoints.api import auth, budget, claims, households, ledger, notices, regions, rules
 
     api.add_router("/v1/auth/", auth.router)
     api.add_router("/v1/regions", regions.router)
     api.add_router("/v1/households", households.router)
     api.add_router("/v1/ledger/", ledger.router)
+    api.add_router("/v1/households", budget.sanctions_router)
+    api.add_router("/v1/rules", rules.router)
+    api.add_router("/v1/claims", claims.router)
+    api.add_router("/v1/photos", claims.photos_router)
+    api.add_router("/v1/notices", notices.router)
+    api.add_router("/v1/budget", budget.router)
 
 
 _register()

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from civicpoints.ledger.amounts import MAX_POINTS, BadPoints, parse_points, to_points
+from civicpoints.schemes.scope import parse_id
 
 
 def _points(value: Any, *, allow_negative: bool) -> Decimal:
@@ -56,6 +57,17 @@ SignedPoints = Annotated[
     _schema(-MAX_POINTS),
 ]
 Id = Annotated[int, Field(strict=True, ge=1, le=2**53)]
+
+
+def _query_id(value: Any) -> int:
+    pk = parse_id(value)
+    if pk is None or pk > 2**53:
+        raise ValueError("应为正整数编号")
+    return pk
+
+
+# Ids in query strings arrive as text: only plain ASCII digits (not "+12", "1_2", "１２").
+QueryId = Annotated[int, PlainValidator(_query_id), WithJsonSchema({"type": "integer"})]
 
 
 def _printable(value: str) -> str:
