@@ -1,6 +1,6 @@
 from django.urls import path
 
-from civicpoints.backoffice import import_views, views
+from civicpoints.backoffice import earning_views, import_views, views
 
 app_name = "backoffice"
 
@@ -27,4 +27,17 @@ urlpatterns = [
         import_views.household_import_sample,
         name="household_import_sample",
     ),
+    path("claims/", earning_views.claim_queue, name="claims"),
+    path("claims/new/", earning_views.claim_new, name="claim_new"),
+    path("claims/<int:claim_id>/", earning_views.claim_detail, name="claim"),
+    path(
+        "claims/<int:claim_id>/<str:action>/",
+        earning_views.claim_review,
+        name="claim_review",
+    ),
+    path("photos/<int:photo_id>/", earning_views.claim_photo, name="claim_photo"),
+    path("notices/", earning_views.notice_index, name="notices"),
+    path("notices/<int:village_id>/", earning_views.notice_board, name="notice_board"),
+    path("notices/<int:village_id>/print/", earning_views.notice_print, name="notice_print"),
+    path("budget/", earning_views.budget, name="budget"),
 ]

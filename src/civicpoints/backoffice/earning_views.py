@@ -1,0 +1,283 @@
+"""Staff pages for earning: the review queue, proposing a claim, a claim with its photos and
+history, the village notice board (and its printable A4 sheet), budgets. Thin: every check
+and write is in ``awards``; refusals come back as messages on the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from civicpoints.awards.models import ClaimStatus, Fund, FundKind
+from civicpoints.awards.selectors import (
+    budget_summary,
+    claim_for,
+    claims_visible,
+    evidence_for,
+    notice_claims,
+)
+from civicpoints.awards.services import (
+    claim_approve,
+    claim_object,
+    claim_reject,
+    claim_submit,
+    fund_record,
+    quota_set,
+)
+from civicpoints.awards.services.evidence import evidence_attach, evidence_file
+from civicpoints.errors import ApplicationError, invalid
+from civicpoints.households.selectors import household_for, household_search
+from civicpoints.ledger.amounts import BadPoints, parse_points
+from civicpoints.ledger.chain import chain_head
+from civicpoints.rules.selectors import rules_in_force
+from civicpoints.schemes.models import RegionLevel, Role, Scheme
+from civicpoints.schemes.scope import actor_for_user
+from civicpoints.schemes.selectors import (
+    region_for,
+    regions_visible,
+    scheme_for_region,
+    schemes_governed,
+)
+
+QUEUE_STATUSES = [ClaimStatus.SUBMITTED, ClaimStatus.APPROVED]
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "backoffice/not_found.html", status=404)
+
+
+@login_required
+def claim_queue(request: HttpRequest) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    status = request.GET.get("status", "")
+    rows = claims_visible(actor).prefetch_related("evidence")
+    if status in ClaimStatus.values:
+        rows = rows.filter(status=status)
+    else:
+        rows = rows.filter(status__in=QUEUE_STATUSES)
+    return render(
+        request,
+        "backoffice/claims.html",
+        {
+            "rows": rows.order_by("pk")[:200],
+            "status": status,
+            "statuses": ClaimStatus.choices,
+        },
+    )
+
+
+@login_required
+@require_POST
+def claim_review(request: HttpRequest, claim_id: int, action: str) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    try:
+        claim = claim_for(actor, claim_id)
+        if action == "approve":
+            claim_approve(actor=actor, claim=claim)
+            messages.success(request, f"已审核通过：#{claim.pk} {claim.household.head_name}")
+        elif action == "reject":
+            claim_reject(actor=actor, claim=claim, reason=request.POST.get("reason", "")[:500])
+            messages.success(request, f"已驳回：#{claim.pk} {claim.household.head_name}")
+        elif action == "object":
+            claim_object(actor=actor, claim=claim, reason=request.POST.get("reason", "")[:500])
+            messages.success(request, f"已提出异议，退回审核：#{claim.pk}")
+        else:
+            raise Http404
+    except ApplicationError as exc:
+        messages.error(request, f"#{claim_id}：{exc.message}")
+    return redirect(request.POST.get("next") or "backoffice:claims")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def claim_new(request: HttpRequest) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    q = request.GET.get("q", "")[:40]
+    household = None
+    if request.GET.get("household"):
+        try:
+            household = household_for(actor, request.GET["household"])
+        except ApplicationError:
+            return _not_found(request)
+    if request.method == "POST":
+        try:
+            household = household_for(actor, request.POST.get("household"))
+            quantity = Decimal(request.POST.get("quantity", "").strip() or "x")
+            occurred_on = dt.date.fromisoformat(request.POST.get("occurred_on") or "")
+        except (ApplicationError, InvalidOperation, ValueError):
+            messages.error(request, "请选择农户并填写正确的数量和日期")
+        else:
+            try:
+                claim = claim_submit(
+                    actor=actor,
+                    household=household,
+                    rule_id=request.POST.get("rule"),
+                    quantity=quantity,
+                    occurred_on=occurred_on,
+                    note=request.POST.get("note", "")[:500],
+                    witness=request.POST.get("witness", "")[:60],
+                )
+                photo = request.FILES.get("photo")
+                if photo is not None:
+                    evidence_attach(actor=actor, claim=claim, data=photo.read())
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, f"已提交申报 #{claim.pk}，等待审核")
+                return redirect("backoffice:claim", claim_id=claim.pk)
+    rules = rules_in_force(scheme_id=household.scheme_id) if household else []
+    found = list(household_search(actor, q, limit=20)) if q and household is None else []
+    return render(
+        request,
+        "backoffice/claim_new.html",
+        {
+            "household": household,
+            "rules": rules,
+            "q": q,
+            "found": found,
+            "today": timezone.localdate().isoformat(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def claim_detail(request: HttpRequest, claim_id: int) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    try:
+        claim = claim_for(actor, claim_id)
+    except ApplicationError:
+        return _not_found(request)
+    if request.method == "POST":
+        photo = request.FILES.get("photo")
+        try:
+            if photo is None:
+                raise invalid("请选择照片", field="photo")
+            evidence_attach(actor=actor, claim=claim, data=photo.read())
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "照片已上传")
+        return redirect("backoffice:claim", claim_id=claim.pk)
+    return render(
+        request,
+        "backoffice/claim.html",
+        {"claim": claim, "events": claim.events.select_related("actor", "actor_household")},
+    )
+
+
+@login_required
+def claim_photo(request: HttpRequest, photo_id: int) -> HttpResponse | FileResponse:
+    actor = actor_for_user(request.user)
+    try:
+        evidence = evidence_for(actor, photo_id)
+        path = evidence_file(evidence)
+    except ApplicationError:
+        return _not_found(request)
+    response = FileResponse(path.open("rb"), content_type=evidence.content_type)
+    response["Content-Security-Policy"] = "default-src 'none'"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+def notice_index(request: HttpRequest) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    villages = regions_visible(actor).filter(level=RegionLevel.VILLAGE)[:500]
+    return render(request, "backoffice/notices.html", {"villages": villages})
+
+
+def _board(request: HttpRequest, village_id: int) -> dict | None:
+    actor = actor_for_user(request.user)
+    try:
+        village = region_for(actor, village_id)
+        scheme = scheme_for_region(actor, village)
+    except ApplicationError:
+        return None
+    return {
+        "village": village,
+        "scheme": scheme,
+        "claims": list(notice_claims(village_id=village.pk)),
+        "head": chain_head(scheme_id=scheme.pk),
+        "now": timezone.localtime(),
+    }
+
+
+@login_required
+def notice_board(request: HttpRequest, village_id: int) -> HttpResponse:
+    context = _board(request, village_id)
+    if context is None:
+        return _not_found(request)
+    return render(request, "backoffice/notice_board.html", context)
+
+
+@login_required
+def notice_print(request: HttpRequest, village_id: int) -> HttpResponse:
+    context = _board(request, village_id)
+    if context is None:
+        return _not_found(request)
+    return render(request, "backoffice/notice_print.html", context)
+
+
+def _budget_scheme(request: HttpRequest) -> Scheme | None:
+    actor = actor_for_user(request.user)
+    ids = schemes_governed(actor, roles=[Role.COUNTY_ADMIN, Role.AUDITOR])
+    return Scheme.objects.filter(pk__in=ids).select_related("operator_region").first()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def budget(request: HttpRequest) -> HttpResponse:
+    scheme = _budget_scheme(request)
+    if scheme is None:
+        return _not_found(request)
+    actor = actor_for_user(request.user)
+    year = timezone.localdate().year
+    if request.method == "POST":
+        try:
+            if request.POST.get("form") == "fund":
+                fund_record(
+                    actor=actor,
+                    scheme=scheme,
+                    kind=request.POST.get("kind", ""),
+                    amount_fen=parse_points(request.POST.get("yuan", "")),
+                    source=request.POST.get("source", "")[:100],
+                    received_on=dt.date.fromisoformat(request.POST.get("received_on") or ""),
+                    note=request.POST.get("note", "")[:200],
+                )
+                messages.success(request, "已登记资金")
+            else:
+                quota_set(
+                    actor=actor,
+                    scheme=scheme,
+                    village=region_for(actor, request.POST.get("village")),
+                    year=year,
+                    points=parse_points(request.POST.get("points", ""), allow_zero=True),
+                )
+                messages.success(request, "已设定额度")
+        except (BadPoints, ValueError) as exc:
+            messages.error(request, str(exc) if isinstance(exc, BadPoints) else "日期格式不对")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return redirect("backoffice:budget")
+    summary = budget_summary(scheme=scheme, year=year)
+    return render(
+        request,
+        "backoffice/budget.html",
+        {
+            "scheme": scheme,
+            "year": year,
+            "summary": summary,
+            "funds": Fund.objects.filter(scheme=scheme).order_by("-received_on")[:50],
+            "kinds": FundKind.choices,
+            "villages": regions_visible(actor).filter(level=RegionLevel.VILLAGE)[:500],
+            "today": timezone.localdate().isoformat(),
+        },
+    )
