@@ -1,0 +1,45 @@
+"""``civicpoints bench ledger|demo-memory [options]``: run a benchmark script from ``benchmarks/``.
+
+A thin wrapper: the scripts set up their own databases and environment, so each runs as its
+own process with this interpreter; every option after the benchmark's name is passed on
+(``civicpoints bench ledger --duration 5 --json``). See ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+SCRIPTS = {
+    "ledger": "ledger_throughput.py",
+    "demo-memory": "demo_memory.py",
+}
+
+
+def benchmarks_dir() -> Path:
+    return Path(settings.REPO_DIR) / "benchmarks"
+
+
+class Command(BaseCommand):
+    requires_system_checks: list[str] = []
+    help = "运行性能基准：ledger（记账吞吐，对比 pgbench）或 demo-memory（演示数据内存与耗时）"
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("benchmark", choices=sorted(SCRIPTS))
+        parser.add_argument(
+            "options", nargs=argparse.REMAINDER, help="passed to the benchmark script"
+        )
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        script = benchmarks_dir() / SCRIPTS[opts["benchmark"]]
+        if not script.exists():
+            raise CommandError(f"{script} not found (benchmarks/ ships with the source tree)")
+        code = subprocess.call([sys.executable, str(script), *opts["options"]])
+        if code != 0:
+            raise CommandError(f"{script.name} exited with {code}", returncode=code)
