@@ -17,13 +17,13 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS
 from civicpoints.ledger.models import (
     Account,
     AccountKind,
-    Entry,
     Hold,
     HoldStatus,
     Posting,
@@ -100,14 +100,14 @@ def _move_household(account_id: int, delta: int, held_delta: int) -> int:
 
 def _validate_legs(scheme_id: int, legs: Sequence[Leg]) -> None:
     if len(legs) < 2:
-        raise ApplicationError(ErrorCode.UNBALANCED_POSTING, "一笔记账至少需要两条分录")
+        raise ApplicationError(ErrorCode.UNBALANCED_POSTING, _("一笔记账至少需要两条分录"))
     for leg in legs:
         if not isinstance(leg.amount, int) or isinstance(leg.amount, bool) or leg.amount == 0:
-            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, "分录金额必须是非零整数")
+            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, _("分录金额必须是非零整数"))
         if abs(leg.amount) > MAX_HUNDREDTHS:
-            raise ApplicationError(ErrorCode.INVALID_INPUT, "积分超出允许范围")
+            raise ApplicationError(ErrorCode.INVALID_INPUT, _("积分超出允许范围"))
         if leg.account.scheme_id != scheme_id:
-            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, "分录账户不属于同一方案")
+            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, _("分录账户不属于同一方案"))
     if sum(leg.amount for leg in legs) != 0:
         raise ApplicationError(ErrorCode.UNBALANCED_POSTING)
 
@@ -122,6 +122,23 @@ def _replay(scheme_id: int, idempotency_key: str, request_hash: str) -> Posting 
 def post_replay(*, scheme_id: int, idempotency_key: str, request_hash: str) -> Posting | None:
     """The posting made earlier under this key, for services that wrap ``post()``."""
     return _replay(scheme_id, idempotency_key, request_hash)
+
+
+# ON CONFLICT on the idempotency key: a retry (or a concurrent twin, after it commits) inserts
+# nothing and finds the earlier posting; any other unique violation still raises.
+_INSERT_POSTING = (
+    "INSERT INTO ledger_posting (scheme_id, kind, idempotency_key, request_hash, actor_id, "
+    "created_at, memo, reverses_id, ref_type, ref_id) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (scheme_id, idempotency_key) DO NOTHING RETURNING id"
+)
+_ENTRY_ROW = "(%s, %s, %s, %s, %s, %s)"
+
+
+def _insert_entries_sql(count: int) -> str:
+    rows = ", ".join([_ENTRY_ROW] * count)  # placeholders only: values go as parameters
+    head = "INSERT INTO ledger_entry (scheme_id, posting_id, account_id, amount, balance_after, "
+    return head + "member_id) VALUES " + rows
 
 
 def post(
@@ -141,28 +158,43 @@ def post(
 
     ``release_held`` maps household account ids to held amounts this posting consumes
     (a hold's capture), applied in the same guarded update as the balance change.
+
+    The writes are plain SQL, three statements for a two-leg posting: this is the hottest
+    path in the system and the ORM's per-call cost was most of a posting's CPU
+    (docs/performance.md). Only this function writes ``ledger_posting`` and ``ledger_entry``.
     """
     _validate_legs(scheme_id, legs)
     if kind not in PostingKind.values:
         raise ValueError(f"unknown posting kind {kind}")
-    if idempotency_key is not None:
-        earlier = _replay(scheme_id, idempotency_key, request_hash)
-        if earlier is not None:
-            return earlier
+    now = timezone.now()
+    memo = memo[:200]
+    ref_type, ref_id = ref[0], str(ref[1])
+    reverses_id = reverses.pk if reverses is not None else None
+    ops = connection.ops
     try:
-        with transaction.atomic():
-            posting = Posting.objects.create(
-                scheme_id=scheme_id,
-                kind=kind,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-                actor_id=actor_id,
-                created_at=timezone.now(),
-                memo=memo[:200],
-                reverses=reverses,
-                ref_type=ref[0],
-                ref_id=str(ref[1]),
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT_POSTING,
+                [
+                    scheme_id,
+                    kind,
+                    idempotency_key,
+                    request_hash,
+                    actor_id,
+                    ops.adapt_datetimefield_value(now),
+                    memo,
+                    reverses_id,
+                    ref_type,
+                    ref_id,
+                ],
             )
+            row = cursor.fetchone()
+            if row is None:
+                earlier = _replay(scheme_id, idempotency_key or "", request_hash)
+                if earlier is None:  # pragma: no cover - the conflict names the key
+                    raise IntegrityError("posting insert conflicted without an earlier posting")
+                return earlier
+            posting_id = int(row[0])
             deltas: dict[int, int] = defaultdict(int)
             for leg in legs:
                 if leg.account.kind == AccountKind.HOUSEHOLD:
@@ -173,19 +205,17 @@ def post(
                 balance_after[account_id] = _move_household(
                     account_id, deltas.get(account_id, 0), held_deltas.get(account_id, 0)
                 )
-            Entry.objects.bulk_create(
-                [
-                    Entry(
-                        scheme_id=scheme_id,
-                        posting=posting,
-                        account_id=leg.account.pk,
-                        amount=leg.amount,
-                        balance_after=balance_after.get(leg.account.pk),
-                        member_id=leg.member_id,
-                    )
-                    for leg in legs
+            params: list[Any] = []
+            for leg in legs:
+                params += [
+                    scheme_id,
+                    posting_id,
+                    leg.account.pk,
+                    leg.amount,
+                    balance_after.get(leg.account.pk),
+                    leg.member_id,
                 ]
-            )
+            cursor.execute(_insert_entries_sql(len(legs)), params)
     except IntegrityError:
         # A concurrent call with the same key won the insert; its posting is the answer.
         if idempotency_key is None:
@@ -194,6 +224,21 @@ def post(
         if earlier is None:
             raise
         return earlier
+    posting = Posting(
+        id=posting_id,
+        scheme_id=scheme_id,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        actor_id=actor_id,
+        created_at=now,
+        memo=memo,
+        reverses_id=reverses_id,
+        ref_type=ref_type,
+        ref_id=ref_id,
+    )
+    posting._state.adding = False
+    posting._state.db = connection.alias
     return posting
 
 
@@ -212,7 +257,7 @@ def reverse(
         if earlier is not None:
             return earlier
     if posting.kind == PostingKind.REVERSAL:
-        raise ApplicationError(ErrorCode.ALREADY_REVERSED, "冲正记录不能再冲正")
+        raise ApplicationError(ErrorCode.ALREADY_REVERSED, _("冲正记录不能再冲正"))
     if Posting.objects.filter(reverses=posting).exists():
         raise ApplicationError(ErrorCode.ALREADY_REVERSED)
     legs = [
@@ -249,7 +294,7 @@ def hold(
     if account.kind != AccountKind.HOUSEHOLD:
         raise ValueError("only household accounts hold points")
     if not isinstance(amount, int) or amount <= 0 or amount > MAX_HUNDREDTHS:
-        raise ApplicationError(ErrorCode.INVALID_INPUT, "冻结积分必须为正数")
+        raise ApplicationError(ErrorCode.INVALID_INPUT, _("冻结积分必须为正数"))
     if idempotency_key is not None:
         earlier = _hold_replay(account, amount, idempotency_key)
         if earlier is not None:
@@ -304,7 +349,7 @@ def capture(
     """Turn a hold into a posting (all of it, or less: the rest is released)."""
     amount = hold_obj.amount if amount is None else amount
     if not isinstance(amount, int) or not 0 < amount <= hold_obj.amount:
-        raise ApplicationError(ErrorCode.INVALID_INPUT, "扣减积分不能超过冻结积分")
+        raise ApplicationError(ErrorCode.INVALID_INPUT, _("扣减积分不能超过冻结积分"))
     with transaction.atomic():
         _close_hold(hold_obj, HoldStatus.CAPTURED)
         account = hold_obj.account
