@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -141,6 +142,98 @@ def _insert_entries_sql(count: int) -> str:
     return head + "member_id) VALUES " + rows
 
 
+def _post_postgresql(
+    row: tuple[Any, ...],
+    ref: tuple[str, str],
+    legs: Sequence[Leg],
+    moves: list[tuple[int, int, int]],
+) -> int | None:
+    """One call of ledger_post() (sql/post_postgresql.sql); None when the key was used."""
+    scheme_id, kind, key, digest, actor_id, now, memo, reverses_id = row
+    params = [
+        scheme_id,
+        kind,
+        key,
+        digest,
+        actor_id,
+        now,
+        memo,
+        reverses_id,
+        ref[0],
+        ref[1],
+        [leg.account.pk for leg in legs],
+        [leg.amount for leg in legs],
+        [leg.member_id for leg in legs],
+        [m[0] for m in moves],
+        [m[1] for m in moves],
+        [m[2] for m in moves],
+    ]
+    sql = (
+        "SELECT ledger_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::bigint[], "
+        "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
+    )
+    # Inside a caller's transaction a refusal must not abort it: run in a savepoint. On its
+    # own, the single statement is its own transaction (and its own round trip).
+    block = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    try:
+        with block, connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            result = cursor.fetchone()[0]
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == "CP001":
+            account_id = int(str(exc.__cause__).split()[0])
+            needed = next(max(-m[1], 0) + max(m[2], 0) for m in moves if m[0] == account_id)
+            raise _insufficient(account_id, needed) from None
+        raise
+    return None if result is None else int(result)
+
+
+def _post_portable(
+    row: tuple[Any, ...],
+    ref: tuple[str, str],
+    legs: Sequence[Leg],
+    moves: list[tuple[int, int, int]],
+) -> int | None:
+    """The same steps as ledger_post(), statement by statement (SQLite)."""
+    scheme_id, kind, key, digest, actor_id, now, memo, reverses_id = row
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_POSTING,
+            [
+                scheme_id,
+                kind,
+                key,
+                digest,
+                actor_id,
+                connection.ops.adapt_datetimefield_value(now),
+                memo,
+                reverses_id,
+                ref[0],
+                ref[1],
+            ],
+        )
+        inserted = cursor.fetchone()
+        if inserted is None:
+            return None
+        posting_id = int(inserted[0])
+        balance_after = {
+            account_id: _move_household(account_id, delta, held)
+            for account_id, delta, held in moves
+        }
+        params: list[Any] = []
+        for leg in legs:
+            params += [
+                scheme_id,
+                posting_id,
+                leg.account.pk,
+                leg.amount,
+                balance_after.get(leg.account.pk),
+                leg.member_id,
+            ]
+        cursor.execute(_insert_entries_sql(len(legs)), params)
+    return posting_id
+
+
 def post(
     *,
     scheme_id: int,
@@ -170,59 +263,30 @@ def post(
     memo = memo[:200]
     ref_type, ref_id = ref[0], str(ref[1])
     reverses_id = reverses.pk if reverses is not None else None
-    ops = connection.ops
+    deltas: dict[int, int] = defaultdict(int)
+    for leg in legs:
+        if leg.account.kind == AccountKind.HOUSEHOLD:
+            deltas[leg.account.pk] += leg.amount
+    held_deltas = {k: -v for k, v in (release_held or {}).items()}
+    moves = [
+        (account_id, deltas.get(account_id, 0), held_deltas.get(account_id, 0))
+        for account_id in sorted(set(deltas) | set(held_deltas))
+    ]
+    row = (scheme_id, kind, idempotency_key, request_hash, actor_id, now, memo, reverses_id)
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                _INSERT_POSTING,
-                [
-                    scheme_id,
-                    kind,
-                    idempotency_key,
-                    request_hash,
-                    actor_id,
-                    ops.adapt_datetimefield_value(now),
-                    memo,
-                    reverses_id,
-                    ref_type,
-                    ref_id,
-                ],
-            )
-            row = cursor.fetchone()
-            if row is None:
-                earlier = _replay(scheme_id, idempotency_key or "", request_hash)
-                if earlier is None:  # pragma: no cover - the conflict names the key
-                    raise IntegrityError("posting insert conflicted without an earlier posting")
-                return earlier
-            posting_id = int(row[0])
-            deltas: dict[int, int] = defaultdict(int)
-            for leg in legs:
-                if leg.account.kind == AccountKind.HOUSEHOLD:
-                    deltas[leg.account.pk] += leg.amount
-            held_deltas = {k: -v for k, v in (release_held or {}).items()}
-            balance_after: dict[int, int] = {}
-            for account_id in sorted(set(deltas) | set(held_deltas)):
-                balance_after[account_id] = _move_household(
-                    account_id, deltas.get(account_id, 0), held_deltas.get(account_id, 0)
-                )
-            params: list[Any] = []
-            for leg in legs:
-                params += [
-                    scheme_id,
-                    posting_id,
-                    leg.account.pk,
-                    leg.amount,
-                    balance_after.get(leg.account.pk),
-                    leg.member_id,
-                ]
-            cursor.execute(_insert_entries_sql(len(legs)), params)
+        if connection.vendor == "postgresql":
+            posting_id = _post_postgresql(row, (ref_type, ref_id), legs, moves)
+        else:
+            posting_id = _post_portable(row, (ref_type, ref_id), legs, moves)
     except IntegrityError:
         # A concurrent call with the same key won the insert; its posting is the answer.
         if idempotency_key is None:
             raise
-        earlier = _replay(scheme_id, idempotency_key, request_hash)
+        posting_id = None
+    if posting_id is None:
+        earlier = _replay(scheme_id, idempotency_key or "", request_hash)
         if earlier is None:
-            raise
+            raise IntegrityError("posting insert conflicted without an earlier posting")
         return earlier
     posting = Posting(
         id=posting_id,
