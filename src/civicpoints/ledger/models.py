@@ -80,11 +80,18 @@ class PostingKind(models.TextChoices):
 
 
 class Posting(models.Model):
-    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    # No database FK on the columns every posting shares (scheme, actor, busy accounts): a
+    # FK check takes FOR KEY SHARE on the referenced row, and concurrent postings sharing
+    # that row pile up MultiXacts on it — a hot row by another name. ledger_post() checks
+    # that every account belongs to the posting's scheme; accounts and schemes are never
+    # deleted (PROTECT, and a trigger on PostgreSQL); verify() finds orphans.
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
     kind = models.CharField(max_length=20, choices=PostingKind.choices)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, db_constraint=False
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     memo = models.CharField(max_length=200, blank=True)
     reverses = models.OneToOneField(
@@ -108,9 +115,11 @@ class Posting(models.Model):
 
 
 class Entry(models.Model):
-    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
     posting = models.ForeignKey(Posting, models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, models.PROTECT, related_name="entries")
+    account = models.ForeignKey(
+        Account, models.PROTECT, related_name="entries", db_constraint=False
+    )
     amount = models.BigIntegerField()
     # For household legs: the balance right after this entry (a bank statement's column).
     balance_after = models.BigIntegerField(null=True, blank=True)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from civicpoints.ledger.chain import GENESIS, link_hash
 from civicpoints.ledger.models import (
@@ -78,6 +79,7 @@ def verify(*, scheme_id: int, limit: int = 20) -> Report:
     report.postings = Posting.objects.filter(scheme_id=scheme_id).count()
     _check_postings_balance(report, scheme_id, limit)
     _check_household_balances(report, scheme_id, limit)
+    _check_entry_accounts(report, scheme_id, limit)
     _check_total(report, scheme_id)
     _check_reversals(report, scheme_id, limit)
     _check_chain(report, scheme_id)
@@ -96,7 +98,8 @@ def _check_postings_balance(report: Report, scheme_id: int, limit: int) -> None:
         report.problems.append(
             Problem(
                 "posting_sums_to_zero",
-                f"记账 #{row['pk']} 分录合计 {row['total']}（{row['legs']} 条），应为 0",
+                _("记账 #%(posting)s 分录合计 %(total)s（%(legs)s 条），应为 0")
+                % {"posting": row["pk"], "total": row["total"], "legs": row["legs"]},
                 posting=row["pk"],
             )
         )
@@ -117,7 +120,8 @@ def _check_household_balances(report: Report, scheme_id: int, limit: int) -> Non
         report.problems.append(
             Problem(
                 "balance_equals_entries",
-                f"账户 {row['pk']} 余额 {row['balance']} 与分录合计 {row['total']} 不符",
+                _("账户 %(account)s 余额 %(balance)s 与分录合计 %(total)s 不符")
+                % {"account": row["pk"], "balance": row["balance"], "total": row["total"]},
                 account=row["pk"],
             )
         )
@@ -132,7 +136,8 @@ def _check_household_balances(report: Report, scheme_id: int, limit: int) -> Non
         report.problems.append(
             Problem(
                 "held_equals_active_holds",
-                f"账户 {row['pk']} 冻结 {row['held']} 与未处理的冻结单合计 {row['active']} 不符",
+                _("账户 %(account)s 冻结 %(held)s 与未处理的冻结单合计 %(active)s 不符")
+                % {"account": row["pk"], "held": row["held"], "active": row["active"]},
                 account=row["pk"],
             )
         )
@@ -141,8 +146,30 @@ def _check_household_balances(report: Report, scheme_id: int, limit: int) -> Non
         report.problems.append(
             Problem(
                 "no_negative_balance",
-                f"账户 {row['pk']} 余额 {row['balance']}、冻结 {row['held']}：可用积分为负",
+                _("账户 %(account)s 余额 %(balance)s、冻结 %(held)s：可用积分为负")
+                % {"account": row["pk"], "balance": row["balance"], "held": row["held"]},
                 account=row["pk"],
+            )
+        )
+
+
+def _check_entry_accounts(report: Report, scheme_id: int, limit: int) -> None:
+    """Entries have no database FK to accounts (no hot rows): every one must name an account
+    of the same scheme."""
+    own = Account.objects.filter(pk=OuterRef("account_id"), scheme_id=scheme_id)
+    orphans = (
+        Entry.objects.filter(scheme_id=scheme_id)
+        .exclude(Exists(own))
+        .order_by("posting_id")
+        .values("pk", "posting_id", "account_id")[:limit]
+    )
+    for row in orphans:
+        report.problems.append(
+            Problem(
+                "entry_account_in_scheme",
+                f"记账 #{row['posting_id']} 的分录 {row['pk']} 指向不属于本方案的账户 {row['account_id']}",
+                posting=row["posting_id"],
+                account=row["account_id"],
             )
         )
 
@@ -150,7 +177,8 @@ def _check_household_balances(report: Report, scheme_id: int, limit: int) -> Non
 def _check_total(report: Report, scheme_id: int) -> None:
     total = Entry.objects.filter(scheme_id=scheme_id).aggregate(t=Sum("amount"))["t"] or 0
     if total != 0:
-        report.problems.append(Problem("ledger_sums_to_zero", f"全账本合计 {total}，应为 0"))
+        message = _("全账本合计 %(total)s，应为 0") % {"total": total}
+        report.problems.append(Problem("ledger_sums_to_zero", message))
 
 
 def _check_reversals(report: Report, scheme_id: int, limit: int) -> None:
@@ -164,7 +192,8 @@ def _check_reversals(report: Report, scheme_id: int, limit: int) -> None:
         report.problems.append(
             Problem(
                 "reversed_at_most_once",
-                f"记账 #{row['reverses']} 被冲正 {row['n']} 次",
+                _("记账 #%(posting)s 被冲正 %(n)s 次")
+                % {"posting": row["reverses"], "n": row["n"]},
                 posting=row["reverses"],
             )
         )
@@ -190,17 +219,29 @@ def _check_chain(report: Report, scheme_id: int) -> None:
         for link in links:
             if link.seq != expected_seq:
                 report.problems.append(
-                    Problem("chain_gapless", f"哈希链序号 {expected_seq} 缺失", seq=expected_seq)
+                    Problem(
+                        "chain_gapless",
+                        _("哈希链序号 %(seq)s 缺失") % {"seq": expected_seq},
+                        seq=expected_seq,
+                    )
                 )
                 return
             if link.prev_hash != prev:
                 report.problems.append(
-                    Problem("chain_linked", f"哈希链序号 {link.seq} 的前序哈希不符", seq=link.seq)
+                    Problem(
+                        "chain_linked",
+                        _("哈希链序号 %(seq)s 的前序哈希不符") % {"seq": link.seq},
+                        seq=link.seq,
+                    )
                 )
                 return
             if link.posting.scheme_id != scheme_id:
                 report.problems.append(
-                    Problem("chain_scheme", f"哈希链序号 {link.seq} 指向其他方案", seq=link.seq)
+                    Problem(
+                        "chain_scheme",
+                        _("哈希链序号 %(seq)s 指向其他方案") % {"seq": link.seq},
+                        seq=link.seq,
+                    )
                 )
                 return
             recomputed = link_hash(prev, link.posting, entries[link.posting_id])
@@ -208,7 +249,8 @@ def _check_chain(report: Report, scheme_id: int) -> None:
                 report.problems.append(
                     Problem(
                         "chain_hash",
-                        f"哈希链序号 {link.seq}（记账 #{link.posting_id}）的哈希与内容不符",
+                        _("哈希链序号 %(seq)s（记账 #%(posting)s）的哈希与内容不符")
+                        % {"seq": link.seq, "posting": link.posting_id},
                         seq=link.seq,
                         posting=link.posting_id,
                     )

@@ -45,3 +45,7 @@ CREATE CONSTRAINT TRIGGER ledger_entry_sums_to_zero AFTER INSERT ON ledger_entry
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_balanced();
 CREATE CONSTRAINT TRIGGER ledger_posting_sums_to_zero AFTER INSERT ON ledger_posting
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_posting_balanced();
+
+-- 3. Accounts are never deleted (entries refer to them without a database FK).
+CREATE TRIGGER ledger_account_never_deleted BEFORE DELETE ON ledger_account
+  FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();

@@ -1,3 +1,4 @@
+DROP TRIGGER IF EXISTS ledger_account_never_deleted ON ledger_account;
 DROP TRIGGER IF EXISTS ledger_posting_sums_to_zero ON ledger_posting;
 DROP TRIGGER IF EXISTS ledger_entry_sums_to_zero ON ledger_entry;
 DROP TRIGGER IF EXISTS ledger_chainlink_append_only ON ledger_chainlink;

@@ -25,6 +25,12 @@ BEGIN
   IF pid IS NULL THEN
     RETURN NULL;
   END IF;
+  -- Entries carry no FK to accounts (see ledger/models.py): check existence and scheme here.
+  IF (SELECT count(*) FROM ledger_account WHERE id = ANY(p_accounts) AND scheme_id = p_scheme)
+     <> (SELECT count(DISTINCT a) FROM unnest(p_accounts) AS a) THEN
+    RAISE EXCEPTION 'posting % names an account outside scheme %', pid, p_scheme
+      USING ERRCODE = 'foreign_key_violation';
+  END IF;
   FOR i IN 1 .. coalesce(array_length(p_move_accounts, 1), 0) LOOP
     UPDATE ledger_account
        SET balance = balance + p_move_deltas[i], held = held + p_move_held[i]
