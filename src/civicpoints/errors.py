@@ -38,6 +38,13 @@ class ErrorCode(enum.StrEnum):
     INVALID_TRANSITION = "invalid_transition"
     EVIDENCE_REQUIRED = "evidence_required"
     SAME_APPROVER = "same_approver"
+    ACTIVITY_NOT_OPEN = "activity_not_open"
+    ACTIVITY_FULL = "activity_full"
+    OUTSIDE_CHECKIN_WINDOW = "outside_checkin_window"
+    ALREADY_CHECKED_IN = "already_checked_in"
+    ALREADY_CHECKED_OUT = "already_checked_out"
+    NOT_CHECKED_IN = "not_checked_in"
+    OPEN_ATTENDANCE = "open_attendance"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -66,6 +73,13 @@ STATUS = {
     ErrorCode.INVALID_TRANSITION: 409,
     ErrorCode.EVIDENCE_REQUIRED: 422,
     ErrorCode.SAME_APPROVER: 409,
+    ErrorCode.ACTIVITY_NOT_OPEN: 409,
+    ErrorCode.ACTIVITY_FULL: 409,
+    ErrorCode.OUTSIDE_CHECKIN_WINDOW: 409,
+    ErrorCode.ALREADY_CHECKED_IN: 409,
+    ErrorCode.ALREADY_CHECKED_OUT: 409,
+    ErrorCode.NOT_CHECKED_IN: 409,
+    ErrorCode.OPEN_ATTENDANCE: 409,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
@@ -94,6 +108,13 @@ DEFAULT_MESSAGES = {
     ErrorCode.INVALID_TRANSITION: _("申报当前状态不允许此操作"),
     ErrorCode.EVIDENCE_REQUIRED: _("该细则需要提供证明材料"),
     ErrorCode.SAME_APPROVER: _("乡镇复核须由另一人完成"),
+    ErrorCode.ACTIVITY_NOT_OPEN: _("活动未发布、已结束或已取消"),
+    ErrorCode.ACTIVITY_FULL: _("活动名额已满"),
+    ErrorCode.OUTSIDE_CHECKIN_WINDOW: _("不在签到时间内"),
+    ErrorCode.ALREADY_CHECKED_IN: _("已签到，请勿重复签到"),
+    ErrorCode.ALREADY_CHECKED_OUT: _("已签退"),
+    ErrorCode.NOT_CHECKED_IN: _("尚未签到，不能签退"),
+    ErrorCode.OPEN_ATTENDANCE: _("还有人未签退，请先签退或由工作人员补签退"),
     ErrorCode.INTERNAL_ERROR: _("系统出错了，已记录，请稍后再试"),
 }
 

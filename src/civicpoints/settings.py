@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "civicpoints.ledger",
     "civicpoints.rules",
     "civicpoints.awards",
+    "civicpoints.activities",
     "civicpoints.ops",
     "civicpoints.demo",
     "civicpoints.backoffice",

@@ -12,6 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
@@ -63,23 +65,23 @@ def _field(loc: Any) -> str:
 
 # Pydantic's messages are English; residents' cadres read Chinese.
 _PYDANTIC_MESSAGES = {
-    "missing": "必填",
-    "string_too_long": "太长（最多 {max_length} 个字符）",
-    "string_too_short": "不能为空",
-    "string_type": "应为文字",
-    "int_type": "应为整数",
-    "int_parsing": "应为整数",
-    "int_from_float": "应为整数",
-    "bool_type": "应为 true 或 false",
-    "greater_than_equal": "不能小于 {ge}",
-    "less_than_equal": "不能大于 {le}",
-    "enum": "不是允许的值（{expected}）",
-    "literal_error": "不是允许的值（{expected}）",
-    "json_invalid": "不是有效的 JSON",
-    "model_type": "应为 JSON 对象",
-    "model_attributes_type": "应为 JSON 对象",
-    "dict_type": "应为 JSON 对象",
-    "list_type": "应为列表",
+    "missing": gettext_lazy("必填"),
+    "string_too_long": gettext_lazy("太长（最多 {max_length} 个字符）"),
+    "string_too_short": gettext_lazy("不能为空"),
+    "string_type": gettext_lazy("应为文字"),
+    "int_type": gettext_lazy("应为整数"),
+    "int_parsing": gettext_lazy("应为整数"),
+    "int_from_float": gettext_lazy("应为整数"),
+    "bool_type": gettext_lazy("应为 true 或 false"),
+    "greater_than_equal": gettext_lazy("不能小于 {ge}"),
+    "less_than_equal": gettext_lazy("不能大于 {le}"),
+    "enum": gettext_lazy("不是允许的值（{expected}）"),
+    "literal_error": gettext_lazy("不是允许的值（{expected}）"),
+    "json_invalid": gettext_lazy("不是有效的 JSON"),
+    "model_type": gettext_lazy("应为 JSON 对象"),
+    "model_attributes_type": gettext_lazy("应为 JSON 对象"),
+    "dict_type": gettext_lazy("应为 JSON 对象"),
+    "list_type": gettext_lazy("应为列表"),
 }
 
 
@@ -88,7 +90,7 @@ def _message(error: dict[str, Any]) -> str:
     if template is None:
         return str(error.get("msg", "")).removeprefix("Value error, ")
     try:
-        return template.format(**(error.get("ctx") or {}))
+        return str(template).format(**(error.get("ctx") or {}))
     except (KeyError, IndexError):
         return str(error.get("msg", ""))
 
@@ -97,7 +99,8 @@ def _message(error: dict[str, Any]) -> str:
 def _validation_error(request: HttpRequest, exc: ValidationError) -> JsonResponse:
     problems = [{"field": _field(e.get("loc", ())), "message": _message(e)} for e in exc.errors]
     first = f"{problems[0]['field']} {problems[0]['message']}" if problems else ""
-    return error_response(ErrorCode.INVALID_INPUT, f"输入有误：{first}", {"errors": problems})
+    message = _("输入有误：%(problem)s") % {"problem": first}
+    return error_response(ErrorCode.INVALID_INPUT, message, {"errors": problems})
 
 
 @api.exception_handler(AuthenticationError)
@@ -112,7 +115,9 @@ def _not_found(request: HttpRequest, exc: Http404) -> JsonResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> JsonResponse:
-    response = error_response(ErrorCode.INVALID_INPUT, f"请求无效：{exc.message}")
+    response = error_response(
+        ErrorCode.INVALID_INPUT, _("请求无效：%(reason)s") % {"reason": exc.message}
+    )
     response.status_code = exc.status_code if 400 <= exc.status_code < 500 else 400
     return response
 
@@ -123,10 +128,10 @@ def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> JsonResponse:
     log.warning("suspicious API request %s: %s", request.path, type(exc).__name__)
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        response = error_response(ErrorCode.INVALID_INPUT, "请求体太大", {"max_bytes": limit})
+        response = error_response(ErrorCode.INVALID_INPUT, _("请求体太大"), {"max_bytes": limit})
         response.status_code = 413
         return response
-    response = error_response(ErrorCode.INVALID_INPUT, "请求无效")
+    response = error_response(ErrorCode.INVALID_INPUT, _("请求无效"))
     response.status_code = 400
     return response
 
@@ -140,7 +145,17 @@ def _unexpected(request: HttpRequest, exc: Exception) -> JsonResponse:
 
 
 def _register() -> None:
-    from civicpoints.api import auth, budget, claims, households, ledger, notices, regions, rules
+    from civicpoints.api import (
+        activities,
+        auth,
+        budget,
+        claims,
+        households,
+        ledger,
+        notices,
+        regions,
+        rules,
+    )
 
     api.add_router("/v1/auth/", auth.router)
     api.add_router("/v1/regions", regions.router)
@@ -152,6 +167,8 @@ def _register() -> None:
     api.add_router("/v1/photos", claims.photos_router)
     api.add_router("/v1/notices", notices.router)
     api.add_router("/v1/budget", budget.router)
+    api.add_router("/v1/activities", activities.router)
+    api.add_router("/v1/mutual-help", activities.mutual_help_router)
 
 
 _register()

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from civicpoints.backoffice import earning_views, import_views, views
+from civicpoints.backoffice import activity_views, earning_views, import_views, views
+from civicpoints.backoffice import claim_import_views as claim_imports
 
 app_name = "backoffice"
 
@@ -27,6 +28,23 @@ urlpatterns = [
         import_views.household_import_sample,
         name="household_import_sample",
     ),
+    path("claims/import/", claim_imports.claim_import, name="claim_import"),
+    path(
+        "claims/import/confirm/",
+        claim_imports.claim_import_confirm,
+        name="claim_import_confirm",
+    ),
+    path(
+        "claims/import/done/<str:token>/",
+        claim_imports.claim_import_done,
+        name="claim_import_done",
+    ),
+    path(
+        "claims/import/template.xlsx",
+        claim_imports.claim_import_template_download,
+        name="claim_import_template",
+    ),
+    path("claims/export/", claim_imports.claim_export, name="claim_export"),
     path("claims/", earning_views.claim_queue, name="claims"),
     path("claims/new/", earning_views.claim_new, name="claim_new"),
     path("claims/<int:claim_id>/", earning_views.claim_detail, name="claim"),
@@ -40,4 +58,21 @@ urlpatterns = [
     path("notices/<int:village_id>/", earning_views.notice_board, name="notice_board"),
     path("notices/<int:village_id>/print/", earning_views.notice_print, name="notice_print"),
     path("budget/", earning_views.budget, name="budget"),
+    path("activities/", activity_views.activity_list, name="activities"),
+    path(
+        "activities/<int:activity_id>/checkin/",
+        activity_views.activity_checkin,
+        name="activity_checkin",
+    ),
+    path("activities/<int:activity_id>/scan/", activity_views.activity_scan, name="activity_scan"),
+    path(
+        "activities/<int:activity_id>/attendances/<int:attendance_id>/checkout/",
+        activity_views.attendance_checkout,
+        name="activity_attendance_checkout",
+    ),
+    path(
+        "activities/<int:activity_id>/close/",
+        activity_views.activity_close_view,
+        name="activity_close",
+    ),
 ]

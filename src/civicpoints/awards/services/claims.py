@@ -342,7 +342,9 @@ def claim_approve(*, actor: Actor, claim: Claim, at: dt.datetime | None = None) 
                 region_path=claim.village.path,
                 action="claim.approve",
             )
-            if claim.rule.needs_photo and not claim.evidence.exists():
+            # An activity's attendance record (scanned in and out) is its evidence.
+            photo_due = claim.rule.needs_photo and claim.source != ClaimSource.ACTIVITY
+            if photo_due and not claim.evidence.exists():
                 raise ApplicationError(
                     ErrorCode.EVIDENCE_REQUIRED, "该细则需要上传照片", {"field": "photo"}
                 )

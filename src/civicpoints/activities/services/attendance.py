@@ -1,0 +1,233 @@
+"""Check-in and check-out at the door: a grid worker or admin scans the resident's card.
+
+The scanned text is the household's card code (a USB scanner types it, a phone camera reads
+it); it is trimmed and upper-cased. Check-in is open from an hour before the start to the
+end; a household checks in once; check-out needs a check-in. A forgotten check-out is closed
+by staff with a reason (kept on the row and in the audit log).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from civicpoints.activities.models import (
+    Activity,
+    ActivityStatus,
+    Attendance,
+    Enrolment,
+    EnrolmentStatus,
+)
+from civicpoints.activities.selectors import household_by_code, works_at
+from civicpoints.activities.services.activities import (
+    activity_locked,
+    clean_text,
+    enrol_locked,
+    may_take_part,
+)
+from civicpoints.audit.services import audit_record
+from civicpoints.errors import ApplicationError, ErrorCode, PermissionDenied, invalid
+from civicpoints.households.models import Household
+from civicpoints.schemes.scope import Actor
+
+CHECKIN_OPENS_BEFORE = dt.timedelta(hours=1)
+UNKNOWN_CARD = "未找到该卡号，或该户不在本活动范围内"
+
+
+def _require_checker(actor: Actor, activity: Activity, action: str) -> None:
+    if not works_at(actor, activity):
+        raise PermissionDenied(action)
+
+
+def _scanned(activity: Activity, code: str) -> Household:
+    household = household_by_code(activity, code)
+    if household is None:
+        raise ApplicationError(ErrorCode.NOT_FOUND, UNKNOWN_CARD, {"object": "card"})
+    may_take_part(activity, household)
+    return household
+
+
+def _open(activity: Activity) -> None:
+    if activity.status != ActivityStatus.PUBLISHED:
+        raise ApplicationError(
+            ErrorCode.ACTIVITY_NOT_OPEN,
+            "活动未发布、已结束或已取消，不能签到签退",
+            {"status": activity.status},
+        )
+
+
+def _local_hm(value: dt.datetime) -> str:
+    return f"{timezone.localtime(value):%H:%M}"
+
+
+def activity_check_in(
+    *, actor: Actor, activity: Activity, code: str, at: dt.datetime | None = None
+) -> Attendance:
+    """Scan a card at the door. A household that did not sign up is enrolled on the spot
+    (a walk-in) if a place is left."""
+    now = at or timezone.now()
+    _require_checker(actor, activity, "activity.check_in")
+    household = _scanned(activity, code)
+    with transaction.atomic():
+        activity = activity_locked(activity)
+        _open(activity)
+        opens = activity.starts_at - CHECKIN_OPENS_BEFORE
+        if not opens <= now <= activity.ends_at:
+            raise ApplicationError(
+                ErrorCode.OUTSIDE_CHECKIN_WINDOW,
+                f"签到时间为 {timezone.localtime(opens):%m月%d日 %H:%M} 至 "
+                f"{_local_hm(activity.ends_at)}",
+                {"opens_at": opens.isoformat(), "closes_at": activity.ends_at.isoformat()},
+            )
+        earlier = Attendance.objects.filter(
+            activity_id=activity.pk, household_id=household.pk
+        ).first()
+        if earlier is not None:
+            _refuse_again(earlier, household)
+        enrolment = Enrolment.objects.filter(
+            activity_id=activity.pk, household_id=household.pk, status=EnrolmentStatus.ENROLLED
+        ).first()
+        if enrolment is None:
+            enrolment = enrol_locked(
+                activity,
+                household,
+                member_id=None,
+                created_by_id=actor.user_id,
+                walk_in=True,
+                now=now,
+            )
+        attendance = Attendance.objects.create(
+            scheme_id=activity.scheme_id,
+            activity=activity,
+            household=household,
+            member_id=enrolment.member_id,
+            checked_in_at=now,
+            checked_in_by_id=actor.user_id,
+        )
+        audit_record(
+            actor_id=actor.user_id,
+            scheme_id=activity.scheme_id,
+            action="activity.check_in",
+            obj=attendance,
+            detail={
+                "activity": activity.pk,
+                "household": household.pk,
+                "walk_in": enrolment.walk_in,
+            },
+        )
+    attendance.household = household
+    return attendance
+
+
+def _refuse_again(earlier: Attendance, household: Household) -> None:
+    detail = {
+        "attendance": earlier.pk,
+        "household": household.pk,
+        "head_name": household.head_name,
+        "checked_in_at": earlier.checked_in_at.isoformat(),
+    }
+    if earlier.checked_out_at is None:
+        raise ApplicationError(
+            ErrorCode.ALREADY_CHECKED_IN,
+            f"{household.head_name} 已于 {_local_hm(earlier.checked_in_at)} 签到，请勿重复签到",
+            detail,
+        )
+    raise ApplicationError(
+        ErrorCode.ALREADY_CHECKED_OUT,
+        f"{household.head_name} 已于 {_local_hm(earlier.checked_out_at)} 签退",
+        detail | {"checked_out_at": earlier.checked_out_at.isoformat()},
+    )
+
+
+def _attendance_locked(activity: Activity, household: Household) -> Attendance:
+    attendance = (
+        Attendance.objects.select_for_update()
+        .filter(activity_id=activity.pk, household_id=household.pk)
+        .first()
+    )
+    if attendance is None:
+        raise ApplicationError(
+            ErrorCode.NOT_CHECKED_IN,
+            f"{household.head_name} 尚未签到，不能签退",
+            {"household": household.pk, "head_name": household.head_name},
+        )
+    if attendance.checked_out_at is not None:
+        _refuse_again(attendance, household)
+    return attendance
+
+
+def activity_check_out(
+    *, actor: Actor, activity: Activity, code: str, at: dt.datetime | None = None
+) -> Attendance:
+    now = at or timezone.now()
+    _require_checker(actor, activity, "activity.check_out")
+    household = _scanned(activity, code)
+    with transaction.atomic():
+        activity = activity_locked(activity)
+        _open(activity)
+        attendance = _attendance_locked(activity, household)
+        if now < attendance.checked_in_at:
+            raise invalid("签退时间早于签到时间", field="at")
+        attendance.checked_out_at = now
+        attendance.checked_out_by_id = actor.user_id
+        attendance.save(update_fields=["checked_out_at", "checked_out_by"])
+        audit_record(
+            actor_id=actor.user_id,
+            scheme_id=activity.scheme_id,
+            action="activity.check_out",
+            obj=attendance,
+            detail={"activity": activity.pk, "household": household.pk},
+        )
+    attendance.household = household
+    return attendance
+
+
+def attendance_close_checkout(
+    *,
+    actor: Actor,
+    attendance: Attendance,
+    reason: str,
+    checked_out_at: dt.datetime | None = None,
+    at: dt.datetime | None = None,
+) -> Attendance:
+    """Staff close a check-out the resident forgot, with the time they left and why.
+
+    Without a time, the end of the activity (or now, if it has not ended) is taken.
+    """
+    now = at or timezone.now()
+    reason = clean_text(reason, field="reason", limit=200, required=True)
+    activity = attendance.activity
+    _require_checker(actor, activity, "activity.close_checkout")
+    with transaction.atomic():
+        activity = activity_locked(activity)
+        _open(activity)
+        household = Household.objects.get(pk=attendance.household_id)
+        attendance = _attendance_locked(activity, household)
+        leave = checked_out_at or min(activity.ends_at, now)
+        if timezone.is_naive(leave):
+            raise invalid("时间须带时区", field="checked_out_at")
+        if not attendance.checked_in_at <= leave <= now:
+            raise invalid("签退时间须在签到之后、当前时间之前", field="checked_out_at")
+        attendance.checked_out_at = leave
+        attendance.checked_out_by_id = actor.user_id
+        attendance.closed_by_staff = True
+        attendance.close_reason = reason
+        attendance.save(
+            update_fields=["checked_out_at", "checked_out_by", "closed_by_staff", "close_reason"]
+        )
+        audit_record(
+            actor_id=actor.user_id,
+            scheme_id=activity.scheme_id,
+            action="activity.close_checkout",
+            obj=attendance,
+            detail={
+                "activity": activity.pk,
+                "household": household.pk,
+                "checked_out_at": leave.isoformat(),
+                "reason": reason,
+            },
+        )
+    attendance.household = household
+    return attendance
