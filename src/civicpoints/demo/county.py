@@ -6,20 +6,26 @@ the history goes through ``ledger.services.post()`` like every other posting.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import reset_queries, transaction
+from django.utils import timezone
 
+from civicpoints.awards.services import claim_approve, claim_submit
 from civicpoints.households import idcard
 from civicpoints.households.models import Household, HouseholdStatus, Relation
 from civicpoints.households.services import NewHousehold, NewMember, households_bulk_create
 from civicpoints.ledger.chain import chain_follow
 from civicpoints.ledger.models import Account, AccountKind, PostingKind
 from civicpoints.ledger.services import Leg, post, system_account
+from civicpoints.rules.catalogue import CATALOGUE, load_catalogue
+from civicpoints.rules.models import Rule
 from civicpoints.schemes.models import Region, RegionLevel, Role, Scheme, User
+from civicpoints.schemes.scope import actor_for_user
 from civicpoints.schemes.services import region_get_or_create, role_grant, scheme_create
 
 COUNTY_CODE = "220822000000"
@@ -310,12 +316,46 @@ def build_demo(
         rows=rows,
         pin_hash=make_password(DEMO_PIN),
         action="demo.households",
-        progress=lambda done, total: progress(f"农户：{done}/{total}"),
+        progress=lambda done, total: _batch_done(progress, done, total),
     )
     postings = _history(scheme, ids, rng, history if history is not None else min(len(ids), 3000))
     progress(f"积分记录：{postings} 笔")
+    claims = _claims(scheme, demo_village, rng)
+    progress(f"积分细则 {len(CATALOGUE)} 条；申报 {claims} 条（待审核、公示中）")
     chain_follow(scheme_id=scheme.pk)
     return DemoResult(scheme=scheme, households=len(ids), postings=postings, villages=len(villages))
+
+
+def _claims(scheme: Scheme, village: Region, rng: random.Random) -> int:
+    """The rule catalogue, and claims in the demo village's review queue and on its notice."""
+    if not Rule.objects.filter(scheme=scheme).exists():
+        load_catalogue(scheme=scheme)
+    admin = actor_for_user(User.objects.get(username="village-admin"))
+    grid = actor_for_user(User.objects.get(username="grid-worker"))
+    homes = list(Household.objects.filter(scheme=scheme, village=village).order_by("pk")[:12])
+    plan = [("B01", 120, "", ""), ("H01", 4, "", "邻居 王秀英"), ("P02", 1, "调解地界纠纷", "")]
+    made = 0
+    for index, household in enumerate(homes):
+        code, quantity, note, witness = plan[index % len(plan)]
+        claim = claim_submit(
+            actor=grid,
+            household=household,
+            rule_id=Rule.objects.get(scheme=scheme, code=code, effective_to__isnull=True).pk,
+            quantity=quantity,
+            occurred_on=timezone.localdate() - dt.timedelta(days=rng.randint(0, 5)),
+            note=note,
+            witness=witness,
+        )
+        made += 1
+        if index % 2 == 0:
+            claim_approve(actor=admin, claim=claim)  # on the notice board
+    return made
+
+
+def _batch_done(progress: Callable[[str], None], done: int, total: int) -> None:
+    # Under DEBUG Django keeps the text of every query; the bulk inserts are megabytes.
+    reset_queries()
+    progress(f"农户：{done}/{total}")
 
 
 AWARDS = [
