@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.http import FileResponse, HttpRequest
+from django.utils.translation import gettext as _
 from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
@@ -204,7 +205,7 @@ def photo(request: HttpRequest, claim_id: str, photo: File[UploadedFile]) -> Sta
     actor = request.actor  # type: ignore[attr-defined]
     claim = claim_for(actor, claim_id)
     if photo.size is None or photo.size > 5 * 1024 * 1024 + 1:
-        raise invalid("照片太大（最大 5 MB）", field="photo")
+        raise invalid(_("照片太大（最大 5 MB）"), field="photo")
     evidence = evidence_attach(actor=actor, claim=claim, data=photo.read())
     return Status(
         201,

@@ -6,6 +6,7 @@ import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
 
+from django.utils.translation import gettext as _
 from ninja import Schema
 from pydantic import (
     AfterValidator,
@@ -22,7 +23,7 @@ from civicpoints.schemes.scope import parse_id
 
 def _points(value: Any, *, allow_negative: bool) -> Decimal:
     if isinstance(value, str):
-        raise ValueError("积分必须是 JSON 数字，不能是字符串")
+        raise ValueError(_("积分必须是 JSON 数字，不能是字符串"))
     try:
         return to_points(parse_points(value, allow_negative=allow_negative))
     except BadPoints as exc:
@@ -62,7 +63,7 @@ Id = Annotated[int, Field(strict=True, ge=1, le=2**53)]
 def _query_id(value: Any) -> int:
     pk = parse_id(value)
     if pk is None or pk > 2**53:
-        raise ValueError("应为正整数编号")
+        raise ValueError(_("应为正整数编号"))
     return pk
 
 
@@ -74,7 +75,7 @@ def _printable(value: str) -> str:
     # Control characters and lone surrogates cannot be stored (PostgreSQL refuses NUL, the
     # drivers refuse surrogates): refuse them here as bad input rather than fail as a 500.
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-        raise ValueError("不能含有控制字符")
+        raise ValueError(_("不能含有控制字符"))
     return value
 
 

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BackofficeConfig(AppConfig):
     name = "civicpoints.backoffice"
-    verbose_name = "后台"
+    verbose_name = _("后台")

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civicpoints.awards.models import ClaimStatus, Fund, FundKind
@@ -81,17 +82,21 @@ def claim_review(request: HttpRequest, claim_id: int, action: str) -> HttpRespon
         claim = claim_for(actor, claim_id)
         if action == "approve":
             claim_approve(actor=actor, claim=claim)
-            messages.success(request, f"已审核通过：#{claim.pk} {claim.household.head_name}")
+            done = _("已审核通过：#%(claim)s %(name)s")
+            messages.success(request, done % {"claim": claim.pk, "name": claim.household.head_name})
         elif action == "reject":
             claim_reject(actor=actor, claim=claim, reason=request.POST.get("reason", "")[:500])
-            messages.success(request, f"已驳回：#{claim.pk} {claim.household.head_name}")
+            done = _("已驳回：#%(claim)s %(name)s")
+            messages.success(request, done % {"claim": claim.pk, "name": claim.household.head_name})
         elif action == "object":
             claim_object(actor=actor, claim=claim, reason=request.POST.get("reason", "")[:500])
-            messages.success(request, f"已提出异议，退回审核：#{claim.pk}")
+            messages.success(request, _("已提出异议，退回审核：#%(claim)s") % {"claim": claim.pk})
         else:
             raise Http404
     except ApplicationError as exc:
-        messages.error(request, f"#{claim_id}：{exc.message}")
+        messages.error(
+            request, _("#%(claim)s：%(message)s") % {"claim": claim_id, "message": exc.message}
+        )
     return redirect(request.POST.get("next") or "backoffice:claims")
 
 
@@ -112,7 +117,7 @@ def claim_new(request: HttpRequest) -> HttpResponse:
             quantity = Decimal(request.POST.get("quantity", "").strip() or "x")
             occurred_on = dt.date.fromisoformat(request.POST.get("occurred_on") or "")
         except (ApplicationError, InvalidOperation, ValueError):
-            messages.error(request, "请选择农户并填写正确的数量和日期")
+            messages.error(request, _("请选择农户并填写正确的数量和日期"))
         else:
             try:
                 claim = claim_submit(
@@ -130,7 +135,9 @@ def claim_new(request: HttpRequest) -> HttpResponse:
             except ApplicationError as exc:
                 messages.error(request, exc.message)
             else:
-                messages.success(request, f"已提交申报 #{claim.pk}，等待审核")
+                messages.success(
+                    request, _("已提交申报 #%(claim)s，等待审核") % {"claim": claim.pk}
+                )
                 return redirect("backoffice:claim", claim_id=claim.pk)
     rules = rules_in_force(scheme_id=household.scheme_id) if household else []
     found = list(household_search(actor, q, limit=20)) if q and household is None else []
@@ -159,12 +166,12 @@ def claim_detail(request: HttpRequest, claim_id: int) -> HttpResponse:
         photo = request.FILES.get("photo")
         try:
             if photo is None:
-                raise invalid("请选择照片", field="photo")
+                raise invalid(_("请选择照片"), field="photo")
             evidence_attach(actor=actor, claim=claim, data=photo.read())
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, "照片已上传")
+            messages.success(request, _("照片已上传"))
         return redirect("backoffice:claim", claim_id=claim.pk)
     return render(
         request,
@@ -252,7 +259,7 @@ def budget(request: HttpRequest) -> HttpResponse:
                     received_on=dt.date.fromisoformat(request.POST.get("received_on") or ""),
                     note=request.POST.get("note", "")[:200],
                 )
-                messages.success(request, "已登记资金")
+                messages.success(request, _("已登记资金"))
             else:
                 quota_set(
                     actor=actor,
@@ -261,9 +268,9 @@ def budget(request: HttpRequest) -> HttpResponse:
                     year=year,
                     points=parse_points(request.POST.get("points", ""), allow_zero=True),
                 )
-                messages.success(request, "已设定额度")
+                messages.success(request, _("已设定额度"))
         except (BadPoints, ValueError) as exc:
-            messages.error(request, str(exc) if isinstance(exc, BadPoints) else "日期格式不对")
+            messages.error(request, str(exc) if isinstance(exc, BadPoints) else _("日期格式不对"))
         except ApplicationError as exc:
             messages.error(request, exc.message)
         return redirect("backoffice:budget")

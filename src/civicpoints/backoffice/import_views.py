@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpoints.errors import ApplicationError, ErrorCode
@@ -52,20 +53,21 @@ def household_import(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     schemes = import_schemes(actor)
     if not schemes:
-        messages.error(request, "只有县、乡镇、村级管理员可以导入农户")
+        messages.error(request, _("只有县、乡镇、村级管理员可以导入农户"))
         return _form(request, schemes, status=403)
     if request.method == "GET":
         return _form(request, schemes)
     scheme = _chosen(schemes, request.POST.get("scheme"))
     upload = request.FILES.get("file")
     if scheme is None:
-        messages.error(request, "请选择积分方案")
+        messages.error(request, _("请选择积分方案"))
         return _form(request, schemes, status=400)
     if upload is None:
-        messages.error(request, "请选择要上传的文件（Excel 或 CSV）")
+        messages.error(request, _("请选择要上传的文件（Excel 或 CSV）"))
         return _form(request, schemes, status=400)
     if upload.size is not None and upload.size > MAX_BYTES:
-        messages.error(request, f"文件超过{MAX_BYTES // 1024 // 1024} MB，请分成几个文件分别导入")
+        too_big = _("文件超过%(mb)d MB，请分成几个文件分别导入") % {"mb": MAX_BYTES // 1024 // 1024}
+        messages.error(request, too_big)
         return _form(request, schemes, status=400)
     filename = (upload.name or "")[:200]
     try:
@@ -110,7 +112,7 @@ def household_import_confirm(request: HttpRequest) -> HttpResponse:
                 status=422,
             )
         if exc.code == ErrorCode.NOT_FOUND:
-            messages.error(request, "这次上传已失效（已导入、已过期或不是您上传的），请重新上传")
+            messages.error(request, _("这次上传已失效（已导入、已过期或不是您上传的），请重新上传"))
         else:
             messages.error(request, exc.message)
         return redirect("backoffice:household_import")
@@ -134,6 +136,6 @@ def household_import_sample(request: HttpRequest) -> FileResponse:
     return FileResponse(
         io.BytesIO(sample_workbook()),
         as_attachment=True,
-        filename="农户导入模板.xlsx",
+        filename=_("农户导入模板.xlsx"),
         content_type=XLSX,
     )

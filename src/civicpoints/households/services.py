@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
@@ -30,9 +31,9 @@ def new_card_code() -> str:
 def clean_name(raw: str, *, field: str = "head_name") -> str:
     name = (raw or "").strip()
     if not name:
-        raise invalid("姓名不能为空", field=field)
+        raise invalid(_("姓名不能为空"), field=field)
     if len(name) > 40:
-        raise invalid("姓名太长（最多40个字）", field=field)
+        raise invalid(_("姓名太长（最多40个字）"), field=field)
     return name
 
 
@@ -82,13 +83,13 @@ def household_create(
     if village.level != RegionLevel.VILLAGE or not village.path.startswith(
         scheme.operator_region.path
     ):
-        raise invalid("所选村/社区不在本方案范围内", field="village")
+        raise invalid(_("所选村/社区不在本方案范围内"), field="village")
     if status not in HouseholdStatus.values:
-        raise invalid("户状态无效", field="status")
+        raise invalid(_("户状态无效"), field="status")
     if not 1 <= size <= 99:
-        raise invalid("家庭人口应在1到99之间", field="size")
+        raise invalid(_("家庭人口应在1到99之间"), field="size")
     if len(address) > 200:
-        raise invalid("家庭住址太长（最多200个字）", field="address")
+        raise invalid(_("家庭住址太长（最多200个字）"), field="address")
     with transaction.atomic():
         if (
             id_number
@@ -134,7 +135,7 @@ def household_create(
 
 
 def _duplicate_id() -> ApplicationError:
-    return ApplicationError(ErrorCode.DUPLICATE, "该身份证号已登记", {"field": "id_number"})
+    return ApplicationError(ErrorCode.DUPLICATE, _("该身份证号已登记"), {"field": "id_number"})
 
 
 def member_add(
@@ -150,7 +151,7 @@ def member_add(
     id_number = clean_id_number(id_number)
     phone = clean_phone(phone)
     if relation not in Relation.values:
-        raise invalid("与户主关系无效", field="relation")
+        raise invalid(_("与户主关系无效"), field="relation")
     with transaction.atomic():
         if (
             id_number
@@ -179,9 +180,9 @@ def member_add(
 
 def household_set_pin(*, actor_id: int | None, household: Household, pin: str) -> None:
     if not (len(pin) == 6 and pin.isascii() and pin.isdigit()):
-        raise invalid("PIN 应为6位数字", field="pin")
+        raise invalid(_("PIN 应为6位数字"), field="pin")
     if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
-        raise invalid("PIN 过于简单，请换一个", field="pin")
+        raise invalid(_("PIN 过于简单，请换一个"), field="pin")
     with transaction.atomic():
         Household.objects.filter(pk=household.pk).update(pin_hash=make_password(pin))
         audit_record(
@@ -243,13 +244,13 @@ def households_bulk_create(
     digests = [crypto.digest(r.id_number) for r in rows if r.id_number]
     digests += [crypto.digest(m.id_number) for r in rows for m in r.members if m.id_number]
     if len(digests) != len(set(digests)):
-        raise ApplicationError(ErrorCode.DUPLICATE, "同一身份证号出现了两次")
+        raise ApplicationError(ErrorCode.DUPLICATE, _("同一身份证号出现了两次"))
     ids: list[int] = []
     with transaction.atomic():
         for start in range(0, len(digests), BULK_BATCH):
             chunk = digests[start : start + BULK_BATCH]
             if Member.objects.filter(scheme=scheme, id_number_digest__in=chunk).exists():
-                raise ApplicationError(ErrorCode.DUPLICATE, "有身份证号已在系统中登记")
+                raise ApplicationError(ErrorCode.DUPLICATE, _("有身份证号已在系统中登记"))
         for start in range(0, len(rows), BULK_BATCH):
             batch = rows[start : start + BULK_BATCH]
             households = Household.objects.bulk_create(

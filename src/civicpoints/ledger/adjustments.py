@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import invalid
@@ -38,11 +39,11 @@ def adjustment_create(
     )
     reason = (reason or "").strip()
     if not reason:
-        raise invalid("请填写调整原因", field="reason")
+        raise invalid(_("请填写调整原因"), field="reason")
     if len(reason) > 200:
-        raise invalid("调整原因太长（最多200个字）", field="reason")
+        raise invalid(_("调整原因太长（最多200个字）"), field="reason")
     if amount == 0:
-        raise invalid("调整积分不能为0", field="points")
+        raise invalid(_("调整积分不能为0"), field="points")
     with transaction.atomic():
         earlier = (
             post_replay(

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger.models import IdempotencyRecord, IdempotencyState
@@ -42,7 +43,7 @@ class Slot:
 def idempotency_begin(*, scope: str, key: str, request_hash: str) -> Slot:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ApplicationError(
-            ErrorCode.IDEMPOTENCY_KEY_MISSING, "Idempotency-Key 缺失或无效（最多200个可见字符）"
+            ErrorCode.IDEMPOTENCY_KEY_MISSING, _("Idempotency-Key 缺失或无效（最多200个可见字符）")
         )
     owner = secrets.token_hex(8)
     now = timezone.now()

@@ -167,7 +167,8 @@ def _check_entry_accounts(report: Report, scheme_id: int, limit: int) -> None:
         report.problems.append(
             Problem(
                 "entry_account_in_scheme",
-                f"记账 #{row['posting_id']} 的分录 {row['pk']} 指向不属于本方案的账户 {row['account_id']}",
+                _("记账 #%(posting)s 的分录 %(entry)s 指向不属于本方案的账户 %(account)s")
+                % {"posting": row["posting_id"], "entry": row["pk"], "account": row["account_id"]},
                 posting=row["posting_id"],
                 account=row["account_id"],
             )

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OpsConfig(AppConfig):
     name = "civicpoints.ops"
-    verbose_name = "运行"
+    verbose_name = _("运行")

@@ -1,4 +1,4 @@
-"""Django admin (Chinese) for schemes, regions and staff with their role grants."""
+"""Django admin for schemes, regions and staff with their role grants."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from civicpoints.schemes.models import Region, RoleGrant, Scheme, User
 from civicpoints.schemes.services import region_path, staff_unlock
@@ -45,16 +47,18 @@ class StaffAdmin(UserAdmin):
     list_display = ["username", "display_name", "is_active", "locked_until", "last_login"]
     fieldsets = (
         *(UserAdmin.fieldsets or ()),
-        ("登录保护", {"fields": ("failed_logins", "locked_until")}),
+        (_("登录保护"), {"fields": ("failed_logins", "locked_until")}),
     )
     inlines = [RoleGrantInline]
     actions = ["unlock"]
 
-    @admin.action(description="解除登录锁定")
+    @admin.action(description=_("解除登录锁定"))
     def unlock(self, request: Any, queryset: Any) -> None:
         for user in queryset:
             staff_unlock(actor_id=request.user.pk, user=user)
-        self.message_user(request, f"已解锁 {queryset.count()} 个账号", messages.SUCCESS)
+        count = queryset.count()
+        done = ngettext("已解锁 %(count)d 个账号", "已解锁 %(count)d 个账号", count)
+        self.message_user(request, done % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(RoleGrant)

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SchemesConfig(AppConfig):
     name = "civicpoints.schemes"
-    verbose_name = "行政区划与积分方案"
+    verbose_name = _("行政区划与积分方案")

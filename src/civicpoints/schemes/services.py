@@ -12,6 +12,7 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
@@ -24,9 +25,9 @@ def region_path(code: str, parent: Region | None) -> str:
 
 def region_create(*, code: str, name: str, level: int, parent: Region | None = None) -> Region:
     if not (len(code) == 12 and code.isascii() and code.isdigit()):
-        raise invalid("行政区划代码应为12位数字", field="code")
+        raise invalid(_("行政区划代码应为12位数字"), field="code")
     if parent is not None and parent.level >= level:
-        raise invalid("下级区划的级别必须低于上级", field="level")
+        raise invalid(_("下级区划的级别必须低于上级"), field="level")
     region = Region(
         code=code, name=name, level=level, parent=parent, path=region_path(code, parent)
     )
@@ -48,7 +49,7 @@ def scheme_create(
     notice_days: int = 3,
 ) -> Scheme:
     if operator_region.level > RegionLevel.VILLAGE:
-        raise invalid("运营区域无效", field="operator_region")
+        raise invalid(_("运营区域无效"), field="operator_region")
     scheme = Scheme(
         name=name,
         operator_region=operator_region,
@@ -62,8 +63,10 @@ def scheme_create(
 
 def role_grant(*, user: User, scheme: Scheme, region: Region, role: str) -> RoleGrant:
     if not region.path.startswith(scheme.operator_region.path):
-        raise invalid("授权区域不在该方案的运营区域内", field="region")
-    grant, _ = RoleGrant.objects.get_or_create(user=user, scheme=scheme, region=region, role=role)
+        raise invalid(_("授权区域不在该方案的运营区域内"), field="region")
+    grant, _created = RoleGrant.objects.get_or_create(
+        user=user, scheme=scheme, region=region, role=role
+    )
     return grant
 
 

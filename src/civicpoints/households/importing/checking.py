@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from civicpoints.errors import PermissionDenied
 from civicpoints.households import crypto, idcard, phones
 from civicpoints.households.importing.reading import LABEL, ImportIssue, Table, cell_text
@@ -124,26 +126,32 @@ class _RowChecker:
         village_id = self.village(township, village)
         name = _plain(text["name"])
         if not name:
-            self.bad("name", "户主姓名不能为空")
+            self.bad("name", _("户主姓名不能为空"))
         elif len(name) > 40:
-            self.bad("name", "户主姓名太长（最多40个字）")
+            self.bad("name", _("户主姓名太长（最多40个字）"))
         number = self.id_number(cells["id"], _as_typed(text["id"]))
         phone = self.phone(cells.get("phone"), _as_typed(text.get("phone", "")))
         address = text.get("address", "")
         if len(address) > 200:
-            self.bad("address", "家庭住址太长（最多200个字）")
+            self.bad("address", _("家庭住址太长（最多200个字）"))
         size_text = text.get("size", "")
         size = 1  # left blank: a household of one, as when entered by hand
         if size_text:
             whole = _whole_number(cells.get("size"), size_text)
             if whole is None or not 1 <= whole <= 99:
-                self.bad("size", f"家庭人口应为1到99的整数，这里是“{size_text}”")
+                self.bad(
+                    "size", _("家庭人口应为1到99的整数，这里是“%(value)s”") % {"value": size_text}
+                )
             else:
                 size = whole
         status_text = _plain(text.get("status", ""))
         status = STATUS_BY_LABEL.get(status_text or "正常")
         if status is None:
-            self.bad("status", f"户状态只能填“正常”“外出务工”或“无劳动能力”，这里是“{status_text}”")
+            self.bad(
+                "status",
+                _("户状态只能填“正常”“外出务工”或“无劳动能力”，这里是“%(value)s”")
+                % {"value": status_text},
+            )
         shown = ImportRow(
             row=row,
             township=township,
@@ -170,19 +178,29 @@ class _RowChecker:
         regions = self.regions
         candidates = regions.townships.get(township, [])
         if not township:
-            self.bad("township", "乡镇不能为空")
+            self.bad("township", _("乡镇不能为空"))
         elif not candidates:
-            self.bad("township", f"{regions.top_name}下没有{township}")
+            self.bad(
+                "township",
+                _("%(top)s下没有%(township)s") % {"top": regions.top_name, "township": township},
+            )
         elif len(candidates) > 1:
-            self.bad("township", f"{regions.top_name}下有多个{township}，无法确定是哪一个")
+            self.bad(
+                "township",
+                _("%(top)s下有多个%(township)s，无法确定是哪一个")
+                % {"top": regions.top_name, "township": township},
+            )
         if not village:
-            self.bad("village", "村不能为空")
+            self.bad("village", _("村不能为空"))
             return 0
         if len(candidates) != 1:
             return 0
         found = regions.villages.get((candidates[0], village))
         if found is None:
-            self.bad("village", f"{township}下没有{village}")
+            self.bad(
+                "village",
+                _("%(township)s下没有%(village)s") % {"township": township, "village": village},
+            )
             return 0
         village_id, path = found
         if path not in self.allowed:
@@ -198,7 +216,7 @@ class _RowChecker:
             except PermissionDenied:
                 self.allowed[path] = False
         if not self.allowed[path]:
-            self.bad("village", f"{village}不在您的管辖范围内")
+            self.bad("village", _("%(village)s不在您的管辖范围内") % {"village": village})
         return village_id
 
     def id_number(self, raw: Any, text: str) -> str:
@@ -209,7 +227,7 @@ class _RowChecker:
             self.lost["id"].append((self.row, text))
             return ""
         number = idcard.normalize(text)
-        problem = idcard.problem(number) if number else "身份证号不能为空"
+        problem = idcard.problem(number) if number else _("身份证号不能为空")
         if problem and len(number) == 18 and number.endswith("000"):
             # Excel keeps 15 significant digits: a number-formatted ID comes out as ...000.
             self.truncated.append((self.row, number, problem))
@@ -219,7 +237,7 @@ class _RowChecker:
             return ""
         digest = crypto.digest(number)
         if digest in self.first_seen:
-            self.bad("id", f"身份证号与第{self.first_seen[digest]}行重复")
+            self.bad("id", _("身份证号与第%(row)d行重复") % {"row": self.first_seen[digest]})
         else:
             self.first_seen[digest] = self.row
         return number
@@ -245,7 +263,9 @@ class _RowChecker:
             for digest in registered.values_list("id_number_digest", flat=True):
                 self.issues.append(
                     ImportIssue(
-                        "身份证号已在系统中登记，不能重复导入", self.first_seen[digest], "身份证号"
+                        _("身份证号已在系统中登记，不能重复导入"),
+                        self.first_seen[digest],
+                        "身份证号",
                     )
                 )
         if len(self.truncated) >= 2:
@@ -259,15 +279,25 @@ class _RowChecker:
 def _numbers_lost(column: str, rows: list[tuple[int, str]]) -> ImportIssue:
     first_row, shown = rows[0]
     if column == "id":
-        what = "18位身份证号的最后几位已经丢失"
-        fix = "再重新输入或粘贴身份证号（粘贴时选“只粘贴文本”，或在号码前加英文单引号 '）"
+        what = _("18位身份证号的最后几位已经丢失")
+        fix = _("再重新输入或粘贴身份证号（粘贴时选“只粘贴文本”，或在号码前加英文单引号 '）")
     else:
-        what = "手机号的后几位已经丢失"
-        fix = "再重新输入或粘贴手机号"
+        what = _("手机号的后几位已经丢失")
+        fix = _("再重新输入或粘贴手机号")
     return ImportIssue(
-        f"“{LABEL[column]}”这一列被保存成了数字格式，{what}"
-        f"（例如第{first_row}行变成了 {shown}），共{len(rows)}行，无法导入。"
-        f"请在Excel或WPS中选中这一列，把单元格格式设为“文本”，{fix}，保存后重新上传。",
+        _(
+            "“%(column)s”这一列被保存成了数字格式，%(what)s"
+            "（例如第%(row)d行变成了 %(shown)s），共%(count)d行，无法导入。"
+            "请在Excel或WPS中选中这一列，把单元格格式设为“文本”，%(fix)s，保存后重新上传。"
+        )
+        % {
+            "column": LABEL[column],
+            "what": what,
+            "row": first_row,
+            "shown": shown,
+            "count": len(rows),
+            "fix": fix,
+        },
         None,
         LABEL[column],
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError
+from django.utils.translation import gettext as _
 
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied
 from civicpoints.households.importing.checking import ImportRow, Progress, check_rows
@@ -125,7 +126,7 @@ def _create(
     except IntegrityError:
         # The unique index caught an ID number registered between the check and the insert.
         raise ApplicationError(
-            ErrorCode.DUPLICATE, "有身份证号刚刚在系统中登记，请重新上传检查"
+            ErrorCode.DUPLICATE, _("有身份证号刚刚在系统中登记，请重新上传检查")
         ) from None
     return len(ids)
 
@@ -141,7 +142,7 @@ def household_import_preview(
 ) -> ImportPreview:
     """Read and check a file; a valid one is kept (``store``) for ``household_import_commit``."""
     _require_importer(actor, scheme)
-    preview, _ = _validate(
+    preview, _households = _validate(
         actor=actor, scheme=scheme, data=file_bytes, filename=filename, progress=progress
     )
     if preview.ok and store:
@@ -170,7 +171,7 @@ def household_import_commit(
         done = pending.done(user_id=actor.user_id, scheme_id=scheme.pk)
         if done is None:
             raise ApplicationError(
-                ErrorCode.IMPORT_IN_PROGRESS, "这个文件正在导入，请稍候刷新页面查看结果"
+                ErrorCode.IMPORT_IN_PROGRESS, _("这个文件正在导入，请稍候刷新页面查看结果")
             )
     return ImportResult(token, done["filename"], done["created"], replayed=True)
 

@@ -6,94 +6,189 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('households', '0001_initial'),
+        ("households", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChainLink',
+            name="ChainLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField()),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField()),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='Entry',
+            name="Entry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.BigIntegerField()),
-                ('balance_after', models.BigIntegerField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("amount", models.BigIntegerField()),
+                ("balance_after", models.BigIntegerField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': '分录',
-                'verbose_name_plural': '分录',
+                "verbose_name": "分录",
+                "verbose_name_plural": "分录",
             },
         ),
         migrations.CreateModel(
-            name='Hold',
+            name="Hold",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.BigIntegerField()),
-                ('status', models.CharField(choices=[('active', '冻结中'), ('captured', '已扣减'), ('released', '已释放')], default='active', max_length=10)),
-                ('idempotency_key', models.CharField(blank=True, max_length=200, null=True)),
-                ('memo', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("amount", models.BigIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "冻结中"),
+                            ("captured", "已扣减"),
+                            ("released", "已释放"),
+                        ],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                ("idempotency_key", models.CharField(blank=True, max_length=200, null=True)),
+                ("memo", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(max_length=40)),
-                ('key', models.CharField(max_length=200)),
-                ('request_hash', models.CharField(max_length=64)),
-                ('state', models.CharField(choices=[('in_flight', 'In Flight'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], max_length=10)),
-                ('owner', models.CharField(max_length=32)),
-                ('lease_until', models.DateTimeField()),
-                ('response_status', models.PositiveSmallIntegerField(null=True)),
-                ('response_body', models.JSONField(null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("scope", models.CharField(max_length=40)),
+                ("key", models.CharField(max_length=200)),
+                ("request_hash", models.CharField(max_length=64)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("in_flight", "In Flight"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("owner", models.CharField(max_length=32)),
+                ("lease_until", models.DateTimeField()),
+                ("response_status", models.PositiveSmallIntegerField(null=True)),
+                ("response_body", models.JSONField(null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='Posting',
+            name="Posting",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('award', '奖励'), ('deduction', '扣分'), ('adjustment', '人工调整'), ('reversal', '冲正'), ('redemption', '兑换'), ('capture', '订单扣减'), ('payment', '商家消费'), ('refund', '退款'), ('settlement', '结算'), ('payout', '付款'), ('expiry', '过期')], max_length=20)),
-                ('idempotency_key', models.CharField(blank=True, max_length=200, null=True)),
-                ('request_hash', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('memo', models.CharField(blank=True, max_length=200)),
-                ('ref_type', models.CharField(blank=True, max_length=30)),
-                ('ref_id', models.CharField(blank=True, max_length=40)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("award", "奖励"),
+                            ("deduction", "扣分"),
+                            ("adjustment", "人工调整"),
+                            ("reversal", "冲正"),
+                            ("redemption", "兑换"),
+                            ("capture", "订单扣减"),
+                            ("payment", "商家消费"),
+                            ("refund", "退款"),
+                            ("settlement", "结算"),
+                            ("payout", "付款"),
+                            ("expiry", "过期"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("idempotency_key", models.CharField(blank=True, max_length=200, null=True)),
+                ("request_hash", models.CharField(blank=True, max_length=64)),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("memo", models.CharField(blank=True, max_length=200)),
+                ("ref_type", models.CharField(blank=True, max_length=30)),
+                ("ref_id", models.CharField(blank=True, max_length=40)),
             ],
             options={
-                'verbose_name': '记账',
-                'verbose_name_plural': '记账',
+                "verbose_name": "记账",
+                "verbose_name_plural": "记账",
             },
         ),
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('household', '农户'), ('issuance', '积分发放'), ('store', '爱心超市'), ('merchant_payable', '应付商家'), ('settlement_clearing', '结算清算'), ('funds', '资金'), ('expiry', '积分过期'), ('adjustment', '人工调整')], max_length=20)),
-                ('owner_ref', models.CharField(blank=True, max_length=40)),
-                ('balance', models.BigIntegerField(default=0)),
-                ('held', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('household', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='account', to='households.household')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("household", "农户"),
+                            ("issuance", "积分发放"),
+                            ("store", "爱心超市"),
+                            ("merchant_payable", "应付商家"),
+                            ("settlement_clearing", "结算清算"),
+                            ("funds", "资金"),
+                            ("expiry", "积分过期"),
+                            ("adjustment", "人工调整"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("owner_ref", models.CharField(blank=True, max_length=40)),
+                ("balance", models.BigIntegerField(default=0)),
+                ("held", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "household",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="account",
+                        to="households.household",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '账户',
-                'verbose_name_plural': '账户',
+                "verbose_name": "账户",
+                "verbose_name_plural": "账户",
             },
         ),
     ]

@@ -6,128 +6,212 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('households', '0002_initial'),
-        ('ledger', '0001_initial'),
-        ('schemes', '0001_initial'),
+        ("households", "0002_initial"),
+        ("ledger", "0001_initial"),
+        ("schemes", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='scheme',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='schemes.scheme'),
+            model_name="account",
+            name="scheme",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="schemes.scheme"
+            ),
         ),
         migrations.AddField(
-            model_name='chainlink',
-            name='scheme',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='schemes.scheme'),
+            model_name="chainlink",
+            name="scheme",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="schemes.scheme"
+            ),
         ),
         migrations.AddField(
-            model_name='entry',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='ledger.account'),
+            model_name="entry",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="entries",
+                to="ledger.account",
+            ),
         ),
         migrations.AddField(
-            model_name='entry',
-            name='member',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='households.member'),
+            model_name="entry",
+            name="member",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to="households.member",
+            ),
         ),
         migrations.AddField(
-            model_name='entry',
-            name='scheme',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='schemes.scheme'),
+            model_name="entry",
+            name="scheme",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="schemes.scheme"
+            ),
         ),
         migrations.AddField(
-            model_name='hold',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='holds', to='ledger.account'),
+            model_name="hold",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="holds",
+                to="ledger.account",
+            ),
         ),
         migrations.AddField(
-            model_name='hold',
-            name='scheme',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='schemes.scheme'),
+            model_name="hold",
+            name="scheme",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="schemes.scheme"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='idempotencyrecord',
-            constraint=models.UniqueConstraint(fields=('scope', 'key'), name='idempotency_record_unique'),
+            model_name="idempotencyrecord",
+            constraint=models.UniqueConstraint(
+                fields=("scope", "key"), name="idempotency_record_unique"
+            ),
         ),
         migrations.AddField(
-            model_name='posting',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL),
+            model_name="posting",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='posting',
-            name='reverses',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reversed_by', to='ledger.posting'),
+            model_name="posting",
+            name="reverses",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reversed_by",
+                to="ledger.posting",
+            ),
         ),
         migrations.AddField(
-            model_name='posting',
-            name='scheme',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='schemes.scheme'),
+            model_name="posting",
+            name="scheme",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to="schemes.scheme"
+            ),
         ),
         migrations.AddField(
-            model_name='hold',
-            name='capture_posting',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='hold', to='ledger.posting'),
+            model_name="hold",
+            name="capture_posting",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="hold",
+                to="ledger.posting",
+            ),
         ),
         migrations.AddField(
-            model_name='entry',
-            name='posting',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='ledger.posting'),
+            model_name="entry",
+            name="posting",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="entries",
+                to="ledger.posting",
+            ),
         ),
         migrations.AddField(
-            model_name='chainlink',
-            name='posting',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='chain_link', to='ledger.posting'),
+            model_name="chainlink",
+            name="posting",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="chain_link",
+                to="ledger.posting",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.UniqueConstraint(fields=('scheme', 'kind', 'owner_ref'), name='account_owner_unique'),
+            model_name="account",
+            constraint=models.UniqueConstraint(
+                fields=("scheme", "kind", "owner_ref"), name="account_owner_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'household'), _negated=True), models.Q(('balance__gte', 0), ('held__gte', 0), ('held__lte', models.F('balance'))), _connector='OR'), name='household_balance_covers_held'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "household"), _negated=True),
+                    models.Q(
+                        ("balance__gte", 0), ("held__gte", 0), ("held__lte", models.F("balance"))
+                    ),
+                    _connector="OR",
+                ),
+                name="household_balance_covers_held",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'household'), models.Q(('balance', 0), ('held', 0)), _connector='OR'), name='only_household_keeps_balance'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("kind", "household"), models.Q(("balance", 0), ("held", 0)), _connector="OR"
+                ),
+                name="only_household_keeps_balance",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'household'), _negated=True), ('household__isnull', False), _connector='OR'), name='household_account_has_household'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "household"), _negated=True),
+                    ("household__isnull", False),
+                    _connector="OR",
+                ),
+                name="household_account_has_household",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='posting',
-            constraint=models.UniqueConstraint(fields=('scheme', 'idempotency_key'), name='posting_idempotency_unique'),
+            model_name="posting",
+            constraint=models.UniqueConstraint(
+                fields=("scheme", "idempotency_key"), name="posting_idempotency_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='hold',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='hold_amount_positive'),
+            model_name="hold",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="hold_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='hold',
-            constraint=models.UniqueConstraint(fields=('scheme', 'idempotency_key'), name='hold_idempotency_unique'),
+            model_name="hold",
+            constraint=models.UniqueConstraint(
+                fields=("scheme", "idempotency_key"), name="hold_idempotency_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='entry',
-            index=models.Index(fields=['account', 'posting'], name='ledger_entr_account_ac5aab_idx'),
+            model_name="entry",
+            index=models.Index(
+                fields=["account", "posting"], name="ledger_entr_account_ac5aab_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='entry',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='entry_nonzero'),
+            model_name="entry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount", 0), _negated=True), name="entry_nonzero"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='chainlink',
-            constraint=models.UniqueConstraint(fields=('scheme', 'seq'), name='chain_seq_unique'),
+            model_name="chainlink",
+            constraint=models.UniqueConstraint(fields=("scheme", "seq"), name="chain_seq_unique"),
         ),
         migrations.AddConstraint(
-            model_name='chainlink',
-            constraint=models.CheckConstraint(condition=models.Q(('seq__gte', 1)), name='chain_seq_positive'),
+            model_name="chainlink",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("seq__gte", 1)), name="chain_seq_positive"
+            ),
         ),
     ]
