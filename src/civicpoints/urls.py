@@ -2,12 +2,13 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from civicpoints.api.main import api
 
-admin.site.site_header = "文明积分 管理后台"
-admin.site.site_title = "文明积分"
-admin.site.index_title = "系统管理"
+admin.site.site_header = _("文明积分 管理后台")
+admin.site.site_title = _("文明积分")
+admin.site.index_title = _("系统管理")
 
 urlpatterns = [
     path("api/", api.urls),

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ActivitiesConfig(AppConfig):
     name = "civicpoints.activities"
-    verbose_name = "志愿活动"
+    verbose_name = _("志愿活动")
