@@ -2,7 +2,8 @@
 
 The format is told from the first bytes (zip or OLE container, else text), never from the
 file name. Problems with the file as a whole raise ``FileProblem`` with a plain-Chinese
-message; nothing here looks at the database. calamine builds a dense grid up to the last used
+message; nothing here looks at the database. Which columns a sheet has is a ``Layout``
+(households by default; the claims import brings its own). calamine builds a dense grid up to the last used
 cell (one stray cell at XFD1048576 in a 5 KB file is an allocation that aborts the process),
 so an .xlsx is measured from its XML before calamine may open it.
 """
@@ -15,11 +16,13 @@ import datetime as dt
 import io
 import re
 import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import python_calamine
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -62,6 +65,54 @@ def _header_key(text: str) -> str:
 HEADERS = {_header_key(a): key for key, label, aliases in COLUMNS for a in (label, *aliases)}
 
 
+class Layout:
+    """The columns of one kind of sheet: (key, the header people see, other headers).
+
+    ``extra`` names columns beyond the fixed ones from their header text (the evaluation
+    sheet's one column per rule code), returning a key or None; its keys are labelled by the
+    header text itself.
+    """
+
+    def __init__(
+        self,
+        columns: tuple[tuple[str, str, tuple[str, ...]], ...],
+        *,
+        required: tuple[str, ...],
+        what: str,
+        extra: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.columns = columns
+        self.required = required
+        self.what = what
+        self.extra_column = extra
+        self.labels = {key: label for key, label, _ in columns}
+        self.headers = {
+            _header_key(a): key for key, label, aliases in columns for a in (label, *aliases)
+        }
+        self.all_headers = "、".join(self.labels.values())
+
+    def key(self, header: str) -> str | None:
+        plain = _header_key(header)
+        found = self.headers.get(plain)
+        if found is None and self.extra_column is not None and plain:
+            found = self.extra_column(plain)
+        return found
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key) or key.partition(":")[2] or key
+
+    @property
+    def unknown_format(self) -> str:
+        # Read when raised, so the message follows the request's language.
+        return _(
+            "无法识别这个文件：请上传Excel（.xlsx、.xls）、WPS表格（.et）或CSV文件，"
+            "第一行为表头：%(headers)s"
+        ) % {"headers": self.all_headers}
+
+
+HOUSEHOLDS = Layout(COLUMNS, required=REQUIRED, what=gettext_noop("农户表格"))
+
+
 @dataclass(frozen=True)
 class ImportIssue:
     """One problem: a whole sentence, the spreadsheet row (None: the whole file), the column."""
@@ -71,7 +122,9 @@ class ImportIssue:
     column: str = ""
 
     def __str__(self) -> str:
-        return f"第{self.row}行：{self.message}" if self.row else self.message
+        if self.row:
+            return _("第%(row)d行：%(message)s") % {"row": self.row, "message": self.message}
+        return self.message
 
 
 class FileProblem(Exception):
@@ -84,9 +137,15 @@ class FileProblem(Exception):
 
 @dataclass
 class Table:
-    """Data rows as (spreadsheet row number, raw cell value by column key); blank rows left out."""
+    """Data rows as (spreadsheet row number, raw cell value by column key); blank rows left out.
+
+    ``columns`` maps each recognised column key to its index, in sheet order; ``header_row``
+    is the header's spreadsheet row number.
+    """
 
     rows: list[tuple[int, dict[str, Any]]]
+    columns: dict[str, int] = field(default_factory=dict)
+    header_row: int = 1
 
 
 def cell_text(value: Any) -> str:
@@ -114,19 +173,27 @@ def _column_letter(index: int) -> str:
     return letters
 
 
-def _find_header(grid: list[list[Any]]) -> tuple[int, dict[str, int]] | None:
+def _find_header(grid: list[list[Any]], layout: Layout) -> tuple[int, dict[str, int]] | None:
     """The first of the top rows naming three of our columns (else the one naming most)."""
     best: tuple[int, dict[str, int]] | None = None
     for i, cells in enumerate(grid[:HEADER_SCAN_ROWS]):
         found: dict[str, int] = {}
         for j, cell in enumerate(cells):
-            key = HEADERS.get(_header_key(cell_text(cell)))
+            key = layout.key(cell_text(cell))
             if key is None:
                 continue
             if key in found:
                 raise FileProblem(
-                    f"表头第{i + 1}行中“{LABEL[key]}”出现了两次"
-                    f"（{_column_letter(found[key])}列和{_column_letter(j)}列），请删掉一列"
+                    _(
+                        "表头第%(row)d行中“%(column)s”出现了两次"
+                        "（%(first)s列和%(second)s列），请删掉一列"
+                    )
+                    % {
+                        "row": i + 1,
+                        "column": layout.label(key),
+                        "first": _column_letter(found[key]),
+                        "second": _column_letter(j),
+                    }
                 )
             found[key] = j
         if len(found) >= 3:
@@ -137,22 +204,23 @@ def _find_header(grid: list[list[Any]]) -> tuple[int, dict[str, int]] | None:
 
 
 def _too_many_rows() -> FileProblem:
-    return FileProblem(f"文件超过{MAX_ROWS}行，请分成几个文件分别导入")
+    return FileProblem(_("文件超过%(rows)d行，请分成几个文件分别导入") % {"rows": MAX_ROWS})
 
 
-def _table(grid: list[list[Any]], *, from_text: bool) -> Table:
+def _table(grid: list[list[Any]], *, from_text: bool, layout: Layout) -> Table:
     if all(_is_blank(cells) for cells in grid[: MAX_ROWS + HEADER_SCAN_ROWS]):
-        raise FileProblem("表格是空的，没有任何内容")
-    header = _find_header(grid)
+        raise FileProblem(_("表格是空的，没有任何内容"))
+    header = _find_header(grid, layout)
     if header is None:
         if from_text:
-            raise FileProblem(UNKNOWN_FORMAT)
+            raise FileProblem(layout.unknown_format)
         header = (0, {})
     at, columns = header
-    missing = [LABEL[k] for k in REQUIRED if k not in columns]
+    missing = [layout.label(k) for k in layout.required if k not in columns]
     if missing:
         raise FileProblem(
-            f"缺少必需的列：{'、'.join(missing)}。表头（第{at + 1}行）应包含这些列名：{ALL_HEADERS}"
+            _("缺少必需的列：%(missing)s。表头（第%(row)d行）应包含这些列名：%(headers)s")
+            % {"missing": "、".join(missing), "row": at + 1, "headers": layout.all_headers}
         )
     rows: list[tuple[int, dict[str, Any]]] = []
     for i in range(at + 1, len(grid)):
@@ -163,8 +231,8 @@ def _table(grid: list[list[Any]], *, from_text: bool) -> Table:
             raise _too_many_rows()
         rows.append((i + 1, {k: cells[j] if j < len(cells) else None for k, j in columns.items()}))
     if not rows:
-        raise FileProblem("文件里只有表头，没有数据行")
-    return Table(rows)
+        raise FileProblem(_("文件里只有表头，没有数据行"))
+    return Table(rows, dict(sorted(columns.items(), key=lambda kv: kv[1])), at + 1)
 
 
 def _column_number(letters: bytes) -> int:
@@ -179,8 +247,11 @@ def _too_large(rows: int, columns: int) -> FileProblem | None:
         return _too_many_rows()
     if rows * columns > MAX_CELLS:
         return FileProblem(
-            f"表格的内容区域太大（到第{rows}行、第{_column_letter(columns - 1)}列），"
-            "请删除表格下方和右侧多余的行、列（或多余的工作表）后再上传"
+            _(
+                "表格的内容区域太大（到第%(rows)d行、第%(column)s列），"
+                "请删除表格下方和右侧多余的行、列（或多余的工作表）后再上传"
+            )
+            % {"rows": rows, "column": _column_letter(columns - 1)}
         )
     return None
 
@@ -193,10 +264,10 @@ def _measure_xlsx(data: bytes) -> None:
             names = {e.filename for e in entries}
             if "xl/workbook.xml" not in names:
                 raise FileProblem(
-                    "这个文件不是Excel表格（.xlsx）。请在Excel或WPS中打开后另存为 .xlsx 再上传"
+                    _("这个文件不是Excel表格（.xlsx）。请在Excel或WPS中打开后另存为 .xlsx 再上传")
                 )
             if sum(e.file_size for e in entries) > MAX_UNZIPPED:
-                raise FileProblem("文件解压后太大，请删除多余的工作表或图片后再上传")
+                raise FileProblem(_("文件解压后太大，请删除多余的工作表或图片后再上传"))
             for entry in entries:
                 if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
                     with archive.open(entry) as xml:
@@ -226,12 +297,14 @@ def _extent(xml: IO[bytes]) -> tuple[int, int]:
 
 def _unreadable() -> FileProblem:
     return FileProblem(
-        "无法读取这个文件：它不是有效的Excel或WPS表格（可能已损坏、设置了打开密码，"
-        "或只是改了扩展名）。请在Excel或WPS中打开后另存为 .xlsx 再上传"
+        _(
+            "无法读取这个文件：它不是有效的Excel或WPS表格（可能已损坏、设置了打开密码，"
+            "或只是改了扩展名）。请在Excel或WPS中打开后另存为 .xlsx 再上传"
+        )
     )
 
 
-def _read_workbook(data: bytes) -> Table:
+def _read_workbook(data: bytes, layout: Layout) -> Table:
     if data.startswith(ZIP_MAGIC):
         _measure_xlsx(data)
     try:
@@ -251,11 +324,13 @@ def _read_workbook(data: bytes) -> Table:
                 if problem:
                     raise problem
             try:
-                return _table(sheet.to_python(skip_empty_area=False), from_text=False)
+                return _table(
+                    sheet.to_python(skip_empty_area=False), from_text=False, layout=layout
+                )
             except FileProblem as exc:
                 # An instructions sheet may come first: take the first sheet that fits.
                 first = first or exc
-        raise first or FileProblem("文件里没有工作表")
+        raise first or FileProblem(_("文件里没有工作表"))
     except FileProblem:
         raise
     except Exception:  # calamine on untrusted bytes: any failure means "cannot read this file"
@@ -273,13 +348,13 @@ def _decode(data: bytes) -> str:
         return data.decode("gb18030")  # what Excel on a Chinese Windows saves as "CSV"
 
 
-def _read_text(data: bytes) -> Table:
+def _read_text(data: bytes, layout: Layout) -> Table:
     try:
         text = _decode(data)
     except UnicodeDecodeError:
-        raise FileProblem(UNKNOWN_FORMAT) from None
+        raise FileProblem(layout.unknown_format) from None
     if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", text):
-        raise FileProblem(UNKNOWN_FORMAT)  # binary content: an image, a PDF, a Word file ...
+        raise FileProblem(layout.unknown_format)  # binary: an image, a PDF, a Word file ...
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
     grid: list[list[Any]] = []
@@ -289,16 +364,19 @@ def _read_text(data: bytes) -> Table:
                 raise _too_many_rows()
             grid.append(record)
     except csv.Error:
-        raise FileProblem("CSV文件格式有误（引号不成对），请在Excel或WPS中另存后再上传") from None
-    return _table(grid, from_text=True)
+        raise FileProblem(
+            _("CSV文件格式有误（引号不成对），请在Excel或WPS中另存后再上传")
+        ) from None
+    return _table(grid, from_text=True, layout=layout)
 
 
-def read_table(data: bytes) -> Table:
-    """Data rows of the first sheet with our header; raises ``FileProblem``."""
+def read_table(data: bytes, layout: Layout = HOUSEHOLDS) -> Table:
+    """Data rows of the first sheet with the layout's header; raises ``FileProblem``."""
     if not data:
-        raise FileProblem("文件是空的，请选择填好的农户表格")
+        raise FileProblem(_("文件是空的，请选择填好的%(what)s") % {"what": _(layout.what)})
     if len(data) > MAX_BYTES:
-        raise FileProblem(f"文件超过{MAX_BYTES // 1024 // 1024} MB，请分成几个文件分别导入")
+        mb = MAX_BYTES // 1024 // 1024
+        raise FileProblem(_("文件超过%(mb)d MB，请分成几个文件分别导入") % {"mb": mb})
     if data.startswith((ZIP_MAGIC, OLE_MAGIC)):
-        return _read_workbook(data)
-    return _read_text(data)
+        return _read_workbook(data, layout)
+    return _read_text(data, layout)
