@@ -718,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
         "its name must contain 'bench'. Default: BENCH_DATABASE_URL, else the server of "
         "DATABASE_URL with the database civicpoints_bench, else " + DEFAULT_URL,
     )
-    parser.add_argument("--households", type=int, default=2000)
+    parser.add_argument("--households", type=int, default=52767, help="the real county's size")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--duration", type=float, default=15, help="seconds of award postings")
     parser.add_argument("--hot-duration", type=float, default=10, help="seconds per hot phase")
