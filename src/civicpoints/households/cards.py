@@ -12,4 +12,6 @@ from civicpoints.households.models import Household
 
 
 def card_qr_svg(household: Household, *, scale: int = 5) -> str:
-    return segno.make(household.card_code, error="m").svg_inline(scale=scale, border=2, omitsize=True)
+    return segno.make(household.card_code, error="m").svg_inline(
+        scale=scale, border=2, omitsize=True
+    )
