@@ -16,6 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -169,16 +170,26 @@ def _post_postgresql(
         [m[2] for m in moves],
     ]
     sql = (
-        "SELECT ledger_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::bigint[], "
-        "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
+        "SELECT ledger_post(%s::bigint, %s::text, %s::text, %s::text, %s::bigint, "
+        "%s::timestamptz, %s::text, %s::bigint, %s::text, %s::text, %s::bigint[], "
+        "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
     )
     # Inside a caller's transaction a refusal must not abort it: run in a savepoint. On its
     # own, the single statement is its own transaction (and its own round trip).
     block = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    connection.ensure_connection()
     try:
-        with block, connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            result = cursor.fetchone()[0]
+        # A server-side-binding psycopg cursor lets the statement be prepared once per
+        # connection (Django's own cursors bind on the client); errors still come out as
+        # Django's exception classes.
+        with (
+            block,
+            connection.wrap_database_errors,
+            psycopg.Cursor(connection.connection) as cursor,
+        ):
+            cursor.execute(sql, params, prepare=True)
+            fetched = cursor.fetchone()
+            result = fetched[0] if fetched else None
     except DatabaseError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == "CP001":
             account_id = int(str(exc.__cause__).split()[0])
