@@ -17,6 +17,7 @@ from civicpoints.awards.services import (
     household_disqualify,
     quota_set,
 )
+from civicpoints.awards.services.claims import NewClaim, claim_create
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.rules.services import rule_change
 from tests.awards.conftest import with_photo
@@ -183,3 +184,20 @@ def test_grid_worker_cannot_claim_outside_the_grid(earning):
         )
     assert err.value.code == ErrorCode.PERMISSION_DENIED
     assert Claim.objects.count() == 0
+
+
+def test_an_imported_claim_duplicates_a_typed_one(earning):
+    h = make_household(earning.scheme, earning.world.village_a1)
+    typed = submit(earning, h, "B01", 10)
+    claim_approve(actor=earning.village_admin, claim=typed, at=NOV2)
+    imported = claim_create(
+        NewClaim(
+            household=h,
+            rule=earning.rules["B01"],
+            quantity=Decimal(10),
+            occurred_on=dt.date(2026, 11, 1),
+            source="import",
+            origin_ref="import:abc",
+        )
+    )
+    refused(earning, imported, ErrorCode.DUPLICATE_CLAIM)

@@ -243,14 +243,17 @@ def _check_disqualified(claim: Claim) -> None:
 
 
 def _check_duplicate(claim: Claim) -> None:
+    import_ref = Q(origin_ref__startswith="import:")
     same = Claim.objects.filter(
         household_id=claim.household_id,
         rule__code=claim.rule.code,
         occurred_on=claim.occurred_on,
         status__in=LIVE_STATUSES,
     ).exclude(pk=claim.pk)
-    if claim.origin_ref:
-        same = same.filter(Q(origin_ref=claim.origin_ref) | Q(origin_ref=""))
+    # One activity or one mutual-help event is a different deed from another on the same day;
+    # a claim from an imported sheet is no different from one typed in.
+    if claim.origin_ref and not claim.origin_ref.startswith("import:"):
+        same = same.filter(Q(origin_ref=claim.origin_ref) | Q(origin_ref="") | import_ref)
     earlier = same.order_by("pk").first()
     if earlier is not None:
         raise ApplicationError(

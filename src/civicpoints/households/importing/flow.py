@@ -166,6 +166,8 @@ def household_import_commit(
     done = pending.done(user_id=actor.user_id, scheme_id=scheme.pk)
     if done is None:
         meta = pending.meta(user_id=actor.user_id, scheme_id=scheme.pk)
+        if meta.get("kind", "households") != "households":
+            raise NotFound("import")  # another kind of upload (an evaluation sheet)
         if pending.claim():
             return _commit_claimed(actor, scheme, pending, meta, progress)
         done = pending.done(user_id=actor.user_id, scheme_id=scheme.pk)
