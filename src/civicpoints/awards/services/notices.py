@@ -1,8 +1,9 @@
 """The end of public notice: post every claim whose notice has ended.
 
-Run by ``civicpoints finalize`` and by the scheduler. Each claim is posted in its own short
-transaction behind a row lock and a status check, with the idempotency key ``claim:<id>``,
-so two finalizers at once, a re-run or a catch-up after downtime post each claim once.
+Run by ``civicpoints finalize`` and by the scheduler. Claims are taken in batches, each batch
+one transaction that locks its claims (``SKIP LOCKED``: two finalizers share the work instead
+of waiting), posts each with the idempotency key ``claim:<id>`` and marks them all posted in
+one statement; a re-run or a catch-up after downtime posts each claim once.
 Awards first pay off owed deductions; a deduction takes what the balance allows and records
 the rest as owed.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -32,17 +34,20 @@ class FinalizeResult:
         return len(self.posted)
 
 
+BATCH = 500
+
+
 def notices_finalize(
-    *, at: dt.datetime | None = None, scheme_id: int | None = None, limit: int = 10_000
+    *, at: dt.datetime | None = None, scheme_id: int | None = None, limit: int = 1_000_000
 ) -> FinalizeResult:
+    """Post every due claim, a batch of up to ``BATCH`` claims per transaction."""
     at = at or timezone.now()
-    due = Claim.objects.filter(status=ClaimStatus.ON_NOTICE, notice_ends_at__lte=at)
-    if scheme_id is not None:
-        due = due.filter(scheme_id=scheme_id)
     result = FinalizeResult()
-    for claim_id in due.order_by("notice_ends_at", "pk").values_list("pk", flat=True)[:limit]:
-        owed = claim_post(claim_id=claim_id, at=at)
-        if owed is not None:
+    while result.count < limit:
+        done = _finalize_batch(at=at, scheme_id=scheme_id, size=min(BATCH, limit - result.count))
+        if not done:
+            break
+        for claim_id, owed in done:
             result.posted.append(claim_id)
             result.owed += owed
     return result
@@ -50,42 +55,81 @@ def notices_finalize(
 
 def claim_post(*, claim_id: int, at: dt.datetime) -> int | None:
     """Post one claim if it is still on notice and due; return what stays owed (or None)."""
+    done = _finalize_batch(at=at, scheme_id=None, size=1, claim_id=claim_id)
+    return done[0][1] if done else None
+
+
+def _finalize_batch(
+    *, at: dt.datetime, scheme_id: int | None, size: int, claim_id: int | None = None
+) -> list[tuple[int, int]]:
+    """Lock up to ``size`` due claims (skipping any another finalizer holds), post them, mark
+    them posted; all in one transaction. Returns (claim id, points left owed) pairs."""
     with transaction.atomic():
-        locked = (
-            Claim.objects.select_for_update()
-            .filter(pk=claim_id, status=ClaimStatus.ON_NOTICE, notice_ends_at__lte=at)
-            .values_list("pk", flat=True)
-            .first()
+        due = Claim.objects.filter(status=ClaimStatus.ON_NOTICE, notice_ends_at__lte=at)
+        if scheme_id is not None:
+            due = due.filter(scheme_id=scheme_id)
+        if claim_id is not None:
+            due = due.filter(pk=claim_id)
+        ids = list(
+            due.select_for_update(skip_locked=True)
+            .order_by("notice_ends_at", "pk")
+            .values_list("pk", flat=True)[:size]
         )
-        if locked is None:
-            return None  # another finalizer got there first, or an objection came in
-        claim = Claim.objects.select_related("household", "rule").get(pk=locked)
-        if claim.is_deduction:
-            posting, owed = _post_deduction(claim)
-        else:
-            posting, owed = _post_award(claim), 0
-        claim.status = ClaimStatus.POSTED
-        claim.posting = posting
-        claim.save(update_fields=["status", "posting", "updated_at"])
-        ClaimEvent.objects.create(
-            scheme_id=claim.scheme_id,
-            claim=claim,
-            action="post",
-            from_status=ClaimStatus.ON_NOTICE,
-            to_status=ClaimStatus.POSTED,
-            reason=f"公示期满，{'扣分' if claim.is_deduction else '积分'}入账",
+        if not ids:
+            return []
+        claims = list(
+            Claim.objects.filter(pk__in=ids).select_related("household", "rule").order_by("pk")
         )
-        text = _message(claim, owed)
-        phone = claim.household.phone
-        transaction.on_commit(lambda: send_sms(phone=phone, text=text))
-    return owed
+        households = {c.household_id for c in claims}
+        accounts = {a.household_id: a for a in Account.objects.filter(household_id__in=households)}
+        owing = set(
+            OwedDeduction.objects.filter(household_id__in=households, remaining__gt=0).values_list(
+                "household_id", flat=True
+            )
+        )
+        issuance: dict[int, Account] = {}
+        done: list[tuple[int, int]] = []
+        for claim in claims:
+            if claim.is_deduction:
+                posting, owed = _post_deduction(claim)
+            else:
+                if claim.scheme_id not in issuance:
+                    issuance[claim.scheme_id] = system_account(
+                        scheme_id=claim.scheme_id, kind=AccountKind.ISSUANCE
+                    )
+                account = accounts.get(claim.household_id) or household_account(
+                    household=claim.household
+                )
+                posting = _post_award(
+                    claim, account, issuance[claim.scheme_id], claim.household_id in owing
+                )
+                owed = 0
+            claim.status = ClaimStatus.POSTED
+            claim.posting = posting
+            claim.updated_at = timezone.now()
+            done.append((claim.pk, owed))
+            text, phone = _message(claim, owed), claim.household.phone
+            transaction.on_commit(partial(send_sms, phone=phone, text=text))
+        Claim.objects.bulk_update(claims, ["status", "posting", "updated_at"])
+        ClaimEvent.objects.bulk_create(
+            [
+                ClaimEvent(
+                    scheme_id=claim.scheme_id,
+                    claim=claim,
+                    action="post",
+                    from_status=ClaimStatus.ON_NOTICE,
+                    to_status=ClaimStatus.POSTED,
+                    reason=f"公示期满，{'扣分' if claim.is_deduction else '积分'}入账",
+                )
+                for claim in claims
+            ]
+        )
+    return done
 
 
-def _post_award(claim: Claim) -> Posting:
-    account = household_account(household=claim.household)
-    issuance = system_account(scheme_id=claim.scheme_id, kind=AccountKind.ISSUANCE)
+def _post_award(claim: Claim, account: Account, issuance: Account, owing: bool) -> Posting:
     legs = [Leg(issuance, -claim.points), Leg(account, claim.points, claim.member_id)]
-    taken = _take_owed(claim)
+    taken = _take_owed(claim) if owing else 0
     memo = claim.rule.name
     if taken:
         legs += [Leg(account, -taken), Leg(issuance, taken)]
