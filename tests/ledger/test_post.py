@@ -10,11 +10,13 @@ from civicpoints.ledger.adjustments import adjustment_create
 from civicpoints.ledger.models import AccountKind, Entry, Posting, PostingKind
 from civicpoints.ledger.selectors import account_total, household_balance
 from civicpoints.ledger.services import (
+    Award,
     Leg,
     capture,
     hold,
     household_account,
     post,
+    post_awards,
     release,
     reverse,
     system_account,
@@ -150,3 +152,41 @@ def test_adjustment_retry_writes_one_audit_row(world):
     assert one.pk == two.pk
     assert AuditEvent.objects.filter(action="ledger.adjust").count() == 1
     assert household_balance(household_id=h.pk).balance == 500
+
+
+def test_post_awards_in_one_batch(world):
+    a = make_household(world.scheme, world.village_a1)
+    b = make_household(world.scheme, world.village_a1)
+    fund(a, 100)
+    issuance = system_account(scheme_id=world.scheme.pk, kind=AccountKind.ISSUANCE)
+    awards = [
+        Award(account=household_account(household=a), amount=500, idempotency_key="c:1"),
+        Award(account=household_account(household=b), amount=700, idempotency_key="c:2"),
+        Award(account=household_account(household=a), amount=250, idempotency_key="c:3"),
+    ]
+    posted = post_awards(scheme_id=world.scheme.pk, issuance=issuance, awards=awards)
+    assert sorted(posted) == ["c:1", "c:2", "c:3"]
+    assert household_balance(household_id=a.pk).balance == 850
+    assert household_balance(household_id=b.pk).balance == 700
+    # each household leg carries the balance right after it, in order
+    after = list(
+        Entry.objects.filter(account__household=a, posting_id__in=posted.values())
+        .order_by("posting_id")
+        .values_list("balance_after", flat=True)
+    )
+    assert after == [600, 850]
+    # a re-run posts nothing again and names the same postings
+    again = post_awards(scheme_id=world.scheme.pk, issuance=issuance, awards=awards)
+    assert again == posted
+    assert household_balance(household_id=a.pk).balance == 850
+    assert_ledger_ok(world.scheme.pk)
+    # a household of another scheme is refused
+    other = make_household(world.other_scheme, world.other_village)
+    with pytest.raises(ApplicationError):
+        post_awards(
+            scheme_id=world.scheme.pk,
+            issuance=issuance,
+            awards=[
+                Award(account=household_account(household=other), amount=1, idempotency_key="x")
+            ],
+        )

@@ -317,6 +317,80 @@ def post(
     return posting
 
 
+@dataclass(frozen=True)
+class Award:
+    """One credit posting issuance -> household, for ``post_awards``."""
+
+    account: Account
+    amount: int
+    idempotency_key: str
+    member_id: int | None = None
+    memo: str = ""
+    ref: tuple[str, Any] = ("", "")
+    request_hash: str = ""
+
+
+def post_awards(
+    *,
+    scheme_id: int,
+    issuance: Account,
+    awards: Sequence[Award],
+    kind: str = PostingKind.AWARD,
+    actor_id: int | None = None,
+) -> dict[str, int]:
+    """Post many credits at once; return the posting id for every award's key.
+
+    Set-based on PostgreSQL (``ledger_post_awards()``, a few statements for the whole batch);
+    one ``post()`` each elsewhere. Keys already used are not posted again (a re-run).
+    """
+    if not awards:
+        return {}
+    for award in awards:
+        if award.account.kind != AccountKind.HOUSEHOLD or award.account.scheme_id != scheme_id:
+            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, "奖励只能记入本方案的农户账户")
+        if not isinstance(award.amount, int) or not 0 < award.amount <= MAX_HUNDREDTHS:
+            raise ApplicationError(ErrorCode.INVALID_INPUT, "积分超出允许范围")
+    if len({a.idempotency_key for a in awards}) != len(awards):
+        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "同一批次里有重复的键")
+    if connection.vendor != "postgresql":
+        return {
+            a.idempotency_key: post(
+                scheme_id=scheme_id,
+                kind=kind,
+                legs=[Leg(issuance, -a.amount), Leg(a.account, a.amount, a.member_id)],
+                actor_id=actor_id,
+                memo=a.memo,
+                idempotency_key=a.idempotency_key,
+                request_hash=a.request_hash,
+                ref=a.ref,
+            ).pk
+            for a in awards
+        }
+    params: list[Any] = [
+        scheme_id,
+        kind,
+        actor_id,
+        timezone.now(),
+        issuance.pk,
+        [a.account.pk for a in awards],
+        [a.amount for a in awards],
+        [a.member_id for a in awards],
+        [a.idempotency_key for a in awards],
+        [a.request_hash for a in awards],
+        [a.memo[:200] for a in awards],
+        [a.ref[0] for a in awards],
+        [str(a.ref[1]) for a in awards],
+    ]
+    sql = (
+        "SELECT key, posting_id FROM ledger_post_awards(%s::bigint, %s::text, %s::bigint, "
+        "%s::timestamptz, %s::bigint, %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], "
+        "%s::text[], %s::text[], %s::text[], %s::text[])"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {key: int(pk) for key, pk in cursor.fetchall()}
+
+
 def reverse(
     *,
     posting: Posting,

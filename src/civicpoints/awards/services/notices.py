@@ -11,6 +11,7 @@ the rest as owed.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -21,7 +22,14 @@ from civicpoints.awards.models import Claim, ClaimEvent, ClaimStatus, OwedDeduct
 from civicpoints.households.sms import send_sms
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.models import Account, AccountKind, Posting, PostingKind
-from civicpoints.ledger.services import Leg, household_account, post, system_account
+from civicpoints.ledger.services import (
+    Award,
+    Leg,
+    household_account,
+    post,
+    post_awards,
+    system_account,
+)
 
 
 @dataclass
@@ -89,27 +97,52 @@ def _finalize_batch(
         )
         issuance: dict[int, Account] = {}
         done: list[tuple[int, int]] = []
+        # Plain awards to households that owe nothing go set-based, a batch per scheme;
+        # deductions and awards that pay off owed points go one by one.
+        plain: dict[int, list[Claim]] = defaultdict(list)
         for claim in claims:
+            if claim.scheme_id not in issuance:
+                issuance[claim.scheme_id] = system_account(
+                    scheme_id=claim.scheme_id, kind=AccountKind.ISSUANCE
+                )
+            owed = 0
             if claim.is_deduction:
-                posting, owed = _post_deduction(claim)
+                claim.posting, owed = _post_deduction(claim)
             else:
-                if claim.scheme_id not in issuance:
-                    issuance[claim.scheme_id] = system_account(
-                        scheme_id=claim.scheme_id, kind=AccountKind.ISSUANCE
-                    )
                 account = accounts.get(claim.household_id) or household_account(
                     household=claim.household
                 )
-                posting = _post_award(
-                    claim, account, issuance[claim.scheme_id], claim.household_id in owing
-                )
-                owed = 0
+                if claim.household_id in owing:
+                    claim.posting = _post_award(
+                        claim, account, issuance[claim.scheme_id], owing=True
+                    )
+                else:
+                    plain[claim.scheme_id].append(claim)
             claim.status = ClaimStatus.POSTED
-            claim.posting = posting
             claim.updated_at = timezone.now()
             done.append((claim.pk, owed))
             text, phone = _message(claim, owed), claim.household.phone
             transaction.on_commit(partial(send_sms, phone=phone, text=text))
+        for scheme, batch in plain.items():
+            posted = post_awards(
+                scheme_id=scheme,
+                issuance=issuance[scheme],
+                awards=[
+                    Award(
+                        account=accounts.get(c.household_id)
+                        or household_account(household=c.household),
+                        amount=c.points,
+                        idempotency_key=f"claim:{c.pk}",
+                        member_id=c.member_id,
+                        memo=c.rule.name,
+                        ref=("claim", c.pk),
+                        request_hash="claim",
+                    )
+                    for c in batch
+                ],
+            )
+            for c in batch:
+                c.posting_id = posted[f"claim:{c.pk}"]
         Claim.objects.bulk_update(claims, ["status", "posting", "updated_at"])
         ClaimEvent.objects.bulk_create(
             [
@@ -127,7 +160,7 @@ def _finalize_batch(
     return done
 
 
-def _post_award(claim: Claim, account: Account, issuance: Account, owing: bool) -> Posting:
+def _post_award(claim: Claim, account: Account, issuance: Account, *, owing: bool) -> Posting:
     legs = [Leg(issuance, -claim.points), Leg(account, claim.points, claim.member_id)]
     taken = _take_owed(claim) if owing else 0
     memo = claim.rule.name
