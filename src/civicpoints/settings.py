@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "civicpoints.ops",
     "civicpoints.demo",
     "civicpoints.backoffice",
+    "civicpoints.portal",
 ]
 
 MIDDLEWARE = [

@@ -13,5 +13,6 @@ admin.site.index_title = _("系统管理")
 urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
+    path("m/", include("civicpoints.portal.urls")),
     path("", include("civicpoints.backoffice.urls")),
 ]

@@ -32,6 +32,8 @@ class Household(models.Model):
     )
     card_code = models.CharField(_("卡号"), max_length=16)
     pin_hash = models.CharField(_("PIN(哈希)"), max_length=128, blank=True)
+    pin_failures = models.PositiveSmallIntegerField(default=0, editable=False)
+    pin_locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     search_keys = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpoints.audit.services import audit_record
@@ -305,3 +308,38 @@ def households_bulk_create(
             detail={**(audit_detail or {}), "households": len(ids)},
         )
     return ids
+
+
+PIN_FAILURE_LIMIT = 5
+PIN_LOCKOUT = timedelta(minutes=15)
+
+
+def household_pin_login(*, card_code: str, pin: str) -> Household:
+    """A resident logs in with the card code and PIN; 5 wrong PINs lock the card 15 minutes.
+
+    A wrong card and a wrong PIN get the same answer, so card codes cannot be probed.
+    """
+    code = "".join((card_code or "").split()).upper()
+    now = timezone.now()
+    household = (
+        Household.objects.filter(card_code=code).exclude(status=HouseholdStatus.CLOSED).first()
+        if code
+        else None
+    )
+    if household is not None and household.pin_locked_until and household.pin_locked_until > now:
+        raise ApplicationError(
+            ErrorCode.LOCKED_OUT, _("密码错误次数过多，请15分钟后再试，或找村委会重设密码")
+        )
+    if household is None or not household_check_pin(household=household, pin=pin):
+        if household is not None:
+            with transaction.atomic():
+                Household.objects.filter(pk=household.pk).update(pin_failures=F("pin_failures") + 1)
+                household.refresh_from_db(fields=["pin_failures"])
+                if household.pin_failures >= PIN_FAILURE_LIMIT:
+                    Household.objects.filter(pk=household.pk).update(
+                        pin_failures=0, pin_locked_until=now + PIN_LOCKOUT
+                    )
+        raise ApplicationError(ErrorCode.LOGIN_FAILED, _("卡号或密码不对"))
+    if household.pin_failures or household.pin_locked_until:
+        Household.objects.filter(pk=household.pk).update(pin_failures=0, pin_locked_until=None)
+    return household

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.models import (
@@ -24,6 +25,7 @@ from civicpoints.awards.models import (
     Disqualification,
     VillageQuota,
 )
+from civicpoints.awards.services.evidence import evidence_attach
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.models import Household, HouseholdStatus, Member
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS, format_points
@@ -485,4 +487,39 @@ def claim_object(
             from_status=before,
             reason=reason,
         )
+    return claim
+
+
+def claim_self_report(
+    *,
+    household: Household,
+    rule_id: object,
+    quantity: Any,
+    occurred_on: dt.date,
+    note: str = "",
+    witness: str = "",
+    photo: bytes | None = None,
+) -> Claim:
+    """A resident reports their own good deed (with a photo when the rule asks for one)."""
+    rule = rule_in_force(scheme_id=household.scheme_id, rule_id=rule_id)
+    if rule.is_deduction:
+        raise ApplicationError(ErrorCode.NOT_FOUND, detail={"object": "rule"})
+    if rule.needs_photo and not photo:
+        raise ApplicationError(
+            ErrorCode.EVIDENCE_REQUIRED, _("这一项需要拍张照片"), {"field": "photo"}
+        )
+    with transaction.atomic():
+        claim = claim_create(
+            NewClaim(
+                household=household,
+                rule=rule,
+                quantity=quantity,
+                occurred_on=occurred_on,
+                source=ClaimSource.SELF_REPORT,
+                note=note,
+                witness=witness,
+            )
+        )
+        if photo:
+            evidence_attach(claim=claim, data=photo, household=household)
     return claim

@@ -14,8 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from civicpoints.audit.services import audit_record
-from civicpoints.awards.models import Claim, ClaimEvidence, ClaimStatus
+from civicpoints.awards.models import Claim, ClaimEvidence, ClaimSource, ClaimStatus
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
+from civicpoints.households.models import Household
 from civicpoints.schemes.scope import Actor
 
 MAX_PHOTOS = 6
@@ -32,7 +33,13 @@ def image_type(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def evidence_attach(*, actor: Actor, claim: Claim, data: bytes) -> ClaimEvidence:
+def evidence_attach(
+    *,
+    claim: Claim,
+    data: bytes,
+    actor: Actor | None = None,
+    household: Household | None = None,
+) -> ClaimEvidence:
     """Attach a photo to a claim still under review (the caller found the claim in scope)."""
     if not data:
         raise invalid("照片是空的", field="photo")
@@ -45,11 +52,16 @@ def evidence_attach(*, actor: Actor, claim: Claim, data: bytes) -> ClaimEvidence
         raise invalid("只能上传 JPEG、PNG 或 WebP 格式的照片", field="photo")
     if claim.status not in (ClaimStatus.SUBMITTED, ClaimStatus.APPROVED):
         raise ApplicationError(ErrorCode.INVALID_TRANSITION, "审核通过后不能再添加照片")
-    if not actor.covers(
-        roles=("county_admin", "township_admin", "village_admin", "grid_worker"),
-        scheme_id=claim.scheme_id,
-        region_path=claim.village.path,
-    ):
+    if household is not None:
+        # A resident adds photos only to their own self-report.
+        allowed = claim.household_id == household.pk and claim.source == ClaimSource.SELF_REPORT
+    else:
+        allowed = actor is not None and actor.covers(
+            roles=("county_admin", "township_admin", "village_admin", "grid_worker"),
+            scheme_id=claim.scheme_id,
+            region_path=claim.village.path,
+        )
+    if not allowed:
         raise ApplicationError(ErrorCode.PERMISSION_DENIED, detail={"action": "claim.evidence"})
     if ClaimEvidence.objects.filter(claim=claim).count() >= MAX_PHOTOS:
         raise invalid(f"每条申报最多 {MAX_PHOTOS} 张照片", field="photo")
@@ -73,10 +85,10 @@ def evidence_attach(*, actor: Actor, claim: Claim, data: bytes) -> ClaimEvidence
                 content_type=content_type,
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
-                uploaded_by_id=actor.user_id,
+                uploaded_by_id=actor.user_id if actor else None,
             )
             audit_record(
-                actor_id=actor.user_id,
+                actor_id=actor.user_id if actor else None,
                 scheme_id=claim.scheme_id,
                 action="claim.evidence",
                 obj=evidence,

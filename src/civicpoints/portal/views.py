@@ -1,0 +1,150 @@
+"""Residents' phone pages (长辈版 first): log in with the card code and PIN, see points and
+history, read the village's public notice and object, report a good deed with a photo.
+
+Thin: the household comes from the session; every check and write is in the domain apps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from civicpoints.awards.selectors import notice_claims, owed_total
+from civicpoints.awards.services import claim_object
+from civicpoints.awards.services.claims import claim_self_report
+from civicpoints.errors import ApplicationError
+from civicpoints.households.models import Household
+from civicpoints.households.services import household_pin_login
+from civicpoints.ledger.amounts import format_points
+from civicpoints.ledger.selectors import household_balance, household_entries
+from civicpoints.rules.selectors import rules_in_force
+
+SESSION_KEY = "resident_household"
+
+
+def _household(request: HttpRequest) -> Household | None:
+    pk = request.session.get(SESSION_KEY)
+    if not pk:
+        return None
+    return Household.objects.select_related("village").filter(pk=pk).first()
+
+
+def resident_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        household = _household(request)
+        if household is None:
+            return redirect("portal:login")
+        return view(request, household, *args, **kwargs)
+
+    return wrapper
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            household = household_pin_login(
+                card_code=request.POST.get("card", "")[:32], pin=request.POST.get("pin", "")[:12]
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            request.session.cycle_key()
+            request.session[SESSION_KEY] = household.pk
+            return redirect("portal:home")
+    return render(request, "portal/login.html")
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    request.session.pop(SESSION_KEY, None)
+    return redirect("portal:login")
+
+
+@resident_required
+def home(request: HttpRequest, household: Household) -> HttpResponse:
+    balance = household_balance(household_id=household.pk)
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "h": household,
+            "available": format_points(balance.available),
+            "owed": format_points(owed_total(household_id=household.pk)),
+            "on_notice": notice_claims(village_id=household.village_id).count(),
+        },
+    )
+
+
+@resident_required
+def history(request: HttpRequest, household: Household) -> HttpResponse:
+    entries = list(household_entries(household_id=household.pk)[:50])
+    return render(request, "portal/history.html", {"h": household, "entries": entries})
+
+
+@resident_required
+def notices(request: HttpRequest, household: Household) -> HttpResponse:
+    return render(
+        request,
+        "portal/notices.html",
+        {"h": household, "claims": notice_claims(village_id=household.village_id)},
+    )
+
+
+@require_POST
+@resident_required
+def object_view(request: HttpRequest, household: Household, claim_id: int) -> HttpResponse:
+    claim = notice_claims(village_id=household.village_id).filter(pk=claim_id).first()
+    if claim is None:
+        return render(request, "backoffice/not_found.html", status=404)
+    try:
+        claim_object(claim=claim, objector=household, reason=request.POST.get("reason", "")[:500])
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "您的异议已提交，村里会重新审核这条申报。")
+    return redirect("portal:notices")
+
+
+@require_http_methods(["GET", "POST"])
+@resident_required
+def report(request: HttpRequest, household: Household) -> HttpResponse:
+    rules = [r for r in rules_in_force(scheme_id=household.scheme_id) if not r.is_deduction]
+    if request.method == "POST":
+        photo = request.FILES.get("photo")
+        try:
+            quantity = Decimal(request.POST.get("quantity", "").strip() or "x")
+            occurred_on = dt.date.fromisoformat(request.POST.get("occurred_on") or "")
+        except (InvalidOperation, ValueError):
+            messages.error(request, "请填写数量和日期")
+        else:
+            try:
+                claim_self_report(
+                    household=household,
+                    rule_id=request.POST.get("rule"),
+                    quantity=quantity,
+                    occurred_on=occurred_on,
+                    note=request.POST.get("note", "")[:500],
+                    witness=request.POST.get("witness", "")[:60],
+                    photo=photo.read() if photo is not None else None,
+                )
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, "已提交，村里审核后会公示。")
+                return redirect("portal:home")
+    return render(
+        request,
+        "portal/report.html",
+        {"h": household, "rules": rules, "today": timezone.localdate().isoformat()},
+    )

@@ -1,0 +1,39 @@
+"""Residents' pages on a phone-sized screen: elder mode (20px+ text, 60px+ targets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from civicpoints.households.services import household_set_pin
+from civicpoints.rules.catalogue import load_catalogue
+from tests.browser.conftest import shot
+from tests.factories import build_world, fund, make_household
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_elder_logs_in_with_the_card_and_sees_big_text(browser, live_server):
+    world = build_world()
+    load_catalogue(scheme=world.scheme)
+    me = make_household(world.scheme, world.village_a1, "王秀英")
+    household_set_pin(actor_id=None, household=me, pin="258369")
+    fund(me, 1270000)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(live_server.url + "/m/login/")
+    page.get_by_label("积分卡号").fill(me.card_code)
+    page.get_by_label("6位密码").fill("258369")
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("可用积分").wait_for()
+    assert page.locator(".balance strong").inner_text() == "12700"
+    body_px = page.evaluate("() => parseFloat(getComputedStyle(document.body).fontSize)")
+    assert body_px >= 20
+    heights = page.locator(".tile").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().height)"
+    )
+    assert len(heights) == 3 and min(heights) >= 60
+    shot(page, "portal-home")
+    page.get_by_role("link", name="申报好人好事").click()
+    page.get_by_label("做了什么").wait_for()
+    shot(page, "portal-report")
+    context.close()
