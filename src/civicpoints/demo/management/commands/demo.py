@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from civicpoints.demo.county import DEMO_PIN, STAFF, build_demo
+from civicpoints.households.models import Household
 from civicpoints.schemes.models import Scheme, User
 
 
@@ -36,6 +37,7 @@ class Command(BaseCommand):
                     user.set_password(password)
                     user.save(update_fields=["password"])
             self.stdout.write("数据库已有数据，跳过演示数据生成。")
+            self._resident()
             return
         result = build_demo(
             households=opts["households"],
@@ -48,3 +50,15 @@ class Command(BaseCommand):
             f"演示县已生成：{result.scheme.name}，{result.villages} 个村，"
             f"{result.households} 户，{result.postings} 笔积分记录。演示农户 PIN：{DEMO_PIN}"
         )
+        self._resident()
+
+    def _resident(self) -> None:
+        """A demo resident to try the phone pages (/m/) with."""
+        household = (
+            Household.objects.filter(village__name="晓光村", pin_hash__gt="").order_by("pk").first()
+        )
+        if household is not None:
+            self.stdout.write(
+                f"演示村民：{household.head_name}，卡号 {household.card_code}，PIN {DEMO_PIN}"
+                "（村民页面 /m/）"
+            )
