@@ -22,10 +22,10 @@ from civicpoints.awards.models import (
     ClaimEvent,
     ClaimSource,
     ClaimStatus,
-    Disqualification,
     VillageQuota,
 )
 from civicpoints.awards.services.evidence import evidence_attach
+from civicpoints.awards.services.sanctions import disqualified_on
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.models import Household, HouseholdStatus, Member
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS, format_points
@@ -226,20 +226,14 @@ def _live_sum(queryset: QuerySet[Claim]) -> int:
 
 
 def _check_disqualified(claim: Claim) -> None:
-    ban = (
-        Disqualification.objects.filter(
-            household_id=claim.household_id,
-            lifted_at__isnull=True,
-            starts_on__lte=claim.occurred_on,
-            ends_on__gte=claim.occurred_on,
-        )
-        .order_by("-ends_on")
-        .first()
-    )
-    if ban is not None and not claim.is_deduction:
+    if claim.is_deduction:
+        return
+    ban = disqualified_on(household_id=claim.household_id, day=claim.occurred_on)
+    if ban is not None:
         raise ApplicationError(
             ErrorCode.DISQUALIFIED,
-            f"该户处于一票否决期内（至 {ban.ends_on:%Y-%m-%d}）：{ban.reason}",
+            _("该户处于一票否决期内（至 %(until)s）：%(reason)s")
+            % {"until": f"{ban.ends_on:%Y-%m-%d}", "reason": ban.reason},
             {"until": ban.ends_on.isoformat(), "reason": ban.reason},
         )
 
