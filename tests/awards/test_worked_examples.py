@@ -171,3 +171,17 @@ def test_finalize_command_runs_as_of_a_given_time(earning, capsys):
     out = capsys.readouterr().out
     assert out.count("入账 1 条申报") == 1 and out.count("入账 0 条申报") == 2
     assert household_balance(household_id=household.pk).balance == 1000
+
+
+@pytest.mark.parametrize("deduction_first", [True, False])
+def test_a_deduction_and_an_award_due_together_see_each_other(earning, deduction_first):
+    household = make_household(earning.scheme, earning.world.village_a1)
+    deduction = submit(earning, household, "D03", 1, note="大操大办")  # -50
+    award = submit(earning, household, "B01", 100)  # +100 (100 bottles)
+    first, second = (deduction, award) if deduction_first else (award, deduction)
+    claim_approve(actor=earning.village_admin, claim=first, at=_at(0))
+    claim_approve(actor=earning.village_admin, claim=second, at=_at(0))
+    assert notices_finalize(at=_at(3)).count == 2
+    assert household_balance(household_id=household.pk).balance == 5000
+    assert owed_total(household_id=household.pk) == 0
+    assert_ledger_ok(earning.scheme.pk)

@@ -7,9 +7,11 @@ import datetime as dt
 import pytest
 
 from civicpoints.awards.models import Claim, ClaimStatus
+from civicpoints.awards.services import claim_submit
 from civicpoints.rules.catalogue import load_catalogue
 from civicpoints.rules.models import Rule
-from civicpoints.schemes.models import Role
+from civicpoints.schemes.models import Role, User
+from civicpoints.schemes.scope import actor_for_user
 from tests.browser.conftest import shot
 from tests.factories import PASSWORD, build_world, make_household, make_staff
 
@@ -72,3 +74,22 @@ def test_grid_worker_proposes_village_admin_approves_notice_prints(page, setting
 
 def _rule_id(world, code):
     return Rule.objects.get(scheme=world.scheme, code=code, effective_to__isnull=True).pk
+
+
+def test_review_never_redirects_to_another_site(page):
+    world = build_world()
+    rules = {r.code: r for r in load_catalogue(scheme=world.scheme)}
+    make_staff("cun", Role.VILLAGE_ADMIN, world.village_a1, world.scheme)
+    actor = actor_for_user(User.objects.get(username="cun"))
+    h = make_household(world.scheme, world.village_a1, "王秀英")
+    claim = claim_submit(actor=actor, household=h, rule_id=rules["B01"].pk, quantity=3)
+    _login(page, "cun")
+    page.goto(page.base_url + "/claims/")
+    page.evaluate(
+        """(id) => { const f = document.querySelector(`form[action='/claims/${id}/approve/']`);
+        const n = document.createElement('input'); n.type = 'hidden'; n.name = 'next';
+        n.value = 'https://evil.example/'; f.appendChild(n); f.submit(); }""",
+        claim.pk,
+    )
+    page.wait_for_load_state()
+    assert page.url.startswith(page.base_url + "/claims/")

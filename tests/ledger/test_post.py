@@ -190,3 +190,19 @@ def test_post_awards_in_one_batch(world):
                 Award(account=household_account(household=other), amount=1, idempotency_key="x")
             ],
         )
+
+
+def test_post_awards_refuses_a_key_reused_for_another_request(world):
+    h = make_household(world.scheme, world.village_a1)
+    issuance = system_account(scheme_id=world.scheme.pk, kind=AccountKind.ISSUANCE)
+    account = household_account(household=h)
+    first = Award(account=account, amount=500, idempotency_key="k", request_hash="a")
+    post_awards(scheme_id=world.scheme.pk, issuance=issuance, awards=[first])
+    with pytest.raises(ApplicationError) as err:
+        post_awards(
+            scheme_id=world.scheme.pk,
+            issuance=issuance,
+            awards=[Award(account=account, amount=900, idempotency_key="k", request_hash="b")],
+        )
+    assert err.value.code == ErrorCode.IDEMPOTENCY_KEY_REUSED
+    assert household_balance(household_id=h.pk).balance == 500

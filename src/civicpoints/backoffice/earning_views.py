@@ -10,9 +10,11 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -97,7 +99,12 @@ def claim_review(request: HttpRequest, claim_id: int, action: str) -> HttpRespon
         messages.error(
             request, _("#%(claim)s：%(message)s") % {"claim": claim_id, "message": exc.message}
         )
-    return redirect(request.POST.get("next") or "backoffice:claims")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "backoffice:claims"  # never follow a "next" to another site
+    return redirect(target)
 
 
 @login_required
@@ -120,18 +127,19 @@ def claim_new(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("请选择农户并填写正确的数量和日期"))
         else:
             try:
-                claim = claim_submit(
-                    actor=actor,
-                    household=household,
-                    rule_id=request.POST.get("rule"),
-                    quantity=quantity,
-                    occurred_on=occurred_on,
-                    note=request.POST.get("note", "")[:500],
-                    witness=request.POST.get("witness", "")[:60],
-                )
-                photo = request.FILES.get("photo")
-                if photo is not None:
-                    evidence_attach(actor=actor, claim=claim, data=photo.read())
+                with transaction.atomic():  # a refused photo leaves no claim behind
+                    claim = claim_submit(
+                        actor=actor,
+                        household=household,
+                        rule_id=request.POST.get("rule"),
+                        quantity=quantity,
+                        occurred_on=occurred_on,
+                        note=request.POST.get("note", "")[:500],
+                        witness=request.POST.get("witness", "")[:60],
+                    )
+                    photo = request.FILES.get("photo")
+                    if photo is not None:
+                        evidence_attach(actor=actor, claim=claim, data=photo.read())
             except ApplicationError as exc:
                 messages.error(request, exc.message)
             else:

@@ -382,13 +382,18 @@ def post_awards(
         [str(a.ref[1]) for a in awards],
     ]
     sql = (
-        "SELECT key, posting_id FROM ledger_post_awards(%s::bigint, %s::text, %s::bigint, "
+        "SELECT key, posting_id, request_hash FROM ledger_post_awards(%s::bigint, %s::text, %s::bigint, "
         "%s::timestamptz, %s::bigint, %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], "
         "%s::text[], %s::text[], %s::text[], %s::text[])"
     )
+    wanted = {a.idempotency_key: a.request_hash for a in awards}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {key: int(pk) for key, pk in cursor.fetchall()}
+        rows = cursor.fetchall()
+        if any(wanted[key] != digest for key, _, digest in rows):
+            # A key used before for a different request: refuse, as post() does.
+            raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
+        return {key: int(pk) for key, pk, _ in rows}
 
 
 def reverse(

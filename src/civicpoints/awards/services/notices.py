@@ -89,6 +89,14 @@ def _finalize_batch(
             Claim.objects.filter(pk__in=ids).select_related("household", "rule").order_by("pk")
         )
         households = {c.household_id for c in claims}
+        # Lock every household account of the batch in id order before any posting: the
+        # postings below touch them in claim order, and two finalizers must not deadlock.
+        list(
+            Account.objects.select_for_update()
+            .filter(household_id__in=households)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         accounts = {a.household_id: a for a in Account.objects.filter(household_id__in=households)}
         owing = set(
             OwedDeduction.objects.filter(household_id__in=households, remaining__gt=0).values_list(
@@ -100,6 +108,9 @@ def _finalize_batch(
         # Plain awards to households that owe nothing go set-based, a batch per scheme;
         # deductions and awards that pay off owed points go one by one.
         plain: dict[int, list[Claim]] = defaultdict(list)
+        # A household with a deduction in this batch has all its claims posted one by one,
+        # in claim order, so awards and deductions see each other's effect.
+        mixed = {c.household_id for c in claims if c.is_deduction}
         for claim in claims:
             if claim.scheme_id not in issuance:
                 issuance[claim.scheme_id] = system_account(
@@ -108,13 +119,18 @@ def _finalize_batch(
             owed = 0
             if claim.is_deduction:
                 claim.posting, owed = _post_deduction(claim)
+                if owed:
+                    owing.add(claim.household_id)
             else:
                 account = accounts.get(claim.household_id) or household_account(
                     household=claim.household
                 )
-                if claim.household_id in owing:
+                if claim.household_id in owing or claim.household_id in mixed:
                     claim.posting = _post_award(
-                        claim, account, issuance[claim.scheme_id], owing=True
+                        claim,
+                        account,
+                        issuance[claim.scheme_id],
+                        owing=claim.household_id in owing,
                     )
                 else:
                     plain[claim.scheme_id].append(claim)
@@ -196,6 +212,7 @@ def _take_owed(claim: Claim) -> int:
 
 
 def _post_deduction(claim: Claim) -> tuple[Posting | None, int]:
+    household_account(household=claim.household)  # every household has one; make sure
     account = Account.objects.select_for_update().get(household_id=claim.household_id)
     available = account.balance - account.held
     take = min(claim.points, max(available, 0))

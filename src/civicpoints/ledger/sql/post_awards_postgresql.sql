@@ -3,12 +3,12 @@
 -- the balance guard, so there is nothing to refuse one by one. Household rows are locked in
 -- id order first (the order post() uses), so this never deadlocks with post(). Postings whose
 -- key already exists are skipped (a re-run); the function returns (key, posting id) for every
--- key it was given.
+-- key it was given, with the request hash stored for it (the caller compares).
 CREATE OR REPLACE FUNCTION ledger_post_awards(
   p_scheme bigint, p_kind text, p_actor bigint, p_created timestamptz, p_issuance bigint,
   p_accounts bigint[], p_amounts bigint[], p_members bigint[], p_keys text[], p_hashes text[],
   p_memos text[], p_ref_types text[], p_ref_ids text[]
-) RETURNS TABLE (key text, posting_id bigint) LANGUAGE plpgsql AS $$
+) RETURNS TABLE (key text, posting_id bigint, request_hash text) LANGUAGE plpgsql AS $$
 DECLARE
   wanted integer;
   moved integer;
@@ -68,7 +68,7 @@ BEGIN
   END IF;
 
   RETURN QUERY
-    SELECT p.idempotency_key::text, p.id
+    SELECT p.idempotency_key::text, p.id, p.request_hash::text
       FROM ledger_posting AS p
      WHERE p.scheme_id = p_scheme AND p.idempotency_key = ANY(p_keys);
 END $$;
