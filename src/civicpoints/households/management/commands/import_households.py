@@ -7,24 +7,21 @@ Without ``--user`` the import acts for the whole scheme (whoever runs it has the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar
 
-from django.core.management.base import BaseCommand, CommandError
-
-from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.errors import ApplicationError
 from civicpoints.households.importing import (
-    MAX_BYTES,
-    command_line_actor,
     household_import_file,
     household_import_preview,
 )
-from civicpoints.schemes.models import Scheme, User
-from civicpoints.schemes.scope import actor_for_user
-
-STAGE = {"check": ("已检查", "行"), "save": ("已写入", "户")}
+from civicpoints.households.importing.command import ImportCommand
 
 
-class Command(BaseCommand):
+class Command(ImportCommand):
+    stages: ClassVar[dict[str, tuple[str, str]]] = {
+        "check": ("已检查", "行"),
+        "save": ("已写入", "户"),
+    }
     help = "从 Excel（.xlsx/.xls/WPS .et）或 CSV 文件导入农户；有任何错误则一户也不导入"
 
     def add_arguments(self, parser: Any) -> None:
@@ -35,21 +32,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         path = Path(opts["file"])
-        try:
-            with path.open("rb") as f:
-                data = f.read(MAX_BYTES + 1)
-        except OSError as exc:
-            raise CommandError(f"无法打开文件 {path}：{exc.strerror or exc}") from None
-        scheme = Scheme.objects.select_related("operator_region").filter(pk=opts["scheme"]).first()
-        if scheme is None:
-            raise CommandError(f"没有编号为 {opts['scheme']} 的积分方案")
-        if opts["user"]:
-            user = User.objects.filter(username=opts["user"], is_active=True).first()
-            if user is None:
-                raise CommandError(f"没有名为 {opts['user']} 的工作人员（或已停用）")
-            actor = actor_for_user(user)
-        else:
-            actor = command_line_actor(scheme)
+        data = self.read_file(path)
+        scheme, actor = self.scheme_and_actor(opts)
+        actor = actor or self.whole_scheme(scheme)
 
         try:
             if opts["dry_run"]:
@@ -73,16 +58,5 @@ class Command(BaseCommand):
                 progress=self.progress,
             )
         except ApplicationError as exc:
-            if exc.code == ErrorCode.IMPORT_INVALID:
-                self.fail(exc.detail.get("errors", []))
-            raise CommandError(exc.message) from None
+            self.refused(exc)
         self.stdout.write(f"导入完成：共导入 {result.created} 户（{scheme.name}）")
-
-    def progress(self, stage: str, done: int, total: int) -> None:
-        verb, unit = STAGE.get(stage, (stage, ""))
-        self.stdout.write(f"  {verb} {done}/{total} {unit}")
-
-    def fail(self, errors: list[str]) -> NoReturn:
-        for line in errors:
-            self.stderr.write(line)
-        raise CommandError(f"文件有 {len(errors)} 处错误，未导入任何数据")
