@@ -24,18 +24,11 @@ from civicpoints.awards.importing import (
 )
 from civicpoints.awards.importing.export import claims_export, export_regions
 from civicpoints.awards.importing.sheet import LABEL, TEMPLATE_KEYS, XLSX
-from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.backoffice.import_views import chosen_scheme, confirm_refused, render_preview
+from civicpoints.errors import ApplicationError
 from civicpoints.households.importing import MAX_BYTES
 from civicpoints.schemes.models import Scheme
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, actor_for_user
-
-MAX_SHOWN_ERRORS = 1000
-
-
-def _chosen(schemes: list[Scheme], raw: object) -> Scheme | None:
-    if len(schemes) == 1 and not raw:
-        return schemes[0]
-    return next((s for s in schemes if str(s.pk) == str(raw)), None)
 
 
 def _may_approve(actor: Actor) -> bool:
@@ -63,7 +56,7 @@ def claim_import(request: HttpRequest) -> HttpResponse:
         return _form(request, actor, schemes, status=403)
     if request.method == "GET":
         return _form(request, actor, schemes)
-    scheme = _chosen(schemes, request.POST.get("scheme"))
+    scheme = chosen_scheme(schemes, request.POST.get("scheme"))
     upload = request.FILES.get("file")
     if scheme is None:
         messages.error(request, "请选择积分方案")
@@ -85,25 +78,14 @@ def claim_import(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return _form(request, actor, schemes, status=exc.status)
-    errors = [str(e) for e in preview.errors]
-    return render(
-        request,
-        "backoffice/claim_import_preview.html",
-        {
-            "preview": preview,
-            "scheme": scheme,
-            "errors": errors[:MAX_SHOWN_ERRORS],
-            "hidden_errors": max(len(errors) - MAX_SHOWN_ERRORS, 0),
-        },
-        status=200 if preview.ok else 422,
-    )
+    return render_preview(request, "backoffice/claim_import_preview.html", preview, scheme)
 
 
 @login_required
 @require_POST
 def claim_import_confirm(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
-    scheme = _chosen(claim_import_schemes(actor), request.POST.get("scheme"))
+    scheme = chosen_scheme(claim_import_schemes(actor), request.POST.get("scheme"))
     if scheme is None:
         return render(request, "backoffice/not_found.html", status=404)
     try:
@@ -111,19 +93,7 @@ def claim_import_confirm(request: HttpRequest) -> HttpResponse:
             actor=actor, scheme=scheme, token=request.POST.get("token", "")
         )
     except ApplicationError as exc:
-        if exc.code == ErrorCode.IMPORT_INVALID:
-            errors = exc.detail.get("errors", [])
-            return render(
-                request,
-                "backoffice/import_refused.html",
-                {"errors": errors[:MAX_SHOWN_ERRORS], "total": len(errors)},
-                status=422,
-            )
-        if exc.code == ErrorCode.NOT_FOUND:
-            messages.error(request, "这次上传已失效（已导入、已过期或不是您上传的），请重新上传")
-        else:
-            messages.error(request, exc.message)
-        return redirect("backoffice:claim_import")
+        return confirm_refused(request, exc, back="backoffice:claim_import")
     return redirect("backoffice:claim_import_done", token=result.token)
 
 
@@ -142,7 +112,7 @@ def claim_import_done(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def claim_import_template_download(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
-    scheme = _chosen(claim_import_schemes(actor), request.GET.get("scheme"))
+    scheme = chosen_scheme(claim_import_schemes(actor), request.GET.get("scheme"))
     if scheme is None:
         return render(request, "backoffice/not_found.html", status=404)
     wide = request.GET.get("form") == "wide"
@@ -159,7 +129,7 @@ def claim_import_template_download(request: HttpRequest) -> HttpResponseBase:
 def claim_export(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     schemes = claim_import_schemes(actor)
-    scheme = _chosen(schemes, request.GET.get("scheme"))
+    scheme = chosen_scheme(schemes, request.GET.get("scheme"))
     if scheme is None:
         return render(request, "backoffice/not_found.html", status=404)
     fmt = "csv" if request.GET.get("format") == "csv" else "xlsx"

@@ -7,6 +7,7 @@ they come back as messages on the page.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -32,7 +33,42 @@ MAX_SHOWN_ERRORS = 1000  # a whole sheet in the wrong layout would otherwise be 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _chosen(schemes: list[Scheme], raw: object) -> Scheme | None:
+def render_preview(
+    request: HttpRequest, template: str, preview: Any, scheme: Scheme
+) -> HttpResponse:
+    """A preview page: counts, first rows and every error (up to MAX_SHOWN_ERRORS)."""
+    errors = [str(e) for e in preview.errors]
+    return render(
+        request,
+        template,
+        {
+            "preview": preview,
+            "scheme": scheme,
+            "errors": errors[:MAX_SHOWN_ERRORS],
+            "hidden_errors": max(len(errors) - MAX_SHOWN_ERRORS, 0),
+        },
+        status=200 if preview.ok else 422,
+    )
+
+
+def confirm_refused(request: HttpRequest, exc: ApplicationError, *, back: str) -> HttpResponse:
+    """A confirm that did not import: the file's errors, or why the upload is gone."""
+    if exc.code == ErrorCode.IMPORT_INVALID:
+        errors = exc.detail.get("errors", [])
+        return render(
+            request,
+            "backoffice/import_refused.html",
+            {"errors": errors[:MAX_SHOWN_ERRORS], "total": len(errors)},
+            status=422,
+        )
+    if exc.code == ErrorCode.NOT_FOUND:
+        messages.error(request, _("这次上传已失效（已导入、已过期或不是您上传的），请重新上传"))
+    else:
+        messages.error(request, exc.message)
+    return redirect(back)
+
+
+def chosen_scheme(schemes: list[Scheme], raw: object) -> Scheme | None:
     if len(schemes) == 1 and not raw:
         return schemes[0]
     return next((s for s in schemes if str(s.pk) == str(raw)), None)
@@ -57,7 +93,7 @@ def household_import(request: HttpRequest) -> HttpResponse:
         return _form(request, schemes, status=403)
     if request.method == "GET":
         return _form(request, schemes)
-    scheme = _chosen(schemes, request.POST.get("scheme"))
+    scheme = chosen_scheme(schemes, request.POST.get("scheme"))
     upload = request.FILES.get("file")
     if scheme is None:
         messages.error(request, _("请选择积分方案"))
@@ -77,25 +113,14 @@ def household_import(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return _form(request, schemes, status=exc.status)
-    errors = [str(e) for e in preview.errors]
-    return render(
-        request,
-        "backoffice/import_preview.html",
-        {
-            "preview": preview,
-            "scheme": scheme,
-            "errors": errors[:MAX_SHOWN_ERRORS],
-            "hidden_errors": max(len(errors) - MAX_SHOWN_ERRORS, 0),
-        },
-        status=200 if preview.ok else 422,
-    )
+    return render_preview(request, "backoffice/import_preview.html", preview, scheme)
 
 
 @login_required
 @require_POST
 def household_import_confirm(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
-    scheme = _chosen(import_schemes(actor), request.POST.get("scheme"))
+    scheme = chosen_scheme(import_schemes(actor), request.POST.get("scheme"))
     if scheme is None:
         return render(request, "backoffice/not_found.html", status=404)
     try:
@@ -103,19 +128,7 @@ def household_import_confirm(request: HttpRequest) -> HttpResponse:
             actor=actor, scheme=scheme, token=request.POST.get("token", "")
         )
     except ApplicationError as exc:
-        if exc.code == ErrorCode.IMPORT_INVALID:
-            errors = exc.detail.get("errors", [])
-            return render(
-                request,
-                "backoffice/import_refused.html",
-                {"errors": errors[:MAX_SHOWN_ERRORS], "total": len(errors)},
-                status=422,
-            )
-        if exc.code == ErrorCode.NOT_FOUND:
-            messages.error(request, _("这次上传已失效（已导入、已过期或不是您上传的），请重新上传"))
-        else:
-            messages.error(request, exc.message)
-        return redirect("backoffice:household_import")
+        return confirm_refused(request, exc, back="backoffice:household_import")
     return redirect("backoffice:household_import_done", token=result.token)
 
 
