@@ -17,3 +17,11 @@ def world(db: None) -> World:
 def postgres_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only (runs in the PostgreSQL pass of scripts/test)")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settlement_memo() -> None:
+    """The scheduler's per-process memo of settled days must not leak between tests."""
+    from civicpoints.merchants import settlement
+
+    settlement._settled_through.clear()

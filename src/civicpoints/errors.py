@@ -45,6 +45,25 @@ class ErrorCode(enum.StrEnum):
     ALREADY_CHECKED_OUT = "already_checked_out"
     NOT_CHECKED_IN = "not_checked_in"
     OPEN_ATTENDANCE = "open_attendance"
+    OUT_OF_STOCK = "out_of_stock"
+    STORE_CLOSED = "store_closed"
+    PURCHASE_LIMIT = "purchase_limit_exceeded"
+    PIN_REQUIRED = "pin_required"
+    PIN_INCORRECT = "pin_incorrect"
+    NOT_SERVED = "household_not_served"
+    RETURN_WINDOW_CLOSED = "return_window_closed"
+    ALREADY_RETURNED = "already_returned"
+    ORDER_NOT_OPEN = "order_not_open"
+    CEREMONY_INVALID = "ceremony_invalid"
+    MERCHANT_NOT_ACTIVE = "merchant_not_active"
+    PAYMENT_CODE_INVALID = "payment_code_invalid"
+    PAYMENT_CODE_EXPIRED = "payment_code_expired"
+    PAYMENT_CODE_USED = "payment_code_used"
+    PAYMENT_CODE_OTHER_SCHEME = "payment_code_other_scheme"
+    REFUND_WINDOW_CLOSED = "refund_window_closed"
+    REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
+    DAY_NOT_OVER = "business_day_not_over"
+    ALREADY_PAID = "statement_already_paid"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -80,6 +99,25 @@ STATUS = {
     ErrorCode.ALREADY_CHECKED_OUT: 409,
     ErrorCode.NOT_CHECKED_IN: 409,
     ErrorCode.OPEN_ATTENDANCE: 409,
+    ErrorCode.OUT_OF_STOCK: 409,
+    ErrorCode.STORE_CLOSED: 409,
+    ErrorCode.PURCHASE_LIMIT: 409,
+    ErrorCode.PIN_REQUIRED: 422,
+    ErrorCode.PIN_INCORRECT: 422,
+    ErrorCode.NOT_SERVED: 409,
+    ErrorCode.RETURN_WINDOW_CLOSED: 409,
+    ErrorCode.ALREADY_RETURNED: 409,
+    ErrorCode.ORDER_NOT_OPEN: 409,
+    ErrorCode.CEREMONY_INVALID: 422,
+    ErrorCode.MERCHANT_NOT_ACTIVE: 409,
+    ErrorCode.PAYMENT_CODE_INVALID: 422,
+    ErrorCode.PAYMENT_CODE_EXPIRED: 409,
+    ErrorCode.PAYMENT_CODE_USED: 409,
+    ErrorCode.PAYMENT_CODE_OTHER_SCHEME: 409,
+    ErrorCode.REFUND_WINDOW_CLOSED: 409,
+    ErrorCode.REFUND_EXCEEDS_PAYMENT: 409,
+    ErrorCode.DAY_NOT_OVER: 409,
+    ErrorCode.ALREADY_PAID: 409,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
@@ -115,6 +153,25 @@ DEFAULT_MESSAGES = {
     ErrorCode.ALREADY_CHECKED_OUT: _("已签退"),
     ErrorCode.NOT_CHECKED_IN: _("尚未签到，不能签退"),
     ErrorCode.OPEN_ATTENDANCE: _("还有人未签退，请先签退或由工作人员补签退"),
+    ErrorCode.OUT_OF_STOCK: _("库存不足"),
+    ErrorCode.STORE_CLOSED: _("今天不是本超市的兑换日"),
+    ErrorCode.PURCHASE_LIMIT: _("超过该商品每户限兑数量"),
+    ErrorCode.PIN_REQUIRED: _("请农户输入6位密码，或由工作人员代办并填写原因"),
+    ErrorCode.PIN_INCORRECT: _("密码不对"),
+    ErrorCode.NOT_SERVED: _("该户不在本店的服务范围内"),
+    ErrorCode.RETURN_WINDOW_CLOSED: _("已超过退货期限"),
+    ErrorCode.ALREADY_RETURNED: _("该笔兑换已退货"),
+    ErrorCode.ORDER_NOT_OPEN: _("订单已取货、取消或过期"),
+    ErrorCode.CEREMONY_INVALID: _("批量兑换有错误，未兑换任何一户"),
+    ErrorCode.MERCHANT_NOT_ACTIVE: _("该商家已暂停或解约，不能收款"),
+    ErrorCode.PAYMENT_CODE_INVALID: _("付款码无效，请让农户刷新后重新出示"),
+    ErrorCode.PAYMENT_CODE_EXPIRED: _("付款码已过期，请让农户刷新后重新出示"),
+    ErrorCode.PAYMENT_CODE_USED: _("付款码已使用过，请让农户刷新后重新出示"),
+    ErrorCode.PAYMENT_CODE_OTHER_SCHEME: _("这是其他地区的付款码，本店不能收"),
+    ErrorCode.REFUND_WINDOW_CLOSED: _("已超过退款期限"),
+    ErrorCode.REFUND_EXCEEDS_PAYMENT: _("退款不能超过这笔收款的剩余金额"),
+    ErrorCode.DAY_NOT_OVER: _("该营业日还没有结束，不能结算"),
+    ErrorCode.ALREADY_PAID: _("该结算单已付款"),
     ErrorCode.INTERNAL_ERROR: _("系统出错了，已记录，请稍后再试"),
 }
 

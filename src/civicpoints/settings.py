@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "civicpoints.rules",
     "civicpoints.awards",
     "civicpoints.activities",
+    "civicpoints.stores",
+    "civicpoints.merchants",
     "civicpoints.ops",
     "civicpoints.demo",
     "civicpoints.backoffice",

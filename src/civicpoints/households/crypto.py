@@ -19,6 +19,11 @@ def _derive(label: str) -> bytes:
     return hashlib.sha256(f"{label}:{settings.SECRET_KEY}".encode()).digest()
 
 
+def derived_key(label: str) -> bytes:
+    """A key for one purpose (e.g. signing payment codes), derived from SECRET_KEY."""
+    return _derive(f"civicpoints-{label}")
+
+
 @cache
 def _fernet() -> MultiFernet:
     keys = settings.FIELD_ENCRYPTION_KEYS or [

@@ -314,32 +314,54 @@ PIN_FAILURE_LIMIT = 5
 PIN_LOCKOUT = timedelta(minutes=15)
 
 
+def household_verify_pin(
+    *, household: Household, pin: Any, wrong: ErrorCode = ErrorCode.PIN_INCORRECT, message: str = ""
+) -> None:
+    """Check a PIN typed at a counter or at login; 5 wrong PINs in a row lock it 15 minutes.
+
+    The failure count is committed even when the caller's transaction rolls back (it runs
+    before the caller writes anything, and a refusal raises right after it).
+    """
+    now = timezone.now()
+    locked = (
+        Household.objects.filter(pk=household.pk)
+        .values_list("pin_locked_until", flat=True)
+        .first()
+    )
+    if locked and locked > now:
+        raise ApplicationError(
+            ErrorCode.LOCKED_OUT, _("密码错误次数过多，请15分钟后再试，或找村委会重设密码")
+        )
+    if not household_check_pin(household=household, pin=pin):
+        with transaction.atomic():
+            Household.objects.filter(pk=household.pk).update(pin_failures=F("pin_failures") + 1)
+            failures = Household.objects.filter(pk=household.pk).values_list(
+                "pin_failures", flat=True
+            )[0]
+            if failures >= PIN_FAILURE_LIMIT:
+                Household.objects.filter(pk=household.pk).update(
+                    pin_failures=0, pin_locked_until=now + PIN_LOCKOUT
+                )
+        left = max(PIN_FAILURE_LIMIT - failures, 0) if failures < PIN_FAILURE_LIMIT else 0
+        raise ApplicationError(wrong, message or None, detail={"attempts_left": left})
+    if household.pin_failures or household.pin_locked_until:
+        Household.objects.filter(pk=household.pk).update(pin_failures=0, pin_locked_until=None)
+
+
 def household_pin_login(*, card_code: str, pin: str) -> Household:
     """A resident logs in with the card code and PIN; 5 wrong PINs lock the card 15 minutes.
 
     A wrong card and a wrong PIN get the same answer, so card codes cannot be probed.
     """
     code = "".join((card_code or "").split()).upper()
-    now = timezone.now()
     household = (
         Household.objects.filter(card_code=code).exclude(status=HouseholdStatus.CLOSED).first()
         if code
         else None
     )
-    if household is not None and household.pin_locked_until and household.pin_locked_until > now:
-        raise ApplicationError(
-            ErrorCode.LOCKED_OUT, _("密码错误次数过多，请15分钟后再试，或找村委会重设密码")
-        )
-    if household is None or not household_check_pin(household=household, pin=pin):
-        if household is not None:
-            with transaction.atomic():
-                Household.objects.filter(pk=household.pk).update(pin_failures=F("pin_failures") + 1)
-                household.refresh_from_db(fields=["pin_failures"])
-                if household.pin_failures >= PIN_FAILURE_LIMIT:
-                    Household.objects.filter(pk=household.pk).update(
-                        pin_failures=0, pin_locked_until=now + PIN_LOCKOUT
-                    )
+    if household is None:
         raise ApplicationError(ErrorCode.LOGIN_FAILED, _("卡号或密码不对"))
-    if household.pin_failures or household.pin_locked_until:
-        Household.objects.filter(pk=household.pk).update(pin_failures=0, pin_locked_until=None)
+    household_verify_pin(
+        household=household, pin=pin, wrong=ErrorCode.LOGIN_FAILED, message=_("卡号或密码不对")
+    )
     return household

@@ -26,6 +26,7 @@ from civicpoints.ledger.amounts import MAX_HUNDREDTHS
 from civicpoints.ledger.models import (
     Account,
     AccountKind,
+    Entry,
     Hold,
     HoldStatus,
     Posting,
@@ -394,6 +395,64 @@ def post_awards(
             # A key used before for a different request: refuse, as post() does.
             raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
         return {key: int(pk) for key, pk, _ in rows}
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One two-leg posting between accounts that keep no balance row, for ``post_transfers``."""
+
+    source: Account
+    target: Account
+    amount: int
+    idempotency_key: str
+    memo: str = ""
+    ref: tuple[str, Any] = ("", "")
+
+
+def post_transfers(
+    *, scheme_id: int, kind: str, transfers: Sequence[Transfer], actor_id: int | None = None
+) -> list[int]:
+    """Post many transfers between system accounts at once (settlement, payouts).
+
+    No household balance moves, so nothing needs a guarded update: two bulk inserts, however
+    many transfers (set-based, not a posting per row). Returns the posting ids in order.
+    """
+    if kind not in PostingKind.values:
+        raise ValueError(f"unknown posting kind {kind}")
+    for t in transfers:
+        if AccountKind.HOUSEHOLD in (t.source.kind, t.target.kind):
+            raise ValueError("post_transfers moves points between system accounts only")
+        _validate_legs(scheme_id, [Leg(t.source, -t.amount), Leg(t.target, t.amount)])
+        if t.amount < 0:
+            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, _("转账金额必须为正数"))
+    if not transfers:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        postings = Posting.objects.bulk_create(
+            [
+                Posting(
+                    scheme_id=scheme_id,
+                    kind=kind,
+                    idempotency_key=t.idempotency_key,
+                    actor_id=actor_id,
+                    created_at=now,
+                    memo=t.memo[:200],
+                    ref_type=t.ref[0],
+                    ref_id=str(t.ref[1]),
+                )
+                for t in transfers
+            ]
+        )
+        Entry.objects.bulk_create(
+            [
+                Entry(scheme_id=scheme_id, posting_id=p.pk, account_id=account.pk, amount=amount)
+                for p, t in zip(postings, transfers, strict=True)
+                for account, amount in ((t.source, -t.amount), (t.target, t.amount))
+            ],
+            batch_size=5000,
+        )
+    return [int(p.pk) for p in postings]
 
 
 def reverse(

@@ -90,6 +90,7 @@ class Scheme(models.Model):
         _("年终政策"), max_length=20, choices=YearEndPolicy.choices, default=YearEndPolicy.NONE
     )
     expiry_months = models.PositiveSmallIntegerField(_("过期月数"), null=True, blank=True)
+    refund_days = models.PositiveSmallIntegerField(_("商家可退款天数"), default=7)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
