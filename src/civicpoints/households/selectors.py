@@ -30,8 +30,15 @@ def household_for(actor: Actor, household_id: object) -> Household:
 
 def household_search(actor: Actor, query: str, *, limit: int = 50) -> QuerySet[Household]:
     """By name, pinyin initials or full pinyin, phone digits, or card code."""
+    return household_search_in(households_visible(actor), query, limit=limit)
+
+
+def household_search_in(
+    households: QuerySet[Household], query: str, *, limit: int = 50
+) -> QuerySet[Household]:
+    """The same search within a given set (e.g. the households a store serves)."""
     q = (query or "").strip()
-    base = households_visible(actor).select_related("village", "account").order_by("pk")
+    base = households.select_related("village", "account").order_by("pk")
     if not q:
         return base[:limit]
     # An ID number first: most end in a digit and would otherwise be taken for phone digits.

@@ -1,0 +1,62 @@
+"""Reads for merchants, always through the actor's scope.
+
+A merchant is seen by its own clerks (listed on the merchant) and by the county admins and
+auditors of its scheme; a clerk of one shop finds nothing of another (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from civicpoints.errors import NotFound
+from civicpoints.merchants.models import Merchant, Payment, Statement
+from civicpoints.schemes.models import Role
+from civicpoints.schemes.scope import Actor, parse_id, scope_q
+
+MERCHANT_READERS = (Role.COUNTY_ADMIN, Role.AUDITOR)
+
+
+def merchants_visible(actor: Actor) -> QuerySet[Merchant]:
+    mine = Q(clerks=actor.user_id) if actor.user_id else Q(pk__in=[])
+    q = mine | scope_q(
+        actor, region_path_field="scheme__operator_region__path", roles=MERCHANT_READERS
+    )
+    return Merchant.objects.filter(q).distinct().select_related("scheme")
+
+
+def merchant_for(actor: Actor, merchant_id: Any) -> Merchant:
+    pk = parse_id(merchant_id)
+    found = merchants_visible(actor).filter(pk=pk).first() if pk else None
+    if found is None:
+        raise NotFound("merchant")
+    return found
+
+
+def payment_for(merchant: Merchant, payment_id: Any) -> Payment:
+    pk = parse_id(payment_id)
+    found = (
+        Payment.objects.filter(merchant=merchant, pk=pk)
+        .select_related("merchant", "merchant__scheme", "household")
+        .first()
+        if pk
+        else None
+    )
+    if found is None:
+        raise NotFound("payment")
+    return found
+
+
+def statements_visible(actor: Actor) -> QuerySet[Statement]:
+    return Statement.objects.filter(merchant__in=merchants_visible(actor)).select_related(
+        "merchant"
+    )
+
+
+def statement_for(actor: Actor, statement_id: Any) -> Statement:
+    pk = parse_id(statement_id)
+    found = statements_visible(actor).filter(pk=pk).first() if pk else None
+    if found is None:
+        raise NotFound("statement")
+    return found
