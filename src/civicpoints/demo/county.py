@@ -16,6 +16,7 @@ from django.db import reset_queries, transaction
 from django.utils import timezone
 
 from civicpoints.awards.services import claim_approve, claim_submit
+from civicpoints.demo.spending import build_spending
 from civicpoints.households import idcard
 from civicpoints.households.models import Household, HouseholdStatus, Relation
 from civicpoints.households.services import NewHousehold, NewMember, households_bulk_create
@@ -322,6 +323,10 @@ def build_demo(
     progress(f"积分记录：{postings} 笔")
     claims = _claims(scheme, demo_village, rng)
     progress(f"积分细则 {len(CATALOGUE)} 条；申报 {claims} 条（待审核、公示中）")
+    redeemed = build_spending(
+        scheme=scheme, township=townships["开通镇"], village=demo_village, rng=rng
+    )
+    progress(f"爱心超市 2 家、签约商家 1 家；柜台兑换 {redeemed} 笔，商家结算单 2 张")
     chain_follow(scheme_id=scheme.pk)
     return DemoResult(scheme=scheme, households=len(ids), postings=postings, villages=len(villages))
 
