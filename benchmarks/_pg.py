@@ -154,3 +154,54 @@ def funded_households(scheme: Any, villages: list[Any], count: int, points: int)
         ],
     )
     return ids
+
+
+def pgbench(url: str, *, clients: int, seconds: int, scale: int = 8) -> dict[str, Any]:
+    """pgbench TPC-B on a sibling database ``<name>_pgbench`` (created, then dropped)."""
+    import re
+    import shutil
+
+    target = db_url(url, db_name(url) + "_pgbench")
+    create_db(target)
+    exe = shutil.which("pgbench") or "/usr/bin/pgbench"
+    parts = urlsplit(target)
+    conn = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]
+    if parts.username:
+        conn += ["-U", parts.username]
+    env = dict(os.environ)
+    if parts.password:
+        env["PGPASSWORD"] = parts.password
+    try:
+        subprocess.run(
+            [exe, *conn, "-i", "-q", "-s", str(scale), db_name(target)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        admin_sql(target, "CHECKPOINT")
+        options = [
+            "-c",
+            str(clients),
+            "-j",
+            str(min(clients, 2)),
+            "-T",
+            str(seconds),
+            "-M",
+            "prepared",
+        ]
+        out = subprocess.run(
+            [exe, *conn, *options, db_name(target)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        latency = re.search(r"latency average = ([\d.]+) ms", out)
+        return {
+            "tps": round(tps, 1),
+            "latency_avg_ms": float(latency.group(1)) if latency else None,
+            "command": f"pgbench -i -s {scale}; pgbench {' '.join(options)}",
+        }
+    finally:
+        drop_db(target)

@@ -130,9 +130,20 @@ def _measure(ns: argparse.Namespace) -> dict[str, Any]:
     per_row = (ns.payments + ns.refunds) / (pay_seconds + refund_seconds)
 
     _pg.log("settle")
+    profiler = None
+    if ns.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     started = time.perf_counter()
     first = settle(scheme=scheme, day=yesterday)
     settle_seconds = time.perf_counter() - started
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
     started = time.perf_counter()
     second = settle(scheme=scheme, day=yesterday)
     rerun_seconds = time.perf_counter() - started
@@ -221,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=_pg.default_url("civicpoints_bench_settle"))
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile of settle() to stderr")
     ns = parser.parse_args(argv)
     result = run(ns)
     print(json.dumps(result, ensure_ascii=False, indent=2) if ns.json else _table(result))

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "civicpoints.demo",
     "civicpoints.backoffice",
     "civicpoints.portal",
+    "civicpoints.counter",
 ]
 
 MIDDLEWARE = [
@@ -139,9 +140,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Staff passwords: Django's default (PBKDF2). Residents' PINs: a keyed HMAC (households/crypto.py).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "civicpoints.households.crypto.PinHasher",
+]
 if TESTING:
-    # Hashing is deliberately slow in production; tests create many users and PINs.
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Hashing is deliberately slow in production; tests create many users.
+    PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "civicpoints.households.crypto.PinHasher",
+    ]
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
@@ -184,6 +197,8 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "civicpoints.households.sms.ConsoleB
 LOGIN_FAILURE_LIMIT = 5
 LOGIN_LOCKOUT_SECONDS = 15 * 60
 API_TOKEN_TTL_SECONDS = 12 * 3600
+# How long a keyed request that died mid-way (a killed worker) blocks retries with 409.
+IDEMPOTENCY_LEASE_SECONDS = int(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "30"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

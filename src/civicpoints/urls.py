@@ -1,4 +1,4 @@
-"""URL map: the API, the Django admin, and the staff pages."""
+"""URL map: the API, the Django admin, the residents' and counter pages, and the staff pages."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -14,5 +14,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("m/", include("civicpoints.portal.urls")),
+    path("counter/", include("civicpoints.counter.urls")),
     path("", include("civicpoints.backoffice.urls")),
 ]

@@ -14,7 +14,18 @@ V1_PATHS = {
     "/api/v1/households/{household_id}/entries": {"get"},
     "/api/v1/ledger/adjustments": {"post"},
     "/api/v1/ledger/verify": {"get"},
+    "/api/v1/auth/resident-token": {"post"},
+    "/api/v1/stores": {"get"},
+    "/api/v1/stores/{store_id}/products": {"get", "post"},
+    "/api/v1/stores/{store_id}/redemptions": {"get", "post"},
+    "/api/v1/households/{household_id}/payment-codes": {"post"},
+    "/api/v1/merchants": {"get", "post"},
+    "/api/v1/merchants/{merchant_id}/payments": {"get", "post"},
+    "/api/v1/merchants/{merchant_id}/payments/{payment_id}/refunds": {"post"},
+    "/api/v1/settlements/run": {"post"},
+    "/api/v1/settlements": {"get"},
 }
+NO_AUTH = {"/api/v1/auth/token", "/api/v1/auth/resident-token"}
 
 
 def test_openapi_lists_every_v1_path(db):
@@ -46,12 +57,36 @@ def test_openapi_describes_points_and_the_idempotency_key(db):
         assert status in adjust["responses"], status
 
 
+KEYED = [
+    "/api/v1/stores/{store_id}/redemptions",
+    "/api/v1/stores/{store_id}/redemptions/{redemption_id}/return",
+    "/api/v1/stores/{store_id}/orders",
+    "/api/v1/stores/{store_id}/ceremonies",
+    "/api/v1/orders/{order_id}/pickup",
+    "/api/v1/merchants/{merchant_id}/payments",
+    "/api/v1/merchants/{merchant_id}/payments/{payment_id}/refunds",
+]
+
+
+def test_openapi_documents_the_key_on_every_call_that_spends_points(db):
+    paths = Client().get("/api/openapi.json").json()["paths"]
+
+    for path in KEYED:
+        operation = paths[path]["post"]
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert "Idempotency-Key" in headers, path
+        assert "400" in operation["responses"], path
+    payment = Client().get("/api/openapi.json").json()["components"]["schemas"]["PaymentIn"]
+    assert payment["properties"]["points"]["multipleOf"] == 0.01
+
+
 def test_token_endpoint_needs_no_auth_and_the_rest_do(db):
     paths = Client().get("/api/openapi.json").json()["paths"]
 
-    assert "security" not in paths["/api/v1/auth/token"]["post"]
+    for path in NO_AUTH:
+        assert "security" not in paths[path]["post"], path
     for path, methods in V1_PATHS.items():
-        if path == "/api/v1/auth/token":
+        if path in NO_AUTH:
             continue
         for method in methods:
             assert paths[path][method]["security"] == [{"BearerToken": []}], (path, method)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
-from ninja import Header
+from ninja import Header, Schema
+from ninja.responses import NinjaJSONEncoder
 
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger.idempotency import (
@@ -37,9 +40,36 @@ def key_scope(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-def keyed_request_hash(*, method: str, path: str, user_id: int, payload: dict[str, Any]) -> str:
+def resident_key_scope(household_id: int) -> str:
+    """A resident's keys live apart from every staff user's (and every other household's)."""
+    return f"household:{household_id}"
+
+
+def keyed_request_hash(
+    *, method: str, path: str, user_id: int | str, payload: dict[str, Any]
+) -> str:
     """What makes two keyed requests "the same": method, path, caller and parsed body."""
     return request_hash({"method": method, "path": path, "user": user_id, "body": payload})
+
+
+# Services store the key with a prefix of their own ("order:...") in 200-character columns.
+SERVICE_KEY_MAX = 150
+
+
+def service_key(scope: str, key: str) -> str:
+    """The key a service stores: the caller's scope and key, a digest of them when too long."""
+    full = f"api:{scope}:{key}"
+    if len(full) <= SERVICE_KEY_MAX:
+        return full
+    return f"api:{scope}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def keyed_body(schema: type[Schema], data: dict[str, Any]) -> dict[str, Any]:
+    """A body for ``run_keyed`` (kept as JSON for replays): checked against its schema and
+    rendered as ninja renders every other response, so a later GET of it reads the same."""
+    checked = schema.model_validate(data).model_dump()
+    body: dict[str, Any] = json.loads(json.dumps(checked, cls=NinjaJSONEncoder))
+    return body
 
 
 def run_keyed(request: HttpRequest, *, payload: dict[str, Any], action: Action) -> JsonResponse:
@@ -47,10 +77,15 @@ def run_keyed(request: HttpRequest, *, payload: dict[str, Any], action: Action) 
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_MISSING)
-    user_id = request.auth.pk  # type: ignore[attr-defined]
-    scope = key_scope(user_id)
+    household = getattr(request, "household", None)
+    caller: int | str
+    if household is not None:
+        scope = caller = resident_key_scope(household.pk)
+    else:
+        user_id: int = request.auth.pk  # type: ignore[attr-defined]
+        scope, caller = key_scope(user_id), user_id
     digest = keyed_request_hash(
-        method=request.method or "", path=request.path, user_id=user_id, payload=payload
+        method=request.method or "", path=request.path, user_id=caller, payload=payload
     )
     slot = idempotency_begin(scope=scope, key=key, request_hash=digest)
     if slot.replay is not None:
@@ -60,11 +95,16 @@ def run_keyed(request: HttpRequest, *, payload: dict[str, Any], action: Action) 
         return response
     try:
         with transaction.atomic():
-            status, body = action(f"api:{scope}:{key}", digest)
+            status, body = action(service_key(scope, key), digest)
             idempotency_succeed(slot=slot, status=status, body=body)
     except ApplicationError as exc:
         if exc.code != ErrorCode.IDEMPOTENCY_IN_FLIGHT:
             idempotency_fail(slot=slot, status=exc.status, body=exc.as_json())
+        # Some refusals leave a trace that must outlive the rollback (a wrong PIN counts
+        # towards the card's lockout): the service hands it over to be written now.
+        after_rollback = getattr(exc, "after_rollback", None)
+        if after_rollback is not None:
+            after_rollback()
         raise
     except BaseException:
         idempotency_abandon(slot=slot)

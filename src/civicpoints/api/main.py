@@ -19,19 +19,33 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from civicpoints.errors import ApplicationError, ErrorCode
-from civicpoints.schemes.scope import actor_for_user
+from civicpoints.households.services import resident_token_household
+from civicpoints.schemes.scope import Actor, actor_for_user
 from civicpoints.schemes.services import api_token_user
 
 log = logging.getLogger(__name__)
 
 
 class BearerToken(HttpBearer):
+    """A staff token (from /auth/token) or a resident's (from /auth/resident-token).
+
+    Staff act through ``request.actor`` and their grants; a resident acts as their household
+    (``request.household``) with an actor that holds no grant, so every staff selector finds
+    nothing (404) and every staff role check refuses (403).
+    """
+
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = api_token_user(token=token)
-        if user is None:
-            return None
-        request.actor = actor_for_user(user)  # type: ignore[attr-defined]
-        return user
+        if user is not None:
+            request.actor = actor_for_user(user)  # type: ignore[attr-defined]
+            request.household = None  # type: ignore[attr-defined]
+            return user
+        household = resident_token_household(token=token)
+        if household is not None:
+            request.actor = Actor(user_id=None)  # type: ignore[attr-defined]
+            request.household = household  # type: ignore[attr-defined]
+            return household
+        return None
 
 
 api = NinjaAPI(
@@ -152,9 +166,12 @@ def _register() -> None:
         claims,
         households,
         ledger,
+        merchants,
         notices,
         regions,
         rules,
+        settlements,
+        stores,
     )
 
     api.add_router("/v1/auth/", auth.router)
@@ -169,6 +186,14 @@ def _register() -> None:
     api.add_router("/v1/budget", budget.router)
     api.add_router("/v1/activities", activities.router)
     api.add_router("/v1/mutual-help", activities.mutual_help_router)
+    api.add_router("/v1/stores", stores.catalogue.router)
+    api.add_router("/v1/stores", stores.counter.router)
+    api.add_router("/v1/stores", stores.orders.store_router)
+    api.add_router("/v1/orders", stores.orders.router)
+    api.add_router("/v1/deliveries", stores.orders.deliveries_router)
+    api.add_router("/v1/merchants", merchants.router)
+    api.add_router("/v1/households", merchants.payment_codes_router)
+    api.add_router("/v1/settlements", settlements.router)
 
 
 _register()

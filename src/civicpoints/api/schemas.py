@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
@@ -58,6 +59,9 @@ SignedPoints = Annotated[
     _schema(-MAX_POINTS),
 ]
 Id = Annotated[int, Field(strict=True, ge=1, le=2**53)]
+# A business day or an event's date: within years a scheme can have, so day arithmetic (24:00
+# of the day in Asia/Shanghai) cannot overflow on 0001-01-01 or 9999-12-31.
+Day = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
 
 
 def _query_id(value: Any) -> int:

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from civicpoints.backoffice import activity_views, earning_views, import_views, views
+from civicpoints.backoffice import (
+    activity_views,
+    ceremony_views,
+    delivery_views,
+    earning_views,
+    import_views,
+    merchant_views,
+    settlement_views,
+    store_views,
+    views,
+)
 from civicpoints.backoffice import claim_import_views as claim_imports
 
 app_name = "backoffice"
@@ -75,4 +85,66 @@ urlpatterns = [
         activity_views.activity_close_view,
         name="activity_close",
     ),
+    path("stores/", store_views.store_list, name="stores"),
+    path("stores/new/", store_views.store_new, name="store_new"),
+    path("stores/<int:store_id>/", store_views.store_detail, name="store"),
+    path("stores/<int:store_id>/products/new/", store_views.product_new, name="product_new"),
+    path(
+        "stores/<int:store_id>/products/<int:product_id>/photo/",
+        store_views.product_photo,
+        name="product_photo",
+    ),
+    path("stores/<int:store_id>/stock/in/", store_views.stock_in, name="stock_in"),
+    path("stores/<int:store_id>/stock/count/", store_views.stocktake, name="stocktake"),
+    path(
+        "redemptions/<int:redemption_id>/",
+        store_views.redemption_receipt,
+        name="redemption_receipt",
+    ),
+    path("deliveries/", delivery_views.delivery_board, name="deliveries"),
+    path(
+        "deliveries/<int:delivery_id>/proof/", delivery_views.delivery_proof, name="delivery_proof"
+    ),
+    path(
+        "deliveries/<int:delivery_id>/<str:action>/",
+        delivery_views.delivery_action,
+        name="delivery_action",
+    ),
+    path("orders/", delivery_views.order_list, name="orders"),
+    path("orders/<int:order_id>/<str:action>/", delivery_views.order_action, name="order_action"),
+    path("ceremonies/new/", ceremony_views.ceremony_new, name="ceremony_new"),
+    path(
+        "ceremonies/households/",
+        ceremony_views.ceremony_households,
+        name="ceremony_households",
+    ),
+    path("ceremonies/<int:ceremony_id>/", ceremony_views.ceremony_detail, name="ceremony"),
+    path("merchants/", merchant_views.merchant_list, name="merchants"),
+    path("merchants/new/", merchant_views.merchant_new, name="merchant_new"),
+    path(
+        "merchants/<int:merchant_id>/status/",
+        merchant_views.merchant_status,
+        name="merchant_status",
+    ),
+    path("settlement/", settlement_views.settlement, name="settlement"),
+    path("settlement/run/", settlement_views.settlement_run, name="settlement_run"),
+    path(
+        "settlement/statements/<int:statement_id>/paid/",
+        settlement_views.statement_paid,
+        name="statement_paid",
+    ),
+    path("settlement/payouts/", settlement_views.payouts, name="payouts"),
+    path(
+        "settlement/payouts.xlsx",
+        settlement_views.payout_file,
+        {"kind": "xlsx"},
+        name="payout_xlsx",
+    ),
+    path(
+        "settlement/payouts.csv",
+        settlement_views.payout_file,
+        {"kind": "csv"},
+        name="payout_csv",
+    ),
+    path("settlement/reconcile/", settlement_views.reconciliation, name="reconciliation"),
 ]

@@ -7,6 +7,7 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -24,6 +25,15 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/home.html", {"actor": actor})
 
 
+def _next_page(request: HttpRequest) -> str | None:
+    """Where the login form came from (``?next=``), only if it is a path on this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if safe and target.startswith("/") else None
+
+
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
@@ -36,8 +46,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("backoffice:home")
-    return render(request, "backoffice/login.html")
+            return redirect(_next_page(request) or "backoffice:home")
+    return render(request, "backoffice/login.html", {"next": _next_page(request) or ""})
 
 
 @require_POST

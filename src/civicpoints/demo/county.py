@@ -11,7 +11,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.contrib.auth.hashers import make_password
 from django.db import reset_queries, transaction
 from django.utils import timezone
 
@@ -19,7 +18,12 @@ from civicpoints.awards.services import claim_approve, claim_submit
 from civicpoints.demo.spending import build_spending
 from civicpoints.households import idcard
 from civicpoints.households.models import Household, HouseholdStatus, Relation
-from civicpoints.households.services import NewHousehold, NewMember, households_bulk_create
+from civicpoints.households.services import (
+    NewHousehold,
+    NewMember,
+    households_bulk_create,
+    pin_hash_make,
+)
 from civicpoints.ledger.chain import chain_follow
 from civicpoints.ledger.models import Account, AccountKind, PostingKind
 from civicpoints.ledger.services import Leg, post, system_account
@@ -315,7 +319,7 @@ def build_demo(
         actor_id=None,
         scheme=scheme,
         rows=rows,
-        pin_hash=make_password(DEMO_PIN),
+        pin_hash=pin_hash_make(DEMO_PIN),
         action="demo.households",
         progress=lambda done, total: _batch_done(progress, done, total),
     )

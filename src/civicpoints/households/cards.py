@@ -12,6 +12,8 @@ from civicpoints.households.models import Household
 
 
 def card_qr_svg(household: Household, *, scale: int = 5) -> str:
-    return segno.make(household.card_code, error="m").svg_inline(
+    # make_qr, not make: a short code would become a Micro QR, which phone cameras and the
+    # counter's browser scanner (jsQR / BarcodeDetector) do not read.
+    return segno.make_qr(household.card_code, error="m").svg_inline(
         scale=scale, border=2, omitsize=True
     )

@@ -99,3 +99,17 @@ def mask_phone(phone: str) -> str:
     if len(phone) == 11:
         return f"{phone[:3]}****{phone[7:]}"
     return phone[:2] + "*" * max(len(phone) - 4, 0) + phone[-2:] if len(phone) > 4 else phone
+
+
+class ResidentToken(models.Model):
+    """A resident's bearer token for the API, from a card + PIN login; only its SHA-256 is kept."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    household = models.ForeignKey(Household, models.CASCADE, related_name="tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("农户登录令牌")
+        verbose_name_plural = _("农户登录令牌")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
@@ -17,7 +19,13 @@ from django.utils.translation import gettext as _
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households import crypto, idcard, phones
-from civicpoints.households.models import Household, HouseholdStatus, Member, Relation
+from civicpoints.households.models import (
+    Household,
+    HouseholdStatus,
+    Member,
+    Relation,
+    ResidentToken,
+)
 from civicpoints.households.pinyin import search_keys
 from civicpoints.ledger.services import household_account, household_accounts_create
 from civicpoints.schemes.models import Region, RegionLevel, Scheme
@@ -112,7 +120,7 @@ def household_create(
                     size=size,
                     status=status,
                     card_code=new_card_code(),
-                    pin_hash=make_password(pin) if pin else "",
+                    pin_hash=pin_hash_make(pin) if pin else "",
                     search_keys=search_keys(head_name),
                 )
                 Member.objects.create(
@@ -187,7 +195,9 @@ def household_set_pin(*, actor_id: int | None, household: Household, pin: str) -
     if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
         raise invalid(_("PIN 过于简单，请换一个"), field="pin")
     with transaction.atomic():
-        Household.objects.filter(pk=household.pk).update(pin_hash=make_password(pin))
+        Household.objects.filter(pk=household.pk).update(pin_hash=pin_hash_make(pin))
+        # A new PIN signs every phone out: whoever knew the old one keeps no token.
+        ResidentToken.objects.filter(household=household).delete()
         audit_record(
             actor_id=actor_id,
             scheme_id=household.scheme_id,
@@ -197,11 +207,19 @@ def household_set_pin(*, actor_id: int | None, household: Household, pin: str) -
 
 
 def household_check_pin(*, household: Household, pin: Any) -> bool:
-    return (
-        bool(household.pin_hash)
-        and isinstance(pin, str)
-        and check_password(pin, household.pin_hash)
-    )
+    if not household.pin_hash or not isinstance(pin, str):
+        return False
+    if not check_password(pin, household.pin_hash):
+        return False
+    if not household.pin_hash.startswith(crypto.PIN_HASHER + "$"):
+        # An older (PBKDF2) PIN hash verified: store it the current way.
+        household.pin_hash = pin_hash_make(pin)
+        Household.objects.filter(pk=household.pk).update(pin_hash=household.pin_hash)
+    return True
+
+
+def pin_hash_make(pin: str) -> str:
+    return make_password(pin, hasher=crypto.PIN_HASHER)
 
 
 @dataclass
@@ -314,13 +332,41 @@ PIN_FAILURE_LIMIT = 5
 PIN_LOCKOUT = timedelta(minutes=15)
 
 
+class PinRefused(ApplicationError):
+    """A wrong PIN, already counted. A caller whose transaction rolls back with this refusal
+    (the API runs a keyed request's service inside one) undoes the count with it, so it calls
+    ``after_rollback`` to count the wrong PIN again, for good."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str | None,
+        detail: dict[str, Any],
+        after_rollback: Callable[[], object] | None = None,
+    ) -> None:
+        super().__init__(code, message, detail)
+        self.after_rollback = after_rollback
+
+
+def _pin_failure(household_id: int, now: datetime) -> int:
+    """Count one wrong PIN; the fifth in a row locks the card. Returns the count."""
+    row = Household.objects.filter(pk=household_id)
+    with transaction.atomic():
+        row.update(pin_failures=F("pin_failures") + 1)
+        failures = row.values_list("pin_failures", flat=True)[0]
+        if failures >= PIN_FAILURE_LIMIT:
+            row.update(pin_failures=0, pin_locked_until=now + PIN_LOCKOUT)
+    return failures
+
+
 def household_verify_pin(
     *, household: Household, pin: Any, wrong: ErrorCode = ErrorCode.PIN_INCORRECT, message: str = ""
 ) -> None:
     """Check a PIN typed at a counter or at login; 5 wrong PINs in a row lock it 15 minutes.
 
-    The failure count is committed even when the caller's transaction rolls back (it runs
-    before the caller writes anything, and a refusal raises right after it).
+    The failure count is committed even when the caller's transaction rolls back: outside a
+    transaction it commits at once (it runs before the caller writes anything, and a refusal
+    raises right after it); inside one, the refusal carries ``after_rollback`` (PinRefused).
     """
     now = timezone.now()
     locked = (
@@ -333,17 +379,15 @@ def household_verify_pin(
             ErrorCode.LOCKED_OUT, _("密码错误次数过多，请15分钟后再试，或找村委会重设密码")
         )
     if not household_check_pin(household=household, pin=pin):
-        with transaction.atomic():
-            Household.objects.filter(pk=household.pk).update(pin_failures=F("pin_failures") + 1)
-            failures = Household.objects.filter(pk=household.pk).values_list(
-                "pin_failures", flat=True
-            )[0]
-            if failures >= PIN_FAILURE_LIMIT:
-                Household.objects.filter(pk=household.pk).update(
-                    pin_failures=0, pin_locked_until=now + PIN_LOCKOUT
-                )
+        failures = _pin_failure(household.pk, now)
         left = max(PIN_FAILURE_LIMIT - failures, 0) if failures < PIN_FAILURE_LIMIT else 0
-        raise ApplicationError(wrong, message or None, detail={"attempts_left": left})
+        inside = transaction.get_connection().in_atomic_block
+        raise PinRefused(
+            wrong,
+            message or None,
+            {"attempts_left": left},
+            after_rollback=partial(_pin_failure, household.pk, now) if inside else None,
+        )
     if household.pin_failures or household.pin_locked_until:
         Household.objects.filter(pk=household.pk).update(pin_failures=0, pin_locked_until=None)
 
@@ -365,3 +409,40 @@ def household_pin_login(*, card_code: str, pin: str) -> Household:
         household=household, pin=pin, wrong=ErrorCode.LOGIN_FAILED, message=_("卡号或密码不对")
     )
     return household
+
+
+# --- resident tokens -------------------------------------------------------------------------
+
+RESIDENT_TOKEN_TTL = timedelta(days=7)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def resident_token_issue(*, card_code: str, pin: str) -> tuple[str, ResidentToken]:
+    """A resident's API bearer token from the card code and PIN (the pages' login and lockout)."""
+    household = household_pin_login(card_code=card_code, pin=pin)
+    token = secrets.token_urlsafe(32)
+    row = ResidentToken.objects.create(
+        scheme_id=household.scheme_id,
+        household=household,
+        key_hash=_token_hash(token),
+        expires_at=timezone.now() + RESIDENT_TOKEN_TTL,
+    )
+    return token, row
+
+
+def resident_token_household(*, token: str) -> Household | None:
+    """The household a resident token belongs to, or None (unknown, expired, closed)."""
+    if not token or len(token) > 200:
+        return None
+    row = (
+        ResidentToken.objects.select_related(
+            "household", "household__village", "household__account"
+        )
+        .filter(key_hash=_token_hash(token), expires_at__gt=timezone.now())
+        .exclude(household__status=HouseholdStatus.CLOSED)
+        .first()
+    )
+    return row.household if row else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +23,6 @@ from django.utils.translation import gettext as _
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger.models import IdempotencyRecord, IdempotencyState
 
-LEASE = timedelta(seconds=30)
 MAX_KEY_LENGTH = 200
 
 
@@ -47,6 +47,7 @@ def idempotency_begin(*, scope: str, key: str, request_hash: str) -> Slot:
         )
     owner = secrets.token_hex(8)
     now = timezone.now()
+    lease = timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -56,7 +57,7 @@ def idempotency_begin(*, scope: str, key: str, request_hash: str) -> Slot:
                     request_hash=request_hash,
                     state=IdempotencyState.IN_FLIGHT,
                     owner=owner,
-                    lease_until=now + LEASE,
+                    lease_until=now + lease,
                 )
             return Slot(record_id=record.pk, owner=owner)
         except IntegrityError:
@@ -77,7 +78,7 @@ def idempotency_begin(*, scope: str, key: str, request_hash: str) -> Slot:
         # The first attempt died before committing anything: take the slot over.
         taken = IdempotencyRecord.objects.filter(
             pk=existing.pk, owner=existing.owner, state=IdempotencyState.IN_FLIGHT
-        ).update(owner=owner, lease_until=now + LEASE)
+        ).update(owner=owner, lease_until=now + lease)
         if taken:
             return Slot(record_id=existing.pk, owner=owner)
     raise ApplicationError(ErrorCode.IDEMPOTENCY_IN_FLIGHT)

@@ -35,3 +35,12 @@ def household_entries(*, household_id: int) -> QuerySet[Entry]:
         .select_related("posting", "member")
         .order_by("-posting_id", "-pk")
     )
+
+
+def household_balance_after(*, posting_id: int, household_id: int) -> int | None:
+    """The household's balance right after a posting (the receipt's last line)."""
+    return (
+        Entry.objects.filter(posting_id=posting_id, account__household_id=household_id)
+        .values_list("balance_after", flat=True)
+        .first()
+    )

@@ -6,9 +6,11 @@ auditors of its scheme; a clerk of one shop finds nothing of another (404).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from civicpoints.errors import NotFound
 from civicpoints.merchants.models import Merchant, Payment, Statement
@@ -26,12 +28,23 @@ def merchants_visible(actor: Actor) -> QuerySet[Merchant]:
     return Merchant.objects.filter(q).distinct().select_related("scheme")
 
 
+def counter_merchants(actor: Actor) -> QuerySet[Merchant]:
+    """The shops whose till the actor works (a county admin reads them but takes no payment)."""
+    if not actor.user_id:
+        return Merchant.objects.none()
+    return merchants_visible(actor).filter(clerks=actor.user_id)
+
+
 def merchant_for(actor: Actor, merchant_id: Any) -> Merchant:
     pk = parse_id(merchant_id)
     found = merchants_visible(actor).filter(pk=pk).first() if pk else None
     if found is None:
         raise NotFound("merchant")
     return found
+
+
+def payments_of(merchant: Merchant) -> QuerySet[Payment]:
+    return Payment.objects.filter(merchant=merchant).select_related("household")
 
 
 def payment_for(merchant: Merchant, payment_id: Any) -> Payment:
@@ -46,6 +59,24 @@ def payment_for(merchant: Merchant, payment_id: Any) -> Payment:
     if found is None:
         raise NotFound("payment")
     return found
+
+
+def payments_on(merchant: Merchant, day: dt.date) -> QuerySet[Payment]:
+    """One business day's payments at a shop (00:00-24:00 local time), newest first."""
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
+    return (
+        Payment.objects.filter(
+            merchant=merchant,
+            created_at__gte=start,
+            created_at__lt=start + dt.timedelta(days=1),
+        )
+        .select_related("household")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def merchant_statements(merchant: Merchant) -> QuerySet[Statement]:
+    return Statement.objects.filter(merchant=merchant).order_by("-business_date")
 
 
 def statements_visible(actor: Actor) -> QuerySet[Statement]:

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
-from civicpoints.ledger.models import AccountKind, Entry, PostingKind
+from civicpoints.ledger.models import Account, AccountKind, Entry, PostingKind
 from civicpoints.ledger.services import Leg, Transfer, post, post_transfers, system_account
 from civicpoints.merchants.models import (
     Merchant,
@@ -79,7 +79,10 @@ def settle(*, scheme: Scheme, day: dt.date, actor_id: int | None = None) -> Sett
     result = SettleResult(day=day)
     with transaction.atomic():
         # One settlement run per scheme at a time (the scheduler and a staff click may race).
-        Scheme.objects.select_for_update().filter(pk=scheme.pk).first()
+        # NO KEY: a plain FOR UPDATE conflicts with the FOR KEY SHARE every committing
+        # payment or refund takes on its scheme row (foreign-key check), so they would stall
+        # behind the run, and deadlock when the run waits for a payment row they hold.
+        Scheme.objects.select_for_update(no_key=True).filter(pk=scheme.pk).first()
         done = set(
             Statement.objects.filter(scheme=scheme, business_date=day).values_list(
                 "merchant_id", flat=True
@@ -147,13 +150,22 @@ def settle(*, scheme: Scheme, day: dt.date, actor_id: int | None = None) -> Sett
         due = [s for s in kept if s.net > 0]
         clearing = system_account(scheme_id=scheme.pk, kind=AccountKind.SETTLEMENT_CLEARING)
         merchants = {m.pk: m for m in Merchant.objects.filter(pk__in=[s.merchant_id for s in due])}
+        payables = {
+            a.owner_ref: a
+            for a in Account.objects.filter(
+                scheme=scheme,
+                kind=AccountKind.MERCHANT_PAYABLE,
+                owner_ref__in=[f"merchant:{s.merchant_id}" for s in due],
+            )
+        }
         posting_ids = post_transfers(
             scheme_id=scheme.pk,
             kind=PostingKind.SETTLEMENT,
             actor_id=actor_id,
             transfers=[
                 Transfer(
-                    source=merchant_account(merchants[s.merchant_id]),
+                    source=payables.get(f"merchant:{s.merchant_id}")
+                    or merchant_account(merchants[s.merchant_id]),
                     target=clearing,
                     amount=s.net,
                     idempotency_key=f"settle:{s.pk}",

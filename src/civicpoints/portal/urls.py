@@ -1,6 +1,6 @@
 from django.urls import path
 
-from civicpoints.portal import views
+from civicpoints.portal import pay_views, views
 
 app_name = "portal"
 
@@ -12,4 +12,7 @@ urlpatterns = [
     path("notices/", views.notices, name="notices"),
     path("notices/<int:claim_id>/object/", views.object_view, name="object"),
     path("report/", views.report, name="report"),
+    path("pay/", pay_views.pay, name="pay"),
+    path("pay/code/", pay_views.pay_code, name="pay_code"),
+    path("stores/", pay_views.stores, name="stores"),
 ]

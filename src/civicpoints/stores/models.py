@@ -195,7 +195,8 @@ class Redemption(models.Model):
 
     @property
     def receipt_no(self) -> str:
-        return f"R{self.created_at:%Y%m%d}{self.pk:06d}"
+        # The local business date (Asia/Shanghai), not UTC's: a 07:00 sale is today's.
+        return f"R{timezone.localtime(self.created_at):%Y%m%d}{self.pk:06d}"
 
 
 class RedemptionLine(models.Model):
@@ -251,7 +252,7 @@ class Order(models.Model):
 
     @property
     def order_no(self) -> str:
-        return f"D{self.created_at:%Y%m%d}{self.pk:06d}"
+        return f"D{timezone.localtime(self.created_at):%Y%m%d}{self.pk:06d}"
 
 
 class OrderLine(models.Model):

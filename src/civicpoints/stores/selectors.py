@@ -7,6 +7,7 @@ households the store serves (its village, or every village under its township).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
@@ -25,6 +26,14 @@ def stores_visible(actor: Actor) -> QuerySet[Store]:
     mine = Q(clerks=actor.user_id) if actor.user_id else Q(pk__in=[])
     q = mine | scope_q(actor, region_path_field="region__path", roles=STORE_READERS)
     return Store.objects.filter(q).distinct().select_related("region", "scheme")
+
+
+def counter_stores(actor: Actor) -> QuerySet[Store]:
+    """The stores whose counter the actor may work: as a clerk, or as an admin over it."""
+    mine = Q(clerks=actor.user_id) if actor.user_id else Q(pk__in=[])
+    return stores_visible(actor).filter(
+        mine | scope_q(actor, region_path_field="region__path", roles=ADMIN_ROLES)
+    )
 
 
 def store_for(actor: Actor, store_id: Any) -> Store:
@@ -91,6 +100,11 @@ def redemption_for(actor: Actor, redemption_id: Any) -> Redemption:
     return found
 
 
+def return_deadline(redemption: Redemption) -> dt.datetime:
+    """Until when the goods may come back (the store's return window)."""
+    return redemption.created_at + dt.timedelta(days=redemption.store.return_days)
+
+
 def deliveries_visible(actor: Actor) -> QuerySet[Delivery]:
     return Delivery.objects.filter(store__in=stores_visible(actor)).select_related(
         "store", "store__region", "redemption", "redemption__household"
@@ -126,3 +140,27 @@ def stores_for_household(household: Household) -> QuerySet[Store]:
     return Store.objects.filter(
         scheme_id=household.scheme_id, active=True, region__path__in=prefixes
     ).select_related("region")
+
+
+def store_for_household(household: Household, store_id: Any) -> Store:
+    """A store a resident may order from (their village's or township's), or 404."""
+    pk = parse_id(store_id)
+    store = stores_for_household(household).filter(pk=pk).first() if pk else None
+    if store is None:
+        raise NotFound("store")
+    return store
+
+
+def orders_of_household(household: Household) -> QuerySet[Order]:
+    return Order.objects.filter(household=household).select_related(
+        "store", "store__region", "household", "hold"
+    )
+
+
+def order_for_household(household: Household, order_id: Any) -> Order:
+    """One of the resident's own orders, or 404 (another household's looks like a missing one)."""
+    pk = parse_id(order_id)
+    found = orders_of_household(household).filter(pk=pk).first() if pk else None
+    if found is None:
+        raise NotFound("order")
+    return found

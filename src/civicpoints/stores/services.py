@@ -749,25 +749,23 @@ def order_place(
     """A resident orders in the app: points held, goods set aside until pickup."""
     now = timezone.now()
     today = timezone.localdate(now)
+    request = _order_request(household, store, items, delivery_address)
     if idempotency_key:
-        earlier = Order.objects.filter(
-            scheme_id=store.scheme_id, idempotency_key=idempotency_key
-        ).first()
+        earlier = _replay_order(store.scheme_id, idempotency_key, request)
         if earlier is not None:
-            if earlier.household_id != household.pk:
-                raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
             return earlier
     if not store.active:
         raise ApplicationError(ErrorCode.STORE_CLOSED, _("本超市暂停营业"))
     _check_household(store, household, today)
     basket = _basket(store, items)
-    for product, quantity in basket.lines:
-        _check_limit(household, product, quantity, today)
     if delivery_address is not None and not delivery_address.strip():
         raise invalid(_("请填写送货地址"), field="delivery_address")
     expires_at = now + dt.timedelta(days=store.order_hold_days)
     try:
         with transaction.atomic():
+            # Under the household's lock, as at the counter: two orders (or an order and a
+            # counter sale) at once cannot both take the last allowed unit.
+            _check_limits_locked(household, basket, today)
             held = hold(
                 account=household_account(household=household),
                 amount=basket.total,
@@ -806,13 +804,33 @@ def order_place(
             return order
     except IntegrityError:
         earlier = (
-            Order.objects.filter(scheme_id=store.scheme_id, idempotency_key=idempotency_key).first()
-            if idempotency_key
-            else None
+            _replay_order(store.scheme_id, idempotency_key, request) if idempotency_key else None
         )
         if earlier is None:
             raise
         return earlier
+
+
+def _order_request(
+    household: Household, store: Store, items: Sequence[Item], delivery_address: str | None
+) -> tuple[Any, ...]:
+    """What an order asks for, to tell a retry from another request under the same key."""
+    wanted: dict[int, int] = defaultdict(int)
+    for item in items:
+        wanted[item.product_id] += item.quantity
+    address = (delivery_address or "").strip()[:200]
+    return (household.pk, store.pk, sorted(wanted.items()), delivery_address is not None, address)
+
+
+def _replay_order(scheme_id: int, key: str, request: tuple[Any, ...]) -> Order | None:
+    earlier = Order.objects.filter(scheme_id=scheme_id, idempotency_key=key).first()
+    if earlier is None:
+        return None
+    lines = sorted(earlier.lines.values_list("product_id", "quantity"))
+    asked = (earlier.household_id, earlier.store_id, lines, earlier.delivery, earlier.address)
+    if asked != request:
+        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
+    return earlier
 
 
 def _order_moves(
@@ -860,7 +878,12 @@ def order_pickup(*, actor: Actor, order: Order) -> Redemption:
             actor_id=actor.user_id,
             memo=f"{store.name} 订单取货 {order.order_no}",
         )
-        lines = [(line.product, line.quantity) for line in order.lines.select_related("product")]
+        lines = []
+        for line in order.lines.select_related("product"):
+            # The receipt shows the price the order was placed (and the points held) at, not
+            # today's (the product row is not saved).
+            line.product.price = line.unit_price
+            lines.append((line.product, line.quantity))
         redemption = _redeem_write(
             actor=actor,
             store=store,
@@ -1040,9 +1063,7 @@ def ceremony_redeem(
     if not rows:
         raise invalid(_("请至少添加一户"), field="rows")
     if idempotency_key:
-        earlier = Ceremony.objects.filter(
-            scheme_id=store.scheme_id, idempotency_key=idempotency_key
-        ).first()
+        earlier = _replay_ceremony(store, idempotency_key, title, held_on, rows)
         if earlier is not None:
             return earlier
     households = {
@@ -1160,12 +1181,37 @@ def ceremony_redeem(
             return ceremony
     except IntegrityError:
         earlier = (
-            Ceremony.objects.filter(
-                scheme_id=store.scheme_id, idempotency_key=idempotency_key
-            ).first()
+            _replay_ceremony(store, idempotency_key, title, held_on, rows)
             if idempotency_key
             else None
         )
         if earlier is None:
             raise
         return earlier
+
+
+def _replay_ceremony(
+    store: Store, key: str, title: str, held_on: dt.date, rows: Sequence[CeremonyRow]
+) -> Ceremony | None:
+    """The batch made earlier under this key; another batch under it is refused."""
+    earlier = Ceremony.objects.filter(scheme_id=store.scheme_id, idempotency_key=key).first()
+    if earlier is None:
+        return None
+    asked = []
+    for row in rows:
+        wanted: dict[int, int] = defaultdict(int)
+        for item in row.items:
+            wanted[item.product_id] += item.quantity
+        asked.append((row.household_id, sorted(wanted.items())))
+    done = [
+        (r.household_id, sorted((line.product_id, line.quantity) for line in r.lines.all()))
+        for r in earlier.redemptions.prefetch_related("lines")
+    ]
+    if (earlier.store_id, earlier.title, earlier.held_on, sorted(done)) != (
+        store.pk,
+        title[:100],
+        held_on,
+        sorted(asked),
+    ):
+        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
+    return earlier

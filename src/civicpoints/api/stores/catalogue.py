@@ -1,0 +1,224 @@
+"""Stores and their shelves: the stores a caller may see, products, and stock moves
+(purchase, donation, stocktake)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Router, Schema, Status
+from pydantic import Field
+
+from civicpoints.api.schemas import ErrorOut, Points, Trimmed, points_out
+from civicpoints.api.stores.common import ERRORS, actor_of, readable_store, resident_of, yuan_out
+from civicpoints.errors import invalid
+from civicpoints.ledger.amounts import parse_points
+from civicpoints.stores.models import (
+    LimitPeriod,
+    Product,
+    StockMove,
+    StockMoveKind,
+    Store,
+)
+from civicpoints.stores.selectors import (
+    product_for,
+    products_of,
+    store_for,
+    stores_for_household,
+    stores_visible,
+)
+from civicpoints.stores.services import (
+    product_create,
+    stock_count,
+    stock_receive,
+    store_open_on,
+)
+
+router = Router(tags=["stores"])
+
+
+# --- stores and products ---------------------------------------------------------------------
+
+
+class StoreOut(Schema):
+    id: int
+    name: str
+    kind: str
+    region: int
+    region_name: str
+    address: str
+    active: bool
+    open_today: bool
+    window_kind: str
+    return_days: int
+    order_hold_days: int
+
+
+def store_out(store: Store) -> dict[str, Any]:
+    return {
+        "id": store.pk,
+        "name": store.name,
+        "kind": store.kind,
+        "region": store.region_id,
+        "region_name": store.region.name,
+        "address": store.address,
+        "active": store.active,
+        "open_today": store_open_on(store, timezone.localdate()),
+        "window_kind": store.window_kind,
+        "return_days": store.return_days,
+        "order_hold_days": store.order_hold_days,
+    }
+
+
+@router.get("", response={200: list[StoreOut]})
+def stores(request: HttpRequest) -> list[dict[str, Any]]:
+    """Staff: the stores they work or oversee. Residents: the stores serving their village."""
+    household = resident_of(request)
+    rows = (
+        stores_for_household(household)
+        if household is not None
+        else stores_visible(actor_of(request)).order_by("pk")
+    )
+    return [store_out(s) for s in rows]
+
+
+class LimitOut(Schema):
+    quantity: int
+    period: str
+
+
+class ProductOut(Schema):
+    id: int
+    name: str
+    unit: str
+    price: float = Field(description="积分")
+    stock: int
+    low_stock: bool
+    large_item: bool
+    limit: LimitOut | None = Field(description="每户限兑：数量与周期（day/week/month/year）")
+    active: bool
+
+
+def product_out(p: Product) -> dict[str, Any]:
+    limited = p.limit_quantity and p.limit_period != LimitPeriod.NONE
+    return {
+        "id": p.pk,
+        "name": p.name,
+        "unit": p.unit,
+        "price": points_out(p.price),
+        "stock": p.stock,
+        "low_stock": p.low_stock,
+        "large_item": p.large_item,
+        "limit": {"quantity": p.limit_quantity, "period": p.limit_period} if limited else None,
+        "active": p.active,
+    }
+
+
+@router.get("/{store_id}/products", response={200: list[ProductOut], 404: ErrorOut})
+def products(request: HttpRequest, store_id: str) -> list[dict[str, Any]]:
+    return [product_out(p) for p in products_of(readable_store(request, store_id))]
+
+
+class ProductIn(Schema):
+    name: Trimmed = Field(min_length=1, max_length=100)
+    price: Points = Field(description="积分价格，最多两位小数")
+    unit: Trimmed = Field(default="件", min_length=1, max_length=10)
+    limit_quantity: int | None = Field(default=None, ge=1, le=10_000, strict=True)
+    limit_period: LimitPeriod = LimitPeriod.NONE
+    low_stock_at: int = Field(default=5, ge=0, le=1_000_000, strict=True)
+    large_item: bool = Field(default=False, strict=True)
+
+
+@router.post("/{store_id}/products", response={201: ProductOut, **ERRORS})
+def create_product(request: HttpRequest, store_id: str, body: ProductIn) -> Status:
+    """A new product (store managers: the admins over the store's region)."""
+    actor = actor_of(request)
+    store = store_for(actor, store_id)
+    if (body.limit_quantity is None) != (body.limit_period == LimitPeriod.NONE):
+        raise invalid(_("每户限兑数量和限兑周期要一起填写"), field="limit_period")
+    product = product_create(
+        actor=actor,
+        store=store,
+        name=body.name,
+        price=parse_points(body.price),
+        unit=body.unit,
+        limit_quantity=body.limit_quantity,
+        limit_period=body.limit_period,
+        low_stock_at=body.low_stock_at,
+        large_item=body.large_item,
+    )
+    return Status(201, product_out(product))
+
+
+class StockIn(Schema):
+    kind: Literal["purchase", "donation", "stocktake"]
+    quantity: int | None = Field(
+        default=None, ge=1, le=1_000_000, strict=True, description="入库数量（采购、捐赠）"
+    )
+    value: Points | None = Field(
+        default=None, description="金额（元），最多两位小数：采购成本或捐赠估值"
+    )
+    donor: Trimmed = Field(default="", max_length=100)
+    counted: int | None = Field(
+        default=None, ge=0, le=1_000_000, strict=True, description="盘点实数（盘点）"
+    )
+    reason: Trimmed = Field(default="", max_length=200)
+
+
+class StockMoveOut(Schema):
+    id: int
+    kind: str
+    quantity: int
+    value: float | None = Field(description="元")
+    donor: str
+    reason: str
+    created_at: dt.datetime
+
+
+class StockOut(Schema):
+    product: ProductOut
+    move: StockMoveOut | None = Field(description="盘点数与库存相同时为 null")
+
+
+def move_out(move: StockMove) -> dict[str, Any]:
+    return {
+        "id": move.pk,
+        "kind": move.kind,
+        "quantity": move.quantity,
+        "value": yuan_out(move.value_fen),
+        "donor": move.donor,
+        "reason": move.reason,
+        "created_at": move.created_at,
+    }
+
+
+@router.post(
+    "/{store_id}/products/{product_id}/stock", response={200: StockOut, 201: StockOut, **ERRORS}
+)
+def stock(request: HttpRequest, store_id: str, product_id: str, body: StockIn) -> Status:
+    """Goods in (purchase or donation, valued in yuan) or a stocktake (counted, with a reason)."""
+    actor = actor_of(request)
+    product = product_for(store_for(actor, store_id), product_id)
+    move: StockMove | None
+    if body.kind == "stocktake":
+        if body.counted is None:
+            raise invalid(_("请填写盘点实数"), field="counted")
+        move = stock_count(actor=actor, product=product, counted=body.counted, reason=body.reason)
+    else:
+        if body.quantity is None:
+            raise invalid(_("请填写入库数量"), field="quantity")
+        move = stock_receive(
+            actor=actor,
+            product=product,
+            quantity=body.quantity,
+            kind=StockMoveKind(body.kind),
+            value_fen=None if body.value is None else parse_points(body.value),
+            donor=body.donor,
+            reason=body.reason,
+        )
+    product.refresh_from_db()
+    out = {"product": product_out(product), "move": move_out(move) if move else None}
+    return Status(201 if move else 200, out)

@@ -1,0 +1,322 @@
+"""The counter: redemptions confirmed by PIN or assisted (keyed), the day's redemptions,
+returns (keyed) and ceremony batches (keyed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from civicpoints.api.idempotency import IdempotencyKey, keyed_body, run_keyed
+from civicpoints.api.schemas import Day, ErrorOut, Id, Points, Trimmed, points_out
+from civicpoints.api.stores.common import (
+    KEYED_ERRORS,
+    ItemIn,
+    LineOut,
+    actor_of,
+    day_bounds,
+    items_of,
+)
+from civicpoints.errors import NotFound
+from civicpoints.ledger.amounts import parse_points
+from civicpoints.ledger.selectors import household_balance_after
+from civicpoints.schemes.scope import Actor, require_role
+from civicpoints.stores.models import (
+    Redemption,
+    Store,
+)
+from civicpoints.stores.selectors import (
+    counter_household,
+    redemption_for,
+    redemptions_visible,
+    store_for,
+)
+from civicpoints.stores.services import (
+    STORE_MANAGERS,
+    CeremonyRow,
+    ceremony_redeem,
+    redeem,
+    redemption_return,
+    require_counter,
+)
+
+router = Router(tags=["stores"])
+
+
+# --- counter redemptions -----------------------------------------------------------------------
+
+
+class RedemptionIn(Schema):
+    household: Id
+    items: list[ItemIn] = Field(min_length=1, max_length=100)
+    # Only checked against the stored hash; never stored, never part of the request hash.
+    pin: str | None = Field(default=None, min_length=1, max_length=12)
+    assisted_reason: Trimmed = Field(
+        default="", max_length=200, description="没有密码时由工作人员代办，须填写原因"
+    )
+    cash: Points | None = Field(default=None, description="现金补差（元），最多两位小数")
+    delivery_address: Trimmed | None = Field(
+        default=None, min_length=1, max_length=200, description="大件送货上门的地址"
+    )
+
+
+class DeliveryRef(Schema):
+    id: int
+    status: str
+    address: str
+
+
+class RedemptionOut(Schema):
+    id: int
+    receipt_no: str
+    store: int
+    store_name: str
+    household: int
+    household_name: str
+    points: float = Field(description="以积分支付的部分")
+    cash: float = Field(description="现金补差（元）")
+    balance_after: float | None = Field(description="该笔之后的积分余额（列表中为 null）")
+    mode: str
+    source: str
+    created_at: dt.datetime
+    returned_at: dt.datetime | None
+    return_reason: str
+    lines: list[LineOut]
+    delivery: DeliveryRef | None
+
+
+def redemption_out(r: Redemption, *, balance_after: int | None = None) -> dict[str, Any]:
+    delivery = getattr(r, "delivery", None)  # a missing one-to-one raises AttributeError
+    return {
+        "id": r.pk,
+        "receipt_no": r.receipt_no,
+        "store": r.store_id,
+        "store_name": r.store.name,
+        "household": r.household_id,
+        "household_name": r.household.head_name,
+        "points": points_out(r.points),
+        "cash": points_out(r.cash_fen),
+        "balance_after": None if balance_after is None else points_out(balance_after),
+        "mode": r.mode,
+        "source": r.source,
+        "created_at": r.created_at,
+        "returned_at": r.returned_at,
+        "return_reason": r.return_reason,
+        "lines": [
+            {
+                "product": line.product_id,
+                "name": line.product.name,
+                "unit": line.product.unit,
+                "quantity": line.quantity,
+                "unit_price": points_out(line.unit_price),
+                "points": points_out(line.amount),
+            }
+            for line in r.lines.select_related("product").order_by("product_id")
+        ],
+        "delivery": (
+            {"id": delivery.pk, "status": delivery.status, "address": delivery.address}
+            if delivery is not None
+            else None
+        ),
+    }
+
+
+def redemption_body(
+    actor: Actor, redemption: Redemption, *, posting_id: int | None
+) -> dict[str, Any]:
+    """The redemption as it now stands, with the balance right after ``posting_id``."""
+    fresh = redemption_for(actor, redemption.pk)
+    after = (
+        household_balance_after(posting_id=posting_id, household_id=fresh.household_id)
+        if posting_id
+        else None
+    )
+    return keyed_body(RedemptionOut, redemption_out(fresh, balance_after=after))
+
+
+@router.post("/{store_id}/redemptions", response={201: RedemptionOut, **KEYED_ERRORS})
+def create_redemption(
+    request: HttpRequest,
+    store_id: str,
+    body: RedemptionIn,
+    idempotency_key: IdempotencyKey = None,
+) -> JsonResponse:
+    """Goods for points at the counter, confirmed by the resident's PIN or assisted."""
+    actor = actor_of(request)
+    store = store_for(actor, store_id)
+    require_counter(actor, store)
+    household = counter_household(store, body.household)
+    # The PIN proves who is paying; it is not part of what makes two requests the same.
+    payload = body.model_dump(mode="json", exclude={"pin"})
+
+    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
+        redemption = redeem(
+            actor=actor,
+            store=store,
+            household=household,
+            items=items_of(body.items),
+            pin=body.pin,
+            assisted_reason=body.assisted_reason,
+            cash_fen=0 if body.cash is None else parse_points(body.cash),
+            delivery_address=body.delivery_address,
+            idempotency_key=key,
+        )
+        return 201, redemption_body(actor, redemption, posting_id=redemption.posting_id)
+
+    return run_keyed(request, payload=payload, action=act)
+
+
+class RedemptionListIn(Schema):
+    date: Day | None = Field(default=None, description="营业日（缺省：今天）")
+    limit: int = Field(default=100, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=10**7)
+
+
+@router.get(
+    "/{store_id}/redemptions", response={200: list[RedemptionOut], 404: ErrorOut, 422: ErrorOut}
+)
+def list_redemptions(
+    request: HttpRequest, store_id: str, params: Query[RedemptionListIn]
+) -> list[dict[str, Any]]:
+    actor = actor_of(request)
+    store = store_for(actor, store_id)
+    start, end = day_bounds(params.date)
+    rows = (
+        redemptions_visible(actor)
+        .filter(store=store, created_at__gte=start, created_at__lt=end)
+        .select_related("delivery")
+        .order_by("-pk")[params.offset : params.offset + params.limit]
+    )
+    return [redemption_out(r) for r in rows]
+
+
+def _store_redemption(actor: Actor, store: Store, redemption_id: str) -> Redemption:
+    redemption = redemption_for(actor, redemption_id)
+    if redemption.store_id != store.pk:
+        raise NotFound("redemption")  # the same answer as for a missing one
+    return redemption
+
+
+@router.get("/{store_id}/redemptions/{redemption_id}", response={200: RedemptionOut, 404: ErrorOut})
+def redemption_detail(request: HttpRequest, store_id: str, redemption_id: str) -> dict[str, Any]:
+    actor = actor_of(request)
+    redemption = _store_redemption(actor, store_for(actor, store_id), redemption_id)
+    posting_id = redemption.return_posting_id or redemption.posting_id
+    return redemption_body(actor, redemption, posting_id=posting_id)
+
+
+class ReturnIn(Schema):
+    reason: Trimmed = Field(min_length=1, max_length=200)
+
+
+@router.post(
+    "/{store_id}/redemptions/{redemption_id}/return",
+    response={200: RedemptionOut, **KEYED_ERRORS},
+)
+def return_redemption(
+    request: HttpRequest,
+    store_id: str,
+    redemption_id: str,
+    body: ReturnIn,
+    idempotency_key: IdempotencyKey = None,
+) -> JsonResponse:
+    """Goods back within the store's window: the posting is reversed and stock restored."""
+    actor = actor_of(request)
+    store = store_for(actor, store_id)
+    redemption = _store_redemption(actor, store, redemption_id)
+    require_counter(actor, store)
+
+    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
+        returned = redemption_return(actor=actor, redemption=redemption, reason=body.reason)
+        return 200, redemption_body(actor, returned, posting_id=returned.return_posting_id)
+
+    return run_keyed(request, payload=body.model_dump(mode="json"), action=act)
+
+
+# --- ceremony batches ----------------------------------------------------------------------------
+
+
+class CeremonyRowIn(Schema):
+    household: Id
+    items: list[ItemIn] = Field(min_length=1, max_length=100)
+
+
+class CeremonyIn(Schema):
+    title: Trimmed = Field(min_length=1, max_length=100)
+    held_on: Day
+    rows: list[CeremonyRowIn] = Field(min_length=1, max_length=2000)
+
+
+class CeremonyRedemptionOut(Schema):
+    id: int
+    receipt_no: str
+    household: int
+    household_name: str
+    points: float
+
+
+class CeremonyOut(Schema):
+    id: int
+    title: str
+    held_on: dt.date
+    store: int
+    households: int
+    points: float
+    redemptions: list[CeremonyRedemptionOut]
+
+
+@router.post("/{store_id}/ceremonies", response={201: CeremonyOut, **KEYED_ERRORS})
+def ceremony(
+    request: HttpRequest, store_id: str, body: CeremonyIn, idempotency_key: IdempotencyKey = None
+) -> JsonResponse:
+    """Redeem for many households at one event: all of them, or none with the rows named
+    (422 ceremony_invalid, ``detail.errors``: row, household, code, message)."""
+    actor = actor_of(request)
+    store = store_for(actor, store_id)
+    require_role(
+        actor,
+        roles=STORE_MANAGERS,
+        scheme_id=store.scheme_id,
+        region_path=store.region.path,
+        action="store.ceremony",
+    )
+
+    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
+        made = ceremony_redeem(
+            actor=actor,
+            store=store,
+            title=body.title,
+            held_on=body.held_on,
+            rows=[
+                CeremonyRow(household_id=r.household, items=tuple(items_of(r.items)))
+                for r in body.rows
+            ],
+            idempotency_key=key,
+        )
+        redemptions = list(made.redemptions.select_related("household").order_by("pk"))
+        return 201, keyed_body(
+            CeremonyOut,
+            {
+                "id": made.pk,
+                "title": made.title,
+                "held_on": made.held_on,
+                "store": store.pk,
+                "households": len(redemptions),
+                "points": points_out(sum(r.points for r in redemptions)),
+                "redemptions": [
+                    {
+                        "id": r.pk,
+                        "receipt_no": r.receipt_no,
+                        "household": r.household_id,
+                        "household_name": r.household.head_name,
+                        "points": points_out(r.points),
+                    }
+                    for r in redemptions
+                ],
+            },
+        )
+
+    return run_keyed(request, payload=body.model_dump(mode="json"), action=act)

@@ -1,0 +1,223 @@
+"""Staff pages for what leaves a store later: the deliveries board (送货上门: dispatch, delivered
+with a photo from the phone's camera, failed with a reason) and residents' app orders (pickup
+or cancel). Thin: every check and write is in ``stores.services``; the confirmation step comes
+before pickup, cancel and a failed delivery.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from civicpoints.backoffice.confirming import confirm_page, confirmed
+from civicpoints.backoffice.store_views import photo_response, photo_upload, store_staff
+from civicpoints.errors import ApplicationError, invalid
+from civicpoints.ledger.amounts import format_points
+from civicpoints.schemes.scope import Actor, actor_for_user, parse_id
+from civicpoints.stores.models import DeliveryStatus, OrderStatus, Store
+from civicpoints.stores.selectors import (
+    deliveries_visible,
+    delivery_for,
+    order_for,
+    orders_visible,
+    stores_visible,
+)
+from civicpoints.stores.services import (
+    delivery_complete,
+    delivery_dispatch,
+    delivery_fail,
+    order_cancel,
+    order_pickup,
+)
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "backoffice/not_found.html", status=404)
+
+
+# --- deliveries ------------------------------------------------------------------------------
+
+
+def _store_filter(request: HttpRequest, actor: Actor) -> tuple[list[Store], int | None]:
+    stores = list(stores_visible(actor).order_by("region__code", "pk")[:500])
+    wanted = parse_id(request.GET.get("store") or request.POST.get("store_filter"))
+    return stores, wanted if any(s.pk == wanted for s in stores) else None
+
+
+def _back_to(name: str, store_id: int | None) -> str:
+    url = reverse(name)
+    return f"{url}?{urlencode({'store': store_id})}" if store_id else url
+
+
+@login_required
+@require_GET
+def delivery_board(request: HttpRequest) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    if not store_staff(actor):
+        return _not_found(request)
+    stores, store_id = _store_filter(request, actor)
+    rows = deliveries_visible(actor).prefetch_related("redemption__lines__product")
+    if store_id:
+        rows = rows.filter(store_id=store_id)
+    columns = []
+    for status, label in DeliveryStatus.choices:
+        mine = rows.filter(status=status)
+        if status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
+            mine = mine.order_by("-closed_at", "-pk")[:50]
+        else:
+            mine = mine.order_by("created_at", "pk")[:200]
+        columns.append({"status": status, "label": label, "rows": list(mine)})
+    return render(
+        request,
+        "backoffice/deliveries.html",
+        {"columns": columns, "stores": stores, "store_id": store_id},
+    )
+
+
+@login_required
+@require_POST
+def delivery_action(request: HttpRequest, delivery_id: int, action: str) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    try:
+        delivery = delivery_for(actor, delivery_id)
+    except ApplicationError:
+        return _not_found(request)
+    back = _back_to("backoffice:deliveries", parse_id(request.POST.get("store_filter")))
+    who = delivery.redemption.household.head_name
+    try:
+        if action == "dispatch":
+            delivery_dispatch(
+                actor=actor, delivery=delivery, courier=request.POST.get("courier", "")[:40]
+            )
+            messages.success(request, _("已出发送货：%(name)s") % {"name": who})
+        elif action == "delivered":
+            if request.POST.get("sure") != "1":
+                raise invalid(_("请勾选“确认已送到农户手中”"), field="sure")
+            delivery_complete(
+                actor=actor, delivery=delivery, proof=photo_upload(request, "proof") or b""
+            )
+            messages.success(request, _("已确认送达：%(name)s") % {"name": who})
+        elif action == "failed":
+            reason = request.POST.get("reason", "")[:200]
+            if not reason.strip():
+                raise invalid(_("请填写配送失败的原因"), field="reason")
+            if not confirmed(request):
+                return confirm_page(
+                    request,
+                    title=_("确认配送失败"),
+                    lines=[
+                        _("%(name)s（%(address)s）") % {"name": who, "address": delivery.address},
+                        _("原因：%(reason)s") % {"reason": reason},
+                    ],
+                    button=_("确认配送失败"),
+                    back=back,
+                )
+            delivery_fail(actor=actor, delivery=delivery, reason=reason)
+            messages.success(request, _("已记录配送失败：%(name)s") % {"name": who})
+        else:
+            return _not_found(request)
+    except ApplicationError as exc:
+        messages.error(request, _("%(name)s：%(message)s") % {"name": who, "message": exc.message})
+    return redirect(back)
+
+
+@login_required
+@require_GET
+def delivery_proof(request: HttpRequest, delivery_id: int) -> HttpResponse | FileResponse:
+    actor = actor_for_user(request.user)
+    try:
+        delivery = delivery_for(actor, delivery_id)
+        if not delivery.proof_path:
+            return _not_found(request)
+        return photo_response(delivery.proof_path)
+    except ApplicationError:
+        return _not_found(request)
+
+
+# --- app orders ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def order_list(request: HttpRequest) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    if not store_staff(actor):
+        return _not_found(request)
+    stores, store_id = _store_filter(request, actor)
+    status = request.GET.get("status") or OrderStatus.HELD
+    if status not in OrderStatus.values:
+        status = OrderStatus.HELD
+    rows = (
+        orders_visible(actor)
+        .filter(status=status)
+        .select_related("household__village")
+        .prefetch_related("lines__product")
+    )
+    if store_id:
+        rows = rows.filter(store_id=store_id)
+    return render(
+        request,
+        "backoffice/orders.html",
+        {
+            "rows": rows.order_by("-created_at", "-pk")[:200],
+            "status": status,
+            "statuses": OrderStatus.choices,
+            "stores": stores,
+            "store_id": store_id,
+        },
+    )
+
+
+@login_required
+@require_POST
+def order_action(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    try:
+        order = order_for(actor, order_id)
+    except ApplicationError:
+        return _not_found(request)
+    back = _back_to("backoffice:orders", parse_id(request.POST.get("store_filter")))
+    summary = _("订单 %(no)s · %(name)s · %(points)s 积分") % {
+        "no": order.order_no,
+        "name": order.household.head_name,
+        "points": format_points(order.points),
+    }
+    if action not in ("pickup", "cancel"):
+        return _not_found(request)
+    if not confirmed(request):
+        if action == "pickup":
+            lines = [summary, _("冻结的积分将扣减，货物交给农户。")]
+            if order.delivery:
+                lines.append(_("这是送货上门订单：确认后生成送货单。"))
+            return confirm_page(
+                request, title=_("确认取货"), lines=lines, button=_("确认取货"), back=back
+            )
+        return confirm_page(
+            request,
+            title=_("确认取消订单"),
+            lines=[summary, _("冻结的积分退回农户，货物回到库存。")],
+            button=_("确认取消订单"),
+            back=back,
+            danger=True,
+        )
+    try:
+        if action == "pickup":
+            redemption = order_pickup(actor=actor, order=order)
+            messages.success(
+                request,
+                _("已取货：%(summary)s，小票 %(receipt)s")
+                % {"summary": summary, "receipt": redemption.receipt_no},
+            )
+        else:
+            order_cancel(actor=actor, order=order)
+            messages.success(request, _("已取消：%(summary)s") % {"summary": summary})
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect(back)

@@ -1,0 +1,214 @@
+"""Staff pages for signed merchants: the list, signing a merchant, suspending or ending one
+(settlement and payouts are in ``settlement_views``).
+
+For county admins (who act) and auditors (who read) over the whole scheme; a merchant's own
+cashier has counter pages, not these (404). Bank accounts are shown masked; only the payout
+file (``settlement_views``, county admins only) carries them in full. Thin: every write is in
+``merchants``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from civicpoints.backoffice.confirming import confirm_page, confirmed
+from civicpoints.backoffice.store_views import chosen_ids, clerk_choices
+from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.merchants.models import Merchant, MerchantStatus, Statement
+from civicpoints.merchants.selectors import (
+    MERCHANT_READERS,
+    merchant_for,
+    merchants_visible,
+    statements_visible,
+)
+from civicpoints.merchants.services import MERCHANT_MANAGERS, merchant_create, merchant_set_status
+from civicpoints.schemes.models import Region, RegionLevel, Role, Scheme
+from civicpoints.schemes.scope import Actor, actor_for_user, parse_id, scope_q
+from civicpoints.schemes.selectors import regions_visible, schemes_governed
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "backoffice/not_found.html", status=404)
+
+
+def readable_schemes(actor: Actor) -> list[Scheme]:
+    """Schemes whose merchants and settlement this person reads (county admin, auditor)."""
+    ids = schemes_governed(actor, MERCHANT_READERS)
+    return list(Scheme.objects.filter(pk__in=ids).select_related("operator_region").order_by("pk"))
+
+
+def scheme_chosen(request: HttpRequest, actor: Actor) -> Scheme | None:
+    schemes = readable_schemes(actor)
+    wanted = parse_id(request.GET.get("scheme") or request.POST.get("scheme"))
+    return next((s for s in schemes if s.pk == wanted), schemes[0] if schemes else None)
+
+
+def manages_scheme(actor: Actor, scheme: Scheme) -> bool:
+    return scheme.pk in schemes_governed(actor, MERCHANT_MANAGERS)
+
+
+def scheme_merchants(actor: Actor, scheme: Scheme) -> QuerySet[Merchant]:
+    """The scheme's merchants as a reader sees them (not a cashier's own shop)."""
+    reader = scope_q(
+        actor, region_path_field="scheme__operator_region__path", roles=MERCHANT_READERS
+    )
+    return merchants_visible(actor).filter(reader, scheme=scheme)
+
+
+def scheme_statements(actor: Actor, scheme: Scheme) -> QuerySet[Statement]:
+    return statements_visible(actor).filter(merchant__in=scheme_merchants(actor, scheme))
+
+
+# --- merchants -------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def merchant_list(request: HttpRequest) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    scheme = scheme_chosen(request, actor)
+    if scheme is None:
+        return _not_found(request)
+    rows = scheme_merchants(actor, scheme).prefetch_related("regions", "clerks").order_by("pk")
+    return render(
+        request,
+        "backoffice/merchants.html",
+        {
+            "scheme": scheme,
+            "rows": rows[:1000],
+            "manages": manages_scheme(actor, scheme),
+            "statuses": MerchantStatus.choices,
+        },
+    )
+
+
+def _signable_regions(actor: Actor, scheme: Scheme) -> QuerySet[Region]:
+    q = Q(pk__in=[])
+    for g in actor.grants_for(MERCHANT_MANAGERS):
+        if g.scheme_id == scheme.pk:
+            q |= Q(path__startswith=g.region_path)
+    levels = [RegionLevel.COUNTY, RegionLevel.TOWNSHIP, RegionLevel.VILLAGE]
+    return regions_visible(actor).filter(q, level__in=levels).select_related("parent")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def merchant_new(request: HttpRequest) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    scheme = scheme_chosen(request, actor)
+    if scheme is None or not manages_scheme(actor, scheme):
+        return _not_found(request)
+    regions = _signable_regions(actor, scheme)
+    clerks = [
+        u
+        for u in clerk_choices(actor, Role.MERCHANT_CLERK, MERCHANT_MANAGERS)
+        if u.grants.filter(scheme=scheme).exists()
+    ]
+    form: Any = request.POST if request.method == "POST" else {}
+    status = 200
+    if request.method == "POST":
+        wanted = {pk for pk in (parse_id(v) for v in form.getlist("regions")) if pk}
+        try:
+            merchant = merchant_create(
+                actor=actor,
+                scheme_id=scheme.pk,
+                legal_name=form.get("legal_name", "")[:100],
+                shop_name=form.get("shop_name", "")[:100],
+                bank_name=form.get("bank_name", "")[:100],
+                account_name=form.get("account_name", "")[:100],
+                bank_account=form.get("bank_account", "")[:60],
+                regions=list(regions.filter(pk__in=wanted)),
+                contact_name=form.get("contact_name", "")[:40],
+                contact_phone=form.get("contact_phone", "")[:20],
+                address=form.get("address", "")[:200],
+                clerk_ids=chosen_ids(form.getlist("clerks"), clerks),
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            status = 422
+        else:
+            messages.success(
+                request,
+                _("已签约：%(shop)s（收款账号 **** %(last4)s）")
+                % {"shop": merchant.shop_name, "last4": merchant.bank_account_last4},
+            )
+            return redirect(f"{reverse('backoffice:merchants')}?scheme={scheme.pk}")
+    return render(
+        request,
+        "backoffice/merchant_new.html",
+        {
+            "scheme": scheme,
+            "regions": regions[:1000],
+            "clerks": clerks,
+            "form": form,
+            "chosen_regions": form.getlist("regions") if form else [],
+            "chosen_clerks": form.getlist("clerks") if form else [],
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def merchant_status(request: HttpRequest, merchant_id: int) -> HttpResponse:
+    """Suspend, end or resume a merchant, with a reason; asked once more first."""
+    actor = actor_for_user(request.user)
+    scheme = scheme_chosen(request, actor)
+    try:
+        if scheme is None:
+            raise ApplicationError(ErrorCode.NOT_FOUND)
+        merchant = merchant_for(actor, merchant_id)
+        if not scheme_merchants(actor, scheme).filter(pk=merchant.pk).exists():
+            raise ApplicationError(ErrorCode.NOT_FOUND)
+    except ApplicationError:
+        return _not_found(request)
+    back = f"{reverse('backoffice:merchants')}?scheme={scheme.pk}"
+    status = request.POST.get("status", "")
+    reason = request.POST.get("reason", "")[:200]
+    if status not in MerchantStatus.values or status == merchant.status:
+        messages.error(request, _("请选择新的状态"))
+        return redirect(back)
+    if not reason.strip():
+        messages.error(request, _("请填写原因"))
+        return redirect(back)
+    label = MerchantStatus(status).label
+    if not confirmed(request):
+        lines = [
+            _("%(shop)s（%(legal)s）：%(old)s → %(new)s")
+            % {
+                "shop": merchant.shop_name,
+                "legal": merchant.legal_name,
+                "old": merchant.get_status_display(),
+                "new": label,
+            },
+            _("原因：%(reason)s") % {"reason": reason},
+        ]
+        if status != MerchantStatus.ACTIVE:
+            lines.append(_("此后该店不能再收积分；已收的积分照常结算付款。"))
+        return confirm_page(
+            request,
+            title=_("确认更改商家状态"),
+            lines=lines,
+            button=_("确认%(status)s") % {"status": label},
+            back=back,
+            danger=status != MerchantStatus.ACTIVE,
+        )
+    try:
+        merchant_set_status(actor=actor, merchant=merchant, status=status, reason=reason)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("%(shop)s 已改为：%(status)s") % {"shop": merchant.shop_name, "status": label},
+        )
+    return redirect(back)

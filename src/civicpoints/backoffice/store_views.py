@@ -1,0 +1,420 @@
+"""Staff pages for love supermarkets: the store list, a new store, a store's products and
+stock (goods in, stocktake, history, photos) and receipts (deliveries and orders are in
+``delivery_views``).
+
+Thin: every check and write is in ``stores.services``; a store outside the actor's scope is a
+404, a refusal comes back as a message in Chinese. Irreversible steps ask once more first.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, F, Q, QuerySet
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from civicpoints.backoffice.confirming import confirm_page, confirmed
+from civicpoints.errors import ApplicationError, NotFound, invalid
+from civicpoints.images import image_file
+from civicpoints.ledger.amounts import BadPoints, format_points, parse_points
+from civicpoints.schemes.models import Region, RegionLevel, Role, User
+from civicpoints.schemes.scope import Actor, actor_for_user, parse_id
+from civicpoints.schemes.selectors import region_for, regions_visible, scheme_for_region
+from civicpoints.stores.models import (
+    LimitPeriod,
+    StockMoveKind,
+    Store,
+    StoreKind,
+    WindowKind,
+)
+from civicpoints.stores.selectors import (
+    STORE_READERS,
+    product_for,
+    products_of,
+    redemption_for,
+    redemptions_visible,
+    store_for,
+    stores_visible,
+)
+from civicpoints.stores.services import (
+    STORE_MANAGERS,
+    product_create,
+    require_counter,
+    stock_count,
+    stock_receive,
+    store_create,
+)
+
+PHOTO_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+WEEKDAYS = [
+    ("1", "一"),
+    ("2", "二"),
+    ("3", "三"),
+    ("4", "四"),
+    ("5", "五"),
+    ("6", "六"),
+    ("7", "日"),
+]
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "backoffice/not_found.html", status=404)
+
+
+def store_staff(actor: Actor) -> bool:
+    """Whether the store pages are for this person at all (admins, auditors, store clerks)."""
+    return bool(actor.grants_for(STORE_READERS)) or stores_visible(actor).exists()
+
+
+def manages(actor: Actor, store: Store) -> bool:
+    return actor.covers(
+        roles=STORE_MANAGERS, scheme_id=store.scheme_id, region_path=store.region.path
+    )
+
+
+def works_counter(actor: Actor, store: Store) -> bool:
+    try:
+        require_counter(actor, store)
+    except ApplicationError:
+        return False
+    return True
+
+
+def _whole(raw: object, *, field: str, default: int | None = None) -> int | None:
+    """A whole number typed in a form (half-width digits), or ``default`` when left empty."""
+    text = str(raw or "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise invalid(_("请填写整数"), field=field)
+    return int(text)
+
+
+def photo_upload(request: HttpRequest, name: str) -> bytes | None:
+    upload = request.FILES.get(name)
+    return upload.read(settings.EVIDENCE_MAX_BYTES + 1) if upload is not None else None
+
+
+def photo_response(relative: str) -> FileResponse:
+    path = image_file(relative)
+    response = FileResponse(
+        path.open("rb"), content_type=PHOTO_TYPES.get(path.suffix, "application/octet-stream")
+    )
+    response["Content-Security-Policy"] = "default-src 'none'"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# --- stores --------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def store_list(request: HttpRequest) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    if not store_staff(actor):
+        return _not_found(request)
+    low = Count(
+        "products",
+        filter=Q(products__active=True, products__stock__lte=F("products__low_stock_at")),
+        distinct=True,
+    )
+    stores = stores_visible(actor).annotate(low_count=low).order_by("region__code", "pk")
+    return render(
+        request,
+        "backoffice/stores.html",
+        {"stores": stores[:500], "may_create": bool(actor.grants_for(STORE_MANAGERS))},
+    )
+
+
+def _manageable_regions(actor: Actor) -> QuerySet:
+    q = Q(pk__in=[])
+    for g in actor.grants_for(STORE_MANAGERS):
+        q |= Q(path__startswith=g.region_path)
+    levels = [RegionLevel.TOWNSHIP, RegionLevel.VILLAGE]
+    return regions_visible(actor).filter(q, level__in=levels).select_related("parent")[:1000]
+
+
+def _region(actor: Actor, raw: object) -> Region:
+    try:
+        return region_for(actor, raw)
+    except NotFound:
+        raise invalid(_("请选择您管辖范围内的村或乡镇"), field="region") from None
+
+
+def clerk_choices(actor: Actor, role: str, roles: frozenset[str] | tuple[str, ...]) -> list[User]:
+    """Staff holding ``role`` somewhere under the actor's ``roles`` grants: who may be named."""
+    q = Q(pk__in=[])
+    for g in actor.grants_for(roles):
+        q |= Q(
+            grants__scheme_id=g.scheme_id,
+            grants__region__path__startswith=g.region_path,
+            grants__role=role,
+        )
+    return list(User.objects.filter(q).distinct().order_by("username")[:500])
+
+
+def chosen_ids(raw: list[str], offered: list[User]) -> list[int]:
+    allowed = {u.pk for u in offered}
+    return sorted({pk for pk in (parse_id(v) for v in raw) if pk in allowed})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def store_new(request: HttpRequest) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    if not actor.grants_for(STORE_MANAGERS):
+        return _not_found(request)
+    regions = _manageable_regions(actor)
+    clerks = clerk_choices(actor, Role.STORE_CLERK, STORE_MANAGERS)
+    form: Any = request.POST if request.method == "POST" else {}
+    status = 200
+    if request.method == "POST":
+        try:
+            region = _region(actor, form.get("region"))
+            store = store_create(
+                actor=actor,
+                scheme_id=scheme_for_region(actor, region, prefer=STORE_MANAGERS).pk,
+                region=region,
+                name=form.get("name", "")[:100],
+                kind=form.get("kind") if form.get("kind") in StoreKind.values else StoreKind.LOVE,
+                address=form.get("address", "")[:200],
+                return_days=_whole(form.get("return_days"), field="return_days", default=7) or 0,
+                window_kind=form.get("window_kind", WindowKind.ALWAYS),
+                window_weekdays=",".join(form.getlist("weekdays")),
+                window_dates=[
+                    d for d in re.split(r"[\s,，、]+", form.get("window_dates", "")) if d
+                ],
+                clerk_ids=chosen_ids(form.getlist("clerks"), clerks),
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            status = 422
+        else:
+            messages.success(request, _("已开设超市：%(name)s") % {"name": store.name})
+            return redirect("backoffice:store", store_id=store.pk)
+    return render(
+        request,
+        "backoffice/store_new.html",
+        {
+            "regions": regions,
+            "clerks": clerks,
+            "kinds": StoreKind.choices,
+            "windows": WindowKind.choices,
+            "weekdays": WEEKDAYS,
+            "form": form,
+            "chosen_clerks": form.getlist("clerks") if form else [],
+            "chosen_weekdays": form.getlist("weekdays") if form else [],
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def store_detail(request: HttpRequest, store_id: int) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    try:
+        store = store_for(actor, store_id)
+    except ApplicationError:
+        return _not_found(request)
+    products = list(products_of(store, active_only=False))
+    return render(
+        request,
+        "backoffice/store.html",
+        {
+            "store": store,
+            "products": products,
+            "low_count": sum(1 for p in products if p.active and p.low_stock),
+            "moves": store.stock_moves.select_related("product", "actor").order_by(
+                "-created_at", "-pk"
+            )[:50],
+            "redemptions": redemptions_visible(actor)
+            .filter(store=store)
+            .prefetch_related("lines__product")
+            .order_by("-created_at", "-pk")[:20],
+            "manages": manages(actor, store),
+            "counter": works_counter(actor, store),
+            "periods": LimitPeriod.choices,
+            "receive_kinds": [
+                (k, StockMoveKind(k).label)
+                for k in (StockMoveKind.PURCHASE, StockMoveKind.DONATION)
+            ],
+            "clerks": store.clerks.order_by("username"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def product_new(request: HttpRequest, store_id: int) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    try:
+        store = store_for(actor, store_id)
+    except ApplicationError:
+        return _not_found(request)
+    post = request.POST
+    try:
+        period = post.get("limit_period", LimitPeriod.NONE)
+        product = product_create(
+            actor=actor,
+            store=store,
+            name=post.get("name", "")[:100],
+            price=parse_points(post.get("price", "")),
+            unit=post.get("unit", "")[:10] or "件",
+            limit_quantity=_whole(post.get("limit_quantity"), field="limit_quantity")
+            if period != LimitPeriod.NONE
+            else None,
+            limit_period=period,
+            low_stock_at=_whole(post.get("low_stock_at"), field="low_stock_at", default=5) or 0,
+            large_item=post.get("large_item") == "1",
+            photo=photo_upload(request, "photo"),
+        )
+    except BadPoints as exc:
+        messages.error(request, _("积分价格：%(problem)s") % {"problem": exc})
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("已添加商品：%(name)s，%(price)s 积分/%(unit)s")
+            % {"name": product.name, "price": format_points(product.price), "unit": product.unit},
+        )
+    return redirect("backoffice:store", store_id=store.pk)
+
+
+@login_required
+@require_GET
+def product_photo(
+    request: HttpRequest, store_id: int, product_id: int
+) -> HttpResponse | FileResponse:
+    actor = actor_for_user(request.user)
+    try:
+        product = product_for(store_for(actor, store_id), product_id)
+        if not product.photo:
+            return _not_found(request)
+        return photo_response(product.photo)
+    except ApplicationError:
+        return _not_found(request)
+
+
+@login_required
+@require_POST
+def stock_in(request: HttpRequest, store_id: int) -> HttpResponse:
+    """Goods in: a purchase with its cost, or a donation with the donor and its value (yuan)."""
+    actor = actor_for_user(request.user)
+    try:
+        store = store_for(actor, store_id)
+    except ApplicationError:
+        return _not_found(request)
+    post = request.POST
+    try:
+        product = product_for(store, post.get("product"))
+        value = post.get("value", "").strip()
+        quantity = _whole(post.get("quantity"), field="quantity")
+        if quantity is None:
+            raise invalid(_("数量必须是正整数"), field="quantity")
+        move = stock_receive(
+            actor=actor,
+            product=product,
+            quantity=quantity,
+            kind=post.get("kind", StockMoveKind.PURCHASE),
+            value_fen=parse_points(value, allow_zero=True) if value else None,
+            donor=post.get("donor", "")[:100],
+            reason=post.get("reason", "")[:200],
+        )
+    except BadPoints as exc:
+        messages.error(request, _("金额：%(problem)s") % {"problem": exc})
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        product.refresh_from_db()
+        messages.success(
+            request,
+            _("已入库：%(name)s +%(n)s%(unit)s（%(kind)s），现有库存 %(stock)s")
+            % {
+                "name": product.name,
+                "n": move.quantity,
+                "unit": product.unit,
+                "kind": move.get_kind_display(),
+                "stock": product.stock,
+            },
+        )
+    return redirect("backoffice:store", store_id=store.pk)
+
+
+@login_required
+@require_POST
+def stocktake(request: HttpRequest, store_id: int) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    try:
+        store = store_for(actor, store_id)
+    except ApplicationError:
+        return _not_found(request)
+    back = reverse("backoffice:store", args=[store.pk])
+    post = request.POST
+    try:
+        product = product_for(store, post.get("product"))
+        counted = _whole(post.get("counted"), field="counted")
+        if counted is None:
+            raise invalid(_("盘点数量必须是0或正整数"), field="counted")
+        reason = post.get("reason", "")[:200]
+        if not confirmed(request):
+            return confirm_page(
+                request,
+                title=_("确认盘点调整"),
+                lines=[
+                    _("%(name)s：账面库存 %(stock)s，实盘 %(counted)s，调整 %(diff)+d")
+                    % {
+                        "name": product.name,
+                        "stock": product.stock,
+                        "counted": counted,
+                        "diff": counted - product.stock,
+                    },
+                    _("原因：%(reason)s") % {"reason": reason},
+                ],
+                button=_("确认调整库存"),
+                back=back,
+            )
+        move = stock_count(actor=actor, product=product, counted=counted, reason=reason)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        if move is None:
+            messages.success(request, _("盘点数与账面一致，未作调整"))
+        else:
+            messages.success(
+                request,
+                _("已盘点：%(name)s 库存改为 %(counted)s（%(diff)+d）")
+                % {"name": product.name, "counted": counted, "diff": move.quantity},
+            )
+    return redirect(back)
+
+
+@login_required
+@require_GET
+def redemption_receipt(request: HttpRequest, redemption_id: int) -> HttpResponse:
+    """A receipt to look at or print again (58 mm paper)."""
+    actor = actor_for_user(request.user)
+    try:
+        redemption = redemption_for(actor, redemption_id)
+    except ApplicationError:
+        return _not_found(request)
+    delivery = getattr(redemption, "delivery", None)
+    return render(
+        request,
+        "backoffice/receipt.html",
+        {
+            "r": redemption,
+            "lines": redemption.lines.select_related("product").order_by("pk"),
+            "delivery": delivery,
+        },
+    )

@@ -1,0 +1,128 @@
+"""What the counter pages share: error texts, idempotency keys in forms, and input parsing.
+
+Parsing turns form text into the values services take (hundredths, fen, items); it never
+decides whether a sale is allowed: that is for ``stores.services`` and ``merchants.services``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from decimal import Decimal, InvalidOperation
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from civicpoints.errors import ApplicationError, ErrorCode, invalid
+from civicpoints.ledger.amounts import format_points
+from civicpoints.schemes.scope import parse_id
+from civicpoints.stores.services import Item
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
+MAX_QUANTITY = 999
+MAX_CASH_FEN = 10_000_000  # 100,000 yuan: far above any counter sale
+
+
+def new_key() -> str:
+    """An idempotency key put into the form when the page renders: one key, one sale."""
+    return "counter-" + secrets.token_hex(16)
+
+
+def form_key(raw: str | None) -> str:
+    key = (raw or "").strip()
+    if not KEY_PATTERN.match(key):
+        raise invalid(_("页面已过期，请重新打开本页再操作"), field="key")
+    return key
+
+
+def key_after(raw: str | None, exc: ApplicationError) -> str:
+    """The key for the form shown again after a refusal: the same one (nothing happened, so a
+    retry is still one sale), unless it was bad or already spent on a different sale."""
+    key = (raw or "").strip()
+    if exc.code == ErrorCode.IDEMPOTENCY_KEY_REUSED or not KEY_PATTERN.match(key):
+        return new_key()
+    return key
+
+
+def _points_text(value: object) -> str:
+    try:
+        return format_points(int((Decimal(str(value)) * 100).to_integral_value()))
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+def error_text(exc: ApplicationError) -> str:
+    """The service's message, with the numbers a clerk needs to act on it."""
+    detail = exc.detail or {}
+    if exc.code == ErrorCode.INSUFFICIENT_POINTS and "available" in detail:
+        return _("积分不足：可用 %(have)s 分，需要 %(need)s 分") % {
+            "have": _points_text(detail["available"]),
+            "need": _points_text(detail.get("needed", "")),
+        }
+    if exc.code == ErrorCode.PIN_INCORRECT and "attempts_left" in detail:
+        left = detail["attempts_left"]
+        if left:
+            return _("密码不对，还可以再试 %(left)s 次") % {"left": left}
+        return _("密码连续输错次数过多，已锁定15分钟，或请村委会重设密码")
+    if exc.code == ErrorCode.IDEMPOTENCY_KEY_REUSED:
+        return _("这张单子已经提交过另一笔，请核对后重新确认")
+    if exc.code == ErrorCode.REFUND_EXCEEDS_PAYMENT and "refundable" in detail:
+        return _("退款不能超过这笔收款剩余可退的 %(left)s 分") % {
+            "left": _points_text(detail["refundable"])
+        }
+    return exc.message
+
+
+def not_found(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "counter/refused.html", {"text": _("没有找到，或您无权查看")}, status=404
+    )
+
+
+def forbidden(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    return render(request, "counter/refused.html", {"text": exc.message}, status=exc.status)
+
+
+def refused(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    """A lookup that failed: 404 for out of scope (never telling why), 403 for a role."""
+    if exc.code == ErrorCode.NOT_FOUND:
+        return not_found(request)
+    return forbidden(request, exc)
+
+
+def parse_quantities(data: dict[str, str]) -> dict[int, int]:
+    """``qty_<product id>`` fields -> {product id: quantity}; zero lines are left out."""
+    wanted: dict[int, int] = {}
+    for name, raw in data.items():
+        if not name.startswith("qty_"):
+            continue
+        pk = parse_id(name[4:])
+        text = (raw or "").strip() or "0"
+        if pk is None or not (text.isascii() and text.isdigit()) or int(text) > MAX_QUANTITY:
+            raise invalid(_("数量必须是0到999的整数"), field="items")
+        if int(text):
+            wanted[pk] = int(text)
+    return wanted
+
+
+def items_of(quantities: dict[int, int]) -> list[Item]:
+    return [Item(product_id=pk, quantity=q) for pk, q in sorted(quantities.items())]
+
+
+def parse_yuan(raw: str | None) -> int:
+    """Cash in yuan with at most two decimals -> fen; empty is 0."""
+    text = (raw or "").strip()
+    if not text:
+        return 0
+    try:
+        value = Decimal(text) if text.isascii() else None
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or value < 0:
+        raise invalid(_("现金金额应为数字，例如 12.50"), field="cash")
+    if value * 100 > MAX_CASH_FEN:
+        raise invalid(_("现金金额太大"), field="cash")
+    if value != value.quantize(Decimal("0.01")):
+        raise invalid(_("现金金额最多两位小数"), field="cash")
+    return int(value * 100)
