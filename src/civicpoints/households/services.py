@@ -370,9 +370,7 @@ def household_verify_pin(
     """
     now = timezone.now()
     locked = (
-        Household.objects.filter(pk=household.pk)
-        .values_list("pin_locked_until", flat=True)
-        .first()
+        Household.objects.filter(pk=household.pk).values_list("pin_locked_until", flat=True).first()
     )
     if locked and locked > now:
         raise ApplicationError(
