@@ -140,7 +140,7 @@ def parse_list(store: Store, text: str) -> Parsed:
             continue
         household = _household(store, who)
         if isinstance(household, str):
-            problems.append(where + "：" + household)
+            problems.append(_("%(where)s：%(problem)s") % {"where": where, "problem": household})
             continue
         group = groups.setdefault(household.pk, Group(household))
         group.lines.append(number)

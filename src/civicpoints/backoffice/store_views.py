@@ -19,6 +19,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
@@ -55,13 +56,13 @@ from civicpoints.stores.services import (
 
 PHOTO_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 WEEKDAYS = [
-    ("1", "一"),
-    ("2", "二"),
-    ("3", "三"),
-    ("4", "四"),
-    ("5", "五"),
-    ("6", "六"),
-    ("7", "日"),
+    ("1", gettext_lazy("星期一")),
+    ("2", gettext_lazy("星期二")),
+    ("3", gettext_lazy("星期三")),
+    ("4", gettext_lazy("星期四")),
+    ("5", gettext_lazy("星期五")),
+    ("6", gettext_lazy("星期六")),
+    ("7", gettext_lazy("星期日")),
 ]
 
 

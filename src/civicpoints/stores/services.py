@@ -723,7 +723,11 @@ def redemption_return(
         )
         Delivery.objects.filter(
             redemption=redemption, status__in=[DeliveryStatus.PENDING, DeliveryStatus.OUT]
-        ).update(status=DeliveryStatus.FAILED, failure_reason=_("已退货"), closed_at=now)
+        ).update(
+            status=DeliveryStatus.FAILED,
+            failure_reason="已退货",  # stored text stays Chinese
+            closed_at=now,
+        )
         audit_record(
             actor_id=actor.user_id,
             scheme_id=redemption.scheme_id,

@@ -19,6 +19,9 @@ from django.core.management.base import BaseCommand, CommandError
 SCRIPTS = {
     "ledger": "ledger_throughput.py",
     "demo-memory": "demo_memory.py",
+    "import": "evaluation_import.py",
+    "settlement": "settlement.py",
+    "counter": "counter_http.py",
 }
 
 
@@ -28,7 +31,7 @@ def benchmarks_dir() -> Path:
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
-    help = "运行性能基准：ledger（记账吞吐，对比 pgbench）或 demo-memory（演示数据内存与耗时）"
+    help = "运行性能基准：ledger、demo-memory、import、settlement、counter（见 docs/performance.md）"
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("benchmark", choices=sorted(SCRIPTS))
