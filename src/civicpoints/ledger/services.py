@@ -42,6 +42,9 @@ class Leg:
 
 
 def household_account(*, household: Any) -> Account:
+    loaded = household._state.fields_cache.get("account")  # select_related("account")
+    if loaded is not None:
+        return loaded
     account, _ = Account.objects.get_or_create(
         scheme_id=household.scheme_id,
         kind=AccountKind.HOUSEHOLD,

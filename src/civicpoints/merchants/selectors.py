@@ -12,10 +12,9 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from civicpoints.errors import NotFound
 from civicpoints.merchants.models import Merchant, Payment, Statement
 from civicpoints.schemes.models import Role
-from civicpoints.schemes.scope import Actor, parse_id, scope_q
+from civicpoints.schemes.scope import Actor, one_or_404, scope_q
 
 MERCHANT_READERS = (Role.COUNTY_ADMIN, Role.AUDITOR)
 
@@ -36,11 +35,7 @@ def counter_merchants(actor: Actor) -> QuerySet[Merchant]:
 
 
 def merchant_for(actor: Actor, merchant_id: Any) -> Merchant:
-    pk = parse_id(merchant_id)
-    found = merchants_visible(actor).filter(pk=pk).first() if pk else None
-    if found is None:
-        raise NotFound("merchant")
-    return found
+    return one_or_404(merchants_visible(actor), merchant_id, "merchant")
 
 
 def payments_of(merchant: Merchant) -> QuerySet[Payment]:
@@ -48,17 +43,13 @@ def payments_of(merchant: Merchant) -> QuerySet[Payment]:
 
 
 def payment_for(merchant: Merchant, payment_id: Any) -> Payment:
-    pk = parse_id(payment_id)
-    found = (
-        Payment.objects.filter(merchant=merchant, pk=pk)
-        .select_related("merchant", "merchant__scheme", "household")
-        .first()
-        if pk
-        else None
+    return one_or_404(
+        Payment.objects.filter(merchant=merchant).select_related(
+            "merchant", "merchant__scheme", "household"
+        ),
+        payment_id,
+        "payment",
     )
-    if found is None:
-        raise NotFound("payment")
-    return found
 
 
 def payments_on(merchant: Merchant, day: dt.date) -> QuerySet[Payment]:
@@ -86,8 +77,4 @@ def statements_visible(actor: Actor) -> QuerySet[Statement]:
 
 
 def statement_for(actor: Actor, statement_id: Any) -> Statement:
-    pk = parse_id(statement_id)
-    found = statements_visible(actor).filter(pk=pk).first() if pk else None
-    if found is None:
-        raise NotFound("statement")
-    return found
+    return one_or_404(statements_visible(actor), statement_id, "statement")

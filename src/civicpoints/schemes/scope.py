@@ -104,6 +104,15 @@ def parse_id(value: object) -> int | None:
     return pk if 0 < pk < MAX_ID else None
 
 
+def one_or_404(queryset: QuerySet[M], pk: Any, what: str) -> M:
+    """The row with this id from an already scoped queryset, or NotFound (never a 403)."""
+    parsed = parse_id(pk)
+    found = queryset.filter(pk=parsed).first() if parsed is not None else None
+    if found is None:
+        raise NotFound(what)
+    return found
+
+
 def get_scoped(
     actor: Actor,
     queryset: QuerySet[M],

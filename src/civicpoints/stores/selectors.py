@@ -12,11 +12,10 @@ from typing import Any
 
 from django.db.models import F, Q, QuerySet
 
-from civicpoints.errors import NotFound
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.selectors import household_search_in
 from civicpoints.schemes.models import Role
-from civicpoints.schemes.scope import ADMIN_ROLES, Actor, parse_id, scope_q
+from civicpoints.schemes.scope import ADMIN_ROLES, Actor, one_or_404, scope_q
 from civicpoints.stores.models import Delivery, Order, Product, Redemption, Store
 
 STORE_READERS = ADMIN_ROLES | {Role.AUDITOR}
@@ -37,11 +36,7 @@ def counter_stores(actor: Actor) -> QuerySet[Store]:
 
 
 def store_for(actor: Actor, store_id: Any) -> Store:
-    pk = parse_id(store_id)
-    store = stores_visible(actor).filter(pk=pk).first() if pk else None
-    if store is None:
-        raise NotFound("store")
-    return store
+    return one_or_404(stores_visible(actor), store_id, "store")
 
 
 def products_of(store: Store, *, active_only: bool = True) -> QuerySet[Product]:
@@ -50,13 +45,9 @@ def products_of(store: Store, *, active_only: bool = True) -> QuerySet[Product]:
 
 
 def product_for(store: Store, product_id: Any) -> Product:
-    pk = parse_id(product_id)
-    product = (
-        Product.objects.filter(store=store, pk=pk).select_related("store").first() if pk else None
+    return one_or_404(
+        Product.objects.filter(store=store).select_related("store"), product_id, "product"
     )
-    if product is None:
-        raise NotFound("product")
-    return product
 
 
 def low_stock(store: Store) -> QuerySet[Product]:
@@ -75,15 +66,9 @@ def counter_search(store: Store, query: str, *, limit: int = 20) -> QuerySet[Hou
 
 
 def counter_household(store: Store, household_id: Any) -> Household:
-    pk = parse_id(household_id)
-    household = (
-        households_served(store).select_related("village", "account").filter(pk=pk).first()
-        if pk
-        else None
+    return one_or_404(
+        households_served(store).select_related("village", "account"), household_id, "household"
     )
-    if household is None:
-        raise NotFound("household")
-    return household
 
 
 def redemptions_visible(actor: Actor) -> QuerySet[Redemption]:
@@ -93,11 +78,7 @@ def redemptions_visible(actor: Actor) -> QuerySet[Redemption]:
 
 
 def redemption_for(actor: Actor, redemption_id: Any) -> Redemption:
-    pk = parse_id(redemption_id)
-    found = redemptions_visible(actor).filter(pk=pk).first() if pk else None
-    if found is None:
-        raise NotFound("redemption")
-    return found
+    return one_or_404(redemptions_visible(actor), redemption_id, "redemption")
 
 
 def return_deadline(redemption: Redemption) -> dt.datetime:
@@ -112,11 +93,7 @@ def deliveries_visible(actor: Actor) -> QuerySet[Delivery]:
 
 
 def delivery_for(actor: Actor, delivery_id: Any) -> Delivery:
-    pk = parse_id(delivery_id)
-    found = deliveries_visible(actor).filter(pk=pk).first() if pk else None
-    if found is None:
-        raise NotFound("delivery")
-    return found
+    return one_or_404(deliveries_visible(actor), delivery_id, "delivery")
 
 
 def orders_visible(actor: Actor) -> QuerySet[Order]:
@@ -126,11 +103,7 @@ def orders_visible(actor: Actor) -> QuerySet[Order]:
 
 
 def order_for(actor: Actor, order_id: Any) -> Order:
-    pk = parse_id(order_id)
-    found = orders_visible(actor).filter(pk=pk).first() if pk else None
-    if found is None:
-        raise NotFound("order")
-    return found
+    return one_or_404(orders_visible(actor), order_id, "order")
 
 
 def stores_for_household(household: Household) -> QuerySet[Store]:
@@ -144,11 +117,7 @@ def stores_for_household(household: Household) -> QuerySet[Store]:
 
 def store_for_household(household: Household, store_id: Any) -> Store:
     """A store a resident may order from (their village's or township's), or 404."""
-    pk = parse_id(store_id)
-    store = stores_for_household(household).filter(pk=pk).first() if pk else None
-    if store is None:
-        raise NotFound("store")
-    return store
+    return one_or_404(stores_for_household(household), store_id, "store")
 
 
 def orders_of_household(household: Household) -> QuerySet[Order]:
@@ -159,8 +128,4 @@ def orders_of_household(household: Household) -> QuerySet[Order]:
 
 def order_for_household(household: Household, order_id: Any) -> Order:
     """One of the resident's own orders, or 404 (another household's looks like a missing one)."""
-    pk = parse_id(order_id)
-    found = orders_of_household(household).filter(pk=pk).first() if pk else None
-    if found is None:
-        raise NotFound("order")
-    return found
+    return one_or_404(orders_of_household(household), order_id, "order")
