@@ -437,3 +437,22 @@ def test_one_merchant_carried_for_two_days_while_another_settles(till: Till) -> 
     assert clearing_total(till) == 3_000 + 1_500 + 4_000
     assert_reconciled(till, day(-1), D, day(1), day(2))
     assert_ledger_ok(w.scheme.pk)
+
+
+def test_payout_csv_keeps_a_formula_looking_name_as_text(till: Till) -> None:
+    from civicpoints.merchants.models import Merchant, Statement
+    from civicpoints.merchants.settlement import payout_csv, payout_rows
+
+    Merchant.objects.filter(pk=till.merchant.pk).update(account_name="=HYPERLINK(1)")
+    Statement.objects.create(
+        scheme=till.world.scheme,
+        merchant=till.merchant,
+        business_date=dt.date(2026, 11, 1),
+        net=1000,
+        amount_fen=1000,
+        yuan_per_point=till.world.scheme.yuan_per_point,
+        status="unpaid",
+    )
+    text = payout_csv(payout_rows(Statement.objects.all())).decode("utf-8-sig")
+    row = list(csv.reader(io.StringIO(text)))[1]
+    assert row[1] == "'=HYPERLINK(1)"

@@ -386,8 +386,10 @@ def household_verify_pin(
             {"attempts_left": left},
             after_rollback=partial(_pin_failure, household.pk, now) if inside else None,
         )
-    if household.pin_failures or household.pin_locked_until:
-        Household.objects.filter(pk=household.pk).update(pin_failures=0, pin_locked_until=None)
+    # A correct PIN clears earlier failures, as stored (the object passed in may be stale).
+    Household.objects.filter(pk=household.pk).exclude(
+        pin_failures=0, pin_locked_until__isnull=True
+    ).update(pin_failures=0, pin_locked_until=None)
 
 
 def household_pin_login(*, card_code: str, pin: str) -> Household:

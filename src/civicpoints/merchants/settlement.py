@@ -358,13 +358,20 @@ def _cells(number: int, row: PayoutRow) -> list[Any]:
     ]
 
 
+def _no_formula(value: Any) -> Any:
+    """A text cell Excel would run as a formula (=, +, -, @ first) is kept as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def payout_csv(rows: list[PayoutRow]) -> bytes:
     """CSV in utf-8-sig (Excel opens it with the Chinese intact)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(PAYOUT_HEADERS)
     for number, row in enumerate(rows, start=1):
-        writer.writerow(_cells(number, row))
+        writer.writerow([_no_formula(c) for c in _cells(number, row)])
     return out.getvalue().encode("utf-8-sig")
 
 

@@ -1061,6 +1061,8 @@ def ceremony_redeem(
 ) -> Ceremony:
     """Redeem for many households at one event: all of them, or none and the failures named."""
     _require_manager(actor, store, "store.ceremony")
+    if not store.active:
+        raise ApplicationError(ErrorCode.STORE_CLOSED, _("本超市暂停营业"))
     title = (title or "").strip()
     if not title:
         raise invalid(_("请填写表彰活动名称"), field="title")
