@@ -18,12 +18,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import xlsxwriter
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Min, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpoints.audit.services import audit_record
+from civicpoints.bulk import update_many
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.ledger.models import Account, AccountKind, Entry, PostingKind
 from civicpoints.ledger.services import Leg, Transfer, post, post_transfers, system_account
@@ -177,7 +178,22 @@ def settle(*, scheme: Scheme, day: dt.date, actor_id: int | None = None) -> Sett
         )
         for s, posting_id in zip(due, posting_ids, strict=True):
             s.posting_id = posting_id
-        _write_totals(kept)
+        # One UPDATE ... FROM (VALUES ...) for all statements (Django's bulk_update was most
+        # of a settlement's time: docs/performance.md).
+        update_many(
+            Statement,
+            kept,
+            [
+                "payment_count",
+                "gross",
+                "refund_count",
+                "refunds_total",
+                "net",
+                "amount_fen",
+                "status",
+                "posting",
+            ],
+        )
         result.statements = [s.pk for s in kept]
         if not kept:
             return result
@@ -188,33 +204,6 @@ def settle(*, scheme: Scheme, day: dt.date, actor_id: int | None = None) -> Sett
             detail={"date": day.isoformat(), **result.as_dict()},
         )
     return result
-
-
-_TOTALS = ("payment_count", "gross", "refund_count", "refunds_total", "net", "amount_fen")
-
-
-def _write_totals(statements: list[Statement]) -> None:
-    """Every statement's totals, status and posting in one UPDATE ... FROM (VALUES ...).
-
-    Django's ``bulk_update`` builds a CASE per column with a branch per row; for a county's
-    300 statements that took most of a settlement run (docs/performance.md).
-    """
-    table = Statement._meta.db_table
-    for start in range(0, len(statements), 500):
-        chunk = statements[start : start + 500]
-        row = "(" + ", ".join(["CAST(%s AS BIGINT)"] * 8 + ["CAST(%s AS TEXT)"]) + ")"
-        params: list[Any] = []
-        for s in chunk:
-            params += [s.pk, *(getattr(s, f) for f in _TOTALS), s.posting_id, s.status]
-        columns = ", ".join(["id", *_TOTALS, "posting_id", "status"])
-        assignments = ", ".join(f"{c} = v.{c}" for c in (*_TOTALS, "posting_id", "status"))
-        # A named VALUES list (WITH v(...)): PostgreSQL and SQLite >= 3.33 both take this form.
-        sql = (
-            f"WITH v({columns}) AS (VALUES {', '.join([row] * len(chunk))}) "  # noqa: S608
-            f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
 
 
 def _unclaimed(model: type[Payment] | type[Refund], scheme: Scheme, end: dt.datetime) -> QuerySet:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from civicpoints.awards.models import Claim, ClaimEvent, ClaimStatus, OwedDeduction
+from civicpoints.bulk import update_many
 from civicpoints.households.sms import send_sms
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.models import Account, AccountKind, Posting, PostingKind
@@ -159,7 +160,7 @@ def _finalize_batch(
             )
             for c in batch:
                 c.posting_id = posted[f"claim:{c.pk}"]
-        Claim.objects.bulk_update(claims, ["status", "posting", "updated_at"])
+        update_many(Claim, claims, ["status", "posting", "updated_at"])
         ClaimEvent.objects.bulk_create(
             [
                 ClaimEvent(

@@ -1,0 +1,47 @@
+"""Set-based writes the ORM does slowly: many rows' columns updated in one statement.
+
+Django's ``bulk_update`` builds a ``CASE WHEN id = ... THEN ...`` with a branch per row for
+every column; compiling that for a few hundred rows costs more than the database's work
+(docs/performance.md). ``update_many`` sends one
+``WITH v(k, c0, c1, ...) AS (VALUES (...), ...) UPDATE t SET col = v.c0 ... FROM v
+WHERE t.id = v.k`` per batch, which PostgreSQL and SQLite (3.33+) both run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+from django.db.models import Field, Model
+
+
+def update_many(model: type[Model], objects: Sequence[Model], fields: Sequence[str]) -> None:
+    """Write ``fields`` of every object (by primary key) in batches of 500 rows."""
+    if not objects:
+        return
+    meta = model._meta
+    columns: list[Field[Any, Any]] = [meta.get_field(f) for f in fields]  # type: ignore[misc]
+    key: Field[Any, Any] = meta.pk  # type: ignore[assignment]
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    typed = connection.vendor == "postgresql"  # VALUES need types there; SQLite has none
+
+    def slot(field: Field[Any, Any]) -> str:
+        return f"CAST(%s AS {field.db_type(connection)})" if typed else "%s"
+
+    row = "(" + ", ".join(slot(f) for f in [key, *columns]) + ")"
+    names = ", ".join(["k", *(f"c{i}" for i in range(len(columns)))])
+    assignments = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(columns))
+    for start in range(0, len(objects), 500):
+        chunk = objects[start : start + 500]
+        params: list[Any] = []
+        for obj in chunk:
+            params.append(key.get_db_prep_save(obj.pk, connection))
+            params += [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
+        sql = (
+            f"WITH v({names}) AS (VALUES {', '.join([row] * len(chunk))}) "  # noqa: S608
+            f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{quote(key.column)} = v.k"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
