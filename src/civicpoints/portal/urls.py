@@ -1,6 +1,6 @@
 from django.urls import path
 
-from civicpoints.portal import pay_views, views
+from civicpoints.portal import order_views, pay_views, views
 
 app_name = "portal"
 
@@ -15,4 +15,21 @@ urlpatterns = [
     path("pay/", pay_views.pay, name="pay"),
     path("pay/code/", pay_views.pay_code, name="pay_code"),
     path("stores/", pay_views.stores, name="stores"),
+    path(
+        "stores/<int:store_id>/products/<int:product_id>/order/",
+        order_views.order_start,
+        name="order_start",
+    ),
+    path(
+        "stores/<int:store_id>/products/<int:product_id>/order/confirm/",
+        order_views.order_confirm,
+        name="order_confirm",
+    ),
+    path(
+        "stores/<int:store_id>/products/<int:product_id>/order/place/",
+        order_views.order_place_view,
+        name="order_place",
+    ),
+    path("orders/", order_views.orders, name="orders"),
+    path("orders/<int:order_id>/cancel/", order_views.order_cancel_view, name="order_cancel"),
 ]

@@ -27,6 +27,8 @@ from civicpoints.households.services import household_pin_login
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance, household_entries
 from civicpoints.rules.selectors import rules_in_force
+from civicpoints.stores.models import OrderStatus
+from civicpoints.stores.selectors import orders_of_household
 
 SESSION_KEY = "resident_household"
 
@@ -80,6 +82,10 @@ def home(request: HttpRequest, household: Household) -> HttpResponse:
         {
             "h": household,
             "available": format_points(balance.available),
+            # Points held by app orders stay in the balance but cannot be spent (冻结中).
+            "held": format_points(balance.held),
+            "balance": format_points(balance.balance),
+            "open_orders": orders_of_household(household).filter(status=OrderStatus.HELD).count(),
             "owed": format_points(owed_total(household_id=household.pk)),
             "on_notice": notice_claims(village_id=household.village_id).count(),
         },

@@ -1,0 +1,279 @@
+"""Residents order goods from their stores in the phone pages (长辈版): choose how many, see the
+points, what stays available and until when the goods wait, confirm; list and cancel orders.
+
+Thin: ``stores.services.order_place`` holds the points and sets the goods aside, ``order_cancel``
+gives both back, and every rule (stock, limits, balance, 一票否决) is there. The confirm page
+carries an idempotency key made when it rendered, so a double tap or a resubmit is one order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from civicpoints.errors import ApplicationError, ErrorCode, NotFound, invalid
+from civicpoints.households.models import Household
+from civicpoints.ledger.amounts import format_points
+from civicpoints.ledger.selectors import household_balance
+from civicpoints.portal.views import resident_required
+from civicpoints.stores.models import OrderStatus, Product, Store
+from civicpoints.stores.selectors import (
+    order_for_household,
+    orders_of_household,
+    product_for,
+    store_for_household,
+)
+from civicpoints.stores.services import Item, order_cancel, order_place
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
+MAX_QUANTITY = 999
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the resident picked on the first page; it travels in the query string and form."""
+
+    quantity: int
+    delivery: bool
+    address: str
+
+    def query(self) -> str:
+        wanted: dict[str, Any] = {"quantity": self.quantity, "delivery": int(self.delivery)}
+        if self.delivery:  # else the page offers the household's own address again
+            wanted["address"] = self.address
+        return urlencode(wanted)
+
+
+def _quantity(data: Mapping[str, Any]) -> int | None:
+    raw = str(data.get("quantity") or "").strip()
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_QUANTITY:
+        return int(raw)
+    return None
+
+
+def _first_choice(data: Mapping[str, Any], product: Product, household: Household) -> Choice:
+    """The first page's values: what was picked before (back from a refusal), else one unit
+    and the household's own address."""
+    return Choice(
+        quantity=_quantity(data) or 1,
+        # Only large items go out for delivery; for others the choice is not offered.
+        delivery=product.large_item and data.get("delivery") == "1",
+        address=str(data.get("address", household.address) or "").strip()[:200],
+    )
+
+
+def _choice(data: Mapping[str, Any], product: Product, household: Household) -> Choice:
+    """The picked values, or the reason they cannot go on to the confirm page."""
+    if _quantity(data) is None:
+        raise invalid(_("数量请填 1 到 999 之间的整数"), field="quantity")
+    choice = _first_choice(data, product, household)
+    if choice.delivery and not choice.address:
+        raise invalid(_("请填写送货地址"), field="address")
+    return choice
+
+
+def _new_key() -> str:
+    return "app-order-" + secrets.token_hex(16)
+
+
+def _form_key(raw: str | None) -> str:
+    key = (raw or "").strip()
+    if not KEY_PATTERN.match(key):
+        raise invalid(_("页面已过期，请重新下单"), field="key")
+    return key
+
+
+def _points_text(value: object) -> str:
+    try:
+        return format_points(int((Decimal(str(value)) * 100).to_integral_value()))
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+def _error_text(exc: ApplicationError) -> str:
+    """The service's refusal in words for a resident, with the numbers to act on."""
+    detail = exc.detail or {}
+    if exc.code == ErrorCode.INSUFFICIENT_POINTS and "available" in detail:
+        return _("您的可用积分不够：这次要 %(need)s 分，您现在可用 %(have)s 分。") % {
+            "need": _points_text(detail.get("needed", "")),
+            "have": _points_text(detail["available"]),
+        }
+    if exc.code == ErrorCode.DISQUALIFIED and "until" in detail:
+        return _(
+            "您家在一票否决期内（到 %(until)s 为止），这段时间不能兑换。有疑问请找村委会。"
+        ) % {"until": detail["until"]}
+    if exc.code == ErrorCode.IDEMPOTENCY_KEY_REUSED:
+        return _("页面已过期，请重新下单")
+    return exc.message
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/not_found.html", status=404)
+
+
+def _on_sale(household: Household, store_id: int, product_id: int) -> tuple[Store, Product]:
+    """A product of one of the household's stores, still on the shelf; else NotFound."""
+    store = store_for_household(household, store_id)
+    product = product_for(store, product_id)
+    if not product.active:
+        raise NotFound("product")
+    return store, product
+
+
+def _start_url(store: Store, product: Product, choice: Choice | None = None) -> str:
+    url = reverse("portal:order_start", args=[store.pk, product.pk])
+    return f"{url}?{choice.query()}" if choice else url
+
+
+@never_cache
+@require_GET
+@resident_required
+def order_start(
+    request: HttpRequest, household: Household, store_id: int, product_id: int
+) -> HttpResponse:
+    """How many (big - and + buttons) and, for a large item, pickup or delivery."""
+    try:
+        store, product = _on_sale(household, store_id, product_id)
+    except ApplicationError:
+        return _not_found(request)
+    choice = _first_choice(request.GET, product, household)
+    return render(
+        request,
+        "portal/order_start.html",
+        {
+            "h": household,
+            "store": store,
+            "product": product,
+            "choice": choice,
+            "total": product.price * choice.quantity,
+            "max_quantity": max(min(product.stock, MAX_QUANTITY), 1),
+            "available": household_balance(household_id=household.pk).available,
+        },
+    )
+
+
+@never_cache
+@require_GET
+@resident_required
+def order_confirm(
+    request: HttpRequest, household: Household, store_id: int, product_id: int
+) -> HttpResponse:
+    """What the order costs and leaves available, and until when the goods wait. No write."""
+    try:
+        store, product = _on_sale(household, store_id, product_id)
+    except ApplicationError:
+        return _not_found(request)
+    try:
+        choice = _choice(request.GET, product, household)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(_start_url(store, product, _first_choice(request.GET, product, household)))
+    available = household_balance(household_id=household.pk).available
+    total = product.price * choice.quantity
+    return render(
+        request,
+        "portal/order_confirm.html",
+        {
+            "h": household,
+            "store": store,
+            "product": product,
+            "choice": choice,
+            "total": total,
+            "available": available,
+            "after": available - total,
+            "short": total > available,
+            "deadline": timezone.localtime() + dt.timedelta(days=store.order_hold_days),
+            "back": _start_url(store, product, choice),
+            "key": _new_key(),
+        },
+    )
+
+
+@require_POST
+@resident_required
+def order_place_view(
+    request: HttpRequest, household: Household, store_id: int, product_id: int
+) -> HttpResponse:
+    try:
+        store, product = _on_sale(household, store_id, product_id)
+    except ApplicationError:
+        return _not_found(request)
+    choice = _first_choice(request.POST, product, household)
+    try:
+        choice = _choice(request.POST, product, household)
+        order = order_place(
+            household=household,
+            store=store,
+            items=[Item(product_id=product.pk, quantity=choice.quantity)],
+            delivery_address=choice.address if choice.delivery else None,
+            idempotency_key=_form_key(request.POST.get("key", "")[:100]),
+        )
+    except ApplicationError as exc:
+        # Back to the first page (a redirect: reloading it never asks to resend a form).
+        messages.error(request, _error_text(exc))
+        return redirect(_start_url(store, product, choice))
+    messages.success(
+        request,
+        _("下单成功，订单号 %(no)s。%(points)s 分先冻结，取货时才扣除。")
+        % {"no": order.order_no, "points": format_points(order.points)},
+    )
+    return redirect("portal:orders")
+
+
+@never_cache
+@require_GET
+@resident_required
+def orders(request: HttpRequest, household: Household) -> HttpResponse:
+    """我的订单: newest first, with what was ordered and, while held, until when."""
+    rows = (
+        orders_of_household(household)
+        .prefetch_related("lines__product")
+        .order_by("-created_at", "-pk")[:50]
+    )
+    return render(request, "portal/orders.html", {"h": household, "orders": list(rows)})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@resident_required
+def order_cancel_view(request: HttpRequest, household: Household, order_id: int) -> HttpResponse:
+    """GET asks "cancel this order?"; POST cancels it and the held points come back."""
+    try:
+        order = order_for_household(household, order_id)
+    except ApplicationError:
+        return _not_found(request)
+    if request.method == "POST":
+        try:
+            order_cancel(order=order, actor=None)
+        except ApplicationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(
+                request,
+                _("订单 %(no)s 已取消，冻结的 %(points)s 分已退回。")
+                % {"no": order.order_no, "points": format_points(order.points)},
+            )
+        return redirect("portal:orders")
+    if order.status != OrderStatus.HELD:
+        messages.error(request, ApplicationError(ErrorCode.ORDER_NOT_OPEN).message)
+        return redirect("portal:orders")
+    return render(
+        request,
+        "portal/order_cancel.html",
+        {"h": household, "o": order, "lines": list(order.lines.select_related("product"))},
+    )
