@@ -31,7 +31,9 @@ def benchmarks_dir() -> Path:
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
-    help = "运行性能基准：ledger、demo-memory、import、settlement、counter（见 docs/performance.md）"
+    help = (
+        "运行性能基准：ledger、demo-memory、import、settlement、counter（见 docs/performance.md）"
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("benchmark", choices=sorted(SCRIPTS))
