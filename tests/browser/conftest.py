@@ -6,6 +6,7 @@ Without /usr/bin/chromium these tests skip, except in CI where that is a failure
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,10 @@ def page(browser, live_server):
     page.set_default_timeout(15000)
     page.base_url = live_server.url  # type: ignore[attr-defined]
     yield page
+    # Let a request still in flight finish before the database is flushed: a live-server
+    # transaction racing the flush's TRUNCATE deadlocks on PostgreSQL.
+    with contextlib.suppress(Exception):
+        page.wait_for_load_state("networkidle", timeout=5000)
     context.close()
 
 

@@ -85,11 +85,14 @@ def test_review_never_redirects_to_another_site(page):
     claim = claim_submit(actor=actor, household=h, rule_id=rules["B01"].pk, quantity=3)
     _login(page, "cun")
     page.goto(page.base_url + "/claims/")
-    page.evaluate(
-        """(id) => { const f = document.querySelector(`form[action='/claims/${id}/approve/']`);
-        const n = document.createElement('input'); n.type = 'hidden'; n.name = 'next';
-        n.value = 'https://evil.example/'; f.appendChild(n); f.submit(); }""",
-        claim.pk,
-    )
+    # Wait for the POST's own navigation: the test must not end (and the database be flushed)
+    # while the approval is still in flight on the live server.
+    with page.expect_navigation():
+        page.evaluate(
+            """(id) => { const f = document.querySelector(`form[action='/claims/${id}/approve/']`);
+            const n = document.createElement('input'); n.type = 'hidden'; n.name = 'next';
+            n.value = 'https://evil.example/'; f.appendChild(n); f.submit(); }""",
+            claim.pk,
+        )
     page.wait_for_load_state()
     assert page.url.startswith(page.base_url + "/claims/")
