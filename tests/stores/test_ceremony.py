@@ -15,7 +15,6 @@ from civicpoints.ledger.models import Posting, PostingKind
 from civicpoints.schemes.models import Region, RegionLevel, Role
 from civicpoints.schemes.scope import actor_for_user
 from civicpoints.schemes.services import region_create
-from civicpoints.stores import services
 from civicpoints.stores.models import (
     Ceremony,
     Product,
@@ -24,6 +23,7 @@ from civicpoints.stores.models import (
     RedemptionSource,
 )
 from civicpoints.stores.services import CeremonyRow, Item, ceremony_redeem
+from civicpoints.stores.services import ceremony as services
 from tests.factories import fund, make_household, make_staff
 from tests.ledger.helpers import assert_ledger_ok
 from tests.stores.conftest import Shop

@@ -22,7 +22,6 @@ from civicpoints.households.services import household_set_pin
 from civicpoints.ledger.models import Entry, Hold, HoldStatus, Posting, PostingKind
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import actor_for_user
-from civicpoints.stores import services
 from civicpoints.stores.models import Order, OrderStatus, Product, Redemption, Store
 from civicpoints.stores.services import (
     CeremonyRow,
@@ -36,6 +35,7 @@ from civicpoints.stores.services import (
     stock_count,
     stock_receive,
 )
+from civicpoints.stores.services import ceremony as services
 from tests.factories import fund, make_household, make_staff
 from tests.ledger.helpers import Outcome, assert_ledger_ok, run_in_threads
 from tests.stores.conftest import PIN, Shop, build_shop

@@ -1,0 +1,214 @@
+"""Ceremony batches (评比表彰现场): many households at one event, all or none."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civicpoints.audit.services import audit_record
+from civicpoints.errors import ApplicationError, ErrorCode, invalid
+from civicpoints.households.models import Household
+from civicpoints.ledger.amounts import format_points
+from civicpoints.schemes.scope import Actor
+from civicpoints.stores.models import (
+    Ceremony,
+    Product,
+    RedemptionMode,
+    RedemptionSource,
+    Store,
+)
+from civicpoints.stores.services.catalogue import STORE_MANAGERS, _require_manager
+from civicpoints.stores.services.counter import (
+    Basket,
+    Item,
+    _basket,
+    _check_household,
+    _check_limit,
+    _redeem_write,
+)
+
+
+@dataclass(frozen=True)
+class CeremonyRow:
+    household_id: int
+    items: tuple[Item, ...]
+
+
+def ceremony_redeem(
+    *,
+    actor: Actor,
+    store: Store,
+    title: str,
+    held_on: dt.date,
+    rows: Sequence[CeremonyRow],
+    idempotency_key: str | None = None,
+) -> Ceremony:
+    """Redeem for many households at one event: all of them, or none and the failures named."""
+    _require_manager(actor, store, "store.ceremony")
+    if not store.active:
+        raise ApplicationError(ErrorCode.STORE_CLOSED, _("本超市暂停营业"))
+    title = (title or "").strip()
+    if not title:
+        raise invalid(_("请填写表彰活动名称"), field="title")
+    if not rows:
+        raise invalid(_("请至少添加一户"), field="rows")
+    if idempotency_key:
+        earlier = _replay_ceremony(store, idempotency_key, title, held_on, rows)
+        if earlier is not None:
+            return earlier
+    households = {
+        h.pk: h
+        for h in Household.objects.select_related("village", "account").filter(
+            scheme_id=store.scheme_id, pk__in=[r.household_id for r in rows]
+        )
+    }
+    today = timezone.localdate()
+    problems: list[dict[str, Any]] = []
+    plans: list[tuple[int, Household, Basket]] = []
+    stock_needed: dict[int, int] = defaultdict(int)
+    products: dict[int, Product] = {}
+    seen: set[int] = set()
+    for number, row in enumerate(rows, start=1):
+        household = households.get(row.household_id)
+        try:
+            if household is None or not actor.covers(
+                roles=STORE_MANAGERS,
+                scheme_id=household.scheme_id,
+                region_path=household.village.path,
+            ):
+                raise ApplicationError(ErrorCode.NOT_FOUND, _("找不到该户或不在您的管辖范围"))
+            if household.pk in seen:
+                raise ApplicationError(ErrorCode.DUPLICATE, _("同一户在名单里出现了两次"))
+            seen.add(household.pk)
+            _check_household(store, household, today)
+            basket = _basket(store, row.items)
+            for product, quantity in basket.lines:
+                _check_limit(household, product, quantity, today)
+                stock_needed[product.pk] += quantity
+                products[product.pk] = product
+            available = household.account.balance - household.account.held
+            if available < basket.total:
+                raise ApplicationError(
+                    ErrorCode.INSUFFICIENT_POINTS,
+                    _("可用积分 %(have)s，需要 %(need)s")
+                    % {"have": format_points(available), "need": format_points(basket.total)},
+                )
+            plans.append((number, household, basket))
+        except ApplicationError as exc:
+            problems.append(
+                {
+                    "row": number,
+                    "household": row.household_id,
+                    "name": household.head_name if household else "",
+                    "code": str(exc.code),
+                    "message": exc.message,
+                }
+            )
+    for pk, needed in stock_needed.items():
+        if products[pk].stock < needed:
+            problems.append(
+                {
+                    "row": None,
+                    "product": pk,
+                    "name": products[pk].name,
+                    "code": str(ErrorCode.OUT_OF_STOCK),
+                    "message": _("%(name)s 共需 %(need)s，库存只有 %(have)s")
+                    % {"name": products[pk].name, "need": needed, "have": products[pk].stock},
+                }
+            )
+    if problems:
+        raise ApplicationError(ErrorCode.CEREMONY_INVALID, detail={"errors": problems})
+    try:
+        with transaction.atomic():
+            ceremony = Ceremony.objects.create(
+                scheme_id=store.scheme_id,
+                store=store,
+                title=title[:100],
+                held_on=held_on,
+                idempotency_key=idempotency_key,
+                actor_id=actor.user_id,
+            )
+            for number, household, basket in plans:
+                try:
+                    _redeem_write(
+                        actor=actor,
+                        store=store,
+                        household=household,
+                        basket=basket,
+                        points=basket.total,
+                        cash_fen=0,
+                        mode=RedemptionMode.ASSISTED,
+                        reason=title,
+                        source=RedemptionSource.CEREMONY,
+                        ceremony=ceremony,
+                        key=None,
+                        digest="",
+                        now=timezone.now(),
+                    )
+                except ApplicationError as exc:
+                    # Changed since the check (a concurrent redemption): nothing is kept.
+                    raise ApplicationError(
+                        ErrorCode.CEREMONY_INVALID,
+                        detail={
+                            "errors": [
+                                {
+                                    "row": number,
+                                    "household": household.pk,
+                                    "name": household.head_name,
+                                    "code": str(exc.code),
+                                    "message": exc.message,
+                                }
+                            ]
+                        },
+                    ) from None
+            audit_record(
+                actor_id=actor.user_id,
+                scheme_id=store.scheme_id,
+                action="store.ceremony",
+                obj=ceremony,
+                detail={"households": len(plans)},
+            )
+            return ceremony
+    except IntegrityError:
+        earlier = (
+            _replay_ceremony(store, idempotency_key, title, held_on, rows)
+            if idempotency_key
+            else None
+        )
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _replay_ceremony(
+    store: Store, key: str, title: str, held_on: dt.date, rows: Sequence[CeremonyRow]
+) -> Ceremony | None:
+    """The batch made earlier under this key; another batch under it is refused."""
+    earlier = Ceremony.objects.filter(scheme_id=store.scheme_id, idempotency_key=key).first()
+    if earlier is None:
+        return None
+    asked = []
+    for row in rows:
+        wanted: dict[int, int] = defaultdict(int)
+        for item in row.items:
+            wanted[item.product_id] += item.quantity
+        asked.append((row.household_id, sorted(wanted.items())))
+    done = [
+        (r.household_id, sorted((line.product_id, line.quantity) for line in r.lines.all()))
+        for r in earlier.redemptions.prefetch_related("lines")
+    ]
+    if (earlier.store_id, earlier.title, earlier.held_on, sorted(done)) != (
+        store.pk,
+        title[:100],
+        held_on,
+        sorted(asked),
+    ):
+        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
+    return earlier
