@@ -85,3 +85,6 @@ def test_a_usb_scanner_checks_a_resident_in_and_out(page):
         "async () => (await import('/static/vendor/qr-scanner/qr-scanner.min.js')).default.name"
     )
     assert loaded
+    # ... driven by the shared camera-scan.js: with no camera here, it says so in Chinese.
+    page.click("#camera-button")
+    expect(page.locator("#camera-note")).to_contain_text("无法打开摄像头")
