@@ -39,7 +39,14 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+import _pg
+from _pg import admin_sql as _admin_sql
+from _pg import bench_env as _env
+from _pg import conninfo as _conninfo
+from _pg import db_name as _db_name
+from _pg import log as _log
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/civicpoints_bench_import"
@@ -70,55 +77,11 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 # --------------------------------------------------------------------------- databases
 
 
-def _db_url(base: str, name: str) -> str:
-    parts = urlsplit(base)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-def _db_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def _conninfo(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
-
-
-def _admin_sql(url: str, *statements: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_conninfo(_db_url(url, "postgres")), autocommit=True) as conn:
-        for sql in statements:
-            conn.execute(sql)  # type: ignore[arg-type]
-
-
-def _env(url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": url,
-            "DJANGO_SETTINGS_MODULE": "civicpoints.settings",
-            "CIVICPOINTS_DB_POOL": "0",
-            "DEBUG": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    env.pop("CIVICPOINTS_TESTING", None)
-    return env
+# --------------------------------------------------------------------------- child phases
 
 
 def _default_url() -> str:
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"]
-    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        return _db_url(os.environ["DATABASE_URL"], "civicpoints_bench_import")
-    return DEFAULT_URL
-
-
-def _log(message: str) -> None:
-    print(f"... {message}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- child phases
+    return _pg.default_url(_db_name(DEFAULT_URL))
 
 
 def _django() -> None:

@@ -51,7 +51,16 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+import _pg
+from _pg import admin_sql as _admin_sql
+from _pg import bench_env as _bench_env
+from _pg import create_db as _create_db
+from _pg import db_name as _db_name
+from _pg import db_url as _db_url
+from _pg import drop_db as _drop_db
+from _pg import log as _log
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/civicpoints_bench"
@@ -63,51 +72,6 @@ MEMO_REDEEM = "爱心超市兑换"
 
 
 # --------------------------------------------------------------------------- databases
-
-
-def _db_url(base: str, name: str) -> str:
-    parts = urlsplit(base)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-def _db_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def _conninfo(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
-
-
-def _bench_env(url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": url,
-            "DJANGO_SETTINGS_MODULE": "civicpoints.settings",
-            "CIVICPOINTS_DB_POOL": "0",
-            "DEBUG": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    env.pop("CIVICPOINTS_TESTING", None)
-    return env
-
-
-def _admin_sql(url: str, *statements: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_conninfo(_db_url(url, "postgres")), autocommit=True) as conn:
-        for sql in statements:
-            conn.execute(sql)  # type: ignore[arg-type]
-
-
-def _create_db(url: str) -> None:
-    name = _db_name(url)
-    _admin_sql(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
-
-
-def _drop_db(url: str) -> None:
-    _admin_sql(url, f'DROP DATABASE IF EXISTS "{_db_name(url)}" WITH (FORCE)')
 
 
 def _checkpoint(url: str) -> None:
@@ -648,10 +612,6 @@ def _summarise(result: dict[str, Any]) -> None:
     }
 
 
-def _log(message: str) -> None:
-    print(f"... {message}", file=sys.stderr, flush=True)
-
-
 def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
@@ -701,12 +661,7 @@ def _table(r: dict[str, Any]) -> str:
 
 
 def _default_url() -> str:
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"]
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
-        return _db_url(url, _db_name(DEFAULT_URL))
-    return DEFAULT_URL
+    return _pg.default_url(_db_name(DEFAULT_URL))
 
 
 def main(argv: list[str] | None = None) -> int:
