@@ -1,9 +1,11 @@
 """Every write for signed merchants: signing, payment codes, payments and refunds.
 
-A payment is one posting household -> merchant_payable. The payment row is inserted first (its
-unique idempotency key is the gate for retries); a payment code is spent by a guarded
-``UPDATE ... WHERE used_at IS NULL`` in the same transaction, so a code shown once pays once
-however many clerks scan it at the same moment.
+A payment is one posting household -> merchant_payable. In one transaction the payment code is
+spent by a guarded ``UPDATE ... WHERE used_at IS NULL`` (a code shown once pays once however
+many cashiers scan it at the same moment), the points are posted, and the payment row is
+written; its unique idempotency key makes a retry return the first payment. Two copies of the
+same keyed request racing each other: one pays, the other gets ``payment_code_used`` (the API's
+own key handling answers such a twin with 409 while the first is running).
 """
 
 from __future__ import annotations
