@@ -1,0 +1,214 @@
+"""The staff menu as data, and what a person may use (``Can``): one place for both.
+
+Every menu entry names a page (a URL name) and a test on ``Can``; the menu shows an entry only
+when the test holds, so nobody is offered a page that answers 403 or 404. ``Can`` asks the same
+selectors and role sets the pages and services use; it never grants anything by itself (the
+services still check every write). To add a page to the menu, add a ``NavItem`` to ``NAV``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import Promise, SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
+
+from civicpoints.awards.selectors import CLAIM_READERS
+from civicpoints.awards.services.claims import PROPOSERS
+from civicpoints.schemes.models import Role
+from civicpoints.schemes.scope import ADMIN_ROLES, HOUSEHOLD_READERS, Actor, actor_for_user
+
+
+class Can:
+    """What one person may use, worked out lazily (each answer at most once per request)."""
+
+    def __init__(self, user: Any, actor: Actor | None = None) -> None:
+        self.user = user
+        self.actor = actor if actor is not None else actor_for_user(user)
+
+    def _any(self, roles: frozenset[str] | set[str]) -> bool:
+        return bool(self.actor.grants_for(roles))
+
+    @cached_property
+    def roles(self) -> frozenset[str]:
+        return frozenset(g.role for g in self.actor.grants)
+
+    @cached_property
+    def read_only(self) -> bool:
+        """An auditor (and nothing else): sees, never acts."""
+        return bool(self.roles) and self.roles <= {Role.AUDITOR}
+
+    @cached_property
+    def counter_only(self) -> bool:
+        """Store clerks and merchant cashiers: their work is at the counter."""
+        return bool(self.roles) and self.roles <= {Role.STORE_CLERK, Role.MERCHANT_CLERK}
+
+    # --- households and earning ------------------------------------------------------------
+
+    @cached_property
+    def households(self) -> bool:
+        return self._any(HOUSEHOLD_READERS)
+
+    @cached_property
+    def household_import(self) -> bool:
+        return self._any(ADMIN_ROLES)
+
+    @cached_property
+    def claims(self) -> bool:
+        return self._any(CLAIM_READERS)
+
+    @cached_property
+    def claim_propose(self) -> bool:
+        return self._any(PROPOSERS)
+
+    @cached_property
+    def claim_review(self) -> bool:
+        return self._any(ADMIN_ROLES)
+
+    @cached_property
+    def claim_object(self) -> bool:
+        """Staff objections on the notice board (auditors read; residents object on /m/)."""
+        return self._any(PROPOSERS)
+
+    @cached_property
+    def notices(self) -> bool:
+        return self._any(CLAIM_READERS)
+
+    @cached_property
+    def activities(self) -> bool:
+        from civicpoints.activities.selectors import ACTIVITY_READERS
+
+        return self._any(ACTIVITY_READERS)
+
+    @cached_property
+    def activity_door(self) -> bool:
+        from civicpoints.activities.selectors import CHECKERS
+
+        return self._any(CHECKERS)
+
+    @cached_property
+    def budget(self) -> bool:
+        from civicpoints.schemes.selectors import schemes_governed
+
+        return bool(schemes_governed(self.actor, [Role.COUNTY_ADMIN, Role.AUDITOR]))
+
+    @cached_property
+    def budget_write(self) -> bool:
+        from civicpoints.awards.services.budget import BUDGET_ROLES
+
+        return self.budget and self._any(BUDGET_ROLES)
+
+    # --- spending ----------------------------------------------------------------------------
+
+    @cached_property
+    def counter(self) -> bool:
+        from civicpoints.merchants.selectors import counter_merchants
+        from civicpoints.stores.selectors import counter_stores
+
+        return counter_stores(self.actor).exists() or counter_merchants(self.actor).exists()
+
+    @cached_property
+    def stores(self) -> bool:
+        from civicpoints.backoffice.store_views import store_staff
+
+        return store_staff(self.actor)
+
+    @cached_property
+    def merchants(self) -> bool:
+        from civicpoints.backoffice.merchant_views import readable_schemes
+
+        return bool(readable_schemes(self.actor))
+
+    @cached_property
+    def overdue(self) -> int:
+        from civicpoints.backoffice.settlement_views import overdue_count
+
+        return overdue_count(self.actor) if self.merchants else 0
+
+    @cached_property
+    def admin(self) -> bool:
+        return bool(getattr(self.user, "is_staff", False))
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str | Promise
+    url_name: str
+    shown: Callable[[Can], bool]
+    badge: Callable[[Can], int] | None = None
+    badge_title: str | Promise = ""
+    query: str = ""  # e.g. "?status=on_notice"
+
+
+NAV: list[NavItem] = [
+    NavItem(_("农户"), "backoffice:households", lambda c: c.households),
+    NavItem(_("申报审核"), "backoffice:claims", lambda c: c.claims),
+    NavItem(_("公示"), "backoffice:notices", lambda c: c.notices),
+    NavItem(_("志愿活动"), "backoffice:activities", lambda c: c.activities),
+    NavItem(_("资金"), "backoffice:budget", lambda c: c.budget),
+    NavItem(_("柜台"), "counter:index", lambda c: c.counter),
+    NavItem(_("超市"), "backoffice:stores", lambda c: c.stores),
+    NavItem(_("订单"), "backoffice:orders", lambda c: c.stores),
+    NavItem(_("送货"), "backoffice:deliveries", lambda c: c.stores),
+    NavItem(_("商家"), "backoffice:merchants", lambda c: c.merchants),
+    NavItem(
+        _("结算"),
+        "backoffice:settlement",
+        lambda c: c.merchants,
+        badge=lambda c: c.overdue,
+        badge_title=_("逾期未付款的结算单"),
+    ),
+    NavItem(_("系统管理"), "admin:index", lambda c: c.admin),
+]
+
+
+@dataclass(frozen=True)
+class Shown:
+    label: str | Promise
+    url: str
+    current: bool
+    badge: int
+    badge_title: str | Promise
+
+
+def can_for(request: HttpRequest) -> Can:
+    """The request's ``Can``, made once per request."""
+    found = getattr(request, "_can", None)
+    if found is None:
+        found = Can(request.user)
+        request._can = found  # type: ignore[attr-defined]
+    return found
+
+
+def nav_for(request: HttpRequest) -> list[Shown]:
+    if not request.user.is_authenticated:
+        return []
+    can = can_for(request)
+    shown = []
+    for item in NAV:
+        if not item.shown(can):
+            continue
+        url = reverse(item.url_name)
+        shown.append(
+            Shown(
+                label=item.label,
+                url=url + item.query,
+                current=url != "/" and request.path.startswith(url),
+                badge=item.badge(can) if item.badge else 0,
+                badge_title=item.badge_title,
+            )
+        )
+    return shown
+
+
+def context(request: HttpRequest) -> dict[str, Any]:
+    """Template context processor: ``can`` and ``staff_nav``, both worked out only if used."""
+    return {
+        "can": SimpleLazyObject(lambda: can_for(request)),
+        "staff_nav": SimpleLazyObject(lambda: nav_for(request)),
+    }
