@@ -90,8 +90,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-            ],
                 "civicpoints.backoffice.navigation.context",
+            ],
         },
     },
 ]
