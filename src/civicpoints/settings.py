@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "civicpoints.activities",
     "civicpoints.stores",
     "civicpoints.merchants",
+    "civicpoints.community",
     "civicpoints.ops",
     "civicpoints.demo",
     "civicpoints.backoffice",
@@ -229,3 +230,7 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_MAX_LIMIT = 200
+
+# `civicpoints bench pages` measures pages against a minimal logged-in page (ops/views.py),
+# served only when the server runs with CIVICPOINTS_BENCH=1.
+BENCH_FLOOR = os.environ.get("CIVICPOINTS_BENCH") == "1"

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from civicpoints.api.main import api
+from civicpoints.ops.views import bench_floor
 
 admin.site.site_header = _("文明积分 管理后台")
 admin.site.site_title = _("文明积分")
@@ -15,5 +16,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("m/", include("civicpoints.portal.urls")),
     path("counter/", include("civicpoints.counter.urls")),
+    path("bench/floor/", bench_floor, name="bench_floor"),  # 404 unless CIVICPOINTS_BENCH=1
     path("", include("civicpoints.backoffice.urls")),
 ]

@@ -1,4 +1,4 @@
-"""``civicpoints bench ledger|demo-memory [options]``: run a benchmark script from ``benchmarks/``.
+"""``civicpoints bench <name> [options]``: run a benchmark script from ``benchmarks/``.
 
 A thin wrapper: the scripts set up their own databases and environment, so each runs as its
 own process with this interpreter; every option after the benchmark's name is passed on
@@ -22,6 +22,7 @@ SCRIPTS = {
     "import": "evaluation_import.py",
     "settlement": "settlement.py",
     "counter": "counter_http.py",
+    "pages": "pages_http.py",
 }
 
 
@@ -31,9 +32,7 @@ def benchmarks_dir() -> Path:
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
-    help = (
-        "运行性能基准：ledger、demo-memory、import、settlement、counter（见 docs/performance.md）"
-    )
+    help = "运行性能基准：ledger、demo-memory、import、settlement、counter、pages（见 docs/performance.md）"
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("benchmark", choices=sorted(SCRIPTS))

@@ -1,0 +1,21 @@
+"""The benchmark floor: the cheapest page a logged-in member of staff can ask for.
+
+``civicpoints bench pages`` measures the everyday pages against this view on the same server:
+it goes through the whole middleware stack and loads the session and the user (what every
+staff page costs before its own work) and returns two bytes. It answers 404 unless the
+server runs with ``CIVICPOINTS_BENCH=1``, so a deployment exposes nothing new.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+
+
+def bench_floor(request: HttpRequest) -> HttpResponse:
+    if not settings.BENCH_FLOOR:
+        raise Http404
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    return HttpResponse(b"ok", content_type="text/plain")
