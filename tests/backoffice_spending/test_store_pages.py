@@ -578,11 +578,17 @@ def test_a_ceremony_with_a_failing_row_writes_nothing_and_names_it(staff: Staff)
 
     response = client.post("/ceremonies/new/", data)
 
+    # A confirm posted although a row fails is refused before anything is written: the
+    # preview comes back naming the row and why, with no confirm button.
     assert response.status_code == 422
     page = text(response)
-    assert "批量兑换有错误，未兑换任何一户" in page
-    row = re.search(r'<table id="refused">.*?<tbody>(.*?)</tbody>', page).group(1)
-    assert "赵德明" in row and "可用积分 100，需要 2200" in row and "李淑珍" not in row
+    assert messages_of(response) == ["名单中还有不能兑换的行，未兑换任何一户"]
+    failing = re.search(r'<div class="card alert-card" role="alert" id="failing">(.*?)</div>', page)
+    assert "1 户不能兑换" in failing.group(1)
+    assert "<li>第 2 户 赵德明（名单第 2 行）：可用积分 100，需要 2200</li>" in failing.group(1)
+    assert "李淑珍" not in failing.group(1)
+    assert "可以兑换" not in page  # no row is marked ready while the batch cannot go
+    assert 'name="step" value="confirm"' not in page and "确认兑换" not in page
     assert Ceremony.objects.count() == 0
     assert shelf_snapshot(shop.world.scheme.pk) == before
 

@@ -30,13 +30,20 @@ from civicpoints.households.models import Household
 from civicpoints.schemes.scope import Actor, actor_for_user, parse_id
 from civicpoints.stores.models import Ceremony, Product, Store
 from civicpoints.stores.selectors import (
+    ceremony_made_with,
     counter_search,
     households_served,
     products_of,
     redemptions_visible,
     stores_visible,
 )
-from civicpoints.stores.services import CeremonyRow, Item, ceremony_redeem
+from civicpoints.stores.services import (
+    CeremonyCheck,
+    CeremonyRow,
+    Item,
+    ceremony_check,
+    ceremony_redeem,
+)
 
 MAX_LINES = 2000
 MAX_UPLOAD = 2 * 1024 * 1024
@@ -148,7 +155,17 @@ def parse_list(store: Store, text: str) -> Parsed:
     return Parsed(list(groups.values()), problems, products)
 
 
-def _preview_rows(parsed: Parsed) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+def _preview_rows(
+    parsed: Parsed, check: CeremonyCheck | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """The preview's rows and stock, each with the reasons it fails (from ``ceremony_check``)."""
+    failing: dict[int, list[str]] = defaultdict(list)
+    short_stock: dict[int, str] = {}
+    for problem in check.problems if check else []:
+        if problem.get("row") is None:
+            short_stock[problem["product"]] = problem["message"]
+        else:
+            failing[problem["row"]].append(problem["message"])
     rows = []
     needed: dict[int, int] = defaultdict(int)
     grand_total = 0
@@ -169,10 +186,16 @@ def _preview_rows(parsed: Parsed) -> tuple[list[dict[str, Any]], list[dict[str, 
                 "total": total,
                 "available": available,
                 "short": available < total,
+                "problems": failing.get(number, []),
             }
         )
     stock = [
-        {"product": parsed.products[pk], "needed": n, "short": parsed.products[pk].stock < n}
+        {
+            "product": parsed.products[pk],
+            "needed": n,
+            "short": parsed.products[pk].stock < n,
+            "problem": short_stock.get(pk, ""),
+        }
         for pk, n in sorted(needed.items())
     ]
     return rows, stock, grand_total
@@ -229,14 +252,37 @@ def ceremony_new(request: HttpRequest) -> HttpResponse:
     if not parsed.groups and not parsed.problems:
         messages.error(request, _("请至少添加一户"))
         return render(request, "backoffice/ceremony_new.html", context, status=422)
-    rows, stock, total = _preview_rows(parsed)
-    context.update(
-        {"parsed": parsed, "rows": rows, "stock": stock, "total": total, "households": len(rows)}
+    key = ("ceremony:" + request.POST.get("key", ""))[:200] if request.POST.get("key") else None
+    confirming = request.POST.get("step") == "confirm"
+    # Every row is checked as the redemption would check it; while any fails there is no
+    # confirm on the page, and a confirm posted anyway is answered with this preview (422).
+    # A second tap on confirm finds its batch made and is not checked again (it replays).
+    replay = confirming and parsed.ok and key and ceremony_made_with(store, key)
+    check = (
+        ceremony_check(actor=actor, store=store, rows=[g.row() for g in parsed.groups])
+        if parsed.ok and not replay
+        else None
     )
-    if request.POST.get("step") != "confirm" or not parsed.ok:
+    rows, stock, total = _preview_rows(parsed, check)
+    ready = bool(replay) or (check is not None and check.ok)
+    context.update(
+        {
+            "parsed": parsed,
+            "rows": rows,
+            "stock": stock,
+            "total": total,
+            "households": len(rows),
+            "ready": ready,
+            "failing": sum(1 for r in rows if r["problems"]),
+            "stock_failing": sum(1 for s in stock if s["problem"]),
+        }
+    )
+    if not confirming or not ready:
+        if confirming:
+            messages.error(request, _("名单中还有不能兑换的行，未兑换任何一户"))
         context["key"] = secrets.token_urlsafe(16)
         return render(
-            request, "backoffice/ceremony_preview.html", context, status=200 if parsed.ok else 422
+            request, "backoffice/ceremony_preview.html", context, status=200 if ready else 422
         )
     try:
         ceremony = ceremony_redeem(
@@ -245,9 +291,7 @@ def ceremony_new(request: HttpRequest) -> HttpResponse:
             title=context["title"],
             held_on=held_on,
             rows=[g.row() for g in parsed.groups],
-            idempotency_key=("ceremony:" + request.POST.get("key", ""))[:200]
-            if request.POST.get("key")
-            else None,
+            idempotency_key=key,
         )
     except ApplicationError as exc:
         if exc.code != ErrorCode.CEREMONY_INVALID:

@@ -28,9 +28,17 @@ class WindowKind(models.TextChoices):
 
 class Store(models.Model):
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, verbose_name=_("方案"))
-    # A village's store, or a township's (then residents of every village under it may redeem).
+    # A village's store, a township's (every village under it is served) or the county's.
     region = models.ForeignKey(
-        "schemes.Region", models.PROTECT, related_name="stores", verbose_name=_("所属村/乡镇")
+        "schemes.Region", models.PROTECT, related_name="stores", verbose_name=_("所属县/乡镇/村")
+    )
+    # A county store may serve chosen townships only (e.g. for a county ceremony); none chosen
+    # means its whole region. Which households a store serves: ``stores.selectors.served_paths``.
+    served_townships = models.ManyToManyField(
+        "schemes.Region",
+        blank=True,
+        related_name="stores_serving",
+        verbose_name=_("服务的乡镇"),
     )
     name = models.CharField(_("名称"), max_length=100)
     kind = models.CharField(

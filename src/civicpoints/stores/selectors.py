@@ -1,8 +1,11 @@
 """Reads for stores, always through the actor's scope.
 
 A store is seen by its clerks (listed on the store, not by region: a clerk works one counter)
-and by admins and auditors over its region. A household is found at a counter only among the
-households the store serves (its village, or every village under its township).
+and by admins and auditors over its region (so a county store is the county's alone: township
+admins neither see nor manage it). Which households a store serves is decided here only
+(``served_paths``): its village; every village under its township; the whole county; or, for a
+county store with chosen townships, the villages under those. The counter search, redemption,
+orders, ceremonies and the resident's list of stores all follow it.
 """
 
 from __future__ import annotations
@@ -10,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.selectors import household_search_in
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, one_or_404, scope_q
-from civicpoints.stores.models import Delivery, Order, Product, Redemption, Store
+from civicpoints.stores.models import Ceremony, Delivery, Order, Product, Redemption, Store
 
 STORE_READERS = ADMIN_ROLES | {Role.AUDITOR}
 
@@ -24,7 +27,12 @@ STORE_READERS = ADMIN_ROLES | {Role.AUDITOR}
 def stores_visible(actor: Actor) -> QuerySet[Store]:
     mine = Q(clerks=actor.user_id) if actor.user_id else Q(pk__in=[])
     q = mine | scope_q(actor, region_path_field="region__path", roles=STORE_READERS)
-    return Store.objects.filter(q).distinct().select_related("region", "scheme")
+    return (
+        Store.objects.filter(q)
+        .distinct()
+        .select_related("region", "scheme")
+        .prefetch_related("served_townships")
+    )
 
 
 def counter_stores(actor: Actor) -> QuerySet[Store]:
@@ -54,10 +62,27 @@ def low_stock(store: Store) -> QuerySet[Product]:
     return products_of(store).filter(stock__lte=F("low_stock_at"))
 
 
+def served_paths(store: Store) -> list[str]:
+    """The region paths whose households the store serves: its chosen townships, else its own
+    region (a village, a township or the county). Uses a prefetch of ``served_townships``."""
+    chosen = sorted(r.path for r in store.served_townships.all())
+    return chosen or [store.region.path]
+
+
+def serves(store: Store, household: Household) -> bool:
+    """Whether the household may redeem at the store (the one rule; no query when prefetched)."""
+    return household.scheme_id == store.scheme_id and any(
+        household.village.path.startswith(p) for p in served_paths(store)
+    )
+
+
 def households_served(store: Store) -> QuerySet[Household]:
-    return Household.objects.filter(
-        scheme_id=store.scheme_id, village__path__startswith=store.region.path
-    ).exclude(status=HouseholdStatus.CLOSED)
+    under = Q(pk__in=[])
+    for path in served_paths(store):
+        under |= Q(village__path__startswith=path)
+    return Household.objects.filter(under, scheme_id=store.scheme_id).exclude(
+        status=HouseholdStatus.CLOSED
+    )
 
 
 def counter_search(store: Store, query: str, *, limit: int = 20) -> QuerySet[Household]:
@@ -107,16 +132,22 @@ def order_for(actor: Actor, order_id: Any) -> Order:
 
 
 def stores_for_household(household: Household) -> QuerySet[Store]:
-    """The stores a resident may order from: their village's and their township's."""
+    """The open stores serving the household (``serves`` as one query): a store over its
+    village (village, township or county) that names no townships, or names the household's."""
     path = household.village.path
     prefixes = [path[: i + 1] for i, c in enumerate(path) if c == "/"]
-    return Store.objects.filter(
-        scheme_id=household.scheme_id, active=True, region__path__in=prefixes
-    ).select_related("region")
+    chosen = Store.served_townships.through.objects.filter(store_id=OuterRef("pk"))
+    return (
+        Store.objects.filter(scheme_id=household.scheme_id, active=True, region__path__in=prefixes)
+        .filter(~Exists(chosen) | Exists(chosen.filter(region__path__in=prefixes)))
+        .select_related("region")
+        .prefetch_related("served_townships")
+        .order_by("-region__level", "pk")
+    )
 
 
 def store_for_household(household: Household, store_id: Any) -> Store:
-    """A store a resident may order from (their village's or township's), or 404."""
+    """A store serving the resident's household (``stores_for_household``), or 404."""
     return one_or_404(stores_for_household(household), store_id, "store")
 
 
@@ -129,3 +160,40 @@ def orders_of_household(household: Household) -> QuerySet[Order]:
 def order_for_household(household: Household, order_id: Any) -> Order:
     """One of the resident's own orders, or 404 (another household's looks like a missing one)."""
     return one_or_404(orders_of_household(household), order_id, "order")
+
+
+# --- the staff home's counts (one query each, over the stores whose counter the actor works) ---
+
+
+def low_stock_count(actor: Actor) -> int:
+    """Products on sale at or under their alert level, in the stores this person runs."""
+    return Product.objects.filter(
+        store__in=counter_stores(actor).values("pk"),
+        active=True,
+        stock__lte=F("low_stock_at"),
+    ).count()
+
+
+def orders_to_pick_count(actor: Actor) -> int:
+    from civicpoints.stores.models import OrderStatus
+
+    return Order.objects.filter(
+        store__in=counter_stores(actor).values("pk"), status=OrderStatus.HELD
+    ).count()
+
+
+def deliveries_to_do_count(actor: Actor) -> int:
+    """Deliveries waiting to go out, on their way, or failed and to be tried again."""
+    from civicpoints.stores.models import DeliveryStatus
+
+    return Delivery.objects.filter(
+        store__in=counter_stores(actor).values("pk"),
+        status__in=(DeliveryStatus.PENDING, DeliveryStatus.OUT, DeliveryStatus.FAILED),
+    ).count()
+
+
+def ceremony_made_with(store: Store, idempotency_key: str) -> Ceremony | None:
+    """The batch already made under this key (a second tap on confirm replays it)."""
+    return Ceremony.objects.filter(
+        scheme_id=store.scheme_id, store=store, idempotency_key=idempotency_key
+    ).first()

@@ -21,7 +21,9 @@ from civicpoints.stores.services.catalogue import (
     store_open_on,
 )
 from civicpoints.stores.services.ceremony import (
+    CeremonyCheck,
     CeremonyRow,
+    ceremony_check,
     ceremony_redeem,
 )
 from civicpoints.stores.services.counter import (
@@ -50,9 +52,11 @@ from civicpoints.stores.services.stock import (
 __all__ = [
     "STORE_MANAGERS",
     "Basket",
+    "CeremonyCheck",
     "CeremonyRow",
     "Item",
     "cash_covers",
+    "ceremony_check",
     "ceremony_redeem",
     "delivery_complete",
     "delivery_dispatch",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,35 +42,37 @@ class CeremonyRow:
     items: tuple[Item, ...]
 
 
-def ceremony_redeem(
-    *,
-    actor: Actor,
-    store: Store,
-    title: str,
-    held_on: dt.date,
-    rows: Sequence[CeremonyRow],
-    idempotency_key: str | None = None,
-) -> Ceremony:
-    """Redeem for many households at one event: all of them, or none and the failures named."""
-    _require_manager(actor, store, "store.ceremony")
-    if not store.active:
-        raise ApplicationError(ErrorCode.STORE_CLOSED, _("本超市暂停营业"))
-    title = (title or "").strip()
-    if not title:
-        raise invalid(_("请填写表彰活动名称"), field="title")
-    if not rows:
-        raise invalid(_("请至少添加一户"), field="rows")
-    if idempotency_key:
-        earlier = _replay_ceremony(store, idempotency_key, title, held_on, rows)
-        if earlier is not None:
-            return earlier
+@dataclass
+class CeremonyCheck:
+    """Every row checked before anything is written: the plan, or the rows that fail and why.
+
+    ``problems`` are dicts ``{row, household, name, code, message}`` (``row`` is None for a
+    product whose stock is short for the whole batch); ``ok`` only when there are none.
+    """
+
+    plans: list[tuple[int, Household, Basket]]
+    problems: list[dict[str, Any]]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.plans) and not self.problems
+
+
+def ceremony_check(
+    *, actor: Actor, store: Store, rows: Sequence[CeremonyRow], today: dt.date | None = None
+) -> CeremonyCheck:
+    """Check a batch without writing: in scope, served, not closed or disqualified, limits,
+    enough available points per row, and the stock for the whole batch. The staff preview
+    shows these failures and offers no confirm while there are any; ``ceremony_redeem``
+    refuses on the same ones."""
+    today = today or timezone.localdate()
+    prefetch_related_objects([store], "served_townships")
     households = {
         h.pk: h
         for h in Household.objects.select_related("village", "account").filter(
             scheme_id=store.scheme_id, pk__in=[r.household_id for r in rows]
         )
     }
-    today = timezone.localdate()
     problems: list[dict[str, Any]] = []
     plans: list[tuple[int, Household, Basket]] = []
     stock_needed: dict[int, int] = defaultdict(int)
@@ -123,6 +126,33 @@ def ceremony_redeem(
                     % {"name": products[pk].name, "need": needed, "have": products[pk].stock},
                 }
             )
+    return CeremonyCheck(plans=plans, problems=problems)
+
+
+def ceremony_redeem(
+    *,
+    actor: Actor,
+    store: Store,
+    title: str,
+    held_on: dt.date,
+    rows: Sequence[CeremonyRow],
+    idempotency_key: str | None = None,
+) -> Ceremony:
+    """Redeem for many households at one event: all of them, or none and the failures named."""
+    _require_manager(actor, store, "store.ceremony")
+    if not store.active:
+        raise ApplicationError(ErrorCode.STORE_CLOSED, _("本超市暂停营业"))
+    title = (title or "").strip()
+    if not title:
+        raise invalid(_("请填写表彰活动名称"), field="title")
+    if not rows:
+        raise invalid(_("请至少添加一户"), field="rows")
+    if idempotency_key:
+        earlier = _replay_ceremony(store, idempotency_key, title, held_on, rows)
+        if earlier is not None:
+            return earlier
+    checked = ceremony_check(actor=actor, store=store, rows=rows)
+    plans, problems = checked.plans, checked.problems
     if problems:
         raise ApplicationError(ErrorCode.CEREMONY_INVALID, detail={"errors": problems})
     try:

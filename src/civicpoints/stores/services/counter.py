@@ -49,6 +49,7 @@ from civicpoints.stores.models import (
     StockMoveKind,
     Store,
 )
+from civicpoints.stores.selectors import serves
 from civicpoints.stores.services.catalogue import require_counter, store_open_on
 from civicpoints.stores.services.stock import _stock_in, _stock_out
 
@@ -166,9 +167,7 @@ def _basket(store: Store, items: Sequence[Item]) -> Basket:
 
 
 def _check_household(store: Store, household: Household, today: dt.date) -> None:
-    if household.scheme_id != store.scheme_id or not household.village.path.startswith(
-        store.region.path
-    ):
+    if not serves(store, household):
         raise ApplicationError(ErrorCode.NOT_SERVED)
     if household.status == HouseholdStatus.CLOSED:
         raise ApplicationError(ErrorCode.HOUSEHOLD_CLOSED)
