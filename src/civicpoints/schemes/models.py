@@ -71,6 +71,14 @@ class YearEndPolicy(models.TextChoices):
     AFTER_MONTHS = "after_months", _("N个月后过期")
 
 
+class NoticeNameDisplay(models.TextChoices):
+    """How the public page (/open/) writes a household head's name on the notice list."""
+
+    FULL = "full", _("全名（张三明）")
+    MASKED = "masked", _("隐去名字（张*明、王*）")
+    SURNAME = "surname", _("只写姓（张某）")
+
+
 class Scheme(models.Model):
     """One operator (a county or a community) with its own rules, rate, budget and shops."""
 
@@ -91,6 +99,13 @@ class Scheme(models.Model):
     )
     expiry_months = models.PositiveSmallIntegerField(_("过期月数"), null=True, blank=True)
     refund_days = models.PositiveSmallIntegerField(_("商家可退款天数"), default=7)
+    # Only the public page (no login) masks names; pages inside the village show them in full.
+    notice_name_display = models.CharField(
+        _("公开页公示姓名显示"),
+        max_length=10,
+        choices=NoticeNameDisplay.choices,
+        default=NoticeNameDisplay.MASKED,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
