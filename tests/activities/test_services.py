@@ -551,11 +551,12 @@ def test_unconfirmed_or_rejected_mutual_help_makes_no_claim(acts: Acts):
     with pytest.raises(ApplicationError) as info:
         mutual_help_for(acts.grid_worker_a2, report.pk)
     assert info.value.code == ErrorCode.NOT_FOUND
-    # and the helper household cannot confirm help to someone else
-    refused(
+    # and the helper household cannot confirm the help it gave
+    error = refused(
         lambda: mutual_help_confirm(help_row=report, household=helper, at=CREATED),
-        ErrorCode.NOT_FOUND,
+        ErrorCode.SAME_APPROVER,
     )
+    assert error.message == "您是帮助的一方，不能自己确认，须由受助户确认"
     assert (MutualHelp.objects.get().status, Claim.objects.count()) == (MutualHelpStatus.PENDING, 0)
 
     mutual_help_reject(help_row=report, household=helped, reason="那天没有来帮忙", at=CREATED)

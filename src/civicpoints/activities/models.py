@@ -49,8 +49,10 @@ class Activity(models.Model):
     status = models.CharField(
         _("状态"), max_length=10, choices=ActivityStatus.choices, default=ActivityStatus.DRAFT
     )
-    # What a resident's phone scans to sign in by itself (the resident side comes later).
+    # What a resident's phone scans to check in and out by itself (shown at the door).
     code = models.CharField(_("活动码"), max_length=16, unique=True)
+    # False: only staff scanning the resident's card check people in and out.
+    self_check_in = models.BooleanField(_("村民可扫活动码签到"), default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, related_name="+"
     )
@@ -196,6 +198,9 @@ class MutualHelp(models.Model):
     )
     # True when the helped household answered itself (the resident face), not staff.
     decided_by_helped = models.BooleanField(default=False)
+    # True when the helped household recorded the help itself ("someone helped me"): its word
+    # is the confirmation, so such a record is confirmed (with its claim) from the start.
+    reported_by_helped = models.BooleanField(default=False)
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=500, blank=True)
     claim = models.OneToOneField(
@@ -218,5 +223,9 @@ class MutualHelp(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="confirmed") | Q(claim__isnull=False),
                 name="mutual_help_confirmed_has_claim",
+            ),
+            models.CheckConstraint(
+                condition=Q(reported_by_helped=False) | Q(status="confirmed"),
+                name="mutual_help_received_is_confirmed",
             ),
         ]

@@ -12,16 +12,19 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.activities.models import (
     Activity,
+    ActivityStatus,
     Attendance,
     Enrolment,
     EnrolmentStatus,
     MutualHelp,
+    MutualHelpStatus,
 )
-from civicpoints.errors import NotFound
-from civicpoints.households.models import Household
+from civicpoints.errors import NotFound, invalid
+from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.rules.models import Rule, Sign, Unit
 from civicpoints.rules.selectors import rules_in_force
 from civicpoints.schemes.models import Role
@@ -165,3 +168,170 @@ def mutual_help_rule(*, scheme_id: int, at: dt.datetime | None = None) -> Rule |
         .order_by("code")
         .first()
     )
+
+
+# --- the resident side: a household sees its own activities and mutual help --------------------
+
+
+def activities_open_to(household: Household) -> QuerySet[Activity]:
+    """Published activities a household may take part in: those of its village, its township
+    (or any region above the village) in its scheme, soonest first."""
+    return (
+        Activity.objects.filter(
+            scheme_id=household.scheme_id,
+            region__path__in=_ancestors(household.village.path),
+            status=ActivityStatus.PUBLISHED,
+        )
+        .select_related("region", "rule")
+        .order_by("starts_at", "pk")
+    )
+
+
+def activities_upcoming(household: Household, *, at: dt.datetime | None = None) -> list[Activity]:
+    """Open activities that have not ended, each with ``enrolment`` (the household's, or
+    None), ``attendance`` (or None) and ``places_left`` (None: no limit)."""
+    now = at or timezone.now()
+    rows = list(activities_open_to(household).filter(ends_at__gt=now)[:100])
+    ids = [a.pk for a in rows]
+    mine = {
+        e.activity_id: e
+        for e in Enrolment.objects.filter(
+            activity_id__in=ids, household_id=household.pk, status=EnrolmentStatus.ENROLLED
+        )
+    }
+    came = {
+        a.activity_id: a
+        for a in Attendance.objects.filter(activity_id__in=ids, household_id=household.pk)
+    }
+    taken = dict(
+        Enrolment.objects.filter(activity_id__in=ids, status=EnrolmentStatus.ENROLLED)
+        .values("activity_id")
+        .annotate(n=Count("pk"))
+        .values_list("activity_id", "n")
+    )
+    for a in rows:
+        a.enrolment = mine.get(a.pk)  # type: ignore[attr-defined]
+        a.attendance = came.get(a.pk)  # type: ignore[attr-defined]
+        a.places_left = (  # type: ignore[attr-defined]
+            None if a.capacity is None else max(a.capacity - taken.get(a.pk, 0), 0)
+        )
+    return rows
+
+
+def activity_for_household(household: Household, activity_id: object) -> Activity:
+    """One activity the household may see (open to it, any status); else a 404."""
+    pk = parse_id(activity_id)
+    found = (
+        Activity.objects.filter(
+            pk=pk,
+            scheme_id=household.scheme_id,
+            region__path__in=_ancestors(household.village.path),
+        )
+        .select_related("region", "rule")
+        .first()
+        if pk is not None
+        else None
+    )
+    if found is None:
+        raise NotFound("activity")
+    return found
+
+
+def activity_by_code(household: Household, raw: str) -> Activity | None:
+    """The activity whose code the resident scanned or typed, if it is open to the household.
+
+    The QR code at the door holds a link to the scan page with ``?code=``; a hand-typed code
+    may carry spaces or lower case. Either way only the code itself is looked up.
+    """
+    code = normalize_code(raw)
+    if not code or len(code) > 16:
+        return None
+    return (
+        Activity.objects.filter(
+            code=code,
+            scheme_id=household.scheme_id,
+            region__path__in=_ancestors(household.village.path),
+        )
+        .select_related("region", "rule")
+        .first()
+    )
+
+
+def enrolment_of(household: Household, activity: Activity) -> Enrolment | None:
+    return Enrolment.objects.filter(
+        activity_id=activity.pk, household_id=household.pk, status=EnrolmentStatus.ENROLLED
+    ).first()
+
+
+def attendance_of(household: Household, activity: Activity) -> Attendance | None:
+    return Attendance.objects.filter(activity_id=activity.pk, household_id=household.pk).first()
+
+
+def hours_of(household: Household) -> QuerySet[Attendance]:
+    """The household's attendance, newest first, with the claim each one became."""
+    return (
+        Attendance.objects.filter(household_id=household.pk, scheme_id=household.scheme_id)
+        .select_related("activity__rule", "claim")
+        .order_by("-checked_in_at", "-pk")
+    )
+
+
+def mutual_helps_of(household: Household) -> QuerySet[MutualHelp]:
+    """Mutual help the household gave or received, newest first."""
+    return (
+        MutualHelp.objects.filter(
+            Q(helper_id=household.pk) | Q(helped_id=household.pk), scheme_id=household.scheme_id
+        )
+        .select_related("helper", "helped", "rule", "claim")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def mutual_help_waiting(household: Household) -> QuerySet[MutualHelp]:
+    """Help others say they gave this household, waiting for its confirmation."""
+    return mutual_helps_of(household).filter(
+        helped_id=household.pk, status=MutualHelpStatus.PENDING
+    )
+
+
+def mutual_help_of_household(household: Household, help_id: object) -> MutualHelp:
+    """A record the household is part of (as helper or helped); anything else is a 404."""
+    pk = parse_id(help_id)
+    found = mutual_helps_of(household).filter(pk=pk).first() if pk is not None else None
+    if found is None:
+        raise NotFound("mutual_help")
+    return found
+
+
+def neighbours_of(household: Household) -> QuerySet[Household]:
+    """The other open households of the same village: whom mutual help may be recorded with."""
+    return (
+        Household.objects.filter(scheme_id=household.scheme_id, village_id=household.village_id)
+        .exclude(pk=household.pk)
+        .exclude(status=HouseholdStatus.CLOSED)
+        .order_by("head_name", "pk")
+    )
+
+
+def neighbour_for(
+    household: Household, *, household_id: object = None, card_code: str = ""
+) -> Household:
+    """The other household picked from the village's list (``household_id``) or by its card
+    code. Only households of the same village (any status, so the service can say why a
+    closed one is refused); anything else is a field error."""
+    village = Household.objects.filter(
+        scheme_id=household.scheme_id, village_id=household.village_id
+    ).select_related("village")
+    code = normalize_code(card_code)
+    if code:
+        found = village.filter(card_code=code).first() if len(code) <= 16 else None
+        if found is None:
+            raise invalid(_("没有找到这个卡号，或对方不是本村农户"), field="card")
+        return found
+    pk = parse_id(household_id)
+    if pk is None:
+        raise invalid(_("请选择对方户主，或输入对方的积分卡号"), field="other")
+    found = village.filter(pk=pk).first()
+    if found is None:
+        raise invalid(_("请从本村农户中选择"), field="other")
+    return found

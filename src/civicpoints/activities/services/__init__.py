@@ -12,10 +12,13 @@ from civicpoints.activities.services.activities import (
 from civicpoints.activities.services.attendance import (
     activity_check_in,
     activity_check_out,
+    activity_self_check_in,
+    activity_self_check_out,
     attendance_close_checkout,
 )
 from civicpoints.activities.services.mutual_help import (
     mutual_help_confirm,
+    mutual_help_record_received,
     mutual_help_reject,
     mutual_help_report,
 )
@@ -30,8 +33,11 @@ __all__ = [
     "activity_enrol",
     "activity_enrolment_cancel",
     "activity_publish",
+    "activity_self_check_in",
+    "activity_self_check_out",
     "attendance_close_checkout",
     "mutual_help_confirm",
+    "mutual_help_record_received",
     "mutual_help_reject",
     "mutual_help_report",
 ]

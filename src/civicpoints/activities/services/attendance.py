@@ -1,9 +1,10 @@
-"""Check-in and check-out at the door: a grid worker or admin scans the resident's card.
+"""Check-in and check-out at the door: a grid worker or admin scans the resident's card, or
+the resident's phone scans the activity's code (``activity_self_check_in``/``_out``).
 
 The scanned text is the household's card code (a USB scanner types it, a phone camera reads
-it); it is trimmed and upper-cased. Check-in is open from an hour before the start to the
-end; a household checks in once; check-out needs a check-in. A forgotten check-out is closed
-by staff with a reason (kept on the row and in the audit log).
+it), or the activity's code; it is trimmed and upper-cased. Check-in is open from an hour
+before the start to the end; a household checks in once; check-out needs a check-in. A
+forgotten check-out is closed by staff with a reason (kept on the row and in the audit log).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.activities.models import (
     Activity,
@@ -20,7 +22,7 @@ from civicpoints.activities.models import (
     Enrolment,
     EnrolmentStatus,
 )
-from civicpoints.activities.selectors import household_by_code, works_at
+from civicpoints.activities.selectors import activity_by_code, household_by_code, works_at
 from civicpoints.activities.services.activities import (
     activity_locked,
     clean_text,
@@ -72,40 +74,7 @@ def activity_check_in(
     household = _scanned(activity, code)
     with transaction.atomic():
         activity = activity_locked(activity)
-        _open(activity)
-        opens = activity.starts_at - CHECKIN_OPENS_BEFORE
-        if not opens <= now <= activity.ends_at:
-            raise ApplicationError(
-                ErrorCode.OUTSIDE_CHECKIN_WINDOW,
-                f"签到时间为 {timezone.localtime(opens):%m月%d日 %H:%M} 至 "
-                f"{_local_hm(activity.ends_at)}",
-                {"opens_at": opens.isoformat(), "closes_at": activity.ends_at.isoformat()},
-            )
-        earlier = Attendance.objects.filter(
-            activity_id=activity.pk, household_id=household.pk
-        ).first()
-        if earlier is not None:
-            _refuse_again(earlier, household)
-        enrolment = Enrolment.objects.filter(
-            activity_id=activity.pk, household_id=household.pk, status=EnrolmentStatus.ENROLLED
-        ).first()
-        if enrolment is None:
-            enrolment = enrol_locked(
-                activity,
-                household,
-                member_id=None,
-                created_by_id=actor.user_id,
-                walk_in=True,
-                now=now,
-            )
-        attendance = Attendance.objects.create(
-            scheme_id=activity.scheme_id,
-            activity=activity,
-            household=household,
-            member_id=enrolment.member_id,
-            checked_in_at=now,
-            checked_in_by_id=actor.user_id,
-        )
+        attendance = _check_in_locked(activity, household, user_id=actor.user_id, now=now)
         audit_record(
             actor_id=actor.user_id,
             scheme_id=activity.scheme_id,
@@ -114,10 +83,112 @@ def activity_check_in(
             detail={
                 "activity": activity.pk,
                 "household": household.pk,
-                "walk_in": enrolment.walk_in,
+                "walk_in": attendance.walk_in,  # type: ignore[attr-defined]
             },
         )
     attendance.household = household
+    return attendance
+
+
+def _check_in_locked(
+    activity: Activity, household: Household, *, user_id: int | None, now: dt.datetime
+) -> Attendance:
+    """The door's rules, under the caller's lock on ``activity``: open, inside the window,
+    once per household, a walk-in enrolled on the spot if a place is left."""
+    _open(activity)
+    opens = activity.starts_at - CHECKIN_OPENS_BEFORE
+    if not opens <= now <= activity.ends_at:
+        raise ApplicationError(
+            ErrorCode.OUTSIDE_CHECKIN_WINDOW,
+            f"签到时间为 {timezone.localtime(opens):%m月%d日 %H:%M} 至 "
+            f"{_local_hm(activity.ends_at)}",
+            {"opens_at": opens.isoformat(), "closes_at": activity.ends_at.isoformat()},
+        )
+    earlier = Attendance.objects.filter(activity_id=activity.pk, household_id=household.pk).first()
+    if earlier is not None:
+        _refuse_again(earlier, household)
+    enrolment = Enrolment.objects.filter(
+        activity_id=activity.pk, household_id=household.pk, status=EnrolmentStatus.ENROLLED
+    ).first()
+    if enrolment is None:
+        enrolment = enrol_locked(
+            activity, household, member_id=None, created_by_id=user_id, walk_in=True, now=now
+        )
+    attendance = Attendance.objects.create(
+        scheme_id=activity.scheme_id,
+        activity=activity,
+        household=household,
+        member_id=enrolment.member_id,
+        checked_in_at=now,
+        checked_in_by_id=user_id,
+    )
+    attendance.walk_in = enrolment.walk_in  # type: ignore[attr-defined]
+    return attendance
+
+
+def _self_scanned(household: Household, code: str) -> Activity:
+    """The activity whose code the resident's phone read, if it takes self check-in."""
+    activity = activity_by_code(household, code)
+    if activity is None:
+        raise ApplicationError(
+            ErrorCode.NOT_FOUND,
+            _("没有找到这个活动码，或这个活动不在您村的范围内"),
+            {"object": "activity"},
+        )
+    if not activity.self_check_in:
+        raise ApplicationError(
+            ErrorCode.PERMISSION_DENIED,
+            _("这个活动不能扫码自助签到，请到现场请工作人员扫您的积分卡"),
+            {"action": "activity.self_check_in"},
+        )
+    may_take_part(activity, household)
+    return activity
+
+
+def activity_self_check_in(
+    *, household: Household, code: str, at: dt.datetime | None = None
+) -> Attendance:
+    """The resident's phone scans the activity's code at the door (the resident face has
+    established the household). Same rules as a staff scan: window, once, walk-in places."""
+    now = at or timezone.now()
+    activity = _self_scanned(household, code)
+    with transaction.atomic():
+        activity = activity_locked(activity)
+        attendance = _check_in_locked(activity, household, user_id=None, now=now)
+        audit_record(
+            actor_id=None,
+            scheme_id=activity.scheme_id,
+            action="activity.self_check_in",
+            obj=attendance,
+            detail={
+                "activity": activity.pk,
+                "household": household.pk,
+                "walk_in": attendance.walk_in,  # type: ignore[attr-defined]
+            },
+        )
+    attendance.household = household
+    attendance.activity = activity
+    return attendance
+
+
+def activity_self_check_out(
+    *, household: Household, code: str, at: dt.datetime | None = None
+) -> Attendance:
+    """The resident scans the activity's code again on leaving: needs a check-in, once."""
+    now = at or timezone.now()
+    activity = _self_scanned(household, code)
+    with transaction.atomic():
+        activity = activity_locked(activity)
+        attendance = _check_out_locked(activity, household, user_id=None, now=now)
+        audit_record(
+            actor_id=None,
+            scheme_id=activity.scheme_id,
+            action="activity.self_check_out",
+            obj=attendance,
+            detail={"activity": activity.pk, "household": household.pk},
+        )
+    attendance.household = household
+    attendance.activity = activity
     return attendance
 
 
@@ -166,13 +237,7 @@ def activity_check_out(
     household = _scanned(activity, code)
     with transaction.atomic():
         activity = activity_locked(activity)
-        _open(activity)
-        attendance = _attendance_locked(activity, household)
-        if now < attendance.checked_in_at:
-            raise invalid("签退时间早于签到时间", field="at")
-        attendance.checked_out_at = now
-        attendance.checked_out_by_id = actor.user_id
-        attendance.save(update_fields=["checked_out_at", "checked_out_by"])
+        attendance = _check_out_locked(activity, household, user_id=actor.user_id, now=now)
         audit_record(
             actor_id=actor.user_id,
             scheme_id=activity.scheme_id,
@@ -181,6 +246,19 @@ def activity_check_out(
             detail={"activity": activity.pk, "household": household.pk},
         )
     attendance.household = household
+    return attendance
+
+
+def _check_out_locked(
+    activity: Activity, household: Household, *, user_id: int | None, now: dt.datetime
+) -> Attendance:
+    _open(activity)
+    attendance = _attendance_locked(activity, household)
+    if now < attendance.checked_in_at:
+        raise invalid("签退时间早于签到时间", field="at")
+    attendance.checked_out_at = now
+    attendance.checked_out_by_id = user_id
+    attendance.save(update_fields=["checked_out_at", "checked_out_by"])
     return attendance
 
 

@@ -1,18 +1,22 @@
 """Mutual help (邻里互助): one household helps another for some hours.
 
 The helper's claim (the scheme's 互助 rule, 15 points an hour in the demo) exists only once
-the help is confirmed, by the helped household itself or by a grid worker or admin covering
-it, so an unconfirmed report can never be approved. A rejection makes no claim at all.
+both sides agree: help reported by the helper (or staff for it) waits for the helped household
+itself, or a grid worker or admin covering it, to confirm; help recorded by the helped
+household ("someone helped me") is confirmed by that act. An unconfirmed report can never be
+approved, a rejection makes no claim at all, and the helper never confirms its own report.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.activities.models import MutualHelp, MutualHelpStatus
 from civicpoints.activities.selectors import CHECKERS, mutual_help_rule
@@ -23,12 +27,58 @@ from civicpoints.awards.models import ClaimSource
 from civicpoints.awards.services.claims import NewClaim, claim_create, clean_quantity
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, invalid
 from civicpoints.households.models import Household, HouseholdStatus, Member
-from civicpoints.rules.models import Unit
+from civicpoints.households.sms import send_sms
+from civicpoints.rules.models import Rule, Unit
 from civicpoints.rules.selectors import rule_in_force
 from civicpoints.schemes.models import User
 from civicpoints.schemes.scope import Actor, require_role
 
 MAX_HOURS = Decimal(24)
+
+
+def _checked(
+    *,
+    helper: Household,
+    helped: Household,
+    hours: Any,
+    occurred_on: dt.date,
+    note: str,
+    helper_member_id: int | None,
+    same_village: bool,
+    now: dt.datetime,
+) -> tuple[Decimal, str, Rule]:
+    """Every check on a record of help, before anything is written: (hours, note, rule)."""
+    if helper.pk == helped.pk:
+        raise invalid(_("帮助户和受助户不能是同一户"), field="helped")
+    if helper.scheme_id != helped.scheme_id:
+        raise invalid(_("受助户不在本方案内"), field="helped")
+    if same_village and helper.village_id != helped.village_id:
+        raise invalid(_("只能登记本村农户之间的互助"), field="helped")
+    if HouseholdStatus.CLOSED in (helper.status, helped.status):
+        closed = helper if helper.status == HouseholdStatus.CLOSED else helped
+        raise ApplicationError(
+            ErrorCode.HOUSEHOLD_CLOSED,
+            _("%(name)s 户已注销，不能登记互助") % {"name": closed.head_name},
+            {"household": closed.pk},
+        )
+    quantity = clean_quantity(hours, Unit.HOUR)
+    if quantity > MAX_HOURS:
+        raise invalid(_("一次互助不超过24小时"), field="hours")
+    today = timezone.localdate(now)
+    if occurred_on > today:
+        raise invalid(_("日期不能晚于今天"), field="occurred_on")
+    if occurred_on < today - dt.timedelta(days=366):
+        raise invalid(_("日期不能早于一年前"), field="occurred_on")
+    note = clean_text(note, field="note", limit=300)
+    if (
+        helper_member_id is not None
+        and not Member.objects.filter(pk=helper_member_id, household=helper).exists()
+    ):
+        raise invalid(_("成员不属于帮助户"), field="member")
+    rule = mutual_help_rule(scheme_id=helper.scheme_id, at=now)
+    if rule is None:
+        raise invalid(_("本方案没有设置按小时计的「互助」细则"), field="rule")
+    return quantity, note, rule
 
 
 def mutual_help_report(
@@ -43,7 +93,8 @@ def mutual_help_report(
     at: dt.datetime | None = None,
 ) -> MutualHelp:
     """Record help given, pending confirmation: by staff covering the helper (``actor``), or
-    by the helper household itself (no actor: the resident face)."""
+    by the helper household itself (no actor: the resident face, within its own village).
+    The helped household is sent a text asking it to confirm on its phone."""
     now = at or timezone.now()
     if actor is not None:
         require_role(
@@ -53,29 +104,16 @@ def mutual_help_report(
             region_path=helper.village.path,
             action="mutual_help.report",
         )
-    if helper.pk == helped.pk:
-        raise invalid("帮助户和受助户不能是同一户", field="helped")
-    if helper.scheme_id != helped.scheme_id:
-        raise invalid("受助户不在本方案内", field="helped")
-    if HouseholdStatus.CLOSED in (helper.status, helped.status):
-        raise ApplicationError(ErrorCode.HOUSEHOLD_CLOSED)
-    quantity = clean_quantity(hours, Unit.HOUR)
-    if quantity > MAX_HOURS:
-        raise invalid("一次互助不超过24小时", field="hours")
-    today = timezone.localdate(now)
-    if occurred_on > today:
-        raise invalid("日期不能晚于今天", field="occurred_on")
-    if occurred_on < today - dt.timedelta(days=366):
-        raise invalid("日期不能早于一年前", field="occurred_on")
-    note = clean_text(note, field="note", limit=300)
-    if (
-        helper_member_id is not None
-        and not Member.objects.filter(pk=helper_member_id, household=helper).exists()
-    ):
-        raise invalid("成员不属于帮助户", field="member")
-    rule = mutual_help_rule(scheme_id=helper.scheme_id, at=now)
-    if rule is None:
-        raise invalid("本方案没有设置按小时计的「互助」细则", field="rule")
+    quantity, note, rule = _checked(
+        helper=helper,
+        helped=helped,
+        hours=hours,
+        occurred_on=occurred_on,
+        note=note,
+        helper_member_id=helper_member_id,
+        same_village=actor is None,
+        now=now,
+    )
     with transaction.atomic():
         help_row = MutualHelp.objects.create(
             scheme_id=helper.scheme_id,
@@ -96,6 +134,69 @@ def mutual_help_report(
             obj=help_row,
             detail={"helper": helper.pk, "helped": helped.pk, "hours": str(quantity)},
         )
+        text = _(
+            "【文明积分】%(helper)s 登记了 %(day)s 帮助您 %(hours)s 小时，请在手机上确认。"
+        ) % {
+            "helper": helper.head_name,
+            "day": f"{occurred_on.month}月{occurred_on.day}日",
+            "hours": format_hours(quantity),
+        }
+        transaction.on_commit(partial(send_sms, phone=helped.phone, text=text))
+    return help_row
+
+
+def mutual_help_record_received(
+    *,
+    helped: Household,
+    helper: Household,
+    hours: Any,
+    occurred_on: dt.date,
+    note: str = "",
+    at: dt.datetime | None = None,
+) -> MutualHelp:
+    """The helped household records, on its own phone, that a neighbour helped it. Its word
+    is the confirmation: the record is confirmed and the helper's claim made at once (then
+    review and notice as for every claim). Only households of the same village."""
+    now = at or timezone.now()
+    quantity, note, rule = _checked(
+        helper=helper,
+        helped=helped,
+        hours=hours,
+        occurred_on=occurred_on,
+        note=note,
+        helper_member_id=None,
+        same_village=True,
+        now=now,
+    )
+    with transaction.atomic():
+        help_row = MutualHelp.objects.create(
+            scheme_id=helper.scheme_id,
+            helper=helper,
+            helped=helped,
+            rule=rule,
+            hours=quantity,
+            occurred_on=occurred_on,
+            note=note,
+            created_at=now,
+        )
+        # Inserted pending, then confirmed with its claim and marked as the helped side's own
+        # record in one UPDATE: the database never holds a helped-side record without a claim.
+        help_row = _locked(help_row)
+        _confirm_locked(
+            help_row, actor=None, now=now, witness=f"受助户 {helped.head_name} 登记", received=True
+        )
+        audit_record(
+            actor_id=None,
+            scheme_id=helper.scheme_id,
+            action="mutual_help.record_received",
+            obj=help_row,
+            detail={
+                "helper": helper.pk,
+                "helped": helped.pk,
+                "hours": str(quantity),
+                "claim": help_row.claim_id,
+            },
+        )
     return help_row
 
 
@@ -104,6 +205,12 @@ def _decider(help_row: MutualHelp, actor: Actor | None, household: Household | N
     if (actor is None) == (household is None):
         raise ValueError("give either actor or household")
     if household is not None:
+        if household.pk == help_row.helper_id:
+            raise ApplicationError(
+                ErrorCode.SAME_APPROVER,
+                _("您是帮助的一方，不能自己确认，须由受助户确认"),
+                {"mutual_help": help_row.pk},
+            )
         if household.pk != help_row.helped_id:
             raise NotFound("mutual_help")
         return
@@ -130,6 +237,58 @@ def _locked(help_row: MutualHelp) -> MutualHelp:
     )
 
 
+def _confirm_locked(
+    help_row: MutualHelp,
+    *,
+    actor: Actor | None,
+    now: dt.datetime,
+    witness: str = "",
+    received: bool = False,
+) -> None:
+    """Make the helper's claim and mark the record confirmed (caller holds its lock)."""
+    rule = rule_in_force(scheme_id=help_row.scheme_id, rule_id=help_row.rule_id, at=now)
+    helped_name = help_row.helped.head_name
+    if not witness and actor is not None:
+        user = User.objects.filter(pk=actor.user_id or 0).first()
+        witness = f"受助户 {helped_name}（{user} 核实）"
+    elif not witness:
+        witness = f"受助户 {helped_name} 确认"
+    note = f"邻里互助：帮助 {helped_name} {format_hours(help_row.hours)} 小时"
+    if help_row.note:
+        note += f"。{help_row.note}"
+    claim = claim_create(
+        NewClaim(
+            household=help_row.helper,
+            rule=rule,
+            quantity=help_row.hours,
+            occurred_on=help_row.occurred_on,
+            source=ClaimSource.MUTUAL_HELP,
+            proposed_by_id=help_row.reported_by_id or (actor.user_id if actor else None),
+            member_id=help_row.helper_member_id,
+            note=note[:500],
+            witness=witness[:60],
+            origin_ref=f"mutual_help:{help_row.pk}",
+        ),
+        at=now,
+    )
+    help_row.status = MutualHelpStatus.CONFIRMED
+    help_row.claim = claim
+    help_row.decided_by_id = actor.user_id if actor else None
+    help_row.decided_by_helped = actor is None
+    help_row.decided_at = now
+    help_row.reported_by_helped = received
+    help_row.save(
+        update_fields=[
+            "status",
+            "claim",
+            "decided_by",
+            "decided_by_helped",
+            "decided_at",
+            "reported_by_helped",
+        ]
+    )
+
+
 def mutual_help_confirm(
     *,
     help_row: MutualHelp,
@@ -147,47 +306,17 @@ def mutual_help_confirm(
             return help_row
         if help_row.status != MutualHelpStatus.PENDING:
             raise ApplicationError(
-                ErrorCode.INVALID_TRANSITION, "该互助记录已被否认", {"status": help_row.status}
+                ErrorCode.INVALID_TRANSITION,
+                _("受助户已表示不属实，这条互助不能再确认"),
+                {"status": help_row.status},
             )
-        rule = rule_in_force(scheme_id=help_row.scheme_id, rule_id=help_row.rule_id, at=now)
-        helped_name = help_row.helped.head_name
-        if actor is not None:
-            user = User.objects.filter(pk=actor.user_id or 0).first()
-            witness = f"受助户 {helped_name}（{user} 核实）"
-        else:
-            witness = f"受助户 {helped_name} 确认"
-        note = f"邻里互助：帮助 {helped_name} {format_hours(help_row.hours)} 小时"
-        if help_row.note:
-            note += f"。{help_row.note}"
-        claim = claim_create(
-            NewClaim(
-                household=help_row.helper,
-                rule=rule,
-                quantity=help_row.hours,
-                occurred_on=help_row.occurred_on,
-                source=ClaimSource.MUTUAL_HELP,
-                proposed_by_id=help_row.reported_by_id or (actor.user_id if actor else None),
-                member_id=help_row.helper_member_id,
-                note=note,
-                witness=witness[:60],
-                origin_ref=f"mutual_help:{help_row.pk}",
-            ),
-            at=now,
-        )
-        help_row.status = MutualHelpStatus.CONFIRMED
-        help_row.claim = claim
-        help_row.decided_by_id = actor.user_id if actor else None
-        help_row.decided_by_helped = actor is None
-        help_row.decided_at = now
-        help_row.save(
-            update_fields=["status", "claim", "decided_by", "decided_by_helped", "decided_at"]
-        )
+        _confirm_locked(help_row, actor=actor, now=now)
         audit_record(
             actor_id=actor.user_id if actor else None,
             scheme_id=help_row.scheme_id,
             action="mutual_help.confirm",
             obj=help_row,
-            detail={"claim": claim.pk, "by_helped": actor is None},
+            detail={"claim": help_row.claim_id, "by_helped": actor is None},
         )
     return help_row
 
@@ -207,8 +336,13 @@ def mutual_help_reject(
         help_row = _locked(help_row)
         _decider(help_row, actor, household)
         if help_row.status != MutualHelpStatus.PENDING:
+            message = (
+                _("这条互助已确认，不能再表示不属实")
+                if help_row.status == MutualHelpStatus.CONFIRMED
+                else _("这条互助已表示过不属实")
+            )
             raise ApplicationError(
-                ErrorCode.INVALID_TRANSITION, "该互助记录已处理", {"status": help_row.status}
+                ErrorCode.INVALID_TRANSITION, message, {"status": help_row.status}
             )
         help_row.status = MutualHelpStatus.REJECTED
         help_row.reason = reason
