@@ -15,11 +15,13 @@ from typing import Any
 import segno
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from civicpoints.api.idempotency import IdempotencyKey, keyed_body, run_keyed
 from civicpoints.api.schemas import Day, ErrorOut, Id, Points, Trimmed, points_out
+from civicpoints.api.stores.common import StaffRef, named_staff
 from civicpoints.errors import NotFound, PermissionDenied
 from civicpoints.households.models import Household, mask_phone
 from civicpoints.ledger.amounts import parse_points
@@ -39,8 +41,9 @@ from civicpoints.merchants.services import (
     refund_create,
     require_cashier,
 )
+from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import Actor, parse_id
-from civicpoints.schemes.selectors import region_for, scheme_for_region
+from civicpoints.schemes.selectors import region_for, scheme_for_region, staff_holding
 
 router = Router(tags=["merchants"])
 payment_codes_router = Router(tags=["merchants"])
@@ -71,6 +74,7 @@ class MerchantOut(Schema):
     account_name: str
     bank_account: str = Field(description="只显示后四位")
     regions: list[int]
+    cashiers: list[str] = Field(description="收银员的用户名")
     status: str
     created_at: dt.datetime
 
@@ -87,6 +91,7 @@ def merchant_out(m: Merchant) -> dict[str, Any]:
         "account_name": m.account_name,
         "bank_account": m.masked_account,
         "regions": sorted(r.pk for r in m.regions.all()),
+        "cashiers": sorted(u.username for u in m.clerks.all()),
         "status": m.status,
         "created_at": m.created_at,
     }
@@ -95,7 +100,9 @@ def merchant_out(m: Merchant) -> dict[str, Any]:
 @router.get("", response={200: list[MerchantOut]})
 def merchants(request: HttpRequest) -> list[dict[str, Any]]:
     """A clerk's own shop; county admins and auditors: every merchant of their scheme."""
-    rows = merchants_visible(_actor(request)).prefetch_related("regions").order_by("pk")
+    rows = (
+        merchants_visible(_actor(request)).prefetch_related("regions", "clerks").order_by("pk")
+    )
     return [merchant_out(m) for m in rows]
 
 
@@ -111,14 +118,27 @@ class MerchantIn(Schema):
     contact_name: Trimmed = Field(default="", max_length=40)
     contact_phone: Trimmed = Field(default="", max_length=20)
     address: Trimmed = Field(default="", max_length=200)
+    cashiers: list[StaffRef] = Field(
+        default_factory=list, max_length=100, description="收银员：用户 id 或用户名（商家收银员）"
+    )
 
 
 @router.post("", response={201: MerchantOut, **ERRORS})
 def create(request: HttpRequest, body: MerchantIn) -> Status:
-    """Sign a merchant (county admins); the bank account is stored encrypted."""
+    """Sign a merchant (county admins); the bank account is stored encrypted. Cashiers are
+    named by id or username and must be merchant clerks in the caller's scope (else 422 at
+    ``cashiers``, nothing written)."""
     actor = _actor(request)
     regions = [region_for(actor, pk) for pk in dict.fromkeys(body.regions)]
     scheme = scheme_for_region(actor, regions[0], prefer=MERCHANT_MANAGERS)
+    cashier_ids = named_staff(
+        body.cashiers,
+        staff_holding(
+            actor, role=Role.MERCHANT_CLERK, over_roles=MERCHANT_MANAGERS, scheme_id=scheme.pk
+        ),
+        field="cashiers",
+        message=_("不是您管辖范围内的商家收银员：%(who)s"),
+    )
     merchant = merchant_create(
         actor=actor,
         scheme_id=scheme.pk,
@@ -131,6 +151,7 @@ def create(request: HttpRequest, body: MerchantIn) -> Status:
         contact_name=body.contact_name,
         contact_phone=body.contact_phone,
         address=body.address,
+        clerk_ids=cashier_ids,
     )
     return Status(201, merchant_out(merchant_for(actor, merchant.pk)))
 

@@ -41,6 +41,7 @@ from civicpoints.merchants.models import (
 )
 from civicpoints.schemes.models import Region, Role
 from civicpoints.schemes.scope import Actor, require_role
+from civicpoints.schemes.selectors import staff_holding
 
 MERCHANT_MANAGERS = (Role.COUNTY_ADMIN,)
 CODE_PREFIX = "88"
@@ -74,7 +75,8 @@ def merchant_create(
     address: str = "",
     clerk_ids: list[int] | None = None,
 ) -> Merchant:
-    """Sign a merchant; the bank account is stored encrypted and shown masked."""
+    """Sign a merchant; the bank account is stored encrypted and shown masked. Its cashiers
+    (``clerk_ids``) must be merchant clerks in the actor's scope; a refusal writes nothing."""
     if not regions:
         raise invalid(_("请选择服务区域"), field="regions")
     for region in regions:
@@ -95,6 +97,21 @@ def merchant_create(
         if not value:
             raise invalid(_("请填写所有必填项"), field=field)
     number = _clean_account_number(bank_account)
+    cashiers = sorted(set(clerk_ids or ()))
+    if cashiers:
+        allowed = set(
+            staff_holding(
+                actor, role=Role.MERCHANT_CLERK, over_roles=MERCHANT_MANAGERS, scheme_id=scheme_id
+            )
+            .filter(pk__in=cashiers)
+            .values_list("pk", flat=True)
+        )
+        if unknown := [pk for pk in cashiers if pk not in allowed]:
+            raise invalid(
+                _("不是您管辖范围内的商家收银员：%(who)s") % {"who": "、".join(map(str, unknown))},
+                field="cashiers",
+                unknown=unknown,
+            )
     with transaction.atomic():
         merchant = Merchant.objects.create(
             scheme_id=scheme_id,
@@ -106,8 +123,8 @@ def merchant_create(
             **{k: v[:100] for k, v in fields.items()},
         )
         merchant.regions.set(regions)
-        if clerk_ids:
-            merchant.clerks.set(clerk_ids)
+        if cashiers:
+            merchant.clerks.set(cashiers)
         merchant_account(merchant)
         audit_record(
             actor_id=actor.user_id, scheme_id=scheme_id, action="merchant.create", obj=merchant

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Q, QuerySet
 
 from civicpoints.errors import NotFound
-from civicpoints.schemes.models import Region, Scheme
+from civicpoints.schemes.models import Region, Scheme, User
 from civicpoints.schemes.scope import STAFF_ROLES, Actor, parse_id
 
 
@@ -56,3 +56,19 @@ def schemes_governed(actor: Actor, roles: Iterable[str]) -> list[int]:
         for pk, path in rows
         if any(g.scheme_id == pk and path.startswith(g.region_path) for g in grants)
     )
+
+
+def staff_holding(
+    actor: Actor, *, role: str, over_roles: Iterable[str], scheme_id: int | None = None
+) -> QuerySet[User]:
+    """Staff who hold ``role`` somewhere under the actor's ``over_roles`` grants: whom the actor
+    may name (a store's clerks, a merchant's cashiers). Anyone else is not in their scope."""
+    q = Q(pk__in=[])
+    for g in actor.grants_for(over_roles):
+        if scheme_id is None or g.scheme_id == scheme_id:
+            q |= Q(
+                grants__scheme_id=g.scheme_id,
+                grants__region__path__startswith=g.region_path,
+                grants__role=role,
+            )
+    return User.objects.filter(q, is_active=True).distinct().order_by("username")

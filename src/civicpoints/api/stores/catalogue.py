@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -12,16 +12,29 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from civicpoints.api.schemas import ErrorOut, Points, Trimmed, points_out
-from civicpoints.api.stores.common import ERRORS, actor_of, readable_store, resident_of, yuan_out
-from civicpoints.errors import invalid
+from civicpoints.api.schemas import Day, ErrorOut, Id, Points, Trimmed, points_out
+from civicpoints.api.stores.common import (
+    ERRORS,
+    StaffRef,
+    actor_of,
+    named_staff,
+    readable_store,
+    resident_of,
+    yuan_out,
+)
+from civicpoints.errors import NotFound, invalid
 from civicpoints.ledger.amounts import parse_points
+from civicpoints.schemes.models import Region, Role
+from civicpoints.schemes.scope import Actor
+from civicpoints.schemes.selectors import region_for, scheme_for_region, staff_holding
 from civicpoints.stores.models import (
     LimitPeriod,
     Product,
     StockMove,
     StockMoveKind,
     Store,
+    StoreKind,
+    WindowKind,
 )
 from civicpoints.stores.selectors import (
     product_for,
@@ -31,9 +44,11 @@ from civicpoints.stores.selectors import (
     stores_visible,
 )
 from civicpoints.stores.services import (
+    STORE_MANAGERS,
     product_create,
     stock_count,
     stock_receive,
+    store_create,
     store_open_on,
 )
 
@@ -49,6 +64,10 @@ class StoreOut(Schema):
     kind: str
     region: int
     region_name: str
+    region_level: int = Field(description="所属区划级别：3 县，4 乡镇，5 村")
+    served_townships: list[int] = Field(
+        description="县级超市只服务的乡镇；空表示服务所属区划的全部农户"
+    )
     address: str
     active: bool
     open_today: bool
@@ -64,6 +83,8 @@ def store_out(store: Store) -> dict[str, Any]:
         "kind": store.kind,
         "region": store.region_id,
         "region_name": store.region.name,
+        "region_level": store.region.level,
+        "served_townships": sorted(r.pk for r in store.served_townships.all()),
         "address": store.address,
         "active": store.active,
         "open_today": store_open_on(store, timezone.localdate()),
@@ -83,6 +104,69 @@ def stores(request: HttpRequest) -> list[dict[str, Any]]:
         else stores_visible(actor_of(request)).order_by("pk")
     )
     return [store_out(s) for s in rows]
+
+
+class StoreIn(Schema):
+    name: Trimmed = Field(min_length=1, max_length=100)
+    region: Id = Field(description="所属区划：县（县级超市）、乡镇或村")
+    kind: StoreKind = StoreKind.LOVE
+    address: Trimmed = Field(default="", max_length=200)
+    return_days: int = Field(default=7, ge=0, le=365, strict=True)
+    order_hold_days: int = Field(default=7, ge=1, le=90, strict=True)
+    window_kind: WindowKind = WindowKind.ALWAYS
+    window_weekdays: list[Annotated[int, Field(strict=True, ge=1, le=7)]] = Field(
+        default_factory=list, max_length=7, description="每周固定日（1-7，星期一为1）"
+    )
+    window_dates: list[Day] = Field(default_factory=list, max_length=366, description="指定日期")
+    served_townships: list[Id] = Field(
+        default_factory=list, max_length=200, description="县级超市只服务这些乡镇（不填：全县）"
+    )
+    clerks: list[StaffRef] = Field(
+        default_factory=list, max_length=100, description="店员：用户 id 或用户名"
+    )
+
+
+def _region_in_scope(actor: Actor, region_id: int, field: str) -> Region:
+    try:
+        return region_for(actor, region_id)
+    except NotFound:
+        raise invalid(_("请选择您管辖范围内的县、乡镇或村"), field=field) from None
+
+
+@router.post("", response={201: StoreOut, 400: ErrorOut, **ERRORS})
+def create_store(request: HttpRequest, body: StoreIn) -> Status:
+    """Open a store for a village, a township or the county (county admins: county stores),
+    optionally serving chosen townships only, with its clerks named by id or username.
+    A bad field is a 422 naming it (``detail.field``); nothing is written."""
+    actor = actor_of(request)
+    region = _region_in_scope(actor, body.region, "region")
+    townships = [
+        _region_in_scope(actor, pk, "served_townships")
+        for pk in dict.fromkeys(body.served_townships)
+    ]
+    scheme = scheme_for_region(actor, region, prefer=STORE_MANAGERS)
+    clerk_ids = named_staff(
+        body.clerks,
+        staff_holding(actor, role=Role.STORE_CLERK, over_roles=STORE_MANAGERS, scheme_id=scheme.pk),
+        field="clerks",
+        message=_("不是您管辖范围内的超市店员：%(who)s"),
+    )
+    store = store_create(
+        actor=actor,
+        scheme_id=scheme.pk,
+        region=region,
+        name=body.name,
+        kind=body.kind,
+        address=body.address,
+        return_days=body.return_days,
+        order_hold_days=body.order_hold_days,
+        window_kind=body.window_kind,
+        window_weekdays=",".join(str(d) for d in body.window_weekdays),
+        window_dates=[d.isoformat() for d in body.window_dates],
+        clerk_ids=clerk_ids,
+        served_townships=townships,
+    )
+    return Status(201, store_out(store_for(actor, store.pk)))
 
 
 class LimitOut(Schema):

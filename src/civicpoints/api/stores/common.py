@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Schema
-from pydantic import Field
+from pydantic import Field, PlainValidator, WithJsonSchema
 
 from civicpoints.api.schemas import ErrorOut, Id, points_out
+from civicpoints.errors import invalid
 from civicpoints.households.models import Household
+from civicpoints.schemes.models import User
 from civicpoints.schemes.scope import Actor
 from civicpoints.stores.models import Store
 from civicpoints.stores.selectors import (
@@ -67,3 +71,40 @@ class LineOut(Schema):
     quantity: int
     unit_price: float
     points: float
+
+
+def _staff_ref(value: Any) -> int | str:
+    """A user id (a JSON number) or a username (a JSON string); nothing else."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 2**53:
+        return value
+    if isinstance(value, str) and 0 < len(value.strip()) <= 150:
+        return value.strip()
+    raise ValueError(_("应为用户 id（数字）或用户名（文字）"))
+
+
+StaffRef = Annotated[
+    int | str,
+    PlainValidator(_staff_ref),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "minLength": 1}],
+            "description": "用户 id（数字）或用户名（文字）",
+        }
+    ),
+]
+
+
+def named_staff(
+    refs: list[int | str], candidates: QuerySet[User], *, field: str, message: str
+) -> list[int]:
+    """Ids of the staff named by id or username, all of them among ``candidates`` (those the
+    caller may name); any other name is refused at ``field`` before anything is written."""
+    ids = [r for r in refs if isinstance(r, int)]
+    names = [r.strip() for r in refs if isinstance(r, str)]
+    found = candidates.filter(Q(pk__in=ids) | Q(username__in=names)).values_list("pk", "username")
+    by_id = {pk: pk for pk, _name in found}
+    by_name = {name: pk for pk, name in found}
+    unknown = [str(r) for r in ids if r not in by_id] + [n for n in names if n not in by_name]
+    if unknown:
+        raise invalid(message % {"who": "、".join(unknown)}, field=field, unknown=unknown)
+    return sorted({*(by_id[i] for i in ids), *(by_name[n] for n in names)})

@@ -17,8 +17,9 @@ from civicpoints.ledger.models import AccountKind
 from civicpoints.ledger.services import (
     system_account,
 )
-from civicpoints.schemes.models import Region
+from civicpoints.schemes.models import Region, RegionLevel, Role
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, require_role
+from civicpoints.schemes.selectors import staff_holding
 from civicpoints.stores.models import (
     LimitPeriod,
     Product,
@@ -28,6 +29,7 @@ from civicpoints.stores.models import (
 )
 
 STORE_MANAGERS = ADMIN_ROLES
+STORE_LEVELS = (RegionLevel.COUNTY, RegionLevel.TOWNSHIP, RegionLevel.VILLAGE)
 
 
 # --- stores and products -------------------------------------------------------------------
@@ -63,11 +65,16 @@ def store_create(
     kind: str = StoreKind.LOVE,
     address: str = "",
     return_days: int = 7,
+    order_hold_days: int = 7,
     window_kind: str = WindowKind.ALWAYS,
     window_weekdays: str = "",
     window_dates: Sequence[str] = (),
     clerk_ids: Sequence[int] = (),
+    served_townships: Sequence[Region] = (),
 ) -> Store:
+    """Open a store for a village, a township or the whole county (managers over that region:
+    only a county admin opens a county store). A county store may serve chosen townships only;
+    its clerks must be store clerks in the actor's scope. A refusal writes nothing."""
     require_role(
         actor,
         roles=STORE_MANAGERS,
@@ -78,6 +85,24 @@ def store_create(
     name = (name or "").strip()
     if not name:
         raise invalid(_("请填写超市名称"), field="name")
+    if region.level not in STORE_LEVELS:
+        raise invalid(_("超市只能开在县、乡镇或村"), field="region")
+    townships = _served_townships(region, served_townships)
+    clerks = sorted(set(clerk_ids))
+    if clerks:
+        allowed = set(
+            staff_holding(
+                actor, role=Role.STORE_CLERK, over_roles=STORE_MANAGERS, scheme_id=scheme_id
+            )
+            .filter(pk__in=clerks)
+            .values_list("pk", flat=True)
+        )
+        if unknown := [pk for pk in clerks if pk not in allowed]:
+            raise invalid(
+                _("不是您管辖范围内的超市店员：%(who)s") % {"who": "、".join(map(str, unknown))},
+                field="clerks",
+                unknown=unknown,
+            )
     weekdays = _clean_weekdays(window_weekdays) if window_kind == WindowKind.WEEKDAYS else ""
     dates = _clean_dates(window_dates) if window_kind == WindowKind.DATES else []
     if window_kind not in WindowKind.values:
@@ -90,15 +115,41 @@ def store_create(
             kind=kind,
             address=address[:200],
             return_days=return_days,
+            order_hold_days=order_hold_days,
             window_kind=window_kind,
             window_weekdays=weekdays,
             window_dates=dates,
         )
-        if clerk_ids:
-            store.clerks.set(clerk_ids)
+        if clerks:
+            store.clerks.set(clerks)
+        if townships:
+            store.served_townships.set(townships)
         system_account(scheme_id=scheme_id, kind=AccountKind.STORE, owner_ref=f"store:{store.pk}")
-        audit_record(actor_id=actor.user_id, scheme_id=scheme_id, action="store.create", obj=store)
+        audit_record(
+            actor_id=actor.user_id,
+            scheme_id=scheme_id,
+            action="store.create",
+            obj=store,
+            detail={"served_townships": [t.pk for t in townships]} if townships else None,
+        )
     return store
+
+
+def _served_townships(region: Region, chosen: Sequence[Region]) -> list[Region]:
+    """Townships a county store is limited to (none: the whole county), each under it."""
+    townships = list({t.pk: t for t in chosen}.values())
+    if not townships:
+        return []
+    if region.level != RegionLevel.COUNTY:
+        raise invalid(_("只有县级超市可以选择服务的乡镇"), field="served_townships")
+    for township in townships:
+        if township.level != RegionLevel.TOWNSHIP or not township.path.startswith(region.path):
+            raise invalid(
+                _("%(name)s 不是%(county)s下的乡镇")
+                % {"name": township.name, "county": region.name},
+                field="served_townships",
+            )
+    return sorted(townships, key=lambda t: t.code)
 
 
 def _clean_weekdays(raw: str) -> str:
