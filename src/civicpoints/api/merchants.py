@@ -100,9 +100,7 @@ def merchant_out(m: Merchant) -> dict[str, Any]:
 @router.get("", response={200: list[MerchantOut]})
 def merchants(request: HttpRequest) -> list[dict[str, Any]]:
     """A clerk's own shop; county admins and auditors: every merchant of their scheme."""
-    rows = (
-        merchants_visible(_actor(request)).prefetch_related("regions", "clerks").order_by("pk")
-    )
+    rows = merchants_visible(_actor(request)).prefetch_related("regions", "clerks").order_by("pk")
     return [merchant_out(m) for m in rows]
 
 
