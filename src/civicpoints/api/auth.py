@@ -2,6 +2,10 @@
 
 POST /auth/resident-token: a resident's bearer token from the card code and PIN (the same
 lockout as the phone pages: 5 wrong PINs lock the card for 15 minutes).
+
+POST /auth/sms-code and /auth/resident-sms-token: the same token from a phone on file and a
+texted code (one code a minute per phone, 5 minutes valid, used once; 5 wrong codes lock the
+phone 15 minutes). The answer to sms-code is the same whether or not the phone is on file.
 """
 
 from __future__ import annotations
@@ -9,11 +13,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from pydantic import Field
 
 from civicpoints.api.schemas import ErrorOut, Printable
-from civicpoints.households.services import resident_token_issue
+from civicpoints.households.models import ResidentToken
+from civicpoints.households.services import resident_token_create, resident_token_issue
+from civicpoints.households.sms_login import (
+    CODE_TTL,
+    RESEND_AFTER,
+    sms_code_check,
+    sms_code_request,
+)
 from civicpoints.schemes.models import RoleGrant
 from civicpoints.schemes.services import api_token_issue, staff_login
 
@@ -85,6 +97,10 @@ class ResidentTokenOut(Schema):
 )
 def resident_token(request: HttpRequest, body: ResidentTokenIn) -> JsonResponse:
     raw, row = resident_token_issue(card_code=body.card, pin=body.pin)
+    return _resident_token_response(raw, row)
+
+
+def _resident_token_response(raw: str, row: ResidentToken) -> JsonResponse:
     household = row.household
     out = ResidentTokenOut(
         token=raw,
@@ -97,3 +113,48 @@ def resident_token(request: HttpRequest, body: ResidentTokenIn) -> JsonResponse:
     response = JsonResponse(out.model_dump(mode="json"))
     response["Cache-Control"] = "no-store"
     return response
+
+
+class SmsCodeIn(Schema):
+    phone: Printable = Field(min_length=1, max_length=32, description="11位手机号")
+
+
+class SmsCodeOut(Schema):
+    message: str
+    expires_in: int = Field(description="验证码有效秒数")
+    retry_after: int = Field(description="多少秒后才能再获取")
+
+
+@router.post("/sms-code", auth=None, response={200: SmsCodeOut, 422: ErrorOut, 429: ErrorOut})
+def sms_code(request: HttpRequest, body: SmsCodeIn) -> dict:
+    """Text a login code to a phone on file. The same answer for a number not on file."""
+    sms_code_request(phone=body.phone)
+    return {
+        "message": _("如果该手机号已登记，验证码已发送，5分钟内有效"),
+        "expires_in": int(CODE_TTL.total_seconds()),
+        "retry_after": int(RESEND_AFTER.total_seconds()),
+    }
+
+
+class ResidentSmsTokenIn(Schema):
+    phone: Printable = Field(min_length=1, max_length=32, description="11位手机号")
+    code: Printable = Field(min_length=1, max_length=12, description="短信里的6位验证码")
+    household: int | None = Field(
+        None,
+        ge=1,
+        description="手机号登记在多户时要登录的户；不填时返回 422 并在 detail.households 列出可选的户（验证码仍有效）",
+    )
+
+
+@router.post(
+    "/resident-sms-token",
+    auth=None,
+    response={200: ResidentTokenOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+)
+def resident_sms_token(request: HttpRequest, body: ResidentSmsTokenIn) -> JsonResponse:
+    result = sms_code_check(
+        phone=body.phone, code=body.code, household_id=body.household, keep_code_to_choose=True
+    )
+    assert result.chosen is not None  # keep_code_to_choose: several households raise instead
+    raw, row = resident_token_create(household=result.chosen)
+    return _resident_token_response(raw, row)

@@ -34,6 +34,10 @@ class Household(models.Model):
     pin_hash = models.CharField(_("PIN(哈希)"), max_length=128, blank=True)
     pin_failures = models.PositiveSmallIntegerField(default=0, editable=False)
     pin_locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    pin_set_at = models.DateTimeField(_("密码设置时间"), null=True, blank=True, editable=False)
+    card_issued_at = models.DateTimeField(_("发卡时间"), null=True, blank=True, editable=False)
+    # Raised when the PIN is reset or changed: phone sessions of an older epoch are signed out.
+    login_epoch = models.PositiveIntegerField(default=0, editable=False)
     search_keys = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -113,3 +117,23 @@ class ResidentToken(models.Model):
     class Meta:
         verbose_name = _("农户登录令牌")
         verbose_name_plural = _("农户登录令牌")
+
+
+class SmsLogin(models.Model):
+    """One row per phone number that asked for a login code (on file or not: the same answer).
+
+    Only keyed digests are kept: of the number (``crypto.digest``) and of the current code.
+    Not per scheme: one phone may be on file in households of several schemes.
+    """
+
+    phone_digest = models.CharField(max_length=64, unique=True)
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("短信登录")
+        verbose_name_plural = _("短信登录")

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households import crypto, idcard, phones
+from civicpoints.households.attempts import PIN_FAILURE_LIMIT, PIN_LOCKOUT, household_pin_try
 from civicpoints.households.models import (
     Household,
     HouseholdStatus,
@@ -195,8 +196,15 @@ def household_set_pin(*, actor_id: int | None, household: Household, pin: str) -
     if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
         raise invalid(_("PIN 过于简单，请换一个"), field="pin")
     with transaction.atomic():
-        Household.objects.filter(pk=household.pk).update(pin_hash=pin_hash_make(pin))
-        # A new PIN signs every phone out: whoever knew the old one keeps no token.
+        # A new PIN lifts a lockout and signs every phone out (tokens and page sessions):
+        # whoever knew the old one keeps nothing.
+        Household.objects.filter(pk=household.pk).update(
+            pin_hash=pin_hash_make(pin),
+            pin_failures=0,
+            pin_locked_until=None,
+            pin_set_at=timezone.now(),
+            login_epoch=F("login_epoch") + 1,
+        )
         ResidentToken.objects.filter(household=household).delete()
         audit_record(
             actor_id=actor_id,
@@ -328,8 +336,6 @@ def households_bulk_create(
     return ids
 
 
-PIN_FAILURE_LIMIT = 5
-PIN_LOCKOUT = timedelta(minutes=15)
 
 
 class PinRefused(ApplicationError):
@@ -395,7 +401,9 @@ def household_verify_pin(
 def household_pin_login(*, card_code: str, pin: str) -> Household:
     """A resident logs in with the card code and PIN; 5 wrong PINs lock the card 15 minutes.
 
-    A wrong card and a wrong PIN get the same answer, so card codes cannot be probed.
+    A wrong card and a wrong PIN get the same answer, so card codes cannot be probed. The try
+    is counted before the PIN is checked (``attempts.household_pin_try``), so parallel
+    guesses get no more than five checks.
     """
     code = "".join((card_code or "").split()).upper()
     household = (
@@ -405,9 +413,16 @@ def household_pin_login(*, card_code: str, pin: str) -> Household:
     )
     if household is None:
         raise ApplicationError(ErrorCode.LOGIN_FAILED, _("卡号或密码不对"))
-    household_verify_pin(
-        household=household, pin=pin, wrong=ErrorCode.LOGIN_FAILED, message=_("卡号或密码不对")
-    )
+    result = household_pin_try(household_id=household.pk, pin=pin)
+    if result.locked:
+        raise ApplicationError(
+            ErrorCode.LOCKED_OUT, _("密码错误次数过多，请15分钟后再试，或找村委会重设密码")
+        )
+    if not result.ok:
+        raise ApplicationError(
+            ErrorCode.LOGIN_FAILED, _("卡号或密码不对"), {"attempts_left": result.attempts_left}
+        )
+    household.refresh_from_db(fields=["pin_hash", "pin_failures", "pin_locked_until"])
     return household
 
 
@@ -422,7 +437,11 @@ def _token_hash(token: str) -> str:
 
 def resident_token_issue(*, card_code: str, pin: str) -> tuple[str, ResidentToken]:
     """A resident's API bearer token from the card code and PIN (the pages' login and lockout)."""
-    household = household_pin_login(card_code=card_code, pin=pin)
+    return resident_token_create(household=household_pin_login(card_code=card_code, pin=pin))
+
+
+def resident_token_create(*, household: Household) -> tuple[str, ResidentToken]:
+    """A new API bearer token for a household that has just proved who it is."""
     token = secrets.token_urlsafe(32)
     row = ResidentToken.objects.create(
         scheme_id=household.scheme_id,

@@ -2,7 +2,8 @@
 
 ``settings.SMS_BACKEND`` names a class with ``send(phone, text)``; the console backend logs
 the message, the memory backend keeps it for tests. Callers send after commit
-(``transaction.on_commit``) so a rolled-back change never texts anyone.
+(``transaction.on_commit``) so a rolled-back change never texts anyone. No log line carries
+a full phone number (``mask_phone``: 139****5678).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from typing import ClassVar
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from civicpoints.households.models import mask_phone
+
 log = logging.getLogger("civicpoints.sms")
 
 
 class ConsoleBackend:
     def send(self, phone: str, text: str) -> None:
-        log.info("SMS to %s: %s", phone, text)
+        log.info("SMS to %s: %s", mask_phone(phone), text)
 
 
 class MemoryBackend:
@@ -33,5 +36,6 @@ def send_sms(*, phone: str, text: str) -> None:
         return
     try:
         import_string(settings.SMS_BACKEND)().send(phone, text)
-    except Exception:  # a failed text must never undo or block the work it reports
-        log.exception("SMS to %s failed", phone)
+    except Exception as exc:  # a failed text must never undo or block the work it reports
+        # Neither the traceback nor the exception's text: a gateway's error may quote the number.
+        log.error("SMS to %s failed: %s", mask_phone(phone), type(exc).__name__)
