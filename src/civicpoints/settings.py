@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "civicpoints.activities",
     "civicpoints.stores",
     "civicpoints.merchants",
+    "civicpoints.notifications",
     "civicpoints.community",
     "civicpoints.ops",
     "civicpoints.demo",
@@ -194,6 +195,12 @@ if PRODUCTION and not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set in production")
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "civicpoints.households.sms.ConsoleBackend")
+# Inbound SMS commands (docs/notifications.md): the gateway signs each request with this
+# secret (HMAC-SHA256 of the body); empty turns the webhook off. Each phone may send
+# SMS_INBOUND_LIMIT commands per SMS_INBOUND_WINDOW seconds.
+SMS_WEBHOOK_SECRET = os.environ.get("SMS_WEBHOOK_SECRET", "")
+SMS_INBOUND_LIMIT = 5
+SMS_INBOUND_WINDOW = 10 * 60
 
 # Staff login: after LOGIN_FAILURE_LIMIT failures the account waits LOGIN_LOCKOUT_SECONDS.
 LOGIN_FAILURE_LIMIT = 5

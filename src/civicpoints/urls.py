@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicpoints.api.main import api
 from civicpoints.ops.views import bench_floor
+from civicpoints.portal import open_views, sms_views
 
 admin.site.site_header = _("文明积分 管理后台")
 admin.site.site_title = _("文明积分")
@@ -14,8 +15,12 @@ admin.site.index_title = _("系统管理")
 urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the remembered switch
     path("m/", include("civicpoints.portal.urls")),
+    path("sms/inbound", sms_views.inbound, name="sms_inbound"),
     path("counter/", include("civicpoints.counter.urls")),
+    # A village's public page (no login): monthly totals, masked notice, the chain head.
+    path("open/<str:code>/", open_views.village_open, name="open_village"),
     path("bench/floor/", bench_floor, name="bench_floor"),  # 404 unless CIVICPOINTS_BENCH=1
     path("", include("civicpoints.backoffice.urls")),
 ]

@@ -29,6 +29,7 @@ from civicpoints.awards.services.sanctions import disqualified_on
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.models import Household, HouseholdStatus, Member
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS, format_points
+from civicpoints.notifications import events as notify_events
 from civicpoints.rules.models import ApprovalLevel, Rule, Unit
 from civicpoints.rules.selectors import rule_in_force
 from civicpoints.rules.services import claim_points
@@ -49,8 +50,8 @@ def _event(
     from_status: str,
     reason: str = "",
     household_id: int | None = None,
-) -> None:
-    ClaimEvent.objects.create(
+) -> ClaimEvent:
+    event = ClaimEvent.objects.create(
         scheme_id=claim.scheme_id,
         claim=claim,
         actor_id=actor_id,
@@ -68,6 +69,7 @@ def _event(
             obj=claim,
             detail={"from": from_status, "to": claim.status, "reason": reason[:200]},
         )
+    return event
 
 
 def clean_quantity(raw: Any, unit: str) -> Decimal:
@@ -409,6 +411,7 @@ def claim_reject(*, actor: Actor, claim: Claim, reason: str) -> Claim:
         claim.notice_ends_at = None
         claim.save(update_fields=["status", "notice_ends_at", "updated_at"])
         _event(claim, actor_id=actor.user_id, action="reject", from_status=before, reason=reason)
+        notify_events.claim_rejected(claim, reason=reason)
     return claim
 
 
@@ -445,6 +448,12 @@ def claim_object(
         if objector is not None:
             if objector.village_id != claim.village_id or objector.scheme_id != claim.scheme_id:
                 raise ApplicationError(ErrorCode.NOT_FOUND)
+            if objector.pk == claim.household_id:
+                raise ApplicationError(
+                    ErrorCode.PERMISSION_DENIED,
+                    _("不能对自己家的申报提出异议"),
+                    {"action": "claim.object", "field": "reason"},
+                )
         elif actor is None or not actor.covers(
             roles=PROPOSERS | {Role.AUDITOR},
             scheme_id=claim.scheme_id,
@@ -473,7 +482,7 @@ def claim_object(
                 "updated_at",
             ]
         )
-        _event(
+        event = _event(
             claim,
             actor_id=actor.user_id if actor else None,
             household_id=objector.pk if objector else None,
@@ -481,6 +490,7 @@ def claim_object(
             from_status=before,
             reason=reason,
         )
+        notify_events.claim_objected(claim, event_id=event.pk)
     return claim
 
 

@@ -5,7 +5,8 @@ one transaction that locks its claims (``SKIP LOCKED``: two finalizers share the
 of waiting), posts each with the idempotency key ``claim:<id>`` and marks them all posted in
 one statement; a re-run or a catch-up after downtime posts each claim once.
 Awards first pay off owed deductions; a deduction takes what the balance allows and records
-the rest as owed.
+the rest as owed. After the batches, each household gets one text for everything the run
+posted for it (``notifications.events.claims_posted``, keyed so a re-run sends nothing).
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
 from civicpoints.awards.models import Claim, ClaimEvent, ClaimStatus, OwedDeduction
 from civicpoints.bulk import update_many
-from civicpoints.households.sms import send_sms
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.models import Account, AccountKind, Posting, PostingKind
 from civicpoints.ledger.services import (
@@ -31,12 +30,16 @@ from civicpoints.ledger.services import (
     post_awards,
     system_account,
 )
+from civicpoints.notifications import events as notify_events
 
 
 @dataclass
 class FinalizeResult:
     posted: list[int] = field(default_factory=list)
     owed: int = 0
+    # The posted claims (with their rules) and what each left owed, for the run's texts.
+    claims: list[Claim] = field(default_factory=list, repr=False)
+    owed_by_claim: dict[int, int] = field(default_factory=dict, repr=False)
 
     @property
     def count(self) -> int:
@@ -44,6 +47,7 @@ class FinalizeResult:
 
 
 BATCH = 500
+NOTIFY_CHUNK = 500  # households per notification transaction
 
 
 def notices_finalize(
@@ -53,23 +57,53 @@ def notices_finalize(
     at = at or timezone.now()
     result = FinalizeResult()
     while result.count < limit:
-        done = _finalize_batch(at=at, scheme_id=scheme_id, size=min(BATCH, limit - result.count))
+        done = _finalize_batch(
+            at=at,
+            scheme_id=scheme_id,
+            size=min(BATCH, limit - result.count),
+            collect=result.claims,
+        )
         if not done:
             break
         for claim_id, owed in done:
             result.posted.append(claim_id)
             result.owed += owed
+            if owed:
+                result.owed_by_claim[claim_id] = owed
+    _notify_posted(result)
     return result
+
+
+def _notify_posted(result: FinalizeResult) -> None:
+    """One text per household for this run's claims, recorded and sent after commit."""
+    by_household: dict[int, list[Claim]] = defaultdict(list)
+    for claim in result.claims:
+        by_household[claim.household_id].append(claim)
+    households = sorted(by_household)
+    for start in range(0, len(households), NOTIFY_CHUNK):
+        chunk = [c for h in households[start : start + NOTIFY_CHUNK] for c in by_household[h]]
+        with transaction.atomic():
+            notify_events.claims_posted(chunk, result.owed_by_claim)
 
 
 def claim_post(*, claim_id: int, at: dt.datetime) -> int | None:
     """Post one claim if it is still on notice and due; return what stays owed (or None)."""
-    done = _finalize_batch(at=at, scheme_id=None, size=1, claim_id=claim_id)
-    return done[0][1] if done else None
+    collect: list[Claim] = []
+    done = _finalize_batch(at=at, scheme_id=None, size=1, claim_id=claim_id, collect=collect)
+    if not done:
+        return None
+    with transaction.atomic():
+        notify_events.claims_posted(collect, {claim_id: done[0][1]} if done[0][1] else {})
+    return done[0][1]
 
 
 def _finalize_batch(
-    *, at: dt.datetime, scheme_id: int | None, size: int, claim_id: int | None = None
+    *,
+    at: dt.datetime,
+    scheme_id: int | None,
+    size: int,
+    claim_id: int | None = None,
+    collect: list[Claim] | None = None,
 ) -> list[tuple[int, int]]:
     """Lock up to ``size`` due claims (skipping any another finalizer holds), post them, mark
     them posted; all in one transaction. Returns (claim id, points left owed) pairs."""
@@ -138,8 +172,6 @@ def _finalize_batch(
             claim.status = ClaimStatus.POSTED
             claim.updated_at = timezone.now()
             done.append((claim.pk, owed))
-            text, phone = _message(claim, owed), claim.household.phone
-            transaction.on_commit(partial(send_sms, phone=phone, text=text))
         for scheme, batch in plain.items():
             posted = post_awards(
                 scheme_id=scheme,
@@ -174,6 +206,8 @@ def _finalize_batch(
                 for claim in claims
             ]
         )
+    if collect is not None:
+        collect.extend(claims)
     return done
 
 
@@ -239,11 +273,3 @@ def _post_deduction(claim: Claim) -> tuple[Posting | None, int]:
             remaining=owed,
         )
     return posting, owed
-
-
-def _message(claim: Claim, owed: int) -> str:
-    points = format_points(claim.points)
-    if claim.is_deduction:
-        tail = f"，其中 {format_points(owed)} 分余额不足，将从以后的积分中扣除" if owed else ""
-        return f"【文明积分】您家「{claim.rule.name}」扣 {points} 分已公示期满入账{tail}。"
-    return f"【文明积分】您家「{claim.rule.name}」{points} 分已公示期满入账。"

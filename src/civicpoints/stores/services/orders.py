@@ -25,6 +25,7 @@ from civicpoints.ledger.services import (
     household_account,
     release,
 )
+from civicpoints.notifications import events as notify_events
 from civicpoints.schemes.scope import Actor
 from civicpoints.stores.models import (
     Delivery,
@@ -116,6 +117,7 @@ def order_place(
                 obj=order,
                 detail={"household": household.pk, "points": format_points(basket.total)},
             )
+            notify_events.order_ready(order)  # texted after commit, once per order
             return order
     except IntegrityError:
         earlier = (
@@ -299,6 +301,8 @@ def delivery_dispatch(*, actor: Actor, delivery: Delivery, courier: str = "") ->
             action="delivery.out",
             obj=delivery,
         )
+        delivery.refresh_from_db(fields=["status", "out_at"])
+        notify_events.delivery_out(delivery)  # texted after commit, once per dispatch
     delivery.refresh_from_db()
     return delivery
 
