@@ -204,8 +204,8 @@ def test_a_county_admin_opens_a_village_store_open_on_set_weekdays(staff: Staff)
 @pytest.mark.parametrize(
     ("who", "data", "message"),
     [
-        ("village_admin", {"region": "township_a"}, "请选择您管辖范围内的村或乡镇"),
-        ("admin", {"region": "other_village"}, "请选择您管辖范围内的村或乡镇"),
+        ("village_admin", {"region": "township_a"}, "请选择您管辖范围内的县、乡镇或村"),
+        ("admin", {"region": "other_village"}, "请选择您管辖范围内的县、乡镇或村"),
         ("admin", {"window_kind": "weekdays"}, "开放的星期应为 1-7，用逗号分开"),
         ("admin", {"window_kind": "dates", "window_dates": "12月20日"}, "日期格式应为 2026-12-01"),
         ("admin", {"name": " "}, "请填写超市名称"),
