@@ -90,6 +90,7 @@ def test_create_list_and_read_an_activity(acts: Acts, clients):
         "rounding": "down",
         "status": "draft",
         "code": activity.code,
+        "self_check_in": True,
         "enrolled": 0,
         "checked_in": 0,
         "checked_out": 0,
@@ -110,6 +111,11 @@ def test_create_list_and_read_an_activity(acts: Acts, clients):
     assert clients["grid_worker"].get(f"/api/v1/activities/{activity.pk}").json()["id"] == (
         activity.pk
     )
+
+
+def test_an_activity_may_be_run_without_resident_self_check_in(acts: Acts, clients):
+    out = _running(acts, clients, self_check_in=False)
+    assert (out["self_check_in"], Activity.objects.get().self_check_in) == (False, False)
 
 
 def test_enrol_check_in_and_check_out(acts: Acts, clients):

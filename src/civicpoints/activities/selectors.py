@@ -160,6 +160,27 @@ def mutual_help_for(actor: Actor, help_id: object) -> MutualHelp:
     return found
 
 
+def mutual_helps_to_decide(actor: Actor) -> QuerySet[MutualHelp]:
+    """Pending help the actor may confirm or reject for the helped household: a grid worker
+    or admin covering it, who did not report it."""
+    q = scope_q(actor, region_path_field="helped__village__path", roles=CHECKERS)
+    return (
+        mutual_helps_visible(actor)
+        .filter(q, status=MutualHelpStatus.PENDING)
+        .exclude(reported_by_id=actor.user_id or 0)
+    )
+
+
+def may_decide_mutual_help(actor: Actor, help_row: MutualHelp) -> bool:
+    return (
+        help_row.status == MutualHelpStatus.PENDING
+        and actor.covers(
+            roles=CHECKERS, scheme_id=help_row.scheme_id, region_path=help_row.helped.village.path
+        )
+        and (help_row.reported_by_id is None or help_row.reported_by_id != actor.user_id)
+    )
+
+
 def mutual_help_rule(*, scheme_id: int, at: dt.datetime | None = None) -> Rule | None:
     """The scheme's rule for mutual help: category 互助, paid per hour (H01 in the demo)."""
     return (

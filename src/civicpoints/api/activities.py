@@ -81,6 +81,7 @@ class ActivityIn(Schema):
     rounding_minutes: Literal[1, 15, 30, 60] = 30
     rounding: Rounding = Rounding.DOWN
     publish: bool = False
+    self_check_in: bool = Field(default=True, description="村民可用手机扫活动码自助签到签退")
 
 
 class RuleRef(Schema):
@@ -105,7 +106,8 @@ class ActivityOut(Schema):
     rounding_minutes: int
     rounding: str
     status: str
-    code: str = Field(description="活动码（供村民扫码签到，村民端上线后启用）")
+    code: str = Field(description="活动码（村民手机扫码签到签退用）")
+    self_check_in: bool
     enrolled: int
     checked_in: int = Field(description="已签到、尚未签退")
     checked_out: int
@@ -136,6 +138,7 @@ def activity_out(a: Activity) -> dict[str, Any]:
         "rounding": a.rounding,
         "status": a.status,
         "code": a.code,
+        "self_check_in": a.self_check_in,
         "enrolled": counts.enrolled,
         "checked_in": counts.checked_in,
         "checked_out": counts.checked_out,
@@ -166,6 +169,7 @@ def create(request: HttpRequest, body: ActivityIn) -> Status:
         rounding_minutes=body.rounding_minutes,
         rounding=body.rounding,
         publish=body.publish,
+        self_check_in=body.self_check_in,
     )
     return Status(201, activity_out(activity_for(actor, activity.pk)))
 

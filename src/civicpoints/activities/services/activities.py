@@ -96,9 +96,11 @@ def activity_create(
     rounding_minutes: int = 30,
     rounding: str = Rounding.DOWN,
     publish: bool = False,
+    self_check_in: bool = True,
     at: dt.datetime | None = None,
 ) -> Activity:
-    """A village or township admin (or above) creates an activity, as a draft or published."""
+    """A village or township admin (or above) creates an activity, as a draft or published.
+    ``self_check_in``: residents may also check in and out by scanning the activity's code."""
     now = at or timezone.now()
     if region.level not in (
         RegionLevel.VILLAGE,
@@ -152,6 +154,7 @@ def activity_create(
                         rounding=rounding,
                         status=ActivityStatus.PUBLISHED if publish else ActivityStatus.DRAFT,
                         code=new_activity_code(),
+                        self_check_in=self_check_in,
                         created_by_id=actor.user_id,
                         created_at=now,
                         **fields,

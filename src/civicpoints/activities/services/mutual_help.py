@@ -61,7 +61,10 @@ def _checked(
             _("%(name)s 户已注销，不能登记互助") % {"name": closed.head_name},
             {"household": closed.pk},
         )
-    quantity = clean_quantity(hours, Unit.HOUR)
+    try:
+        quantity = clean_quantity(hours, Unit.HOUR)
+    except ApplicationError as exc:  # the same words, at the field the caller knows: hours
+        raise invalid(exc.message, field="hours") from None
     if quantity > MAX_HOURS:
         raise invalid(_("一次互助不超过24小时"), field="hours")
     today = timezone.localdate(now)
