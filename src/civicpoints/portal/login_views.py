@@ -72,6 +72,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
 def sms_send(request: HttpRequest) -> HttpResponse:
     """Ask for a code; every number gets the same answer (on file or not)."""
     raw = request.POST.get("phone", "")[:32]
+    if request.POST.get("again"):  # "send again" on the code page: the number it was sent to
+        raw = request.session.get(SMS_PHONE_KEY, "")
     try:
         phone = sms_code_request(phone=raw)
     except ApplicationError as exc:
