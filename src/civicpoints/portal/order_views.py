@@ -34,9 +34,14 @@ from civicpoints.portal.views import resident_required
 from civicpoints.stores.models import OrderStatus, Product, Store
 from civicpoints.stores.selectors import (
     order_for_household,
+    orderable_for,
     orders_of_household,
     product_for,
     store_for_household,
+    words_disqualified,
+    words_limit,
+    words_out_of_stock,
+    words_short,
 )
 from civicpoints.stores.services import Item, order_cancel, order_place
 
@@ -98,28 +103,36 @@ def _form_key(raw: str | None) -> str:
     return key
 
 
-def _points_text(value: object) -> str:
+def _hundredths(value: object) -> int | None:
     try:
-        return format_points(int((Decimal(str(value)) * 100).to_integral_value()))
+        return int((Decimal(str(value)) * 100).to_integral_value())
     except (InvalidOperation, ValueError):
-        return str(value)
+        return None
 
 
-def _error_text(exc: ApplicationError) -> str:
-    """The service's refusal in words for a resident, with the numbers to act on."""
+def _error_text(exc: ApplicationError, product: Product | None = None) -> str:
+    """The service's refusal in the same words the stores page uses (``stores.selectors``),
+    with the numbers to act on."""
     detail = exc.detail or {}
     if exc.code == ErrorCode.INSUFFICIENT_POINTS and "available" in detail:
-        return _("您的可用积分不够：这次要 %(need)s 分，您现在可用 %(have)s 分。") % {
-            "need": _points_text(detail.get("needed", "")),
-            "have": _points_text(detail["available"]),
-        }
+        need, have = _hundredths(detail.get("needed", "")), _hundredths(detail["available"])
+        if need is not None and have is not None:
+            return words_short(need, have)
     if exc.code == ErrorCode.DISQUALIFIED and "until" in detail:
-        return _(
-            "您家在一票否决期内（到 %(until)s 为止），这段时间不能兑换。有疑问请找村委会。"
-        ) % {"until": detail["until"]}
+        return words_disqualified(detail["until"])
+    if exc.code == ErrorCode.PURCHASE_LIMIT and product is not None and "used" in detail:
+        return words_limit(product, detail["used"])
+    if exc.code == ErrorCode.OUT_OF_STOCK and product is not None:
+        product.refresh_from_db(fields=["stock"])
+        return words_out_of_stock(product)
     if exc.code == ErrorCode.IDEMPOTENCY_KEY_REUSED:
         return _("页面已过期，请重新下单")
     return exc.message
+
+
+def _why_not(household: Household, product: Product, quantity: int = 1) -> str:
+    """Why the household cannot order this now (the stores page's words), or ""."""
+    return orderable_for(household, [product]).why_not(product, quantity)
 
 
 def _not_found(request: HttpRequest) -> HttpResponse:
@@ -163,6 +176,7 @@ def order_start(
             "total": product.price * choice.quantity,
             "max_quantity": max(min(product.stock, MAX_QUANTITY), 1),
             "available": household_balance(household_id=household.pk).available,
+            "why": _why_not(household, product),
         },
     )
 
@@ -196,7 +210,7 @@ def order_confirm(
             "total": total,
             "available": available,
             "after": available - total,
-            "short": total > available,
+            "why": _why_not(household, product, choice.quantity),
             "deadline": timezone.localtime() + dt.timedelta(days=store.order_hold_days),
             "back": _start_url(store, product, choice),
             "key": _new_key(),
@@ -216,6 +230,10 @@ def order_place_view(
     choice = _first_choice(request.POST, product, household)
     try:
         choice = _choice(request.POST, product, household)
+        # Refused in the page's words before anything is written (the service checks again).
+        if why := _why_not(household, product, choice.quantity):
+            messages.error(request, why)
+            return redirect(_start_url(store, product, choice))
         order = order_place(
             household=household,
             store=store,
@@ -225,7 +243,7 @@ def order_place_view(
         )
     except ApplicationError as exc:
         # Back to the first page (a redirect: reloading it never asks to resend a form).
-        messages.error(request, _error_text(exc))
+        messages.error(request, _error_text(exc, product))
         return redirect(_start_url(store, product, choice))
     messages.success(
         request,

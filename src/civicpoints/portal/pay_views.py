@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import segno
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -21,7 +22,7 @@ from civicpoints.households.cards import card_qr_svg
 from civicpoints.households.models import Household
 from civicpoints.merchants.services import payment_code_issue
 from civicpoints.portal.views import resident_required
-from civicpoints.stores.selectors import products_of, stores_for_household
+from civicpoints.stores.selectors import orderable_for, products_on_sale, stores_for_household
 
 REFRESH_SECONDS = 50
 
@@ -55,9 +56,17 @@ def pay_code(request: HttpRequest, household: Household) -> HttpResponse:
 
 @resident_required
 def stores(request: HttpRequest, household: Household) -> HttpResponse:
-    shops = [(s, list(products_of(s))) for s in stores_for_household(household)]
+    """The stores serving the household, each product with why it cannot be ordered now (if
+    so): a handful of queries for the whole page, none per product."""
+    shops = list(
+        stores_for_household(household).prefetch_related(
+            Prefetch("products", queryset=products_on_sale(), to_attr="on_sale")
+        )
+    )
+    can = orderable_for(household, [p for s in shops for p in s.on_sale])
+    rows = [(s, [(p, can.why_not(p)) for p in s.on_sale]) for s in shops]
     return render(
         request,
         "portal/stores.html",
-        {"h": household, "stores": shops, "card_qr": mark_safe(card_qr_svg(household, scale=6))},  # noqa: S308
+        {"h": household, "stores": rows, "card_qr": mark_safe(card_qr_svg(household, scale=6))},  # noqa: S308
     )

@@ -11,15 +11,33 @@ orders, ceremonies and the resident's list of stores all follow it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from civicpoints.awards.services.sanctions import disqualified_on
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.selectors import household_search_in
+from civicpoints.ledger.amounts import format_points
+from civicpoints.ledger.selectors import household_balance
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, one_or_404, scope_q
-from civicpoints.stores.models import Ceremony, Delivery, Order, Product, Redemption, Store
+from civicpoints.stores.models import (
+    Ceremony,
+    Delivery,
+    LimitPeriod,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    Redemption,
+    RedemptionLine,
+    Store,
+)
 
 STORE_READERS = ADMIN_ROLES | {Role.AUDITOR}
 
@@ -45,6 +63,11 @@ def counter_stores(actor: Actor) -> QuerySet[Store]:
 
 def store_for(actor: Actor, store_id: Any) -> Store:
     return one_or_404(stores_visible(actor), store_id, "store")
+
+
+def products_on_sale() -> QuerySet[Product]:
+    """Products on the shelf, in shelf order (for a prefetch across stores)."""
+    return Product.objects.filter(active=True).order_by("pk")
 
 
 def products_of(store: Store, *, active_only: bool = True) -> QuerySet[Product]:
@@ -197,3 +220,144 @@ def ceremony_made_with(store: Store, idempotency_key: str) -> Ceremony | None:
     return Ceremony.objects.filter(
         scheme_id=store.scheme_id, store=store, idempotency_key=idempotency_key
     ).first()
+
+
+# --- what a household may order (the resident's phone pages) ---------------------------------
+
+
+def period_start(period: str, today: dt.date) -> dt.date | None:
+    """The first day of a per-household limit's current period (None: no limit)."""
+    if period == LimitPeriod.DAY:
+        return today
+    if period == LimitPeriod.WEEK:
+        return today - dt.timedelta(days=today.weekday())
+    if period == LimitPeriod.MONTH:
+        return today.replace(day=1)
+    if period == LimitPeriod.YEAR:
+        return today.replace(month=1, day=1)
+    return None
+
+
+def local_midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
+
+
+def limits_used(
+    household: Household, products: Sequence[Product], today: dt.date
+) -> dict[int, int]:
+    """Units of each limited product the household has in its current period: redeemed and not
+    returned, plus held in open orders (as ``_check_limit`` counts them). Two queries for any
+    number of products: one sum per period kind, grouped by product."""
+    limited = [p for p in products if p.limit_quantity and period_start(p.limit_period, today)]
+    if not limited:
+        return {}
+    starts = {
+        period: local_midnight(start)
+        for period in LimitPeriod.values
+        if (start := period_start(period, today)) is not None
+    }
+    earliest = min(starts[p.limit_period] for p in limited)
+    ids = [p.pk for p in limited]
+
+    def summed(rows: QuerySet[Any], created: str) -> dict[tuple[int, str], int]:
+        sums = {
+            period: Sum("quantity", filter=Q(**{f"{created}__gte": start}))
+            for period, start in starts.items()
+        }
+        out: dict[tuple[int, str], int] = {}
+        for row in rows.filter(product_id__in=ids, **{f"{created}__gte": earliest}).values(
+            "product_id"
+        ).annotate(**sums):
+            for period in starts:
+                out[(row["product_id"], period)] = row[period] or 0
+        return out
+
+    redeemed = summed(
+        RedemptionLine.objects.filter(
+            redemption__household=household, redemption__returned_at__isnull=True
+        ),
+        "redemption__created_at",
+    )
+    ordered = summed(
+        OrderLine.objects.filter(order__household=household, order__status=OrderStatus.HELD),
+        "order__created_at",
+    )
+    return {
+        p.pk: redeemed.get((p.pk, p.limit_period), 0) + ordered.get((p.pk, p.limit_period), 0)
+        for p in limited
+    }
+
+
+def words_short(need: int, have: int) -> str:
+    return _("需 %(need)s 分，您可用 %(have)s 分") % {
+        "need": format_points(need),
+        "have": format_points(max(have, 0)),
+    }
+
+
+def words_limit(product: Product, used: int) -> str:
+    return _("%(period)s已兑换 %(used)s %(unit)s，限 %(limit)s %(unit)s") % {
+        "period": _period_word(product.limit_period),
+        "used": used,
+        "limit": product.limit_quantity,
+        "unit": product.unit,
+    }
+
+
+def words_disqualified(until: dt.date) -> str:
+    return _("您家在一票否决期内（到 %(until)s 为止），这段时间不能兑换") % {"until": until}
+
+
+def words_out_of_stock(product: Product) -> str:
+    if product.stock <= 0:
+        return _("暂时缺货")
+    return _("库存只剩 %(n)s %(unit)s") % {"n": product.stock, "unit": product.unit}
+
+
+def _period_word(period: str) -> str:
+    words = {
+        LimitPeriod.DAY: _("今天"),
+        LimitPeriod.WEEK: _("本周"),
+        LimitPeriod.MONTH: _("本月"),
+        LimitPeriod.YEAR: _("今年"),
+    }
+    return str(words.get(LimitPeriod(period), ""))
+
+
+@dataclass(frozen=True)
+class Orderable:
+    """What the household may order now: its available points, a ban if any, limits used."""
+
+    household: Household
+    available: int
+    banned_until: dt.date | None
+    used: dict[int, int]
+
+    def why_not(self, product: Product, quantity: int = 1) -> str:
+        """Why ``quantity`` of the product cannot be ordered, in the resident's words ("" if
+        it can): disqualified, out of stock, over the limit, more points than available."""
+        if self.banned_until is not None:
+            return words_disqualified(self.banned_until)
+        if product.stock < quantity:
+            return words_out_of_stock(product)
+        if product.limit_quantity and product.pk in self.used:
+            used = self.used[product.pk]
+            if used + quantity > product.limit_quantity:
+                return words_limit(product, used)
+        if product.price * quantity > self.available:
+            return words_short(product.price * quantity, self.available)
+        return ""
+
+
+def orderable_for(
+    household: Household, products: Sequence[Product], *, today: dt.date | None = None
+) -> Orderable:
+    """Everything ``Orderable.why_not`` needs for these products, in four queries in all."""
+    today = today or timezone.localdate()
+    ban = disqualified_on(household_id=household.pk, day=today)
+    return Orderable(
+        household=household,
+        available=household_balance(household_id=household.pk).available,
+        banned_until=ban.ends_on if ban else None,
+        used=limits_used(household, products, today),
+    )

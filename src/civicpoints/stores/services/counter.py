@@ -49,7 +49,7 @@ from civicpoints.stores.models import (
     StockMoveKind,
     Store,
 )
-from civicpoints.stores.selectors import serves
+from civicpoints.stores.selectors import local_midnight, period_start, serves
 from civicpoints.stores.services.catalogue import require_counter, store_open_on
 from civicpoints.stores.services.stock import _stock_in, _stock_out
 
@@ -66,27 +66,11 @@ def store_account(store: Store) -> Account:
     )
 
 
-def _period_start(period: str, today: dt.date) -> dt.date | None:
-    if period == LimitPeriod.DAY:
-        return today
-    if period == LimitPeriod.WEEK:
-        return today - dt.timedelta(days=today.weekday())
-    if period == LimitPeriod.MONTH:
-        return today.replace(day=1)
-    if period == LimitPeriod.YEAR:
-        return today.replace(month=1, day=1)
-    return None
-
-
-def _local_midnight(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
-
-
 def _check_limit(household: Household, product: Product, quantity: int, today: dt.date) -> None:
-    start = _period_start(product.limit_period, today)
+    start = period_start(product.limit_period, today)
     if start is None or not product.limit_quantity:
         return
-    since = _local_midnight(start)
+    since = local_midnight(start)
     redeemed = (
         RedemptionLine.objects.filter(
             redemption__household=household,
