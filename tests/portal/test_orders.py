@@ -204,7 +204,10 @@ def test_the_confirm_page_says_how_many_points_are_missing(world):
     shop = build_shop(world, balance=300_000)
     client = resident(shop.household)
     page, key = confirm(client, shop, shop.freezer, quantity="2")
-    assert '<li class="error" role="status" id="why">现在不能下单：需 4400 分，您可用 3000 分</li>' in page
+    assert (
+        '<li class="error" role="status" id="why">现在不能下单：需 4400 分，您可用 3000 分</li>'
+        in page
+    )
     assert key == "" and "确认下单" not in page
 
 

@@ -265,9 +265,11 @@ def limits_used(
             for period, start in starts.items()
         }
         out: dict[tuple[int, str], int] = {}
-        for row in rows.filter(product_id__in=ids, **{f"{created}__gte": earliest}).values(
-            "product_id"
-        ).annotate(**sums):
+        for row in (
+            rows.filter(product_id__in=ids, **{f"{created}__gte": earliest})
+            .values("product_id")
+            .annotate(**sums)
+        ):
             for period in starts:
                 out[(row["product_id"], period)] = row[period] or 0
         return out
