@@ -67,7 +67,13 @@ def household_on_notice(*, household_id: int) -> OnNotice:
         .order_by("notice_ends_at", "pk")
         .values_list("pk", "rule__name", "points", "is_deduction", "notice_ends_at")
     )
-    return OnNotice([NoticeLine(*row) for row in rows])
+    return OnNotice(
+        [
+            NoticeLine(pk, rule, points, is_deduction, ends_at)
+            for pk, rule, points, is_deduction, ends_at in rows
+            if ends_at is not None  # on notice always has an end; the type does not know it
+        ]
+    )
 
 
 @dataclass(frozen=True)
