@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from civicpoints.awards.models import (
     LIVE_STATUSES,
     Claim,
+    ClaimEvent,
     ClaimEvidence,
     ClaimStatus,
     Fund,
@@ -19,7 +21,14 @@ from civicpoints.awards.models import (
 )
 from civicpoints.ledger.models import Account, AccountKind
 from civicpoints.schemes.models import Scheme
-from civicpoints.schemes.scope import STAFF_ROLES, Actor, get_scoped, scoped
+from civicpoints.schemes.scope import (
+    ADMIN_ROLES,
+    STAFF_ROLES,
+    Actor,
+    get_scoped,
+    scope_q,
+    scoped,
+)
 
 REGION_PATH = "village__path"
 CLAIM_READERS = STAFF_ROLES - {"store_clerk", "merchant_clerk"}
@@ -120,3 +129,102 @@ def evidence_for(actor: Actor, evidence_id: object) -> ClaimEvidence:
         roles=CLAIM_READERS,
         what="evidence",
     )
+
+
+# --- the staff home's counts (one cheap query each, scoped by the actor) ----------------------
+
+
+def review_queue(actor: Actor) -> QuerySet[Claim]:
+    """Claims waiting for this person's review: the village stage where they are an admin, the
+    township stage where they are a township or county admin (and did not approve it first)."""
+    from civicpoints.awards.services.claims import TOWNSHIP_REVIEWERS
+
+    village = scope_q(actor, region_path_field=REGION_PATH, roles=ADMIN_ROLES) & Q(
+        status=ClaimStatus.SUBMITTED
+    )
+    township = (
+        scope_q(actor, region_path_field=REGION_PATH, roles=TOWNSHIP_REVIEWERS)
+        & Q(status=ClaimStatus.APPROVED)
+        & ~Q(village_approved_by_id=actor.user_id)
+    )
+    return Claim.objects.filter(village | township)
+
+
+def review_queue_count(actor: Actor) -> int:
+    return review_queue(actor).count()
+
+
+def objections_waiting_count(actor: Actor) -> int:
+    """Claims sent back to review by an objection, waiting for this person's review."""
+    return (
+        review_queue(actor)
+        .filter(status=ClaimStatus.SUBMITTED, events__action="object")
+        .values("pk")
+        .distinct()
+        .count()
+    )
+
+
+def notices_ending_today(actor: Actor) -> QuerySet[Claim]:
+    """Claims on notice in the actor's villages whose notice ends today (local time)."""
+    start, end = _today_bounds()
+    return scoped(
+        actor,
+        Claim.objects.filter(
+            status=ClaimStatus.ON_NOTICE, notice_ends_at__gte=start, notice_ends_at__lt=end
+        ),
+        region_path_field=REGION_PATH,
+        roles=CLAIM_READERS,
+    )
+
+
+def notices_ending_today_count(actor: Actor) -> int:
+    return notices_ending_today(actor).count()
+
+
+def _today_bounds() -> tuple[dt.datetime, dt.datetime]:
+    today = timezone.localdate()
+    start = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
+    return start, start + dt.timedelta(days=1)
+
+
+def objection_reasons(claim_ids: list[int]) -> dict[int, str]:
+    """The latest objection's reason of each claim (for marking objected claims in the queue)."""
+    reasons: dict[int, str] = {}
+    rows = (
+        ClaimEvent.objects.filter(claim_id__in=claim_ids, action="object")
+        .order_by("claim_id", "pk")
+        .values_list("claim_id", "reason")
+    )
+    for claim_id, reason in rows:
+        reasons[claim_id] = reason  # ordered by pk: the last one wins
+    return reasons
+
+
+def claim_actions(actor: Actor, claim: Claim) -> frozenset[str]:
+    """What this person may do to this claim now (the services check again): for buttons."""
+    from civicpoints.awards.services.claims import PROPOSERS, TOWNSHIP_REVIEWERS
+
+    path = claim.village.path
+    admin = actor.covers(roles=ADMIN_ROLES, scheme_id=claim.scheme_id, region_path=path)
+    found = set()
+    if claim.status == ClaimStatus.SUBMITTED and admin:
+        found |= {"approve", "reject"}
+    elif claim.status == ClaimStatus.APPROVED:
+        if admin:
+            found.add("reject")
+        if (
+            actor.covers(roles=TOWNSHIP_REVIEWERS, scheme_id=claim.scheme_id, region_path=path)
+            and claim.village_approved_by_id != actor.user_id
+        ):
+            found.add("approve")
+    elif claim.status == ClaimStatus.ON_NOTICE:
+        if admin:
+            found.add("reject")
+        if actor.covers(roles=PROPOSERS, scheme_id=claim.scheme_id, region_path=path):
+            found.add("object")
+    if claim.status in (ClaimStatus.SUBMITTED, ClaimStatus.APPROVED) and actor.covers(
+        roles=PROPOSERS, scheme_id=claim.scheme_id, region_path=path
+    ):
+        found.add("photo")
+    return frozenset(found)

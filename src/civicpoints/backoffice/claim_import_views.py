@@ -24,7 +24,12 @@ from civicpoints.awards.importing import (
 )
 from civicpoints.awards.importing.export import claims_export, export_regions
 from civicpoints.awards.importing.sheet import LABEL, TEMPLATE_KEYS, XLSX
-from civicpoints.backoffice.import_views import chosen_scheme, confirm_refused, render_preview
+from civicpoints.backoffice.import_views import (
+    chosen_scheme,
+    confirm_refused,
+    render_preview,
+    waiting_uploads,
+)
 from civicpoints.errors import ApplicationError
 from civicpoints.households.importing import MAX_BYTES
 from civicpoints.schemes.models import Scheme
@@ -38,6 +43,7 @@ def _may_approve(actor: Actor) -> bool:
 def _form(request: HttpRequest, actor: Actor, schemes: list[Scheme], status: int = 200):
     context = {
         "schemes": schemes,
+        "pending": waiting_uploads(request, "claims") if schemes else [],
         "columns": [LABEL[k] for k in TEMPLATE_KEYS],
         "max_mb": MAX_BYTES // 1024 // 1024,
         "may_approve": _may_approve(actor),

@@ -17,12 +17,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
+from civicpoints.backoffice.paging import paged
 from civicpoints.backoffice.store_views import photo_response, photo_upload, store_staff
 from civicpoints.errors import ApplicationError, invalid
 from civicpoints.ledger.amounts import format_points
 from civicpoints.schemes.scope import Actor, actor_for_user, parse_id
 from civicpoints.stores.models import DeliveryStatus, OrderStatus, Store
 from civicpoints.stores.selectors import (
+    counter_stores,
     deliveries_visible,
     delivery_for,
     order_for,
@@ -73,11 +75,23 @@ def delivery_board(request: HttpRequest) -> HttpResponse:
             mine = mine.order_by("-closed_at", "-pk")[:50]
         else:
             mine = mine.order_by("created_at", "pk")[:200]
-        columns.append({"status": status, "label": label, "rows": list(mine)})
+        columns.append(
+            {
+                "status": status,
+                "label": label,
+                "rows": list(mine),
+                "total": rows.filter(status=status).count(),
+            }
+        )
     return render(
         request,
         "backoffice/deliveries.html",
-        {"columns": columns, "stores": stores, "store_id": store_id},
+        {
+            "columns": columns,
+            "stores": stores,
+            "store_id": store_id,
+            "counter_ids": set(counter_stores(actor).values_list("pk", flat=True)),
+        },
     )
 
 
@@ -162,11 +176,14 @@ def order_list(request: HttpRequest) -> HttpResponse:
     )
     if store_id:
         rows = rows.filter(store_id=store_id)
+    page = paged(request, rows.order_by("-created_at", "-pk"))
     return render(
         request,
         "backoffice/orders.html",
         {
-            "rows": rows.order_by("-created_at", "-pk")[:200],
+            "rows": page.object_list,
+            "page": page,
+            "counter_ids": set(counter_stores(actor).values_list("pk", flat=True)),
             "status": status,
             "statuses": OrderStatus.choices,
             "stores": stores,

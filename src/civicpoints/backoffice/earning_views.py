@@ -16,15 +16,20 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civicpoints.awards.models import ClaimStatus, Fund, FundKind
 from civicpoints.awards.selectors import (
     budget_summary,
+    claim_actions,
     claim_for,
     claims_visible,
     evidence_for,
     notice_claims,
+    notices_ending_today,
+    objection_reasons,
+    review_queue,
 )
 from civicpoints.awards.services import (
     claim_approve,
@@ -35,6 +40,7 @@ from civicpoints.awards.services import (
     quota_set,
 )
 from civicpoints.awards.services.evidence import evidence_attach, evidence_file
+from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError, invalid
 from civicpoints.households.selectors import household_for, household_search
 from civicpoints.ledger.amounts import BadPoints, parse_points
@@ -56,21 +62,49 @@ def _not_found(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/not_found.html", status=404)
 
 
+QUEUES = {"mine", "objected"}
+
+
 @login_required
 def claim_queue(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     status = request.GET.get("status", "")
-    rows = claims_visible(actor).prefetch_related("evidence")
-    if status in ClaimStatus.values:
-        rows = rows.filter(status=status)
+    queue = request.GET.get("queue", "")
+    ending_today = request.GET.get("ending") == "today"
+    if queue == "mine":
+        rows = review_queue(actor).filter(pk__in=claims_visible(actor).values("pk"))
+    elif queue == "objected":
+        rows = (
+            review_queue(actor)
+            .filter(status=ClaimStatus.SUBMITTED, events__action="object")
+            .distinct()
+        )
+    elif ending_today:
+        rows = notices_ending_today(actor)
     else:
-        rows = rows.filter(status__in=QUEUE_STATUSES)
+        rows = claims_visible(actor)
+        if status in ClaimStatus.values:
+            rows = rows.filter(status=status)
+        else:
+            rows = rows.filter(status__in=QUEUE_STATUSES)
+    rows = rows.select_related("household", "rule", "village", "member").prefetch_related(
+        "evidence"
+    )
+    page = paged(request, rows.order_by("pk"))
+    claims = list(page.object_list)
+    reasons = objection_reasons([c.pk for c in claims])
     return render(
         request,
         "backoffice/claims.html",
         {
-            "rows": rows.order_by("pk")[:200],
+            "rows": [
+                {"c": c, "objection": reasons.get(c.pk), "may": claim_actions(actor, c)}
+                for c in claims
+            ],
+            "page": page,
             "status": status,
+            "queue": queue if queue in QUEUES else "",
+            "ending_today": ending_today,
             "statuses": ClaimStatus.choices,
         },
     )
@@ -181,11 +215,34 @@ def claim_detail(request: HttpRequest, claim_id: int) -> HttpResponse:
         else:
             messages.success(request, _("照片已上传"))
         return redirect("backoffice:claim", claim_id=claim.pk)
+    events = [
+        {
+            "e": e,
+            "action": EVENT_LABELS.get(e.action, _("办理")),
+            "from": _status_label(e.from_status),
+            "to": _status_label(e.to_status),
+        }
+        for e in claim.events.select_related("actor", "actor_household")
+    ]
     return render(
         request,
         "backoffice/claim.html",
-        {"claim": claim, "events": claim.events.select_related("actor", "actor_household")},
+        {"claim": claim, "events": events, "may": claim_actions(actor, claim)},
     )
+
+
+EVENT_LABELS = {
+    "submit": gettext_lazy("申报"),
+    "approve": gettext_lazy("审核通过"),
+    "reject": gettext_lazy("驳回"),
+    "withdraw": gettext_lazy("撤回"),
+    "object": gettext_lazy("提出异议"),
+    "post": gettext_lazy("入账"),
+}
+
+
+def _status_label(value: str) -> str:
+    return str(ClaimStatus(value).label) if value in ClaimStatus.values else ""
 
 
 @login_required
@@ -205,8 +262,9 @@ def claim_photo(request: HttpRequest, photo_id: int) -> HttpResponse | FileRespo
 @login_required
 def notice_index(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
-    villages = regions_visible(actor).filter(level=RegionLevel.VILLAGE)[:500]
-    return render(request, "backoffice/notices.html", {"villages": villages})
+    villages = regions_visible(actor).filter(level=RegionLevel.VILLAGE).select_related("parent")
+    page = paged(request, villages, per_page=200)
+    return render(request, "backoffice/notices.html", {"villages": page.object_list, "page": page})
 
 
 def _board(request: HttpRequest, village_id: int) -> dict | None:

@@ -6,6 +6,7 @@ they come back as messages on the page.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any
 
@@ -24,6 +25,7 @@ from civicpoints.households.importing import (
     household_import_result,
     import_schemes,
 )
+from civicpoints.households.importing.pending import pending_uploads
 from civicpoints.households.importing.reading import COLUMNS
 from civicpoints.households.importing.sample import sample_workbook
 from civicpoints.schemes.models import Scheme
@@ -74,9 +76,18 @@ def chosen_scheme(schemes: list[Scheme], raw: object) -> Scheme | None:
     return next((s for s in schemes if str(s.pk) == str(raw)), None)
 
 
+def waiting_uploads(request: HttpRequest, kind: str) -> list[dict[str, Any]]:
+    """This person's checked uploads of ``kind`` that still wait for their confirm."""
+    return [
+        {**u, "at": dt.datetime.fromtimestamp(u.get("created_at", 0), tz=dt.UTC)}
+        for u in pending_uploads(user_id=request.user.pk, kind=kind)
+    ]
+
+
 def _form(request: HttpRequest, schemes: list[Scheme], status: int = 200) -> HttpResponse:
     context = {
         "schemes": schemes,
+        "pending": waiting_uploads(request, "households") if schemes else [],
         "columns": [label for _, label, _aliases in COLUMNS],
         "max_mb": MAX_BYTES // 1024 // 1024,
     }

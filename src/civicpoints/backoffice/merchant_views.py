@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
+from civicpoints.backoffice.paging import paged
 from civicpoints.backoffice.store_views import chosen_ids, clerk_choices
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.merchants.models import Merchant, MerchantStatus, Statement
@@ -79,12 +80,14 @@ def merchant_list(request: HttpRequest) -> HttpResponse:
     if scheme is None:
         return _not_found(request)
     rows = scheme_merchants(actor, scheme).prefetch_related("regions", "clerks").order_by("pk")
+    page = paged(request, rows)
     return render(
         request,
         "backoffice/merchants.html",
         {
             "scheme": scheme,
-            "rows": rows[:1000],
+            "rows": page.object_list,
+            "page": page,
             "manages": manages_scheme(actor, scheme),
             "statuses": MerchantStatus.choices,
         },

@@ -29,6 +29,7 @@ from civicpoints.backoffice.merchant_views import (
     scheme_chosen,
     scheme_statements,
 )
+from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError, ErrorCode, PermissionDenied
 from civicpoints.ledger.amounts import format_points
 from civicpoints.merchants.models import StatementStatus
@@ -88,7 +89,10 @@ def settlement(request: HttpRequest) -> HttpResponse:
     statements = scheme_statements(actor, scheme)
     late = list(overdue(statements, now=now).order_by("business_date", "merchant_id"))
     late_ids = {s.pk for s in late}
-    rows = list(statements.filter(business_date=day).order_by("merchant__shop_name", "pk"))
+    page = paged(
+        request, statements.filter(business_date=day).order_by("merchant__shop_name", "pk")
+    )
+    rows = list(page.object_list)
     totals = statements.filter(business_date=day).aggregate(
         gross=Sum("gross"), refunds=Sum("refunds_total"), net=Sum("net"), fen=Sum("amount_fen")
     )
@@ -101,6 +105,7 @@ def settlement(request: HttpRequest) -> HttpResponse:
             "previous": day - dt.timedelta(days=1),
             "next": day + dt.timedelta(days=1),
             "rows": [{"s": s, "overdue": s.pk in late_ids} for s in rows],
+            "page": page,
             "totals": totals,
             "late": late,
             "manages": manages_scheme(actor, scheme),

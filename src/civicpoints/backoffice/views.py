@@ -2,27 +2,139 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from civicpoints.awards.selectors import (
+    notices_ending_today_count,
+    objections_waiting_count,
+    review_queue_count,
+)
+from civicpoints.backoffice.navigation import Can, can_for
+from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError
 from civicpoints.households.cards import card_qr_svg
+from civicpoints.households.importing.pending import pending_uploads
 from civicpoints.households.selectors import household_for, household_search
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance, household_entries
+from civicpoints.merchants.selectors import statements_overdue_count
 from civicpoints.schemes.scope import actor_for_user
 from civicpoints.schemes.services import staff_login
+from civicpoints.stores.selectors import (
+    deliveries_to_do_count,
+    low_stock_count,
+    orders_to_pick_count,
+)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One count on the staff home that links to the work behind it."""
+
+    label: str
+    count: int
+    url: str
+    key: str
+
+
+def _tiles(can: Can) -> list[Tile]:
+    """The counts this person can act on, each a cheap scoped query (none for what they cannot)."""
+    actor = can.actor
+    claims = reverse("backoffice:claims")
+    tiles: list[Tile] = []
+    if can.claim_review:
+        tiles.append(
+            Tile(_("待我审核的申报"), review_queue_count(actor), f"{claims}?queue=mine", "review")
+        )
+        tiles.append(
+            Tile(
+                _("异议待处理"),
+                objections_waiting_count(actor),
+                f"{claims}?queue=objected",
+                "objections",
+            )
+        )
+    if can.claims:
+        tiles.append(
+            Tile(
+                _("今天公示到期"),
+                notices_ending_today_count(actor),
+                f"{claims}?status=on_notice&ending=today",
+                "notices",
+            )
+        )
+    if can.stores_run:
+        tiles.append(
+            Tile(_("库存不足的商品"), low_stock_count(actor), reverse("backoffice:stores"), "stock")
+        )
+        tiles.append(
+            Tile(
+                _("待取货订单"), orders_to_pick_count(actor), reverse("backoffice:orders"), "orders"
+            )
+        )
+        tiles.append(
+            Tile(
+                _("待送货"),
+                deliveries_to_do_count(actor),
+                reverse("backoffice:deliveries"),
+                "deliveries",
+            )
+        )
+    if can.merchants:
+        tiles.append(
+            Tile(
+                _("逾期未付的结算单"),
+                statements_overdue_count(actor),
+                reverse("backoffice:settlement"),
+                "overdue",
+            )
+        )
+    if can.household_import or can.claim_propose:
+        waiting = pending_uploads(user_id=actor.user_id)
+        if can.household_import:
+            tiles.append(
+                Tile(
+                    _("待确认的农户导入"),
+                    sum(1 for u in waiting if u["kind"] == "households"),
+                    reverse("backoffice:household_import"),
+                    "household_imports",
+                )
+            )
+        tiles.append(
+            Tile(
+                _("待确认的考评表导入"),
+                sum(1 for u in waiting if u["kind"] == "claims"),
+                reverse("backoffice:claim_import"),
+                "claim_imports",
+            )
+        )
+    return tiles
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    actor = actor_for_user(request.user)
-    return render(request, "backoffice/home.html", {"actor": actor})
+    if not request.user.is_authenticated:
+        return render(request, "backoffice/home.html", {})
+    can = can_for(request)
+    return render(
+        request,
+        "backoffice/home.html",
+        {"tiles": _tiles(can), "grants": request.user.grants.select_related("scheme", "region")},
+    )
+
+
+HOUSEHOLDS_MAX = 100_000  # a search's rows, paged (a county has ~53,000 households)
 
 
 def _next_page(request: HttpRequest) -> str | None:
@@ -60,13 +172,15 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def households(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     q = request.GET.get("q", "")[:40]
-    rows = list(household_search(actor, q, limit=100))
+    page = paged(request, household_search(actor, q, limit=HOUSEHOLDS_MAX))
+    rows = list(page.object_list)
+    prefetch_related_objects(rows, "village__parent")
     template = (
         "backoffice/_household_rows.html"
         if request.headers.get("HX-Request")
         else ("backoffice/households.html")
     )
-    return render(request, template, {"rows": rows, "q": q})
+    return render(request, template, {"rows": rows, "q": q, "page": page})
 
 
 @login_required

@@ -78,3 +78,18 @@ def statements_visible(actor: Actor) -> QuerySet[Statement]:
 
 def statement_for(actor: Actor, statement_id: Any) -> Statement:
     return one_or_404(statements_visible(actor), statement_id, "statement")
+
+
+def statements_overdue_count(actor: Actor, *, now: dt.datetime | None = None) -> int:
+    """Statements still unpaid 24 hours after they were made, in the schemes this person reads
+    (county admins and auditors; a cashier has none)."""
+    from civicpoints.merchants.models import StatementStatus
+    from civicpoints.merchants.settlement import OVERDUE_AFTER
+
+    readers = scope_q(
+        actor, region_path_field="merchant__scheme__operator_region__path", roles=MERCHANT_READERS
+    )
+    now = now or timezone.now()
+    return Statement.objects.filter(
+        readers, status=StatementStatus.UNPAID, created_at__lt=now - OVERDUE_AFTER
+    ).count()

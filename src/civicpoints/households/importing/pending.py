@@ -116,3 +116,28 @@ def sweep() -> None:
         with contextlib.suppress(OSError):
             if path.stat().st_mtime < cutoff:
                 path.unlink()
+
+
+def pending_uploads(*, user_id: int | None, kind: str | None = None) -> list[dict[str, Any]]:
+    """This person's checked uploads that still wait for their confirm, newest first.
+
+    ``kind`` is "households" or "claims" (None: both). Each dict is the upload's meta plus its
+    ``token``; an upload older than a day is swept and no longer listed.
+    """
+    if user_id is None:
+        return []
+    found = []
+    cutoff = time.time() - KEEP_SECONDS
+    for path in imports_dir().glob("*.json"):
+        token = path.name.removesuffix(".json")
+        if not TOKEN.match(token) or not (path.parent / f"{token}.upload").exists():
+            continue  # an outcome (.done.json), or an upload already confirmed
+        meta = read_json(path)
+        if meta is None or meta.get("user_id") != user_id:
+            continue
+        if meta.get("created_at", 0) < cutoff:
+            continue
+        meta_kind = meta.get("kind", "households")
+        if kind is None or meta_kind == kind:
+            found.append({**meta, "kind": meta_kind, "token": token})
+    return sorted(found, key=lambda m: m.get("created_at", 0), reverse=True)
