@@ -278,7 +278,9 @@ def test_ids_saved_as_numbers_are_one_message_saying_how_to_fix(tongyu):
     assert f"共{len(numeric)}行" in error.message
     assert "“文本”" in error.message
     assert "重新上传" in error.message
-    assert p.valid_rows == 0
+    # The rows the sentence names are the rows counted as having a problem (tiles agree).
+    assert p.error_rows == len(numeric) and error.rows[0] == 2
+    assert p.valid_rows == p.total_rows - len(numeric)
     assert p.token == ""
     with pytest.raises(ApplicationError) as err:
         household_import_file(

@@ -300,6 +300,7 @@ def _numbers_lost(column: str, rows: list[tuple[int, str]]) -> ImportIssue:
         },
         None,
         LABEL[column],
+        tuple(sorted({r for r, _shown in rows})),
     )
 
 
@@ -320,6 +321,6 @@ def check_rows(
     issues = checker.finish()
     if progress:
         progress("check", total, total)
-    wrong = {i.row for i in issues}
+    wrong = {i.row for i in issues} | {r for i in issues for r in i.rows}
     preview = [replace(r, has_error=r.row in wrong) for r in preview]
     return Checked(households, preview, issues, total)

@@ -38,11 +38,13 @@ class ImportPreview:
 
     @property
     def file_errors(self) -> list[ImportIssue]:
-        return [e for e in self.errors if e.row is None]
+        """Problems of the file as a whole (unreadable, a column missing): no row is usable."""
+        return [e for e in self.errors if e.row is None and not e.rows]
 
     @property
     def error_rows(self) -> int:
-        return len({e.row for e in self.errors if e.row})
+        """Rows with at least one problem, those a whole column's problem spoils included."""
+        return len({e.row for e in self.errors if e.row} | {r for e in self.errors for r in e.rows})
 
     @property
     def valid_rows(self) -> int:

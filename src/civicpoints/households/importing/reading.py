@@ -115,11 +115,14 @@ HOUSEHOLDS = Layout(COLUMNS, required=REQUIRED, what=gettext_noop("农户表格"
 
 @dataclass(frozen=True)
 class ImportIssue:
-    """One problem: a whole sentence, the spreadsheet row (None: the whole file), the column."""
+    """One problem: a whole sentence, the spreadsheet row (None: the whole file), the column,
+    and for a whole column's problem (IDs saved as numbers) every row it spoils, so the
+    preview's count of rows with problems agrees with the sentence."""
 
     message: str
     row: int | None = None
     column: str = ""
+    rows: tuple[int, ...] = ()
 
     def __str__(self) -> str:
         if self.row:
