@@ -1,22 +1,24 @@
-"""Ledger endpoints: manual adjustments (keyed) and verification."""
+"""Ledger endpoints: manual adjustments (keyed), verification, and the public head check."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from pydantic import Field
 
 from civicpoints.api.idempotency import IdempotencyKey, run_keyed
 from civicpoints.api.schemas import ErrorOut, Id, SignedPoints, Trimmed, points_out
-from civicpoints.errors import PermissionDenied
+from civicpoints.errors import PermissionDenied, invalid
 from civicpoints.households.selectors import household_for
 from civicpoints.ledger.adjustments import adjustment_create
 from civicpoints.ledger.amounts import parse_points
-from civicpoints.ledger.verify import verify
+from civicpoints.ledger.verify import check_head, verify, verify_head
 from civicpoints.schemes.models import Role
-from civicpoints.schemes.scope import Actor, require_role
+from civicpoints.schemes.scope import Actor, parse_id, require_role
 from civicpoints.schemes.selectors import schemes_governed
 
 router = Router(tags=["ledger"])
@@ -116,3 +118,53 @@ def verify_ledger(request: HttpRequest) -> list[dict]:
     if not schemes:
         raise PermissionDenied("ledger.verify")
     return [verify(scheme_id=s).as_dict() for s in schemes]
+
+
+class HeadCheckOut(Schema):
+    ok: bool
+    seq: int
+    hash: str
+    scheme: int | None
+    date: datetime | None
+    first_bad_seq: int | None
+    message: str
+
+
+# A head that verified is remembered this long, so a crowd (or a script) asking about the
+# same published head walks the chain once a minute, not once per request.
+HEAD_CACHE_SECONDS = 60
+
+
+@router.get(
+    "/verify-head",
+    auth=None,
+    response={200: HeadCheckOut, 422: ErrorOut},
+    summary="Check a published chain head (public)",
+)
+def verify_published_head(
+    request: HttpRequest, seq: str = "", hash: str = "", scheme: str = ""
+) -> dict:
+    """Whether chain link ``seq`` still has ``hash`` and links 1..seq recompute to it.
+
+    Public, no token: the village's public page (/open/<code>/) and its printed notice board
+    publish the head, and anyone may check it. The answer reveals only whether that pair is
+    in the chain and the chain up to it is intact, nothing about any posting; a hash cannot
+    be guessed, so only published heads pass. ``ok: false`` with a Chinese ``message`` when
+    it does not verify; 422 when seq or hash is malformed.
+    """
+    try:
+        number, digest = check_head(seq, hash)
+    except ValueError as exc:
+        field = "hash" if "校验码" in str(exc) else "seq"
+        raise invalid(str(exc), field=field) from None
+    scheme_id = parse_id(scheme) if scheme else None
+    if scheme and scheme_id is None:
+        raise invalid(_("方案编号应为正整数"), field="scheme")
+    key = f"verify-head:{scheme_id}:{number}:{digest}"
+    found = cache.get(key)
+    if found is not None:
+        return found
+    result = verify_head(seq=number, hash=digest, scheme_id=scheme_id).as_dict()
+    if result["ok"]:
+        cache.set(key, result, HEAD_CACHE_SECONDS)
+    return result

@@ -153,7 +153,7 @@ def announcement_edit(
             "title": row.title,
             "body": row.body,
             "pinned": row.pinned,
-            "published_at": row.published_at.isoformat(),
+            "published_at": timezone.localtime(row.published_at).isoformat(),
         }
         row.title, row.body, row.pinned, row.published_at = title, body, bool(pinned), when
         row.updated_by_id, row.updated_at = actor.user_id, now

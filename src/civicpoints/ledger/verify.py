@@ -7,6 +7,7 @@ Read-only. Each check is one set-based query except the chain walk, which stream
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum, Value
@@ -200,18 +201,18 @@ def _check_reversals(report: Report, scheme_id: int, limit: int) -> None:
         )
 
 
-def _check_chain(report: Report, scheme_id: int) -> None:
+def _check_chain(report: Report, scheme_id: int, upto: int | None = None) -> None:
+    """Walk the chain from seq 1 (up to ``upto`` when given), recomputing every hash."""
     # Lag is postings without a link, whatever the walk below finds wrong with the links.
     report.chained = ChainLink.objects.filter(scheme_id=scheme_id).count()
     expected_seq = 1
     prev = GENESIS
     last_seq = 0
     while True:
-        links = list(
-            ChainLink.objects.filter(scheme_id=scheme_id, seq__gt=last_seq)
-            .select_related("posting")
-            .order_by("seq")[:BATCH]
-        )
+        window = ChainLink.objects.filter(scheme_id=scheme_id, seq__gt=last_seq)
+        if upto is not None:
+            window = window.filter(seq__lte=upto)
+        links = list(window.select_related("posting").order_by("seq")[:BATCH])
         if not links:
             break
         entries: dict[int, list[Entry]] = {link.posting_id: [] for link in links}
@@ -261,3 +262,107 @@ def _check_chain(report: Report, scheme_id: int) -> None:
             expected_seq += 1
             report.head_seq, report.head_hash = link.seq, link.hash
         last_seq = links[-1].seq
+
+
+# --- a published head -----------------------------------------------------------------------
+
+HEX = frozenset("0123456789abcdef")
+
+
+@dataclass
+class HeadCheck:
+    """The answer to "does this published head (seq, hash) still verify?"."""
+
+    ok: bool
+    seq: int
+    hash: str
+    message: str
+    scheme_id: int | None = None
+    at: datetime | None = None  # when that link was appended
+    first_bad_seq: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "seq": self.seq,
+            "hash": self.hash,
+            "scheme": self.scheme_id,
+            "date": self.at.isoformat() if self.at else None,
+            "first_bad_seq": self.first_bad_seq,
+            "message": self.message,
+        }
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """``"SEQ:HASH"`` as printed on a notice board -> (seq, lower-case hash); ValueError else."""
+    seq_text, sep, digest = (text or "").strip().partition(":")
+    if not sep:
+        raise ValueError(_("链头应写成 序号:校验码，例如 128:3f9a…（64位）"))
+    return check_head(seq_text.strip(), digest.strip())
+
+
+def check_head(seq: object, digest: object) -> tuple[int, str]:
+    """A head's two parts, checked: seq a whole number from 1, hash 64 hexadecimal digits."""
+    text = str(seq).strip() if isinstance(seq, (str, int)) and not isinstance(seq, bool) else ""
+    if not (text.isascii() and text.isdigit() and 0 < len(text) <= 18 and int(text) >= 1):
+        raise ValueError(_("序号应为从 1 开始的整数"))
+    value = digest.strip().lower() if isinstance(digest, str) else ""
+    if len(value) != 64 or not set(value) <= HEX:
+        raise ValueError(_("校验码应为 64 位十六进制数字（0-9、a-f）"))
+    return int(text), value
+
+
+def verify_head(*, seq: int, hash: str, scheme_id: int | None = None) -> HeadCheck:
+    """Whether chain link ``seq`` has this ``hash`` and the chain 1..seq recomputes to it.
+
+    Read-only. Without ``scheme_id`` the scheme is the one whose link ``seq`` carries the
+    hash (hashes cover the scheme id, so no two schemes share one). A published head that
+    still verifies proves that no posting up to it was changed, added or removed since.
+    """
+    digest = hash.lower()
+    links = ChainLink.objects.filter(seq=seq)
+    if scheme_id is not None:
+        links = links.filter(scheme_id=scheme_id)
+    link = links.filter(hash=digest).values_list("scheme_id", "created_at").first()
+    if link is None:
+        exists = links.exists()
+        message = (
+            _(
+                "不通过：链上第 %(seq)s 条的校验码与公布的不同。公布之后账本被改动过，或者校验码抄错了。"
+            )
+            if exists
+            else _("不通过：链上没有第 %(seq)s 条。序号抄错了，或者账本被删改过。")
+        )
+        return HeadCheck(
+            ok=False, seq=seq, hash=digest, message=message % {"seq": seq}, scheme_id=scheme_id
+        )
+    found_scheme, at = link
+    report = Report(scheme_id=found_scheme)
+    _check_chain(report, found_scheme, upto=seq)
+    if report.problems or report.head_seq != seq or report.head_hash != digest:
+        bad = report.first_bad_seq
+        return HeadCheck(
+            ok=False,
+            seq=seq,
+            hash=digest,
+            scheme_id=found_scheme,
+            at=at,
+            first_bad_seq=bad,
+            message=_("不通过：从第 1 条到第 %(seq)s 条重新计算，第 %(bad)s 条对不上：%(why)s")
+            % {
+                "seq": seq,
+                "bad": bad if bad is not None else seq,
+                "why": report.problems[0].message if report.problems else "",
+            },
+        )
+    return HeadCheck(
+        ok=True,
+        seq=seq,
+        hash=digest,
+        scheme_id=found_scheme,
+        at=at,
+        message=_(
+            "通过：第 1 条到第 %(seq)s 条记账的哈希链完整，第 %(seq)s 条的校验码与公布的一致。"
+        )
+        % {"seq": seq},
+    )

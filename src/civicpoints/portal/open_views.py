@@ -1,0 +1,50 @@
+"""A village's public page, for anyone and without a login: ``/open/<12-digit village code>/``.
+
+What the village publishes: its points month by month, the claims on notice with names masked
+as the scheme's policy says, and the ledger's chain head with how anyone can check it. Thin:
+every figure comes from ``community.transparency``; nothing here is staff-only.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from civicpoints.community.transparency import (
+    monthly_totals,
+    open_village,
+    public_notice,
+    published_head,
+)
+from civicpoints.errors import ApplicationError
+
+
+@require_GET
+def village_open(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        found = open_village(code)
+    except ApplicationError:
+        return render(request, "portal/open_not_found.html", status=404)
+    village, scheme = found.village, found.scheme
+    head = published_head(scheme_id=scheme.pk)
+    check_url = request.build_absolute_uri(reverse("api:verify_published_head"))
+    response = render(
+        request,
+        "portal/open.html",
+        {
+            "village": village,
+            "scheme": scheme,
+            "months": monthly_totals(scheme_id=scheme.pk, village_id=village.pk),
+            "notice": public_notice(village_id=village.pk, policy=scheme.notice_name_display),
+            "head": head,
+            "check_url": f"{check_url}?{urlencode({'seq': head.seq, 'hash': head.hash})}",
+            "now": timezone.localtime(),
+        },
+    )
+    response["Cache-Control"] = "public, max-age=60"
+    return response
