@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
+from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError, NotFound, invalid
 from civicpoints.images import image_file
 from civicpoints.ledger.amounts import BadPoints, format_points, parse_points
@@ -129,10 +130,15 @@ def store_list(request: HttpRequest) -> HttpResponse:
         distinct=True,
     )
     stores = stores_visible(actor).annotate(low_count=low).order_by("region__code", "pk")
+    page = paged(request, stores)
     return render(
         request,
         "backoffice/stores.html",
-        {"stores": stores[:500], "may_create": bool(actor.grants_for(STORE_MANAGERS))},
+        {
+            "stores": page.object_list,
+            "page": page,
+            "may_create": bool(actor.grants_for(STORE_MANAGERS)),
+        },
     )
 
 
@@ -140,7 +146,7 @@ def _manageable_regions(actor: Actor) -> QuerySet:
     q = Q(pk__in=[])
     for g in actor.grants_for(STORE_MANAGERS):
         q |= Q(path__startswith=g.region_path)
-    levels = [RegionLevel.TOWNSHIP, RegionLevel.VILLAGE]
+    levels = [RegionLevel.COUNTY, RegionLevel.TOWNSHIP, RegionLevel.VILLAGE]
     return regions_visible(actor).filter(q, level__in=levels).select_related("parent")[:1000]
 
 
@@ -148,7 +154,16 @@ def _region(actor: Actor, raw: object) -> Region:
     try:
         return region_for(actor, raw)
     except NotFound:
-        raise invalid(_("请选择您管辖范围内的村或乡镇"), field="region") from None
+        raise invalid(_("请选择您管辖范围内的县、乡镇或村"), field="region") from None
+
+
+def _served_townships(raw: list[str], offered: list[Region]) -> list[Region]:
+    """The townships ticked for a county store, each one of those the form offered."""
+    by_pk = {r.pk: r for r in offered}
+    chosen = [by_pk.get(parse_id(v) or 0) for v in raw]
+    if any(r is None for r in chosen):
+        raise invalid(_("请选择您管辖范围内的乡镇"), field="served_townships")
+    return [r for r in chosen if r is not None]
 
 
 def clerk_choices(actor: Actor, role: str, roles: frozenset[str] | tuple[str, ...]) -> list[User]:
@@ -175,6 +190,7 @@ def store_new(request: HttpRequest) -> HttpResponse:
     if not actor.grants_for(STORE_MANAGERS):
         return _not_found(request)
     regions = _manageable_regions(actor)
+    townships = [r for r in regions if r.level == RegionLevel.TOWNSHIP]
     clerks = clerk_choices(actor, Role.STORE_CLERK, STORE_MANAGERS)
     form: Any = request.POST if request.method == "POST" else {}
     status = 200
@@ -195,6 +211,7 @@ def store_new(request: HttpRequest) -> HttpResponse:
                     d for d in re.split(r"[\s,，、]+", form.get("window_dates", "")) if d
                 ],
                 clerk_ids=chosen_ids(form.getlist("clerks"), clerks),
+                served_townships=_served_townships(form.getlist("served_townships"), townships),
             )
         except ApplicationError as exc:
             messages.error(request, exc.message)
@@ -214,6 +231,8 @@ def store_new(request: HttpRequest) -> HttpResponse:
             "form": form,
             "chosen_clerks": form.getlist("clerks") if form else [],
             "chosen_weekdays": form.getlist("weekdays") if form else [],
+            "townships": townships if any(r.level == RegionLevel.COUNTY for r in regions) else [],
+            "chosen_townships": form.getlist("served_townships") if form else [],
         },
         status=status,
     )
