@@ -6,6 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist
@@ -87,7 +88,7 @@ def household_history(*, household_id: int, limit: int = 50, offset: int = 0) ->
     return describe_entries(list(entries))
 
 
-def _related(obj: object, name: str) -> object | None:
+def _related(obj: object, name: str) -> Any:
     """A reverse one-to-one loaded by select_related, or None when there is none."""
     try:
         return getattr(obj, name)
@@ -105,17 +106,16 @@ def describe_entries(entries: Sequence[Entry]) -> list[HistoryLine]:
     postings = [e.posting for e in entries]
     claims = [c for c in (_related(p, "claim") for p in postings) if c is not None]
     activity_ids = {
-        int(c.origin_ref.split(":", 1)[1])  # type: ignore[attr-defined]
+        int(c.origin_ref.split(":", 1)[1])
         for c in claims
-        if c.origin_ref.startswith("activity:")  # type: ignore[attr-defined]
-        and c.origin_ref.split(":", 1)[1].isdigit()  # type: ignore[attr-defined]
+        if c.origin_ref.startswith("activity:") and c.origin_ref.split(":", 1)[1].isdigit()
     }
     activities: dict[int, str] = {}
     if activity_ids:
         activity = apps.get_model("activities", "Activity")
         activities = dict(activity.objects.filter(pk__in=activity_ids).values_list("pk", "title"))
     redemption_ids = {
-        r.pk  # type: ignore[attr-defined]
+        r.pk
         for p in postings
         for r in (_related(p, "redemption"), _related(p, "redemption_return"))
         if r is not None
@@ -135,7 +135,7 @@ def describe_entries(entries: Sequence[Entry]) -> list[HistoryLine]:
 
 def _line(entry: Entry, activities: dict[int, str], items: dict[int, list[str]]) -> HistoryLine:
     posting: Posting = entry.posting
-    kind_label = str(posting.get_kind_display())  # type: ignore[attr-defined]
+    kind_label = str(posting.get_kind_display())
     title, detail, approved = posting.memo or kind_label, "", ""
     claim = _related(posting, "claim")
     redemption = _related(posting, "redemption")
@@ -143,28 +143,28 @@ def _line(entry: Entry, activities: dict[int, str], items: dict[int, list[str]])
     payment = _related(posting, "payment")
     refund = _related(posting, "refund")
     if claim is not None:
-        title = claim.rule.name  # type: ignore[attr-defined]
-        ref = claim.origin_ref  # type: ignore[attr-defined]
+        title = claim.rule.name
+        ref = claim.origin_ref
         if ref.startswith("activity:") and ref[9:].isdigit() and int(ref[9:]) in activities:
             detail = _("志愿活动：%(title)s") % {"title": activities[int(ref[9:])]}
         if posting.memo.startswith(title) and posting.memo != title:
             detail = " ".join(filter(None, [detail, posting.memo[len(title) :]]))
         names = [
-            _person(claim.village_approved_by),  # type: ignore[attr-defined]
-            _person(claim.township_approved_by),  # type: ignore[attr-defined]
+            _person(claim.village_approved_by),
+            _person(claim.township_approved_by),
         ]
         approved = "、".join(n for n in names if n)
     elif redemption is not None:
-        title = _("%(store)s 兑换") % {"store": redemption.store.name}  # type: ignore[attr-defined]
-        detail = "、".join(items.get(redemption.pk, []))  # type: ignore[attr-defined]
+        title = _("%(store)s 兑换") % {"store": redemption.store.name}
+        detail = "、".join(items.get(redemption.pk, []))
     elif returned is not None:
-        title = _("%(store)s 退货") % {"store": returned.store.name}  # type: ignore[attr-defined]
-        detail = "、".join(items.get(returned.pk, []))  # type: ignore[attr-defined]
+        title = _("%(store)s 退货") % {"store": returned.store.name}
+        detail = "、".join(items.get(returned.pk, []))
     elif payment is not None:
-        title = _("%(shop)s 消费") % {"shop": payment.merchant.shop_name}  # type: ignore[attr-defined]
+        title = _("%(shop)s 消费") % {"shop": payment.merchant.shop_name}
     elif refund is not None:
-        title = _("%(shop)s 退款") % {"shop": refund.merchant.shop_name}  # type: ignore[attr-defined]
-        detail = refund.reason  # type: ignore[attr-defined]
+        title = _("%(shop)s 退款") % {"shop": refund.merchant.shop_name}
+        detail = refund.reason
     elif posting.kind == PostingKind.REVERSAL:
         original = posting.reverses
         title = _("冲正：%(what)s") % {
