@@ -130,6 +130,21 @@ class Can:
 
         return overdue_count(self.actor) if self.merchants else 0
 
+    # --- village life ------------------------------------------------------------------------
+
+    @cached_property
+    def community(self) -> bool:
+        """村务信息 and 投诉建议: admins over a village, and auditors (read-only)."""
+        from civicpoints.community.selectors import community_staff
+
+        return community_staff(self.actor)
+
+    @cached_property
+    def feedback_open(self) -> int:
+        from civicpoints.community.selectors import feedback_open_count
+
+        return feedback_open_count(self.actor) if self.community else 0
+
     @cached_property
     def admin(self) -> bool:
         return bool(getattr(self.user, "is_staff", False))
@@ -162,6 +177,14 @@ NAV: list[NavItem] = [
         lambda c: c.merchants,
         badge=lambda c: c.overdue,
         badge_title=_("逾期未付款的结算单"),
+    ),
+    NavItem(_("村务信息"), "backoffice:announcements", lambda c: c.community),
+    NavItem(
+        _("投诉建议"),
+        "backoffice:feedback_list",
+        lambda c: c.community,
+        badge=lambda c: c.feedback_open,
+        badge_title=_("待处理和处理中的投诉建议"),
     ),
     NavItem(_("系统管理"), "admin:index", lambda c: c.admin),
 ]

@@ -3,6 +3,7 @@ from django.urls import path
 from civicpoints.backoffice import (
     activity_views,
     ceremony_views,
+    community_views,
     delivery_views,
     earning_views,
     import_views,
@@ -147,4 +148,38 @@ urlpatterns = [
         name="payout_csv",
     ),
     path("settlement/reconcile/", settlement_views.reconciliation, name="reconciliation"),
+    # Village life: announcements (村务信息) and complaints/suggestions (投诉建议).
+    path("village/announcements/", community_views.announcement_list, name="announcements"),
+    path(
+        "village/announcements/new/",
+        community_views.announcement_new,
+        name="announcement_new",
+    ),
+    path(
+        "village/announcements/<int:announcement_id>/",
+        community_views.announcement_detail,
+        name="announcement",
+    ),
+    path(
+        "village/announcements/<int:announcement_id>/withdraw/",
+        community_views.announcement_withdraw_view,
+        name="announcement_withdraw",
+    ),
+    path("village/feedback/", community_views.feedback_list, name="feedback_list"),
+    path("village/feedback/<int:feedback_id>/", community_views.feedback_detail, name="feedback"),
+    path(
+        "village/feedback/<int:feedback_id>/reply/",
+        community_views.feedback_reply_view,
+        name="feedback_reply",
+    ),
+    path(
+        "village/feedback/<int:feedback_id>/status/",
+        community_views.feedback_status_view,
+        name="feedback_status",
+    ),
+    path(
+        "village/feedback/<int:feedback_id>/photo/",
+        community_views.feedback_photo_view,
+        name="feedback_photo",
+    ),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from civicpoints.portal import order_views, pay_views, views
+from civicpoints.portal import community_views, order_views, pay_views, views
 
 app_name = "portal"
 
@@ -32,4 +32,15 @@ urlpatterns = [
     ),
     path("orders/", order_views.orders, name="orders"),
     path("orders/<int:order_id>/cancel/", order_views.order_cancel_view, name="order_cancel"),
+    # Village life: announcements (村务信息) and complaints/suggestions (投诉建议).
+    path("village/", community_views.announcements, name="announcements"),
+    path("village/<int:announcement_id>/", community_views.announcement, name="announcement"),
+    path("feedback/", community_views.feedback_mine, name="feedback_list"),
+    path("feedback/new/", community_views.feedback_new, name="feedback_new"),
+    path("feedback/<int:feedback_id>/", community_views.feedback_detail, name="feedback"),
+    path(
+        "feedback/<int:feedback_id>/photo/",
+        community_views.feedback_photo_view,
+        name="feedback_photo",
+    ),
 ]
