@@ -325,12 +325,14 @@ def mutual_help_of_household(household: Household, help_id: object) -> MutualHel
 
 
 def neighbours_of(household: Household) -> QuerySet[Household]:
-    """The other open households of the same village: whom mutual help may be recorded with."""
+    """The other open households of the same village: whom mutual help may be recorded with,
+    in pinyin order (the search keys start with the name's initials: the same on every
+    database, unlike the collation of Chinese text)."""
     return (
         Household.objects.filter(scheme_id=household.scheme_id, village_id=household.village_id)
         .exclude(pk=household.pk)
         .exclude(status=HouseholdStatus.CLOSED)
-        .order_by("head_name", "pk")
+        .order_by("search_keys", "head_name", "pk")
     )
 
 
