@@ -6,8 +6,10 @@ from civicpoints.backoffice import (
     community_views,
     delivery_views,
     earning_views,
+    help_views,
     import_views,
     merchant_views,
+    pin_views,
     settlement_views,
     store_views,
     views,
@@ -23,6 +25,27 @@ urlpatterns = [
     path("households/", views.households, name="households"),
     path("households/<int:household_id>/", views.household_detail, name="household"),
     path("households/<int:household_id>/card/", views.household_card, name="household_card"),
+    path(
+        "households/<int:household_id>/access/",
+        pin_views.household_access,
+        name="household_access",
+    ),
+    path(
+        "households/<int:household_id>/access/pin/",
+        pin_views.household_pin_reset_view,
+        name="household_pin_reset",
+    ),
+    path(
+        "households/<int:household_id>/access/card/",
+        pin_views.household_card_issue_view,
+        name="household_card_issue",
+    ),
+    path("households/letters/", pin_views.letters_villages, name="letters"),
+    path(
+        "households/letters/<int:village_id>/",
+        pin_views.letters_village,
+        name="letters_village",
+    ),
     path("households/import/", import_views.household_import, name="household_import"),
     path(
         "households/import/confirm/",
@@ -85,6 +108,15 @@ urlpatterns = [
         "activities/<int:activity_id>/close/",
         activity_views.activity_close_view,
         name="activity_close",
+    ),
+    path("mutual-help/", help_views.help_list, name="mutual_help"),
+    path(
+        "mutual-help/<int:help_id>/confirm/",
+        help_views.help_confirm,
+        name="mutual_help_confirm",
+    ),
+    path(
+        "mutual-help/<int:help_id>/reject/", help_views.help_reject, name="mutual_help_reject"
     ),
     path("stores/", store_views.store_list, name="stores"),
     path("stores/new/", store_views.store_new, name="store_new"),

@@ -1,13 +1,25 @@
 from django.urls import path
 
-from civicpoints.portal import community_views, order_views, pay_views, views
+from civicpoints.portal import (
+    activity_views,
+    community_views,
+    help_views,
+    login_views,
+    order_views,
+    pay_views,
+    views,
+)
 
 app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", views.login_view, name="login"),
-    path("logout/", views.logout_view, name="logout"),
+    path("login/", login_views.login_view, name="login"),
+    path("login/sms/send/", login_views.sms_send, name="login_sms_send"),
+    path("login/sms/", login_views.sms_login, name="login_sms"),
+    path("login/choose/", login_views.login_choose, name="login_choose"),
+    path("logout/", login_views.logout_view, name="logout"),
+    path("pin/", login_views.pin_change, name="pin_change"),
     path("history/", views.history, name="history"),
     path("notices/", views.notices, name="notices"),
     path("notices/<int:claim_id>/object/", views.object_view, name="object"),
@@ -42,5 +54,24 @@ urlpatterns = [
         "feedback/<int:feedback_id>/photo/",
         community_views.feedback_photo_view,
         name="feedback_photo",
+    ),
+    # Mutual help from both sides; volunteer activities (sign up, scan the door's code, hours).
+    path("help/", help_views.help_index, name="help"),
+    path("help/gave/", help_views.help_new, {"side": "gave"}, name="help_gave"),
+    path("help/received/", help_views.help_new, {"side": "received"}, name="help_received"),
+    path("help/<int:help_id>/confirm/", help_views.help_confirm, name="help_confirm"),
+    path("help/<int:help_id>/dispute/", help_views.help_dispute, name="help_dispute"),
+    path("activities/", activity_views.activity_list, name="activities"),
+    path("activities/scan/", activity_views.activity_scan, name="activity_scan"),
+    path("activities/hours/", activity_views.my_hours, name="activity_hours"),
+    path(
+        "activities/<int:activity_id>/enrol/",
+        activity_views.activity_enrol_view,
+        name="activity_enrol",
+    ),
+    path(
+        "activities/<int:activity_id>/cancel/",
+        activity_views.activity_cancel_view,
+        name="activity_cancel",
     ),
 ]

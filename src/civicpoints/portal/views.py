@@ -16,28 +16,35 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from civicpoints.awards.resident_selectors import household_claims, household_on_notice
 from civicpoints.awards.selectors import notice_claims, owed_total
 from civicpoints.awards.services import claim_object
 from civicpoints.awards.services.claims import claim_self_report
 from civicpoints.errors import ApplicationError
 from civicpoints.households.models import Household
-from civicpoints.households.services import household_pin_login
 from civicpoints.ledger.amounts import format_points
-from civicpoints.ledger.selectors import household_balance, household_entries
+from civicpoints.ledger.selectors import household_balance, household_history
 from civicpoints.rules.selectors import rules_in_force
 from civicpoints.stores.models import OrderStatus
 from civicpoints.stores.selectors import orders_of_household
 
 SESSION_KEY = "resident_household"
+# The household's login_epoch at sign-in: a PIN reset or change raises it and ends the session.
+EPOCH_KEY = "resident_epoch"
 
 
 def _household(request: HttpRequest) -> Household | None:
     pk = request.session.get(SESSION_KEY)
     if not pk:
         return None
-    return Household.objects.select_related("village").filter(pk=pk).first()
+    return (
+        Household.objects.select_related("village")
+        .filter(pk=pk, login_epoch=request.session.get(EPOCH_KEY, 0))
+        .first()
+    )
 
 
 def resident_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -49,28 +56,6 @@ def resident_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
         return view(request, household, *args, **kwargs)
 
     return wrapper
-
-
-@require_http_methods(["GET", "POST"])
-def login_view(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        try:
-            household = household_pin_login(
-                card_code=request.POST.get("card", "")[:32], pin=request.POST.get("pin", "")[:12]
-            )
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
-            request.session.cycle_key()
-            request.session[SESSION_KEY] = household.pk
-            return redirect("portal:home")
-    return render(request, "portal/login.html")
-
-
-@require_POST
-def logout_view(request: HttpRequest) -> HttpResponse:
-    request.session.pop(SESSION_KEY, None)
-    return redirect("portal:login")
 
 
 @resident_required
@@ -88,14 +73,19 @@ def home(request: HttpRequest, household: Household) -> HttpResponse:
             "open_orders": orders_of_household(household).filter(status=OrderStatus.HELD).count(),
             "owed": format_points(owed_total(household_id=household.pk)),
             "on_notice": notice_claims(village_id=household.village_id).count(),
+            # Points on their way (公示中, with end dates) and the household's own claims.
+            "coming": household_on_notice(household_id=household.pk),
+            "my_claims": household_claims(
+                household_id=household.pk, today=timezone.localdate()
+            ),
         },
     )
 
 
 @resident_required
 def history(request: HttpRequest, household: Household) -> HttpResponse:
-    entries = list(household_entries(household_id=household.pk)[:50])
-    return render(request, "portal/history.html", {"h": household, "entries": entries})
+    lines = household_history(household_id=household.pk, limit=50)
+    return render(request, "portal/history.html", {"h": household, "lines": lines})
 
 
 @resident_required
@@ -118,7 +108,7 @@ def object_view(request: HttpRequest, household: Household, claim_id: int) -> Ht
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "您的异议已提交，村里会重新审核这条申报。")
+        messages.success(request, _("您的异议已提交，村里会重新审核这条申报。"))
     return redirect("portal:notices")
 
 
