@@ -46,7 +46,7 @@ def _staff(username: str):
 
 
 def build_crawl_world() -> dict[str, object]:
-    result = build_demo(households=30, password=PASSWORD, history=30)
+    result = build_demo(households=80, password=PASSWORD, history=40)
     scheme = result.scheme
     village_homes = Household.objects.filter(scheme=scheme, village__name="晓光村").order_by("pk")
     rich = {Household.objects.filter(scheme=scheme).order_by("pk").first(), village_homes.first()}
@@ -137,6 +137,8 @@ class RoleCrawl(TestCase):
         assert all(n >= 3 for role, n in pages.items() if role != "merchant-clerk"), pages
         assert pages["merchant-clerk"] >= 2, pages
         assert RESULTS["village-admin"].posted, "no form was tried"
+        # An auditor reads: not one form that writes is on any page they reach.
+        assert RESULTS["auditor"].posted == []
 
     def test_no_page_shows_a_raw_code_or_raw_hundredths(self) -> None:
         codes = enum_values()
