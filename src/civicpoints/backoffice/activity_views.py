@@ -34,6 +34,7 @@ from civicpoints.activities.services import (
     attendance_close_checkout,
 )
 from civicpoints.activities.services.hours import credited_hours, format_hours
+from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, actor_for_user
 
@@ -51,11 +52,12 @@ def _may_close(actor: Actor, activity: Activity) -> bool:
 @login_required
 def activity_list(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
+    page = paged(request, activities_visible(actor))
     rows = [
         {"a": a, "counts": activity_counts(a), "may_close": _may_close(actor, a)}
-        for a in activities_visible(actor)[:200]
+        for a in page.object_list
     ]
-    return render(request, "backoffice/activities.html", {"rows": rows})
+    return render(request, "backoffice/activities.html", {"rows": rows, "page": page})
 
 
 def _door(activity: Activity) -> dict[str, Any]:

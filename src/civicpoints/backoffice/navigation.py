@@ -113,6 +113,13 @@ class Can:
         return counter_stores(self.actor).exists() or counter_merchants(self.actor).exists()
 
     @cached_property
+    def stores_run(self) -> bool:
+        """Works the counter of at least one store (its clerk, or an admin over it)."""
+        from civicpoints.stores.selectors import counter_stores
+
+        return counter_stores(self.actor).exists()
+
+    @cached_property
     def stores(self) -> bool:
         from civicpoints.backoffice.store_views import store_staff
 
