@@ -15,6 +15,7 @@ from django.db import reset_queries, transaction
 from django.utils import timezone
 
 from civicpoints.awards.services import claim_approve, claim_submit
+from civicpoints.demo.activities import build_activities
 from civicpoints.demo.spending import build_spending
 from civicpoints.households import idcard
 from civicpoints.households.models import Household, HouseholdStatus, Relation
@@ -267,6 +268,9 @@ def build_demo(
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> DemoResult:
     rng = random.Random(seed)
+    # Spouses' phones come from a generator of their own, so the rest of the county stays as
+    # it was for a given seed; with them a spouse logs in by SMS code as well as the head.
+    phones = random.Random(seed + 1)
     with transaction.atomic():
         county, townships, villages = _regions()
         scheme = Scheme.objects.filter(operator_region=county).first() or scheme_create(
@@ -295,7 +299,14 @@ def build_demo(
         members = []
         if size >= 2:
             spouse, spouse_id = _person(rng, used_ids)
-            members.append(NewMember(name=spouse, relation=Relation.SPOUSE, id_number=spouse_id))
+            members.append(
+                NewMember(
+                    name=spouse,
+                    relation=Relation.SPOUSE,
+                    id_number=spouse_id,
+                    phone=_phone(phones),
+                )
+            )
         if size >= 3:
             child, child_id = _person(rng, used_ids, surname=name[0])
             members.append(NewMember(name=child, relation=Relation.CHILD, id_number=child_id))
@@ -327,6 +338,8 @@ def build_demo(
     progress(f"积分记录：{postings} 笔")
     claims = _claims(scheme, demo_village, rng)
     progress(f"积分细则 {len(CATALOGUE)} 条；申报 {claims} 条（待审核、公示中）")
+    helps = build_activities(scheme=scheme, township=townships["开通镇"], village=demo_village)
+    progress(f"志愿活动 2 个（报名中）；邻里互助 {helps} 条（待确认、已确认）")
     redeemed = build_spending(
         scheme=scheme, township=townships["开通镇"], village=demo_village, rng=rng
     )

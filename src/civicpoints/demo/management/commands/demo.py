@@ -62,3 +62,8 @@ class Command(BaseCommand):
                 f"演示村民：{household.head_name}，卡号 {household.card_code}，PIN {DEMO_PIN}"
                 "（村民页面 /m/）"
             )
+            if household.phone:
+                self.stdout.write(
+                    f"  也可用手机号 {household.phone} 和短信验证码登录"
+                    "（开发环境的短信打印在服务器日志里）"
+                )
