@@ -19,7 +19,7 @@ from civicpoints.merchants.services import (
     refund_create,
 )
 from civicpoints.merchants.settlement import settle, statement_mark_paid
-from civicpoints.schemes.models import Region, Scheme, User
+from civicpoints.schemes.models import Region, RegionLevel, Scheme, User
 from civicpoints.schemes.scope import actor_for_user
 from civicpoints.stores.models import Store
 from civicpoints.stores.services import (
@@ -63,19 +63,27 @@ def build_spending(*, scheme: Scheme, township: Region, village: Region, rng: ra
         address=f"{village.name}村委会一楼",
         clerk_ids=[clerk_user.pk],
     )
-    township_store = store_create(
+    # A county-level store for the county's ceremonies, serving two townships (see
+    # docs/spending.md): the demo's township admin does not see it, the county admin does.
+    served = list(
+        Region.objects.filter(parent=township.parent, level=RegionLevel.TOWNSHIP)
+        .exclude(pk=township.pk)
+        .order_by("code")[:1]
+    )
+    county_store = store_create(
         actor=admin,
         scheme_id=scheme.pk,
-        region=township,
-        name=f"{township.name}积分超市",
+        region=scheme.operator_region,
+        name=f"{scheme.operator_region.name}积分超市",
         kind="points",
         window_kind="weekdays",
         window_weekdays="2,5",
         clerk_ids=[clerk_user.pk],
+        served_townships=[township, *served],
     )
     clerk = actor_for_user(clerk_user)
     products = {}
-    for store, goods in ((village_store, VILLAGE_GOODS), (township_store, TOWNSHIP_GOODS)):
+    for store, goods in ((village_store, VILLAGE_GOODS), (county_store, TOWNSHIP_GOODS)):
         for name, unit, points, stock, limit, large in goods:
             product = product_create(
                 actor=admin,
