@@ -145,7 +145,7 @@ def test_the_page_shows_totals_masked_notice_and_the_head(village):
     ) in page
     assert '<tr class="cat"><td>人居环境</td><td class="num">20</td><td class="num">0</td>' in page
     # Masked by default: 张*明, 欧阳*娜
-    assert "<td>张*明</td>" in page and "<td>欧阳*娜</td>" in page
+    assert '<td class="name">张*明</td>' in page and '<td class="name">欧阳*娜</td>' in page
     assert "张三明" not in page and "欧阳娜娜" not in page
     head = ChainLink.objects.filter(scheme=world.scheme).order_by("-seq").first()
     assert head is not None
@@ -165,7 +165,7 @@ def test_the_page_shows_totals_masked_notice_and_the_head(village):
 def test_names_on_notice_follow_the_schemes_policy(village, policy, shown, hidden):
     page = open_page(village[0], policy)
     for name in shown:
-        assert f"<td>{name}</td>" in page
+        assert f'<td class="name">{name}</td>' in page
     for name in hidden:
         assert name not in page
 
