@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from civicpoints.awards.services import claim_approve, claim_submit
 from civicpoints.demo.activities import build_activities
+from civicpoints.demo.community import build_village_life
 from civicpoints.demo.spending import build_spending
 from civicpoints.households import idcard
 from civicpoints.households.models import Household, HouseholdStatus, Relation
@@ -344,6 +345,8 @@ def build_demo(
         scheme=scheme, township=townships["开通镇"], village=demo_village, rng=rng
     )
     progress(f"爱心超市 2 家、签约商家 1 家；柜台兑换 {redeemed} 笔，商家结算单 2 张")
+    notes, complaints = build_village_life(scheme=scheme, village=demo_village)
+    progress(f"村务信息 {notes} 条；投诉建议 {complaints} 条（已答复、处理中、待处理）")
     chain_follow(scheme_id=scheme.pk)
     return DemoResult(scheme=scheme, households=len(ids), postings=postings, villages=len(villages))
 
