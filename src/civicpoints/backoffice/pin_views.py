@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.errors import ApplicationError
 from civicpoints.households.cards import print_qr_svg
-from civicpoints.households.models import HouseholdStatus
+from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.pins import (
     Letter,
     household_access_for,
@@ -37,6 +37,7 @@ from civicpoints.households.pins import (
     village_letters_plan,
     villages_for_letters,
 )
+from civicpoints.schemes.models import Region
 from civicpoints.schemes.scope import actor_for_user
 
 BATCH_KEY = "letters_batches"  # session: the batch keys of confirmation pages not yet used
@@ -165,7 +166,13 @@ def _batch_key(request: HttpRequest) -> str:
 
 
 def _letters_form(
-    request: HttpRequest, village, households, *, errors=None, chosen=None, status: int = 200
+    request: HttpRequest,
+    village: Region,
+    households: list[Household],
+    *,
+    errors: dict[str, str] | None = None,
+    chosen: set[str] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     return render(
         request,

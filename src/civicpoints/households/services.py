@@ -336,8 +336,6 @@ def households_bulk_create(
     return ids
 
 
-
-
 class PinRefused(ApplicationError):
     """A wrong PIN, already counted. A caller whose transaction rolls back with this refusal
     (the API runs a keyed request's service inside one) undoes the count with it, so it calls

@@ -111,7 +111,9 @@ def sms_code_request(*, phone: Any) -> str:
         locked_until, sent_at = rows.values_list("locked_until", "sent_at").get()
         if locked_until and locked_until > now:
             raise _locked(locked_until, now)
-        wait = max(math.ceil((sent_at + RESEND_AFTER - now).total_seconds()), 1)
+        # (sent_at is set unless a lock ended in between: then "wait a second" is right too)
+        last = sent_at if sent_at is not None else now - RESEND_AFTER
+        wait = max(math.ceil((last + RESEND_AFTER - now).total_seconds()), 1)
         raise ApplicationError(
             ErrorCode.LOCKED_OUT,
             _("验证码刚发过，请%(s)d秒后再获取") % {"s": wait},
