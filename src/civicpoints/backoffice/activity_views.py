@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -76,14 +79,26 @@ def activity_checkin(request: HttpRequest, activity_id: int) -> HttpResponse:
     except ApplicationError:
         return _not_found(request)
     mode = "out" if request.GET.get("mode") == "out" else "in"
+    can_scan = works_at(actor, activity) and activity.status == ActivityStatus.PUBLISHED
     context = {
         "activity": activity,
         "mode": mode,
-        "can_scan": works_at(actor, activity) and activity.status == ActivityStatus.PUBLISHED,
+        "can_scan": can_scan,
         "may_close": _may_close(actor, activity),
+        "door_qr": _door_qr(request, activity) if can_scan and activity.self_check_in else "",
         **_door(activity),
     }
     return render(request, "backoffice/activity_checkin.html", context)
+
+
+def _door_qr(request: HttpRequest, activity: Activity) -> str:
+    """The QR code residents scan with their phone to check in and out by themselves: a link
+    to the resident scan page carrying the activity's code (a phone's own camera app opens
+    it; the in-page scanner reads the code from it)."""
+    url = request.build_absolute_uri(reverse("portal:activity_scan"))
+    link = f"{url}?{urlencode({'code': activity.code})}"
+    svg = segno.make_qr(link, error="m").svg_inline(scale=6, border=4, omitsize=True)
+    return mark_safe(svg)  # noqa: S308 (segno's SVG of our own link)
 
 
 def _scan(actor: Actor, activity: Activity, code: str, mode: str) -> dict[str, Any]:

@@ -92,6 +92,17 @@ class Can:
         return self._any(CHECKERS)
 
     @cached_property
+    def mutual_help(self) -> bool:
+        """The mutual-help list: staff who read activities (buttons only where they decide)."""
+        return self.activities
+
+    @cached_property
+    def mutual_help_pending(self) -> int:
+        from civicpoints.activities.selectors import mutual_helps_to_decide
+
+        return mutual_helps_to_decide(self.actor).count() if self.activity_door else 0
+
+    @cached_property
     def budget(self) -> bool:
         from civicpoints.schemes.selectors import schemes_governed
 
@@ -172,6 +183,13 @@ NAV: list[NavItem] = [
     NavItem(_("申报审核"), "backoffice:claims", lambda c: c.claims),
     NavItem(_("公示"), "backoffice:notices", lambda c: c.notices),
     NavItem(_("志愿活动"), "backoffice:activities", lambda c: c.activities),
+    NavItem(
+        _("邻里互助"),
+        "backoffice:mutual_help",
+        lambda c: c.mutual_help,
+        badge=lambda c: c.mutual_help_pending,
+        badge_title=_("等待核实确认的互助"),
+    ),
     NavItem(_("资金"), "backoffice:budget", lambda c: c.budget),
     NavItem(_("柜台"), "counter:index", lambda c: c.counter),
     NavItem(_("超市"), "backoffice:stores", lambda c: c.stores),
