@@ -56,9 +56,9 @@ def login(household) -> Client:
     return client
 
 
-def submit(earning, household, code, quantity, **kw):
+def submit(earning, household, code, quantity, *, actor=None, **kw):
     return claim_submit(
-        actor=earning.grid_worker,
+        actor=actor or earning.grid_worker,
         household=household,
         rule_id=earning.rules[code].pk,
         quantity=quantity,
@@ -246,8 +246,40 @@ def test_the_notice_board_offers_no_objection_to_my_own_claim(earning: Earning):
 
     # A forged POST against the own claim is refused at the service; nothing is written
     events = ClaimEvent.objects.count()
-    response = client.post(f"/m/notices/{mine.pk}/object/", {"reason": "想撤回"}, follow=True)
-    assert "不能对自己家的申报提出异议" in response.content.decode()
+    response = client.post(f"/m/notices/{mine.pk}/object/", {"reason": "想撤回"})
+    assert response.status_code == 403
+    assert '<p class="field-error" role="alert">不能对自己家的申报提出异议</p>' in (
+        response.content.decode()
+    )
     mine.refresh_from_db()
     assert mine.status == ClaimStatus.ON_NOTICE
     assert ClaimEvent.objects.count() == events
+
+
+def test_an_objection_without_a_reason_is_refused_at_its_field(earning: Earning):
+    me = make_household(earning.scheme, earning.world.village_a1, "王秀英")
+    neighbour = make_household(earning.scheme, earning.world.village_a1, "李建国")
+    theirs = submit(earning, neighbour, "B01", 80)
+    claim_approve(actor=earning.village_admin, claim=theirs)
+    events = ClaimEvent.objects.count()
+    response = login(me).post(f"/m/notices/{theirs.pk}/object/", {"reason": "   "})
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert f'aria-describedby="reason-{theirs.pk}-error"' in page
+    assert (
+        f'<p class="field-error" id="reason-{theirs.pk}-error" role="alert">请填写原因</p>' in page
+    )
+    theirs.refresh_from_db()
+    assert theirs.status == ClaimStatus.ON_NOTICE
+    assert ClaimEvent.objects.count() == events
+
+
+def test_objecting_to_a_claim_of_another_village_is_not_found(earning: Earning):
+    me = make_household(earning.scheme, earning.world.village_a1, "王秀英")
+    elsewhere = make_household(earning.scheme, earning.world.village_b1, "赵四")
+    claim = submit(earning, elsewhere, "B01", 80, actor=earning.village_admin_b)
+    claim_approve(actor=earning.village_admin_b, claim=claim)
+    response = login(me).post(f"/m/notices/{claim.pk}/object/", {"reason": "不对"})
+    assert response.status_code == 404
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.ON_NOTICE

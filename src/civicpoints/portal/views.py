@@ -75,9 +75,7 @@ def home(request: HttpRequest, household: Household) -> HttpResponse:
             "on_notice": notice_claims(village_id=household.village_id).count(),
             # Points on their way (公示中, with end dates) and the household's own claims.
             "coming": household_on_notice(household_id=household.pk),
-            "my_claims": household_claims(
-                household_id=household.pk, today=timezone.localdate()
-            ),
+            "my_claims": household_claims(household_id=household.pk, today=timezone.localdate()),
         },
     )
 
@@ -90,10 +88,28 @@ def history(request: HttpRequest, household: Household) -> HttpResponse:
 
 @resident_required
 def notices(request: HttpRequest, household: Household) -> HttpResponse:
+    return _notices_page(request, household)
+
+
+def _notices_page(
+    request: HttpRequest,
+    household: Household,
+    error: tuple[int, str] | None = None,
+    reason: str = "",
+    status: int = 200,
+) -> HttpResponse:
     return render(
         request,
         "portal/notices.html",
-        {"h": household, "claims": notice_claims(village_id=household.village_id)},
+        {
+            "h": household,
+            "claims": notice_claims(village_id=household.village_id),
+            # A refused objection: its message at that claim's reason field, the text kept.
+            "error_claim": error[0] if error else None,
+            "error": error[1] if error else "",
+            "reason": reason,
+        },
+        status=status,
     )
 
 
@@ -102,13 +118,13 @@ def notices(request: HttpRequest, household: Household) -> HttpResponse:
 def object_view(request: HttpRequest, household: Household, claim_id: int) -> HttpResponse:
     claim = notice_claims(village_id=household.village_id).filter(pk=claim_id).first()
     if claim is None:
-        return render(request, "backoffice/not_found.html", status=404)
+        return render(request, "portal/not_found.html", status=404)
+    reason = request.POST.get("reason", "")[:500]
     try:
-        claim_object(claim=claim, objector=household, reason=request.POST.get("reason", "")[:500])
+        claim_object(claim=claim, objector=household, reason=reason)
     except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("您的异议已提交，村里会重新审核这条申报。"))
+        return _notices_page(request, household, (claim.pk, exc.message), reason, exc.status)
+    messages.success(request, _("您的异议已提交，村里会重新审核这条申报。"))
     return redirect("portal:notices")
 
 
