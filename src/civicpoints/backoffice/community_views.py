@@ -162,7 +162,7 @@ def announcement_detail(request: HttpRequest, announcement_id: int) -> HttpRespo
         return _not_found(request)
     writable = may_write(actor, scheme_id=announcement.scheme_id, village=announcement.village)
     editable = writable and announcement.status == AnnouncementStatus.PUBLISHED
-    form = {
+    form: dict[str, Any] = {
         "title": announcement.title,
         "body": announcement.body,
         "pinned": announcement.pinned,
@@ -344,7 +344,7 @@ def feedback_status_view(request: HttpRequest, feedback_id: int) -> HttpResponse
 
 
 @login_required
-def feedback_photo_view(request: HttpRequest, feedback_id: int) -> HttpResponse:
+def feedback_photo_view(request: HttpRequest, feedback_id: int) -> HttpResponse | FileResponse:
     actor = actor_for_user(request.user)
     try:
         feedback = feedback_for(actor, feedback_id)

@@ -24,7 +24,7 @@ from civicpoints.community.models import (
     FeedbackStatus,
 )
 from civicpoints.community.selectors import COMMUNITY_WRITERS
-from civicpoints.errors import ApplicationError, ErrorCode, invalid
+from civicpoints.errors import ApplicationError, ErrorCode, PermissionDenied, invalid
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.images import check_image, image_saved
 from civicpoints.schemes.models import Region, RegionLevel
@@ -65,7 +65,8 @@ def _publish_time(value: dt.datetime | None, now: dt.datetime) -> dt.datetime:
     return value
 
 
-def _require_writer(actor: Actor, *, scheme_id: int, village: Region, action: str) -> None:
+def _require_writer(actor: Actor, *, scheme_id: int, village: Region, action: str) -> int:
+    """The acting staff member's user id, once a writer's grant covers the village."""
     require_role(
         actor,
         roles=COMMUNITY_WRITERS,
@@ -73,6 +74,9 @@ def _require_writer(actor: Actor, *, scheme_id: int, village: Region, action: st
         region_path=village.path,
         action=action,
     )
+    if actor.user_id is None:  # grants belong to users: cannot happen, but never write None
+        raise PermissionDenied(action)
+    return actor.user_id
 
 
 # --- announcements -------------------------------------------------------------------------
@@ -94,7 +98,9 @@ def announcement_post(
     if village.level != RegionLevel.VILLAGE:
         raise invalid(_("请选择一个村（社区）"), field="village")
     scheme = scheme_for_region(actor, village, prefer=COMMUNITY_WRITERS)
-    _require_writer(actor, scheme_id=scheme.pk, village=village, action="announcement.post")
+    user_id = _require_writer(
+        actor, scheme_id=scheme.pk, village=village, action="announcement.post"
+    )
     title = _text(title, field="title", limit=TITLE_MAX)
     body = _text(body, field="body", limit=BODY_MAX)
     when = _publish_time(published_at, now)
@@ -106,7 +112,7 @@ def announcement_post(
             body=body,
             pinned=bool(pinned),
             published_at=when,
-            created_by_id=actor.user_id,
+            created_by_id=user_id,
             created_at=now,
         )
         audit_record(
@@ -266,7 +272,7 @@ def feedback_reply(
 ) -> FeedbackReply:
     """Answer an item: the resident sees the reply, and the item becomes 已答复."""
     now = at or timezone.now()
-    _require_writer(
+    user_id = _require_writer(
         actor, scheme_id=feedback.scheme_id, village=feedback.village, action="feedback.reply"
     )
     text = _text(text, field="reply", limit=TEXT_MAX)
@@ -280,7 +286,7 @@ def feedback_reply(
             scheme_id=row.scheme_id,
             feedback=row,
             text=text,
-            author_id=actor.user_id,
+            author_id=user_id,
             created_at=now,
         )
         before = row.status

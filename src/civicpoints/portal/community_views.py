@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -112,7 +112,8 @@ def feedback_photo_view(
         path = feedback_photo(item)
     except ApplicationError:
         return _not_found(request)
-    response = FileResponse(path.open("rb"), content_type=item.photo_type)
+    # A whole response (photos are at most 5 MB): the resident decorator wraps HttpResponses.
+    response = HttpResponse(path.read_bytes(), content_type=item.photo_type)
     response["Content-Security-Policy"] = "default-src 'none'"
     response["Cache-Control"] = "private, max-age=3600"
     return response

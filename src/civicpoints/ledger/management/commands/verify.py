@@ -68,7 +68,11 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(check.as_dict(), ensure_ascii=False))
         else:
-            scheme = Scheme.objects.filter(pk=check.scheme_id).first()
+            scheme = (
+                Scheme.objects.filter(pk=check.scheme_id).first()
+                if check.scheme_id is not None
+                else None
+            )
             when = f"{timezone.localtime(check.at):%Y-%m-%d %H:%M}" if check.at else "-"
             self.stdout.write(f"链头 seq={check.seq} hash={check.hash}")
             if scheme is not None:
