@@ -283,3 +283,17 @@ def test_objecting_to_a_claim_of_another_village_is_not_found(earning: Earning):
     assert response.status_code == 404
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.ON_NOTICE
+
+
+def test_the_staff_household_page_says_the_same_reasons(everything):
+    staff = Client()
+    staff.force_login(User.objects.get(username="county"))
+    page = staff.get(f"/households/{everything.pk}/").content.decode()
+    for text in (
+        "回收农药瓶 · 审核：李书记",
+        "环境卫生整治 · 志愿活动：清扫村道 · 审核：李书记",
+        "开通镇爱心超市 兑换 · 大米 10斤×1",
+        "惠民超市 退款 · 退了一瓶油",
+        "人工调整 · 原因：补录去年漏记的积分 · 经办：县文明办赵主任",
+    ):
+        assert text in page, text

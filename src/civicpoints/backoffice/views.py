@@ -28,7 +28,7 @@ from civicpoints.households.cards import card_qr_svg
 from civicpoints.households.importing.pending import pending_uploads
 from civicpoints.households.selectors import household_for, household_search
 from civicpoints.ledger.amounts import format_points
-from civicpoints.ledger.selectors import household_balance, household_entries
+from civicpoints.ledger.selectors import household_balance, household_history
 from civicpoints.merchants.selectors import statements_overdue_count
 from civicpoints.schemes.scope import actor_for_user
 from civicpoints.schemes.services import staff_login
@@ -191,7 +191,7 @@ def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
     except ApplicationError:
         return render(request, "backoffice/not_found.html", status=404)
     balance = household_balance(household_id=household.pk)
-    entries = list(household_entries(household_id=household.pk)[:100])
+    entries = household_history(household_id=household.pk, limit=100)  # reasons in words
     return render(
         request,
         "backoffice/household.html",
