@@ -182,3 +182,71 @@ def test_a_resident_signs_up_checks_in_by_code_and_sees_hours_then_points(
 
     # The ledger verifies at the end
     assert_ledger_ok(world.scheme.pk)
+
+
+def test_the_door_screen_shows_the_code_and_staff_confirm_help_for_a_household(page):
+    """The grid worker's door screen opens the activity's QR code for residents; the village
+    admin confirms, on the staff page, help a grid worker recorded for a household."""
+    from civicpoints.activities.services import mutual_help_report
+
+    world = build_world()
+    rules = {r.code: r for r in load_catalogue(scheme=world.scheme)}
+    admin_user = make_staff("cun", Role.VILLAGE_ADMIN, world.village_a1, world.scheme)
+    grid_user = make_staff("wangge", Role.GRID_WORKER, world.village_a1, world.scheme)
+    now = timezone.now()
+    activity = activity_create(
+        actor=actor_for_user(admin_user),
+        scheme=world.scheme,
+        region=world.village_a1,
+        title="清理村道垃圾",
+        place="晓光村村委会门前",
+        starts_at=now - dt.timedelta(minutes=10),
+        ends_at=now + dt.timedelta(hours=3),
+        rule_id=rules["V01"].pk,
+        publish=True,
+        at=now,
+    )
+    helper = make_household(world.scheme, world.village_a1, "李德福")
+    helped = make_household(world.scheme, world.village_a1, "王秀英")
+    row = mutual_help_report(
+        actor=actor_for_user(grid_user),
+        helper=helper,
+        helped=helped,
+        hours=2,
+        occurred_on=timezone.localdate(),
+        note="帮独居老人修屋顶",
+    )
+
+    page.goto(page.base_url + "/login/")
+    page.get_by_label("用户名").fill("wangge")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(page.base_url + "/")
+    page.goto(f"{page.base_url}/activities/{activity.pk}/checkin/")
+    page.get_by_text("村民用手机扫码签到：出示活动二维码").click()
+    qr = page.locator("#door-qr svg")
+    box = qr.bounding_box()
+    assert box is not None and box["width"] >= 200
+    assert activity.code in page.locator(".door-qr-text").inner_text()
+    shot(page, "activity-door-qr")
+    # The grid worker who recorded the help sees it but is offered no button
+    page.get_by_role("link", name="邻里互助").click()
+    assert page.locator(f"#help-{row.pk}").get_by_role("button").count() == 0
+    page.get_by_role("button", name="退出").click()
+
+    page.goto(page.base_url + "/login/")
+    page.get_by_label("用户名").fill("cun")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(page.base_url + "/")
+    nav = page.get_by_role("link", name="邻里互助 1")
+    nav.click()
+    line = page.locator(f"#help-{row.pk}")
+    assert "帮独居老人修屋顶" in line.inner_text() and "2 小时" in line.inner_text()
+    assert_cjk_font(page)
+    shot(page, "staff-mutual-help")
+    with page.expect_navigation():
+        line.get_by_role("button", name="核实属实，代为确认").click()
+    page.get_by_text("已代 王秀英 确认：李德福 帮助 2 小时，已生成申报待审核。").wait_for()
+    row.refresh_from_db()
+    assert (row.claim.points, row.claim.witness) == (3000, "受助户 王秀英（cun 核实）")
