@@ -223,3 +223,20 @@ def build_world_village(world):  # type: ignore[no-untyped-def]
     return region_create(
         code="220822100203", name="新立村", level=RegionLevel.VILLAGE, parent=world.township_a
     )
+
+
+def test_the_cached_public_page_holds_nothing_of_one_visitor(village):
+    # Given a visitor whose session carries a message (e.g. a resident who just filed something)
+    world, _, _ = village
+    client = Client()
+    session = client.session
+    session["_messages"] = '[["__json_message",0,25,"您的私人消息"]]'
+    session.save()
+    # When they open the public page (cached by proxies for everyone for a minute)
+    response = client.get(f"/open/{world.village_a1.code}/")
+    page = response.content.decode()
+    # Then it carries no form, no CSRF token, no message and sets no cookie
+    assert response.status_code == 200
+    assert "<form" not in page and "csrfmiddlewaretoken" not in page
+    assert "您的私人消息" not in page
+    assert "csrftoken" not in response.cookies
