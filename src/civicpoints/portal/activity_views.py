@@ -8,6 +8,7 @@ other rule are in ``activities.services``, which say what is wrong in Chinese.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -70,10 +71,14 @@ def activity_enrol_view(
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
+        text = (
+            _("已报名「%(title)s」，%(when)s 到 %(place)s，到场后扫活动码签到。")
+            if activity.self_check_in
+            else _("已报名「%(title)s」，%(when)s 到 %(place)s，到场后请工作人员扫您的积分卡签到。")
+        )
         messages.success(
             request,
-            _("已报名「%(title)s」，%(when)s 到 %(place)s，到场后扫活动码签到。")
-            % {"title": activity.title, "when": _when(activity), "place": activity.place},
+            text % {"title": activity.title, "when": _when(activity), "place": activity.place},
         )
     return redirect("portal:activities")
 
@@ -146,7 +151,12 @@ def my_hours(request: HttpRequest, household: Household) -> HttpResponse:
     rows = list(hours_of(household)[:50])
     for row in rows:
         row.hours_text, row.state, row.tone = _hours_state(row)  # type: ignore[attr-defined]
-    total = sum((r.hours for r in rows if r.hours is not None and r.claim_id), start=0)
+    # Hours that became a claim still standing (not rejected or withdrawn).
+    dropped = (ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN)
+    total = sum(
+        (r.hours for r in rows if r.hours and r.claim and r.claim.status not in dropped),
+        start=Decimal(0),
+    )
     return render(
         request,
         "portal/activity_hours.html",
