@@ -28,7 +28,7 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2f3d4e30000000049454e44ae426082"
 )
-SKIPPED = re.compile(r"^/(logout/|i18n/|static/|admin/.)")
+SKIPPED = re.compile(r"^/(.*/)?logout/|^/(i18n/|static/|admin/.)")
 REFUSED = "没有权限"
 PER_KIND = 3  # pages per (URL name, query keys); forms per (action name, field names)
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 from civicpoints.activities.services import activity_create
 from civicpoints.awards.models import Claim, ClaimStatus
 from civicpoints.awards.services import claim_object, claim_submit
-from civicpoints.demo.county import STAFF, build_demo
+from civicpoints.demo.county import DEMO_PIN, STAFF, build_demo
 from civicpoints.households.models import Household
 from civicpoints.ledger.models import AccountKind, PostingKind
 from civicpoints.ledger.services import Leg, post, system_account
@@ -128,6 +128,11 @@ class RoleCrawl(TestCase):
             client = Client()
             client.force_login(User.objects.get(username=username))
             RESULTS[username] = Crawl(username, client).run("/")
+        # A resident on the phone pages, for the same two checks.
+        resident = Client()
+        home = Household.objects.filter(village__name="晓光村").order_by("pk").first()
+        resident.post("/m/login/", {"card": home.card_code, "pin": DEMO_PIN})
+        RESULTS["resident"] = Crawl("resident", resident).run("/m/")
 
     def test_no_role_is_offered_a_link_or_button_it_cannot_use(self) -> None:
         problems = [str(p) for crawl in RESULTS.values() for p in crawl.problems]
@@ -136,6 +141,7 @@ class RoleCrawl(TestCase):
         pages = {role: len(crawl.pages) for role, crawl in RESULTS.items()}
         assert all(n >= 3 for role, n in pages.items() if role != "merchant-clerk"), pages
         assert pages["merchant-clerk"] >= 2, pages
+        assert pages["resident"] >= 8, pages
         assert RESULTS["village-admin"].posted, "no form was tried"
         # An auditor reads: not one form that writes is on any page they reach.
         assert RESULTS["auditor"].posted == []

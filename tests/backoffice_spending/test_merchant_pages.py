@@ -325,9 +325,11 @@ def test_a_statement_unpaid_after_24_hours_is_overdue_everywhere(till: Till, set
     assert "1 张结算单超过 24 小时未付款" in page
     assert '<span class="badge" title="逾期未付款的结算单">1</span>' in page
     home = text(client.get("/"))
-    assert 'class="overdue-count">1</strong> 张商家结算单超过 24 小时未付款' in home
-    assert "overdue-count" in text(client_for(others["auditor"]).get("/"))
-    assert "overdue-count" not in text(client_for(till.cashier).get("/"))
+    assert '<a class="tile due" id="tile-overdue" href="/settlement/"><span class="count">1</span>' in (
+        home
+    )
+    assert 'id="tile-overdue"' in text(client_for(others["auditor"]).get("/"))
+    assert 'id="tile-overdue"' not in text(client_for(till.cashier).get("/"))
 
 
 def test_the_payout_preview_masks_and_the_files_carry_full_accounts(till: Till, settled):
