@@ -115,7 +115,9 @@ def test_the_settlement_page_shows_an_overdue_statement(page):
     _login(page, "county")
     badge = page.locator(".topbar .badge")
     assert badge.inner_text() == "1"
-    assert "1 张商家结算单超过 24 小时未付款" in page.locator(".alert-card").inner_text()
+    tile = page.locator("#tile-overdue.due")  # the home's count, highlighted
+    assert tile.locator(".count").inner_text() == "1"
+    assert "逾期未付的结算单" in tile.inner_text()
     shot(page, "spending-home-overdue")
     page.get_by_role("link", name="结算").first.click()
     page.locator("#date").fill(day.isoformat())

@@ -106,7 +106,8 @@ class Can:
     def budget(self) -> bool:
         from civicpoints.schemes.selectors import schemes_governed
 
-        return bool(schemes_governed(self.actor, [Role.COUNTY_ADMIN, Role.AUDITOR]))
+        roles = [Role.COUNTY_ADMIN, Role.AUDITOR]
+        return self._any(set(roles)) and bool(schemes_governed(self.actor, roles))
 
     @cached_property
     def budget_write(self) -> bool:
@@ -119,28 +120,35 @@ class Can:
     @cached_property
     def counter(self) -> bool:
         from civicpoints.merchants.selectors import counter_merchants
-        from civicpoints.stores.selectors import counter_stores
 
-        return counter_stores(self.actor).exists() or counter_merchants(self.actor).exists()
+        # Only staff who can hold a counter are asked (no query for a grid worker or auditor).
+        return self.stores_run or (
+            self._any({Role.MERCHANT_CLERK}) and counter_merchants(self.actor).exists()
+        )
 
     @cached_property
     def stores_run(self) -> bool:
         """Works the counter of at least one store (its clerk, or an admin over it)."""
         from civicpoints.stores.selectors import counter_stores
 
+        if not self._any(ADMIN_ROLES | {Role.STORE_CLERK}):
+            return False
         return counter_stores(self.actor).exists()
 
     @cached_property
     def stores(self) -> bool:
         from civicpoints.backoffice.store_views import store_staff
 
+        if not self._any(ADMIN_ROLES | {Role.AUDITOR, Role.STORE_CLERK}):
+            return False  # stores are for admins, auditors and the clerks listed on them
         return store_staff(self.actor)
 
     @cached_property
     def merchants(self) -> bool:
         from civicpoints.backoffice.merchant_views import readable_schemes
+        from civicpoints.merchants.selectors import MERCHANT_READERS
 
-        return bool(readable_schemes(self.actor))
+        return self._any(set(MERCHANT_READERS)) and bool(readable_schemes(self.actor))
 
     @cached_property
     def overdue(self) -> int:
