@@ -16,7 +16,7 @@ from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import actor_for_user
 from tests.browser.a11y import axe_violations, small_targets, small_text
 from tests.browser.conftest import assert_cjk_font, shot
-from tests.factories import build_world, fund, make_household, make_staff
+from tests.factories import PASSWORD, build_world, fund, make_household, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -153,4 +153,44 @@ def test_a_resident_reads_announcements_and_the_reply(browser, live_server, vill
     page.get_by_role("heading", name="我的建议").wait_for()
     shot(page, "village-feedback-new-done")
     assert "待处理" in page.inner_text("body")
+    context.close()
+
+
+def test_a_village_admin_answers_a_complaint_and_posts_a_notice(browser, live_server, village):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.goto(live_server.url + "/login/")
+    page.get_by_label("用户名").fill("cun")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
+    page.get_by_role("link", name="投诉建议").click()
+    page.get_by_role("heading", name="投诉建议").wait_for()
+    assert "共 0 条" in page.inner_text("main")  # the only one is answered already
+    page.select_option("#status", "all")
+    page.get_by_role("button", name="筛选").click()
+    page.get_by_text("村东头路灯坏了一个月").first.click()
+    page.get_by_role("heading", name="答复", exact=True).wait_for()
+    page.get_by_label("改状态").select_option(label="已关闭")
+    page.get_by_role("button", name="保存状态").click()
+    page.get_by_text("状态已改为：已关闭").wait_for()
+    shot(page, "village-staff-feedback")
+    # (checked without the flash message: base.html's message list is the shared frame's)
+    page.reload()
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="村务信息").click()
+    page.get_by_role("link", name="发布村务信息").click()
+    page.get_by_label("标题").fill("")
+    page.get_by_label("正文").fill("本周六上午9点村委会开会。")
+    page.get_by_label("标题").fill(" ")
+    page.get_by_role("button", name="发布").click()
+    page.get_by_text("不能为空").wait_for()
+    shot(page, "village-staff-announcement-error")
+    page.get_by_label("标题").fill("村民代表会议通知")
+    page.get_by_role("button", name="发布").click()
+    page.get_by_role("heading", name="村民代表会议通知").wait_for()
+    shot(page, "village-staff-announcement")
+    page.reload()
+    assert axe_violations(page) == []
     context.close()
