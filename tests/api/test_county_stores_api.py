@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from civicpoints.households.services import household_set_pin
 from civicpoints.merchants.models import Merchant
 from civicpoints.schemes.models import Role, User
 from civicpoints.stores.models import Store
 from tests.api.conftest import assert_error, snapshot
-from tests.api.spending import post
+from tests.api.spending import post, resident_client
 from tests.factories import World, api_client, make_household, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -188,9 +189,6 @@ def test_a_resident_sees_the_county_store_only_where_it_serves(world, staff):
         "/api/v1/stores",
         county_store(world, served_townships=[world.township_b.pk]),
     ).json()
-    from civicpoints.households.services import household_set_pin
-    from tests.api.spending import resident_client
-
     inside = make_household(world.scheme, world.village_b1, "兴盛村户")
     outside = make_household(world.scheme, world.village_a1, "晓光村户")
     for h in (inside, outside):

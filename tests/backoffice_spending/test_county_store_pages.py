@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from civicpoints.stores.models import Store
+from civicpoints.stores.models import Ceremony, Store
 from tests.backoffice_spending.conftest import Staff, client_for, shelf_snapshot
 from tests.backoffice_spending.test_store_pages import follow_post, messages_of, text
+from tests.factories import fund, make_household
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +139,35 @@ def test_township_admins_do_not_see_a_county_store(staff: Staff):
     assert "通榆县积分超市" not in text(ceremony) and "开通镇爱心超市" in text(ceremony)
     assert client_for(staff.auditor).get(f"/stores/{store.pk}/").status_code == 200
     assert shelf_snapshot(world.scheme.pk) == before
+
+
+def test_a_preview_with_short_stock_and_a_limit_names_both_and_refuses_a_forced_confirm(
+    staff: Staff,
+):
+    shop = staff.shop
+    li = make_household(staff.world.scheme, staff.world.village_a2, "李淑珍")
+    fund(li, 1_000_000)
+    data = {
+        "store": shop.store.pk,
+        "title": "县级表彰",
+        "held_on": "2026-11-20",
+        # 3 freezers in stock, 4 asked; 王秀英 asks 3 bags of rice (2 a month).
+        "text": f"王秀英\t海尔冰柜\t2\n王秀英\t大米 10斤\t3\n{li.card_code}\t海尔冰柜\t2\n",
+    }
+    client = client_for(shop.admin)
+    before = shelf_snapshot(staff.world.scheme.pk)
+
+    preview = client.post("/ceremonies/new/", data)
+    forced = client.post("/ceremonies/new/", {**data, "step": "confirm", "key": "forced-key"})
+
+    for response in (preview, forced):
+        assert response.status_code == 422
+        page = text(response)
+        failing = re.search(r'id="failing">(.*?)</div>', page).group(1)
+        assert "1 户不能兑换" in failing
+        assert "第 1 户 王秀英（名单第 1、2 行）：大米 10斤 每月每户限兑 2袋，本期已兑 0" in failing
+        assert "<li>海尔冰柜 共需 4，库存只有 3</li>" in failing
+        assert 'name="step" value="confirm"' not in page
+    assert messages_of(forced) == ["名单中还有不能兑换的行，未兑换任何一户"]
+    assert Ceremony.objects.count() == 0
+    assert shelf_snapshot(staff.world.scheme.pk) == before
