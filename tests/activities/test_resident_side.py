@@ -41,9 +41,9 @@ from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.households.models import HouseholdStatus
 from civicpoints.households.sms import MemoryBackend
 from civicpoints.ledger.selectors import household_balance
-from tests.activities.conftest import CREATED, Acts, at
+from tests.activities.conftest import CREATED, Acts, at, build_acts
 from tests.factories import make_household
-from tests.ledger.helpers import assert_ledger_ok
+from tests.ledger.helpers import assert_ledger_ok, run_in_threads
 
 SIGN_UP = CREATED + dt.timedelta(days=1)
 DAY = dt.date(2026, 11, 1)
@@ -413,3 +413,40 @@ def test_neighbours_are_the_other_open_households_of_the_village(acts: Acts):
         with pytest.raises(ApplicationError) as info:
             neighbour_for(me, **kwargs)
         assert info.value.message == message
+
+
+# --- races: a double tap, or two phones of one household -------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_confirmation_tapped_on_two_phones_at_once_makes_one_claim():
+    acts = build_acts()
+    helper = make_household(acts.scheme, acts.world.village_a1, "李德福")
+    helped = make_household(acts.scheme, acts.world.village_a1, "王秀英")
+    row = mutual_help_report(helper=helper, helped=helped, hours=3, occurred_on=DAY, at=CREATED)
+
+    outcomes = run_in_threads(
+        6, lambda i: mutual_help_confirm(help_row=row, household=helped, at=CREATED).claim_id
+    )
+
+    assert [o.error for o in outcomes] == [None] * 6
+    claim = Claim.objects.get()
+    assert {o.value for o in outcomes} == {claim.pk}
+    assert AuditEvent.objects.filter(action="mutual_help.confirm").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_self_check_in_tapped_twice_at_once_checks_in_once():
+    acts = build_acts()
+    activity = acts.activity()
+    household = make_household(acts.scheme, acts.world.village_a1, "王秀英")
+
+    outcomes = run_in_threads(
+        4,
+        lambda i: activity_self_check_in(household=household, code=activity.code, at=at(14)).pk,
+    )
+
+    errors = sorted(str(o.error.code) for o in outcomes if o.error is not None)
+    assert errors == [ErrorCode.ALREADY_CHECKED_IN] * 3
+    assert Attendance.objects.filter(activity=activity).count() == 1
+    assert Enrolment.objects.filter(activity=activity, walk_in=True).count() == 1
