@@ -31,6 +31,7 @@ PNG = bytes.fromhex(
 SKIPPED = re.compile(r"^/(.*/)?logout/|^/(i18n/|static/|admin/.)")
 REFUSED = "没有权限"
 PER_KIND = 3  # pages per (URL name, query keys); forms per (action name, field names)
+MAX_CHOICES = 12  # a GET form's select is tried option by option up to this many options
 
 
 @dataclass
@@ -157,6 +158,10 @@ def _fill(form: Form) -> tuple[dict[str, list[str]], dict[str, SimpleUploadedFil
     return data, files
 
 
+def _query(data: dict[str, list[str]]) -> str:
+    return urlencode([(k, v) for k, vs in data.items() for v in vs])
+
+
 def _kind(path: str, keys: list[str]) -> tuple[str, ...]:
     try:
         name = resolve(path).view_name
@@ -219,14 +224,14 @@ class Crawl:
                     self._try_post(url, form)
         return self
 
-    def _local(self, base: str, href: str) -> str | None:
+    def _local(self, base: str, href: str, variant: str = "") -> str | None:
         if href.startswith(("#", "javascript:", "mailto:", "data:", "tel:")):
             return None
         parts = urlsplit(urljoin("http://testserver" + base, href))
         if parts.netloc != "testserver" or SKIPPED.match(parts.path):
             return None
         url = parts.path + (f"?{parts.query}" if parts.query else "")
-        kind = _kind(parts.path, [k for k, _v in parse_qsl(parts.query)])
+        kind = (*_kind(parts.path, [k for k, _v in parse_qsl(parts.query)]), variant)
         if self._kinds[kind] >= PER_KIND:
             return None
         self._kinds[kind] += 1
@@ -235,10 +240,17 @@ class Crawl:
     def _offered(self, url: str, page: Page) -> list[str]:
         found = [self._local(url, href) for href in page.links]
         for form in page.forms:
-            if form.method == "get":
-                data, _files = _fill(form)
-                query = urlencode([(k, v) for k, vs in data.items() for v in vs])
-                found.append(self._local(url, (form.action or url.split("?")[0]) + "?" + query))
+            if form.method != "get":
+                continue
+            data, _files = _fill(form)
+            target = form.action or url.split("?")[0]
+            found.append(self._local(url, target + "?" + _query(data)))
+            # Each choice of a short filter once (a status, a store), the rest as offered; long
+            # lists (every village of a county) are choices of data, not of pages.
+            for name, options in form.selects.items():
+                for value, _selected in options if len(options) <= MAX_CHOICES else ():
+                    query = _query({**data, name: [value]})
+                    found.append(self._local(url, target + "?" + query, f"{name}={value}"))
         return [f for f in found if f]
 
     def _try_post(self, url: str, form: Form) -> None:
