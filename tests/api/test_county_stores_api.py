@@ -16,6 +16,7 @@ from civicpoints.stores.models import Store
 from tests.api.conftest import assert_error, snapshot
 from tests.api.spending import post, resident_client
 from tests.factories import World, api_client, make_household, make_staff
+from tests.stores.conftest import PIN, build_shop
 
 pytestmark = pytest.mark.django_db
 
@@ -261,3 +262,15 @@ def test_the_openapi_schema_documents_both_bodies(client: Client):
     assert {"region", "served_townships", "clerks", "window_kind"} <= set(store_in)
     merchant_in = schema["components"]["schemas"]["MerchantIn"]["properties"]
     assert "cashiers" in merchant_in
+
+
+def test_a_resident_is_told_why_a_product_cannot_be_ordered(world):
+    shop = build_shop(world, balance=11_000)  # 110 points: rice yes, the cooker (200) no
+    client = resident_client(shop.household, PIN)
+
+    listed = {p["id"]: p for p in client.get(f"/api/v1/stores/{shop.store.pk}/products").json()}
+
+    assert listed[shop.cooker.pk]["why_not"] == "需 200 分，您可用 110 分"
+    assert listed[shop.rice.pk]["why_not"] is None
+    staff_view = api_client(shop.admin).get(f"/api/v1/stores/{shop.store.pk}/products").json()
+    assert {p["why_not"] for p in staff_view} == {None}

@@ -120,6 +120,7 @@ def test_products_with_price_stock_and_limit(counter):
             "large_item": True,
             "limit": None,
             "active": True,
+            "why_not": None,  # staff: no household to ask about
         },
         {
             "id": counter.shop.cooker.pk,
@@ -131,6 +132,7 @@ def test_products_with_price_stock_and_limit(counter):
             "large_item": False,
             "limit": None,
             "active": True,
+            "why_not": None,  # staff: no household to ask about
         },
         {
             "id": counter.shop.rice.pk,
@@ -142,6 +144,7 @@ def test_products_with_price_stock_and_limit(counter):
             "large_item": False,
             "limit": {"quantity": 2, "period": "month"},
             "active": True,
+            "why_not": None,  # staff: no household to ask about
         },
     ]
 

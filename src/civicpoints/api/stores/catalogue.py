@@ -37,6 +37,7 @@ from civicpoints.stores.models import (
     WindowKind,
 )
 from civicpoints.stores.selectors import (
+    orderable_for,
     product_for,
     products_of,
     store_for,
@@ -184,6 +185,11 @@ class ProductOut(Schema):
     large_item: bool
     limit: LimitOut | None = Field(description="每户限兑：数量与周期（day/week/month/year）")
     active: bool
+    why_not: str | None = Field(
+        default=None,
+        description="居民令牌：现在不能下单的原因（积分不够、本期已达限额、缺货、一票否决）；"
+        "可以下单或员工查询时为 null",
+    )
 
 
 def product_out(p: Product) -> dict[str, Any]:
@@ -203,7 +209,13 @@ def product_out(p: Product) -> dict[str, Any]:
 
 @router.get("/{store_id}/products", response={200: list[ProductOut], 404: ErrorOut})
 def products(request: HttpRequest, store_id: str) -> list[dict[str, Any]]:
-    return [product_out(p) for p in products_of(readable_store(request, store_id))]
+    """The store's products; for a resident each says why it cannot be ordered now, if so."""
+    rows = list(products_of(readable_store(request, store_id)))
+    household = resident_of(request)
+    if household is None:
+        return [product_out(p) for p in rows]
+    can = orderable_for(household, rows)
+    return [{**product_out(p), "why_not": can.why_not(p) or None} for p in rows]
 
 
 class ProductIn(Schema):
