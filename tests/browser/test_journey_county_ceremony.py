@@ -109,9 +109,9 @@ def test_a_county_ceremony_for_households_of_several_townships(page):
     expect(page.locator("#failing")).to_have_count(0)
     for row in (1, 2, 3):
         expect(page.locator(f"#row-{row}")).to_contain_text("可以兑换")
-    expect(page.locator("#preview")).to_contain_text("晓光村")
-    expect(page.locator("#preview")).to_contain_text("新华村")
-    expect(page.locator("#preview")).to_contain_text("兴盛村")
+    expect(page.locator("#row-1")).to_contain_text("开通镇 · 晓光村")
+    expect(page.locator("#row-2")).to_contain_text("开通镇 · 新华村")
+    expect(page.locator("#row-3")).to_contain_text("兴隆山镇 · 兴盛村")
     shot(page, "journey-e-4-ceremony-preview-ready")
     page.get_by_role("button", name="确认兑换 3 户").click()
     expect(page.get_by_role("alert")).to_have_text(
@@ -132,7 +132,7 @@ def test_a_county_ceremony_for_households_of_several_townships(page):
     assert [balance(h) for h in (wang, zhao, li, poor)] == [20_000, 5_000, 15_000, 1_000]
     assert Product.objects.get(pk=cooker.pk).stock == 6
     page_text = page.locator("main").inner_text()
-    for name in ("王秀英", "赵德明", "李淑珍"):
-        assert name in page_text
+    for who in ("王秀英 开通镇 · 晓光村", "赵德明 开通镇 · 新华村", "李淑珍 兴隆山镇 · 兴盛村"):
+        assert who in page_text
     assert "孙有才" not in page_text
     assert_ledger_ok(world.scheme.pk)

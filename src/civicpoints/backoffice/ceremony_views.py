@@ -109,7 +109,7 @@ def split_line(line: str) -> list[str]:
 
 
 def _household(store: Store, who: str) -> Household | str:
-    served = households_served(store).select_related("village", "account")
+    served = households_served(store).select_related("village__parent", "account")
     by_card = list(served.filter(card_code=who.upper())[:2]) if who.isascii() else []
     found = by_card or list(served.filter(head_name=who)[:2])
     if not found:
@@ -363,6 +363,7 @@ def ceremony_detail(request: HttpRequest, ceremony_id: int) -> HttpResponse:
     redemptions = list(
         redemptions_visible(actor)
         .filter(ceremony=ceremony)
+        .select_related("household__village__parent")
         .prefetch_related("lines__product")
         .order_by("pk")
     )
