@@ -92,8 +92,20 @@ def test_the_review_queue_counts_the_village_stage_for_admins_and_the_township_s
     assert Claim.objects.get(pk=big.pk).status == ClaimStatus.APPROVED
     assert review_queue_count(village) == 1
     assert review_queue_count(township) == 2
+    assert review_queue_count(township, stage="village") == 1
+    assert review_queue_count(township, stage="township") == 1
+    assert review_queue_count(village, stage="township") == 0
+    tiles = _tiles(_client(staff["township"]))
+    assert (tiles["review"], tiles["township_review"]) == (1, 1)
+    assert "township_review" not in _tiles(_client(staff["village"]))
     # Whoever approved the village stage is not asked for the township stage too
     assert review_queue_count(actor_for_user(staff["county"])) == 2
+    county_admin = actor_for_user(staff["county"])
+    third = make_household(world.scheme, world.village_a1)
+    own = _claim(world, staff, third, code="F02", note="最美家庭")
+    claim_approve(actor=county_admin, claim=own)  # the county admin does the village stage
+    assert review_queue_count(county_admin, stage="township") == 1  # big only, never their own
+    assert review_queue_count(township, stage="township") == 2
     assert review_queue_count(actor_for_user(staff["grid"])) == 0
     assert review_queue_count(actor_for_user(staff["auditor"])) == 0
 
@@ -157,6 +169,7 @@ def test_each_role_sees_only_the_counts_it_can_act_on(world, staff):
     keys = {who: set(_tiles(_client(user))) for who, user in staff.items()}
     assert keys["county"] == {
         "review",
+        "township_review",
         "objections",
         "notices",
         "overdue",
@@ -181,7 +194,7 @@ def test_a_zero_is_calm_and_a_count_is_highlighted(world, staff):
     assert '<a class="tile" id="tile-review"' in html
     _claim(world, staff, make_household(world.scheme, world.village_a1))
     html = _client(staff["village"]).get("/").content.decode()
-    assert '<a class="tile due" id="tile-review" href="/claims/?queue=mine">' in html
+    assert '<a class="tile due" id="tile-review" href="/claims/?queue=village">' in html
 
 
 def test_counter_staff_home_leads_to_the_counter_and_an_auditor_home_has_no_form(world, staff):

@@ -134,9 +134,13 @@ def evidence_for(actor: Actor, evidence_id: object) -> ClaimEvidence:
 # --- the staff home's counts (one cheap query each, scoped by the actor) ----------------------
 
 
-def review_queue(actor: Actor) -> QuerySet[Claim]:
+REVIEW_STAGES = ("village", "township")
+
+
+def review_queue(actor: Actor, *, stage: str | None = None) -> QuerySet[Claim]:
     """Claims waiting for this person's review: the village stage where they are an admin, the
-    township stage where they are a township or county admin (and did not approve it first)."""
+    township stage where they are a township or county admin (and did not approve it first).
+    ``stage`` "village" or "township" keeps one of the two; None both."""
     from civicpoints.awards.services.claims import TOWNSHIP_REVIEWERS
 
     village = scope_q(actor, region_path_field=REGION_PATH, roles=ADMIN_ROLES) & Q(
@@ -147,11 +151,12 @@ def review_queue(actor: Actor) -> QuerySet[Claim]:
         & Q(status=ClaimStatus.APPROVED)
         & ~Q(village_approved_by_id=actor.user_id)
     )
-    return Claim.objects.filter(village | township)
+    wanted = {"village": village, "township": township}.get(stage or "", village | township)
+    return Claim.objects.filter(wanted)
 
 
-def review_queue_count(actor: Actor) -> int:
-    return review_queue(actor).count()
+def review_queue_count(actor: Actor, *, stage: str | None = None) -> int:
+    return review_queue(actor, stage=stage).count()
 
 
 def objections_waiting_count(actor: Actor) -> int:

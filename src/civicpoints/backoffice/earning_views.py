@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from civicpoints.awards.models import ClaimStatus, Fund, FundKind
 from civicpoints.awards.selectors import (
+    REVIEW_STAGES,
     budget_summary,
     claim_actions,
     claim_for,
@@ -62,7 +63,7 @@ def _not_found(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/not_found.html", status=404)
 
 
-QUEUES = {"mine", "objected"}
+QUEUES = {"mine", "village", "township", "objected"}
 
 
 @login_required
@@ -71,8 +72,9 @@ def claim_queue(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     queue = request.GET.get("queue", "")
     ending_today = request.GET.get("ending") == "today"
-    if queue == "mine":
-        rows = review_queue(actor)  # scoped by the reviewer roles, within what they read
+    if queue in ("mine", *REVIEW_STAGES):
+        # Scoped by the reviewer roles, within what they read; "village"/"township": one stage.
+        rows = review_queue(actor, stage=None if queue == "mine" else queue)
     elif queue == "objected":
         rows = (
             review_queue(actor)

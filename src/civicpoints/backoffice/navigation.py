@@ -71,6 +71,13 @@ class Can:
         return self._any(ADMIN_ROLES)
 
     @cached_property
+    def township_review(self) -> bool:
+        """The second stage (乡镇复核): township and county admins."""
+        from civicpoints.awards.services.claims import TOWNSHIP_REVIEWERS
+
+        return self._any(TOWNSHIP_REVIEWERS)
+
+    @cached_property
     def claim_object(self) -> bool:
         """Staff objections on the notice board (auditors read; residents object on /m/)."""
         return self._any(PROPOSERS)

@@ -56,8 +56,22 @@ def _tiles(can: Can) -> list[Tile]:
     tiles: list[Tile] = []
     if can.claim_review:
         tiles.append(
-            Tile(_("待我审核的申报"), review_queue_count(actor), f"{claims}?queue=mine", "review")
+            Tile(
+                _("待村级审核的申报"),
+                review_queue_count(actor, stage="village"),
+                f"{claims}?queue=village",
+                "review",
+            )
         )
+        if can.township_review:
+            tiles.append(
+                Tile(
+                    _("待乡镇复核的申报"),
+                    review_queue_count(actor, stage="township"),
+                    f"{claims}?queue=township",
+                    "township_review",
+                )
+            )
         tiles.append(
             Tile(
                 _("异议待处理"),
