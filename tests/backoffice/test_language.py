@@ -38,6 +38,8 @@ def test_staff_pages_offer_both_languages_and_remember_the_choice(world):
     staff = make_staff("v-admin", "village_admin", world.village_a1, world.scheme)
     client.force_login(staff)
     assert _lang(client.get("/households/")) == "en"
+    counter = client.get("/counter/")  # the counter pages carry the same switch
+    assert _lang(counter) == "en" and 'action="/i18n/setlang/"' in counter.content.decode()
     client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
     assert _lang(client.get("/households/")) == "zh-Hans"
 

@@ -27,7 +27,7 @@ def staff_login(page, username: str) -> None:
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
-    page.get_by_role("link", name="柜台").click()
+    page.get_by_role("link", name="进入柜台").click()  # the home leads counter staff there
     page.get_by_role("heading", name="选择柜台").wait_for()
 
 
