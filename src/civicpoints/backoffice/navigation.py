@@ -159,9 +159,9 @@ class Can:
 
     @cached_property
     def overdue(self) -> int:
-        from civicpoints.backoffice.settlement_views import overdue_count
+        from civicpoints.merchants.selectors import statements_overdue_count
 
-        return overdue_count(self.actor) if self.merchants else 0
+        return statements_overdue_count(self.actor) if self.merchants else 0
 
     # --- village life ------------------------------------------------------------------------
 
