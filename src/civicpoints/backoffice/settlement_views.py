@@ -25,7 +25,6 @@ from civicpoints.audit.services import audit_record
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.backoffice.merchant_views import (
     manages_scheme,
-    readable_schemes,
     scheme_chosen,
     scheme_statements,
 )
@@ -52,14 +51,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _not_found(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/not_found.html", status=404)
-
-
-def overdue_count(actor: Actor) -> int:
-    """Statements unpaid 24 hours after they were made, in the schemes this person reads."""
-    schemes = readable_schemes(actor)
-    if not schemes:
-        return 0
-    return sum(overdue(scheme_statements(actor, s)).count() for s in schemes)
 
 
 def _day(raw: object) -> dt.date:
