@@ -98,6 +98,16 @@ class Claim(models.Model):
             models.Index(fields=["scheme", "status", "notice_ends_at"]),
             models.Index(fields=["household", "rule", "occurred_on"]),
             models.Index(fields=["village", "status"]),
+            # Scoped lookups (scheme + the villages under a region + status) in one index, so
+            # that no plan ANDs the bitmap of every claim of the scheme (docs/performance.md).
+            models.Index(fields=["scheme", "village", "status"], name="claim_scope_status_idx"),
+            # The review queue in id order: only claims waiting for review, so a page of it
+            # never walks the posted history.
+            models.Index(
+                fields=["scheme", "id"],
+                condition=Q(status__in=[ClaimStatus.SUBMITTED, ClaimStatus.APPROVED]),
+                name="claim_queue_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -121,6 +131,14 @@ class ClaimEvent(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        indexes = [
+            # Objection and rejection reasons of a page of claims (review queue, resident home).
+            models.Index(
+                fields=["claim"],
+                condition=Q(action__in=["object", "reject"]),
+                name="claimevent_review_idx",
+            )
+        ]
 
 
 class OwedDeduction(models.Model):
