@@ -35,3 +35,14 @@ def test_floor_sends_an_anonymous_visitor_to_the_login_page(world: World) -> Non
     response = Client().get("/bench/floor/")
     assert response.status_code == 302
     assert response["Location"] == "/login/?next=/bench/floor/"
+
+
+@override_settings(BENCH_FLOOR=True)
+def test_floor_with_layout_renders_the_staff_layout(world: World) -> None:
+    client = Client()
+    client.force_login(make_staff("village", Role.VILLAGE_ADMIN, world.village_a1, world.scheme))
+    response = client.get("/bench/floor/?layout=1")
+    assert response.status_code == 200
+    assert response.templates[0].name == "ops/bench_layout.html"
+    assert "base.html" in [t.name for t in response.templates]
+    assert "正常" in response.content.decode()

@@ -2,8 +2,10 @@
 
 ``civicpoints bench pages`` measures the everyday pages against this view on the same server:
 it goes through the whole middleware stack and loads the session and the user (what every
-staff page costs before its own work) and returns two bytes. It answers 404 unless the
-server runs with ``CIVICPOINTS_BENCH=1``, so a deployment exposes nothing new.
+staff page costs before its own work) and returns two bytes; with ``?layout=1`` it renders an
+empty page in the staff layout (``base.html``: menu, counts in the menu), the fixed cost of
+every staff page. It answers 404 unless the server runs with ``CIVICPOINTS_BENCH=1``, so a
+deployment exposes nothing new.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
 
 def bench_floor(request: HttpRequest) -> HttpResponse:
@@ -18,4 +21,6 @@ def bench_floor(request: HttpRequest) -> HttpResponse:
         raise Http404
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
+    if request.GET.get("layout"):
+        return render(request, "ops/bench_layout.html")
     return HttpResponse(b"ok", content_type="text/plain")
