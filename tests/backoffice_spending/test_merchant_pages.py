@@ -325,8 +325,9 @@ def test_a_statement_unpaid_after_24_hours_is_overdue_everywhere(till: Till, set
     assert "1 张结算单超过 24 小时未付款" in page
     assert '<span class="badge" title="逾期未付款的结算单">1</span>' in page
     home = text(client.get("/"))
-    assert '<a class="tile due" id="tile-overdue" href="/settlement/"><span class="count">1</span>' in (
-        home
+    assert (
+        '<a class="tile due" id="tile-overdue" href="/settlement/"><span class="count">1</span>'
+        in (home)
     )
     assert 'id="tile-overdue"' in text(client_for(others["auditor"]).get("/"))
     assert 'id="tile-overdue"' not in text(client_for(till.cashier).get("/"))

@@ -115,9 +115,7 @@ urlpatterns = [
         help_views.help_confirm,
         name="mutual_help_confirm",
     ),
-    path(
-        "mutual-help/<int:help_id>/reject/", help_views.help_reject, name="mutual_help_reject"
-    ),
+    path("mutual-help/<int:help_id>/reject/", help_views.help_reject, name="mutual_help_reject"),
     path("stores/", store_views.store_list, name="stores"),
     path("stores/new/", store_views.store_new, name="store_new"),
     path("stores/<int:store_id>/", store_views.store_detail, name="store"),
