@@ -202,4 +202,39 @@ def test_a_staff_reset_signs_the_phone_out(world, me):
 
 
 def test_the_pin_page_needs_a_login(db):
-    assert Client().get("/m/pin/")["Location"] == "/m/login/"
+    assert Client().get("/m/pin/")["Location"] == "/m/login/?next=%2Fm%2Fpin%2F"
+
+
+def test_a_page_opened_while_logged_out_is_where_the_login_brings_the_resident_back(me):
+    """The door's QR code scanned with the phone's own camera opens the scan page logged out."""
+    client = Client()
+    opened = client.get("/m/activities/scan/?code=ABC123")
+    assert opened.status_code == 302
+    assert opened["Location"] == "/m/login/?next=%2Fm%2Factivities%2Fscan%2F%3Fcode%3DABC123"
+    page = client.get(opened["Location"]).content.decode()
+    assert (
+        page.count('<input type="hidden" name="next" value="/m/activities/scan/?code=ABC123">') == 2
+    )
+    response = client.post(
+        "/m/login/", {"card": me.card_code, "pin": PIN, "next": "/m/activities/scan/?code=ABC123"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/m/activities/scan/?code=ABC123"
+
+
+def test_the_sms_login_brings_the_resident_back_too(me, outbox, django_capture_on_commit_callbacks):
+    client = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/m/login/sms/send/", {"phone": PHONE, "next": "/m/activities/"})
+    code = re.search(r"验证码是(\d{6})", outbox[-1][1]).group(1)
+    response = client.post("/m/login/sms/", {"code": code})
+    assert response.status_code == 302 and response["Location"] == "/m/activities/"
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/m/", "/admin/", "/m//x"]
+)
+def test_only_a_resident_page_of_this_site_is_returned_to(me, target):
+    client = Client()
+    response = client.post("/m/login/", {"card": me.card_code, "pin": PIN, "next": target})
+    assert response["Location"] == "/m/"

@@ -233,4 +233,5 @@ def test_bad_input_is_refused_at_its_field_and_writes_nothing(
 def test_the_pages_need_a_resident_login(acts: Acts):
     for url in ("/m/help/", "/m/help/gave/", "/m/help/received/"):
         response = Client().get(url)
-        assert (response.status_code, response["Location"]) == (302, "/m/login/")
+        assert response.status_code == 302
+        assert response["Location"].split("?")[0] == "/m/login/"

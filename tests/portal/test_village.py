@@ -54,7 +54,8 @@ def test_the_home_page_links_to_village_life(v):
 def test_pages_need_a_login(v):
     for url in ("/m/village/", "/m/feedback/", "/m/feedback/new/"):
         response = Client().get(url)
-        assert (response.status_code, response["Location"]) == (302, "/m/login/")
+        assert response.status_code == 302
+        assert response["Location"].split("?")[0] == "/m/login/"
 
 
 def test_residents_read_their_villages_announcements_pinned_first(v):

@@ -27,7 +27,13 @@ from civicpoints.households.sms_login import (
     sms_code_check,
     sms_code_request,
 )
-from civicpoints.portal.views import EPOCH_KEY, SESSION_KEY, resident_required
+from civicpoints.portal.views import (
+    EPOCH_KEY,
+    RETURN_KEY,
+    SESSION_KEY,
+    resident_required,
+    return_path,
+)
 
 SMS_PHONE_KEY = "resident_sms_phone"
 CHOICE_KEY = "resident_sms_choice"
@@ -37,9 +43,10 @@ def _sign_in(request: HttpRequest, household: Household) -> HttpResponse:
     request.session.cycle_key()
     request.session.pop(SMS_PHONE_KEY, None)
     request.session.pop(CHOICE_KEY, None)
+    back = return_path(request.POST.get("next")) or return_path(request.session.pop(RETURN_KEY, ""))
     request.session[SESSION_KEY] = household.pk
     request.session[EPOCH_KEY] = household.login_epoch
-    return redirect("portal:home")
+    return redirect(back or "portal:home")
 
 
 def _errors(exc: ApplicationError, default: str) -> dict[str, str]:
@@ -49,7 +56,8 @@ def _errors(exc: ApplicationError, default: str) -> dict[str, str]:
 def _login_page(
     request: HttpRequest, errors: dict[str, str] | None = None, status: int = 200, **extra: Any
 ) -> HttpResponse:
-    context = {"errors": errors or {}, "card": "", "phone": "", **extra}
+    back = return_path(request.POST.get("next") or request.GET.get("next"))
+    context = {"errors": errors or {}, "card": "", "phone": "", "next": back, **extra}
     return render(request, "portal/login.html", context, status=status)
 
 
@@ -81,6 +89,8 @@ def sms_send(request: HttpRequest) -> HttpResponse:
             return _code_page(request, {"again": exc.message}, exc.status)
         return _login_page(request, _errors(exc, "phone"), exc.status, phone=raw)
     request.session[SMS_PHONE_KEY] = phone
+    if return_path(request.POST.get("next")):
+        request.session[RETURN_KEY] = request.POST["next"]
     return redirect("portal:login_sms")
 
 

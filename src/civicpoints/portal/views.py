@@ -15,7 +15,9 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -32,6 +34,16 @@ from civicpoints.stores.models import OrderStatus
 from civicpoints.stores.selectors import orders_of_household
 
 SESSION_KEY = "resident_household"
+RETURN_KEY = "resident_return_to"  # set while an SMS login is under way
+
+
+def return_path(raw: object) -> str:
+    """A resident page to go back to after login: only a path under /m/ on this site."""
+    if not isinstance(raw, str) or not raw.startswith("/m/") or raw.startswith("/m//"):
+        return ""
+    return "" if "\\" in raw else raw
+
+
 # The household's login_epoch at sign-in: a PIN reset or change raises it and ends the session.
 EPOCH_KEY = "resident_epoch"
 
@@ -52,7 +64,12 @@ def resident_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         household = _household(request)
         if household is None:
-            return redirect("portal:login")
+            # A page opened while logged out (the door's QR code scanned with the phone's own
+            # camera, a link in a text) is where the login brings the resident back to.
+            login = reverse("portal:login")
+            if request.method == "GET" and request.path != reverse("portal:home"):
+                login += "?" + urlencode({"next": request.get_full_path()})
+            return redirect(login)
         return view(request, household, *args, **kwargs)
 
     return wrapper
