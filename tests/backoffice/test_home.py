@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from civicpoints.activities.services import mutual_help_report
 from civicpoints.awards.models import Claim, ClaimStatus
 from civicpoints.awards.selectors import (
     notices_ending_today_count,
@@ -17,6 +18,8 @@ from civicpoints.awards.selectors import (
     review_queue_count,
 )
 from civicpoints.awards.services import claim_approve, claim_object, claim_submit
+from civicpoints.community.models import FeedbackKind
+from civicpoints.community.services import feedback_submit
 from civicpoints.households.importing.pending import Pending, pending_uploads
 from civicpoints.rules.catalogue import load_catalogue
 from civicpoints.rules.models import Rule
@@ -173,6 +176,8 @@ def test_each_role_sees_only_the_counts_it_can_act_on(world, staff):
         "objections",
         "notices",
         "overdue",
+        "mutual_help",
+        "feedback",
         "household_imports",
         "claim_imports",
     }
@@ -180,10 +185,12 @@ def test_each_role_sees_only_the_counts_it_can_act_on(world, staff):
         "review",
         "objections",
         "notices",
+        "mutual_help",
+        "feedback",
         "household_imports",
         "claim_imports",
     }
-    assert keys["grid"] == {"notices", "claim_imports"}
+    assert keys["grid"] == {"notices", "mutual_help", "claim_imports"}
     assert keys["auditor"] == {"notices", "overdue"}
     assert keys["clerk"] == set()  # no store yet: nothing to run
     assert keys["cashier"] == set()
@@ -228,3 +235,23 @@ def test_imports_waiting_are_this_persons_uploads_not_yet_confirmed(
     assert (tiles["household_imports"], tiles["claim_imports"]) == (1, 0)
     page = _client(staff["village"]).get("/households/import/").content.decode()
     assert f'value="{mine.token}"' in page
+
+
+def test_help_to_confirm_and_feedback_to_answer_are_counted(world, staff):
+    helper = make_household(world.scheme, world.village_a1, "李勤")
+    helped = make_household(world.scheme, world.village_a1, "张老汉")
+    mutual_help_report(
+        actor=actor_for_user(staff["grid"]),
+        helper=helper,
+        helped=helped,
+        hours=2,
+        occurred_on=timezone.localdate(),
+    )
+    feedback_submit(household=helped, kind=FeedbackKind.COMPLAINT, text="村口路灯坏了")
+    feedback_submit(household=helper, kind=FeedbackKind.SUGGESTION, text="多办几次义诊")
+
+    village = _tiles(_client(staff["village"]))
+    assert (village["mutual_help"], village["feedback"]) == (1, 2)
+    # The grid worker who reported the help does not confirm it himself.
+    assert _tiles(_client(staff["grid"]))["mutual_help"] == 0
+    assert "feedback" not in _tiles(_client(staff["auditor"]))

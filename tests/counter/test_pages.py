@@ -697,9 +697,8 @@ def test_the_payment_code_page_shows_a_qr_and_grouped_digits(till: Till):
 
 
 def test_the_payment_code_needs_the_resident_login(db):
-    assert Client().get("/m/pay/")["Location"] == "/m/login/"
-    assert Client().get("/m/pay/code/")["Location"] == "/m/login/"
-    assert Client().get("/m/stores/")["Location"] == "/m/login/"
+    for path in ("/m/pay/", "/m/pay/code/", "/m/stores/"):
+        assert Client().get(path)["Location"].split("?")[0] == "/m/login/"
     assert PaymentCode.objects.count() == 0
 
 

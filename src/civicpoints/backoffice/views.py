@@ -23,6 +23,7 @@ from civicpoints.awards.selectors import (
 )
 from civicpoints.backoffice.navigation import Can, can_for
 from civicpoints.backoffice.paging import paged
+from civicpoints.community.selectors import COMMUNITY_WRITERS
 from civicpoints.errors import ApplicationError
 from civicpoints.households.cards import card_qr_svg
 from civicpoints.households.importing.pending import pending_uploads
@@ -113,6 +114,25 @@ def _tiles(can: Can) -> list[Tile]:
                 statements_overdue_count(actor),
                 reverse("backoffice:settlement"),
                 "overdue",
+            )
+        )
+    if can.activity_door:
+        # The same cached counts as the menu's badges: no second query.
+        tiles.append(
+            Tile(
+                _("待确认的邻里互助"),
+                can.mutual_help_pending,
+                reverse("backoffice:mutual_help"),
+                "mutual_help",
+            )
+        )
+    if actor.grants_for(COMMUNITY_WRITERS):  # auditors read the list but have nothing to do
+        tiles.append(
+            Tile(
+                _("待处理的投诉建议"),
+                can.feedback_open,
+                reverse("backoffice:feedback_list"),
+                "feedback",
             )
         )
     if can.household_import or can.claim_propose:
