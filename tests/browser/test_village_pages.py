@@ -162,7 +162,7 @@ def test_a_village_admin_answers_a_complaint_and_posts_a_notice(browser, live_se
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.wait_for_load_state()
-    page.get_by_role("link", name="投诉建议").click()
+    page.locator("header nav").get_by_role("link", name="投诉建议").click()
     page.get_by_role("heading", name="投诉建议").wait_for()
     assert "共 0 条" in page.inner_text("main")  # the only one is answered already
     page.select_option("#status", "all")
