@@ -7,6 +7,7 @@ Scripts run as ``python benchmarks/<name>.py``, so this module is importable as 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,15 @@ def django_here(url: str) -> None:
     import django
 
     django.setup()
+
+
+def stop_server(server: subprocess.Popen[bytes], *, timeout: int = 30) -> None:
+    """Stop a server started in its own process group; kill it if it will not stop."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
 
 
 def log(message: str) -> None:

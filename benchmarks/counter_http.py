@@ -28,7 +28,6 @@ import multiprocessing as mp
 import os
 import platform
 import secrets
-import signal
 import socket
 import statistics
 import subprocess
@@ -222,7 +221,7 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
                 errors[k] = errors.get(k, 0) + v
         if not latencies:
             raise RuntimeError(f"no redemption succeeded; errors: {errors}")
-        _stop(server)
+        _pg.stop_server(server)
         server = None
         _pg.log(f"pgbench TPC-B, {ns.clients} clients, {ns.pg_seconds} s")
         pgb = _pg.pgbench(url, clients=ns.clients, seconds=ns.pg_seconds)
@@ -254,7 +253,7 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
         }
     finally:
         if server is not None:
-            _stop(server)
+            _pg.stop_server(server)
         from django.db import connections
 
         connections.close_all()
@@ -277,14 +276,6 @@ def _wait_for(port: int) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError("the server did not start")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
 
 
 def _table(r: dict[str, Any]) -> str:

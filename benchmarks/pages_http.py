@@ -47,7 +47,6 @@ import multiprocessing as mp
 import os
 import platform
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -512,14 +511,6 @@ def _wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start")
 
 
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-
-
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -567,7 +558,7 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
         load_after = _load()
     finally:
         if server is not None:
-            _stop(server)
+            _pg.stop_server(server)
         from django.db import connections
 
         connections.close_all()
