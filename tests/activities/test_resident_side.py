@@ -450,3 +450,74 @@ def test_a_self_check_in_tapped_twice_at_once_checks_in_once():
     assert errors == [ErrorCode.ALREADY_CHECKED_IN] * 3
     assert Attendance.objects.filter(activity=activity).count() == 1
     assert Enrolment.objects.filter(activity=activity, walk_in=True).count() == 1
+
+
+def test_the_same_help_is_recorded_once_from_either_side(acts: Acts):
+    helper = make_household(acts.scheme, acts.world.village_a1, "李德福")
+    helped = make_household(acts.scheme, acts.world.village_a1, "王秀英")
+    mutual_help_report(helper=helper, helped=helped, hours="3", occurred_on=DAY, at=CREATED)
+    message = "李德福 户在这一天帮助 王秀英 户的互助已经登记过了"
+
+    # A second tap on the helper's phone, and the helped side recording the same help, pay once
+    refused(
+        lambda: mutual_help_report(
+            helper=helper, helped=helped, hours="3", occurred_on=DAY, at=CREATED
+        ),
+        ErrorCode.DUPLICATE_CLAIM,
+        message,
+    )
+    refused(
+        lambda: mutual_help_record_received(
+            helped=helped, helper=helper, hours="3", occurred_on=DAY, at=CREATED
+        ),
+        ErrorCode.DUPLICATE_CLAIM,
+        message,
+    )
+    # Another day is other help; the other direction is other help.
+    mutual_help_report(
+        helper=helper, helped=helped, hours="1", occurred_on=DAY - dt.timedelta(days=1), at=CREATED
+    )
+    mutual_help_record_received(
+        helped=helper, helper=helped, hours="1", occurred_on=DAY, at=CREATED
+    )
+    assert MutualHelp.objects.count() == 3
+
+
+def test_a_household_is_asked_to_confirm_by_text_at_most_once_a_day(
+    acts: Acts, django_capture_on_commit_callbacks
+):
+    MemoryBackend.outbox.clear()
+    helped = make_household(acts.scheme, acts.world.village_a1, "王秀英", phone="13912345678")
+    with django_capture_on_commit_callbacks(execute=True):
+        for n, name in enumerate(["李德福", "张大山", "赵小红"]):
+            helper = make_household(acts.scheme, acts.world.village_a1, name)
+            mutual_help_report(
+                helper=helper,
+                helped=helped,
+                hours="1",
+                occurred_on=DAY - dt.timedelta(days=n),
+                at=CREATED,
+            )
+    assert len(MemoryBackend.outbox) == 1
+    assert mutual_help_waiting(helped).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_help_recorded_on_two_phones_at_once_is_recorded_once():
+    acts = build_acts()
+    helper = make_household(acts.scheme, acts.world.village_a1, "李德福")
+    helped = make_household(acts.scheme, acts.world.village_a1, "王秀英")
+
+    outcomes = run_in_threads(
+        6,
+        lambda i: (
+            mutual_help_record_received(
+                helped=helped, helper=helper, hours="3", occurred_on=DAY, at=CREATED
+            ).pk
+        ),
+    )
+
+    errors = [str(o.error.code) for o in outcomes if o.error is not None]
+    assert errors == [ErrorCode.DUPLICATE_CLAIM] * 5
+    assert MutualHelp.objects.filter(helper=helper, helped=helped).count() == 1
+    assert Claim.objects.filter(household=helper).count() == 1

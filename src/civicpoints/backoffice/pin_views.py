@@ -141,16 +141,16 @@ def household_card_issue_view(request: HttpRequest, household_id: int) -> HttpRe
 def letters_villages(request: HttpRequest) -> HttpResponse:
     """The villages whose letters and cards this person may print, with household counts."""
     actor = actor_for_user(request.user)
+    # Only the households of the actor's own schemes (another scheme may share the region).
+    mine = Q(households__scheme_id__in=actor.scheme_ids) & ~Q(
+        households__status=HouseholdStatus.CLOSED
+    )
     villages = (
         villages_for_letters(actor)
         .annotate(
-            open_households=Count(
-                "households", filter=~Q(households__status=HouseholdStatus.CLOSED)
-            ),
+            open_households=Count("households", filter=mine),
             never_printed=Count(
-                "households",
-                filter=~Q(households__status=HouseholdStatus.CLOSED)
-                & Q(households__card_issued_at__isnull=True),
+                "households", filter=mine & Q(households__card_issued_at__isnull=True)
             ),
         )
         .order_by("parent__name", "name")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -27,7 +26,7 @@ from civicpoints.awards.models import ClaimSource
 from civicpoints.awards.services.claims import NewClaim, claim_create, clean_quantity
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, invalid
 from civicpoints.households.models import Household, HouseholdStatus, Member
-from civicpoints.households.sms import send_sms
+from civicpoints.notifications.services import notify
 from civicpoints.rules.models import Rule, Unit
 from civicpoints.rules.selectors import rule_in_force
 from civicpoints.schemes.models import User
@@ -84,6 +83,29 @@ def _checked(
     return quantity, note, rule
 
 
+def _refuse_duplicate(*, helper: Household, helped: Household, occurred_on: dt.date) -> None:
+    """One record of help per pair of households and day (a double tap, a retry, or the same
+    help recorded as given by one side and as received by the other would pay twice). The
+    pair's household rows are locked in id order, so two parallel records cannot both pass."""
+    list(
+        Household.objects.select_for_update()
+        .filter(pk__in=sorted({helper.pk, helped.pk}))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if (
+        MutualHelp.objects.filter(helper=helper, helped=helped, occurred_on=occurred_on)
+        .exclude(status=MutualHelpStatus.REJECTED)
+        .exists()
+    ):
+        raise ApplicationError(
+            ErrorCode.DUPLICATE_CLAIM,
+            _("%(helper)s 户在这一天帮助 %(helped)s 户的互助已经登记过了")
+            % {"helper": helper.head_name, "helped": helped.head_name},
+            {"field": "other"},
+        )
+
+
 def mutual_help_report(
     *,
     helper: Household,
@@ -118,6 +140,7 @@ def mutual_help_report(
         now=now,
     )
     with transaction.atomic():
+        _refuse_duplicate(helper=helper, helped=helped, occurred_on=occurred_on)
         help_row = MutualHelp.objects.create(
             scheme_id=helper.scheme_id,
             helper=helper,
@@ -144,7 +167,14 @@ def mutual_help_report(
             "day": f"{occurred_on.month}月{occurred_on.day}日",
             "hours": format_hours(quantity),
         }
-        transaction.on_commit(partial(send_sms, phone=helped.phone, text=text))
+        # One "please confirm" text a day per helped household, however many records: a
+        # resident cannot flood a neighbour's phone (the phone page lists every pending one).
+        notify(
+            scheme_id=helped.scheme_id,
+            household_id=helped.pk,
+            event_key=f"mutual_help.ask:{helped.pk}:{timezone.localdate(now).isoformat()}",
+            text=text,
+        )
     return help_row
 
 
@@ -172,6 +202,7 @@ def mutual_help_record_received(
         now=now,
     )
     with transaction.atomic():
+        _refuse_duplicate(helper=helper, helped=helped, occurred_on=occurred_on)
         help_row = MutualHelp.objects.create(
             scheme_id=helper.scheme_id,
             helper=helper,
