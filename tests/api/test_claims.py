@@ -169,3 +169,20 @@ def test_rules_list_the_catalogue_in_force(setup):
     assert {r["code"] for r in listed} == set(rules)
     mutual = next(r for r in listed if r["code"] == "H01")
     assert (mutual["points_per_unit"], mutual["unit"], mutual["cap_day"]) == (15.0, "hour", 150.0)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data", "multipart/form-data; boundary="],
+)
+def test_a_multipart_body_without_a_usable_boundary_is_a_400_with_the_error_json(
+    setup, content_type
+):
+    """Issue 9, item 3: Django's parser raises MultiPartParserError, which was a 500."""
+    _, rules, c, household = setup
+    claim_id = propose(c["village"], household, rules["E02"], 1).json()["id"]
+    response = c["village"].generic(
+        "POST", f"/api/v1/claims/{claim_id}/photos", b"--x\r\n\r\n--x--", content_type=content_type
+    )
+    assert_error(response, 400, "invalid_input")
+    assert ClaimEvidence.objects.count() == 0

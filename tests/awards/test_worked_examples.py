@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from civicpoints.awards.models import ClaimEvent, ClaimStatus, OwedDeduction
@@ -185,3 +185,24 @@ def test_a_deduction_and_an_award_due_together_see_each_other(earning, deduction
     assert household_balance(household_id=household.pk).balance == 5000
     assert owed_total(household_id=household.pk) == 0
     assert_ledger_ok(earning.scheme.pk)
+
+
+def test_finalize_refuses_a_time_ahead_of_now(earning):
+    """Issue 9, item 7: `--at` in the future posted claims whose notice had not ended."""
+    household = make_household(earning.scheme, earning.world.village_a1)
+    claim = claim_create(
+        NewClaim(
+            household=household,
+            rule=earning.rules["V02"],
+            quantity=Decimal(1),
+            occurred_on=timezone.localdate(),
+            source="staff",
+        )
+    )
+    claim_approve(actor=earning.village_admin, claim=claim)
+    ahead = (timezone.now() + dt.timedelta(days=30)).isoformat()
+    with pytest.raises(CommandError, match="不能晚于现在"):
+        call_command("finalize", "--at", ahead)
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.ON_NOTICE
+    assert household_balance(household_id=household.pk).balance == 0

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI
@@ -146,6 +147,16 @@ def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> JsonResponse:
         response.status_code = 413
         return response
     response = error_response(ErrorCode.INVALID_INPUT, _("请求无效"))
+    response.status_code = 400
+    return response
+
+
+@api.exception_handler(MultiPartParserError)
+def _bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> JsonResponse:
+    # A multipart body without a usable boundary: the client's fault, not ours (was a 500).
+    response = error_response(
+        ErrorCode.INVALID_INPUT, _("请求体格式有误：multipart 缺少有效的 boundary")
+    )
     response.status_code = 400
     return response
 

@@ -27,6 +27,10 @@ class Command(BaseCommand):
                 raise CommandError("--at 应为 ISO 时间，如 2026-12-01T08:00+08:00") from None
             if timezone.is_naive(at):
                 at = timezone.make_aware(at)
+            # A time ahead of now would post claims whose notice has not ended (issue 9, item
+            # 7); catching up after downtime only ever needs a time in the past.
+            if at > timezone.now():
+                raise CommandError("--at 不能晚于现在：公示未满的申报不能提前入账")
         result = notices_finalize(at=at, scheme_id=opts["scheme"])
         self.stdout.write(
             f"截至 {timezone.localtime(at):%Y-%m-%d %H:%M}：入账 {result.count} 条申报"
