@@ -21,6 +21,16 @@ class User(AbstractUser):
     display_name = models.CharField(_("姓名"), max_length=60, blank=True)
     failed_logins = models.PositiveIntegerField(_("连续登录失败次数"), default=0)
     locked_until = models.DateTimeField(_("锁定至"), null=True, blank=True)
+    # The staff member's own household, if they live in the scheme: the risk rules flag
+    # staff approving points for it.
+    household = models.ForeignKey(
+        "households.Household",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("本人所在户"),
+    )
 
     class Meta:
         verbose_name = _("工作人员")
