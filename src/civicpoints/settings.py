@@ -7,6 +7,7 @@ PostgreSQL. Nothing here holds business rules.
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "civicpoints.backoffice",
     "civicpoints.portal",
     "civicpoints.counter",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "civicpoints.backoffice.sessions.StaffSessionLimits",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -202,9 +205,35 @@ SMS_WEBHOOK_SECRET = os.environ.get("SMS_WEBHOOK_SECRET", "")
 SMS_INBOUND_LIMIT = 5
 SMS_INBOUND_WINDOW = 10 * 60
 
-# Staff login: after LOGIN_FAILURE_LIMIT failures the account waits LOGIN_LOCKOUT_SECONDS.
+# Staff login (docs/security.md): after LOGIN_FAILURE_LIMIT failures within
+# LOGIN_FAILURE_WINDOW_SECONDS of each other the account waits LOGIN_LOCKOUT_SECONDS.
 LOGIN_FAILURE_LIMIT = 5
 LOGIN_LOCKOUT_SECONDS = 15 * 60
+LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+# In front of it, django-axes throttles client addresses (schemes/throttle.py): one address
+# gets 3 failures per account and 20 in all per 30 quiet minutes; a throttled address's
+# tries never reach the account, so no one address can keep an account locked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "civicpoints.schemes.throttle.LoginThrottle"
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"], "ip_address"]
+LOGIN_THROTTLE_LIMITS = [3, 20]  # one per entry of AXES_LOCKOUT_PARAMETERS
+AXES_FAILURE_LIMIT = 1  # LoginThrottle counts in "limits reached"
+AXES_COOLOFF_TIME = timedelta(minutes=30)  # longer than the account's failure window
+AXES_RESET_ON_SUCCESS = False  # staff_login forgets only the (address, account) pair
+AXES_DISABLE_ACCESS_LOG = True  # logins are audit rows already
+AXES_CLIENT_IP_CALLABLE = "civicpoints.schemes.throttle.client_address"
+AXES_USERNAME_FORM_FIELD = "username"
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# The faces answer a throttled login themselves (429 JSON, the login page's message).
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
+# Staff page sessions (backoffice/sessions.py): 12 hours at most, 30 idle minutes. Residents'
+# phone sessions keep Django's cookie age.
+STAFF_SESSION_MAX_SECONDS = 12 * 3600
+STAFF_SESSION_IDLE_SECONDS = 30 * 60
 API_TOKEN_TTL_SECONDS = 12 * 3600
 # How long a keyed request that died mid-way (a killed worker) blocks retries with 409.
 IDEMPOTENCY_LEASE_SECONDS = int(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "30"))
@@ -212,6 +241,10 @@ IDEMPOTENCY_LEASE_SECONDS = int(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "30"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False
+# Cookies only over HTTPS whenever DEBUG is off (COOKIES_SECURE=0 for a plain-HTTP test rig).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = (
+    os.environ.get("COOKIES_SECURE", "0" if DEBUG else "1") == "1"
+)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -233,7 +266,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 NINJA_PAGINATION_MAX_LIMIT = 200

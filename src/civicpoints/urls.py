@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 
 from civicpoints.api.main import api
 from civicpoints.ops.views import bench_floor
@@ -14,6 +15,12 @@ admin.site.index_title = _("系统管理")
 
 urlpatterns = [
     path("api/", api.urls),
+    # One staff login (throttle, lockout, session limits): the admin's own form is not used.
+    path(
+        "admin/login/",
+        RedirectView.as_view(pattern_name="backoffice:login", query_string=True),
+        name="admin_login",
+    ),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the remembered switch
     path("m/", include("civicpoints.portal.urls")),

@@ -185,6 +185,8 @@ RESIDENT_POSTS = {
     "/api/v1/households/{household_id}/payment-codes",
     "/api/v1/stores/{store_id}/orders",
     "/api/v1/orders/{order_id}/cancel",
+    "/api/v1/auth/logout",  # ends the resident's own token(s)
+    "/api/v1/auth/logout-all",
 }
 NO_AUTH = {"/api/v1/auth/token", "/api/v1/auth/resident-token"}
 

@@ -1,4 +1,6 @@
-"""POST /auth/token: a staff bearer token from username and password (with lockout).
+"""POST /auth/token: a staff bearer token from username and password (throttled per client
+address, then a per-account lockout; see docs/security.md). POST /auth/logout ends the
+presented token; POST /auth/logout-all ends every token of its user (or household).
 
 POST /auth/resident-token: a resident's bearer token from the card code and PIN (the same
 lockout as the phone pages: 5 wrong PINs lock the card for 15 minutes).
@@ -19,7 +21,12 @@ from pydantic import Field
 
 from civicpoints.api.schemas import ErrorOut, Printable
 from civicpoints.households.models import ResidentToken
-from civicpoints.households.services import resident_token_create, resident_token_issue
+from civicpoints.households.services import (
+    resident_token_create,
+    resident_token_issue,
+    resident_token_revoke,
+    resident_tokens_revoke_all,
+)
 from civicpoints.households.sms_login import (
     CODE_TTL,
     RESEND_AFTER,
@@ -27,7 +34,12 @@ from civicpoints.households.sms_login import (
     sms_code_request,
 )
 from civicpoints.schemes.models import RoleGrant
-from civicpoints.schemes.services import api_token_issue, staff_login
+from civicpoints.schemes.services import (
+    api_token_issue,
+    api_token_revoke,
+    api_tokens_revoke_all,
+    staff_login,
+)
 
 router = Router(tags=["auth"])
 
@@ -54,7 +66,7 @@ class TokenOut(Schema):
 
 @router.post("/token", auth=None, response={200: TokenOut, 401: ErrorOut, 429: ErrorOut})
 def token(request: HttpRequest, body: TokenIn) -> dict:
-    user = staff_login(username=body.username, password=body.password)
+    user = staff_login(request=request, username=body.username, password=body.password)
     raw, row = api_token_issue(user=user)
     grants = RoleGrant.objects.filter(user=user).select_related("region")
     return {
@@ -70,6 +82,37 @@ def token(request: HttpRequest, body: TokenIn) -> dict:
             }
             for g in grants
         ],
+    }
+
+
+class RevokedOut(Schema):
+    revoked: int = Field(description="结束的令牌数")
+
+
+def _presented_token(request: HttpRequest) -> str:
+    """The bearer token of this request, read as ninja's HttpBearer reads it."""
+    parts = request.headers.get("Authorization", "").split(" ")
+    return " ".join(parts[1:]) if parts[0].lower() == "bearer" else ""
+
+
+@router.post("/logout", response={200: RevokedOut, 401: ErrorOut})
+def logout(request: HttpRequest) -> dict:
+    """End the token this request carries (staff or resident)."""
+    raw = _presented_token(request)
+    if getattr(request, "household", None) is not None:
+        return {"revoked": resident_token_revoke(token=raw)}
+    return {"revoked": api_token_revoke(token=raw)}
+
+
+@router.post("/logout-all", response={200: RevokedOut, 401: ErrorOut})
+def logout_all(request: HttpRequest) -> dict:
+    """End every token of the caller: all of a staff user's, or all of a household's."""
+    household = getattr(request, "household", None)
+    if household is not None:
+        return {"revoked": resident_tokens_revoke_all(household=household)}
+    user = request.auth
+    return {
+        "revoked": api_tokens_revoke_all(actor_id=user.pk, user_id=user.pk, reason="logout_all")
     }
 
 

@@ -23,8 +23,9 @@ from civicpoints.awards.selectors import (
 )
 from civicpoints.backoffice.navigation import Can, can_for
 from civicpoints.backoffice.paging import paged
+from civicpoints.backoffice.sessions import staff_session_started
 from civicpoints.community.selectors import COMMUNITY_WRITERS
-from civicpoints.errors import ApplicationError
+from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.households.cards import card_qr_svg
 from civicpoints.households.importing.pending import pending_uploads
 from civicpoints.households.selectors import household_for, household_search
@@ -182,18 +183,23 @@ def _next_page(request: HttpRequest) -> str | None:
 
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
+    status = 200
     if request.method == "POST":
         try:
             user = staff_login(
+                request=request,
                 username=request.POST.get("username", "")[:150],
                 password=request.POST.get("password", "")[:200],
             )
         except ApplicationError as exc:
             messages.error(request, exc.message)
+            status = exc.status if exc.code == ErrorCode.LOCKED_OUT else 200
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            staff_session_started(request)
             return redirect(_next_page(request) or "backoffice:home")
-    return render(request, "backoffice/login.html", {"next": _next_page(request) or ""})
+    context = {"next": _next_page(request) or ""}
+    return render(request, "backoffice/login.html", context, status=status)
 
 
 @require_POST

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -396,6 +397,11 @@ def household_verify_pin(
     ).update(pin_failures=0, pin_locked_until=None)
 
 
+@functools.cache
+def _dummy_pin_hash() -> str:
+    return make_password("000000", hasher=crypto.PIN_HASHER)
+
+
 def household_pin_login(*, card_code: str, pin: str) -> Household:
     """A resident logs in with the card code and PIN; 5 wrong PINs lock the card 15 minutes.
 
@@ -409,7 +415,10 @@ def household_pin_login(*, card_code: str, pin: str) -> Household:
         if code
         else None
     )
+    # A wrong card and a wrong PIN: the same status and body (no tries left to count for a
+    # card that does not exist), and a PIN hash checked either way.
     if household is None:
+        check_password(str(pin), _dummy_pin_hash())
         raise ApplicationError(ErrorCode.LOGIN_FAILED, _("卡号或密码不对"))
     result = household_pin_try(household_id=household.pk, pin=pin)
     if result.locked:
@@ -417,9 +426,7 @@ def household_pin_login(*, card_code: str, pin: str) -> Household:
             ErrorCode.LOCKED_OUT, _("密码错误次数过多，请15分钟后再试，或找村委会重设密码")
         )
     if not result.ok:
-        raise ApplicationError(
-            ErrorCode.LOGIN_FAILED, _("卡号或密码不对"), {"attempts_left": result.attempts_left}
-        )
+        raise ApplicationError(ErrorCode.LOGIN_FAILED, _("卡号或密码不对"))
     household.refresh_from_db(fields=["pin_hash", "pin_failures", "pin_locked_until"])
     return household
 
@@ -448,6 +455,18 @@ def resident_token_create(*, household: Household) -> tuple[str, ResidentToken]:
         expires_at=timezone.now() + RESIDENT_TOKEN_TTL,
     )
     return token, row
+
+
+def resident_token_revoke(*, token: str) -> int:
+    """A resident's logout: the presented token ends now (0 or 1 ended)."""
+    count, _deleted = ResidentToken.objects.filter(key_hash=_token_hash(token)).delete()
+    return count
+
+
+def resident_tokens_revoke_all(*, household: Household) -> int:
+    """Every API token of one household ends now (a new PIN does this too)."""
+    count, _deleted = ResidentToken.objects.filter(household=household).delete()
+    return count
 
 
 def resident_token_household(*, token: str) -> Household | None:

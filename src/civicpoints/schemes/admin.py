@@ -9,8 +9,13 @@ from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from civicpoints.schemes.models import Region, RoleGrant, Scheme, User
-from civicpoints.schemes.services import region_path, staff_unlock
+from civicpoints.schemes.models import ApiToken, Region, RoleGrant, Scheme, User
+from civicpoints.schemes.services import (
+    api_tokens_revoke,
+    api_tokens_revoke_all,
+    region_path,
+    staff_unlock,
+)
 
 
 @admin.register(Scheme)
@@ -49,8 +54,9 @@ class StaffAdmin(UserAdmin):
         *(UserAdmin.fieldsets or ()),
         (_("登录保护"), {"fields": ("failed_logins", "locked_until")}),
     )
+    readonly_fields = ["failed_logins", "locked_until"]
     inlines = [RoleGrantInline]
-    actions = ["unlock"]
+    actions = ["unlock", "revoke_tokens"]
 
     @admin.action(description=_("解除登录锁定"))
     def unlock(self, request: Any, queryset: Any) -> None:
@@ -59,6 +65,50 @@ class StaffAdmin(UserAdmin):
         count = queryset.count()
         done = ngettext("已解锁 %(count)d 个账号", "已解锁 %(count)d 个账号", count)
         self.message_user(request, done % {"count": count}, messages.SUCCESS)
+
+    @admin.action(description=_("吊销全部接口令牌"))
+    def revoke_tokens(self, request: Any, queryset: Any) -> None:
+        ended = sum(
+            api_tokens_revoke_all(actor_id=request.user.pk, user_id=user.pk, reason="admin")
+            for user in queryset
+        )
+        done = ngettext("已吊销 %(count)d 个令牌", "已吊销 %(count)d 个令牌", ended)
+        self.message_user(request, done % {"count": ended}, messages.SUCCESS)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Live and expired API tokens; only their hashes exist, so a token can only be revoked."""
+
+    list_display = ["user", "created_at", "expires_at", "last_used_at"]
+    list_filter = ["expires_at"]
+    search_fields = ["user__username", "user__display_name"]
+    list_select_related = ["user"]
+    ordering = ["-created_at"]
+    fields = ["user", "created_at", "expires_at", "last_used_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False  # revoking goes through the action, which writes the audit row
+
+    def get_actions(self, request: Any) -> Any:
+        actions = super().get_actions(request)
+        if not request.user.has_perm("schemes.delete_apitoken"):
+            actions.pop("revoke", None)
+        return actions
+
+    @admin.action(description=_("吊销所选令牌"))
+    def revoke(self, request: Any, queryset: Any) -> None:
+        ended = api_tokens_revoke(actor_id=request.user.pk, tokens=queryset)
+        done = ngettext("已吊销 %(count)d 个令牌", "已吊销 %(count)d 个令牌", ended)
+        self.message_user(request, done % {"count": ended}, messages.SUCCESS)
 
 
 @admin.register(RoleGrant)

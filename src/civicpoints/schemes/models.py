@@ -21,6 +21,10 @@ class User(AbstractUser):
     display_name = models.CharField(_("姓名"), max_length=60, blank=True)
     failed_logins = models.PositiveIntegerField(_("连续登录失败次数"), default=0)
     locked_until = models.DateTimeField(_("锁定至"), null=True, blank=True)
+    # When the last login try was counted (failures older than the window are forgotten), and
+    # until when that try is being checked: one password check per account at a time.
+    login_tried_at = models.DateTimeField(_("最近登录尝试"), null=True, blank=True)
+    login_check_until = models.DateTimeField(null=True, blank=True, editable=False)
     # The staff member's own household, if they live in the scheme: the risk rules flag
     # staff approving points for it.
     household = models.ForeignKey(
@@ -170,12 +174,22 @@ class RoleGrant(models.Model):
 
 
 class ApiToken(models.Model):
-    """A bearer token for the API; only its SHA-256 is stored."""
+    """A bearer token for the API; only its SHA-256 is stored.
 
-    user = models.ForeignKey(User, models.CASCADE, related_name="api_tokens")
+    ``password_mark`` is the user's session auth hash (an HMAC of the password hash) when the
+    token was issued: a token stops working the moment the password changes, by any path.
+    Revoking a token deletes its row.
+    """
+
+    user = models.ForeignKey(
+        User, models.CASCADE, related_name="api_tokens", verbose_name=_("工作人员")
+    )
     key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
+    password_mark = models.CharField(max_length=128, default="", editable=False)
+    created_at = models.DateTimeField(_("签发时间"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("到期时间"))
+    # Written at most once every few minutes per token (a cheap guarded UPDATE).
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("接口令牌")

@@ -1,4 +1,8 @@
-"""Writes for regions, schemes, grants and staff login (with lockout)."""
+"""Writes for regions, schemes, grants, staff login (throttle and lockout) and API tokens.
+
+Staff login counts a try before it checks a password and never lifts a lock it did not take;
+API tokens end when they expire, are revoked, or their user's password changes.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,29 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.schemes.models import ApiToken, Region, RegionLevel, RoleGrant, Scheme, User
+from civicpoints.schemes.throttle import (
+    address_allowed,
+    forget_account_failures,
+    forget_address_failures,
+)
+
+# How long one login try holds its account while its password is checked (a killed worker's
+# hold runs out by itself); other tries meanwhile are refused like a lock.
+LOGIN_CHECK_LEASE_SECONDS = 10
 
 
 def region_path(code: str, parent: Region | None) -> str:
@@ -70,50 +86,108 @@ def role_grant(*, user: User, scheme: Scheme, region: Region, role: str) -> Role
     return grant
 
 
-def staff_login(*, username: str, password: str) -> User:
-    """Check a staff password, counting failures; a locked account waits, whatever it sends."""
+def staff_login(*, request: HttpRequest, username: str, password: str) -> User:
+    """Check a staff password: the address is throttled first, then the account's try is
+    counted (and, at the limit, the lock taken) in a committed UPDATE before the password is
+    hashed, one check per account at a time. An unknown username gets the same answer.
+    """
+    if not address_allowed(request, username):
+        raise ApplicationError(ErrorCode.LOCKED_OUT)
     now = timezone.now()
-    user = User.objects.filter(username=username).first()
-    if user is not None and user.locked_until and user.locked_until > now:
-        raise ApplicationError(
-            ErrorCode.LOCKED_OUT, detail={"locked_until": user.locked_until.isoformat()}
-        )
-    authenticated = authenticate(username=username, password=password)
-    if authenticated is None:
-        if user is not None:
-            _count_failure(user, now)
+    user_id = User.objects.filter(username=username).values_list("pk", flat=True).first()
+    counted = _count_try(user_id, now) if user_id is not None else None
+    if user_id is not None and counted is None:
+        raise ApplicationError(ErrorCode.LOCKED_OUT)
+    # Unknown users are hashed too (ModelBackend runs a dummy hash), so both take as long;
+    # the axes backend and its failure signal count the address either way.
+    authenticated = authenticate(request, username=username, password=password)
+    if user_id is None:
         raise ApplicationError(ErrorCode.LOGIN_FAILED)
-    with transaction.atomic():
-        if authenticated.failed_logins or authenticated.locked_until:
-            User.objects.filter(pk=authenticated.pk).update(failed_logins=0, locked_until=None)
-        audit_record(actor_id=authenticated.pk, scheme_id=None, action="staff.login")
+    assert counted is not None
+    if authenticated is None:
+        _try_failed(user_id, counted, now)
+        raise ApplicationError(ErrorCode.LOGIN_FAILED)
+    _try_passed(authenticated, counted, now)
+    forget_address_failures(request, username)
     return authenticated
 
 
-def _count_failure(user: User, now: datetime) -> None:
+def _count_try(user_id: int, now: datetime) -> int | None:
+    """Take one of the account's tries, or None while it is locked or another try is being
+    checked. Failures older than the window, or from before an expired lock, are forgotten."""
+    limit = settings.LOGIN_FAILURE_LIMIT
+    fresh = (
+        Q(login_tried_at__isnull=True)
+        | Q(login_tried_at__lt=now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS))
+        | Q(locked_until__isnull=False)  # an expired lock (a live one is excluded below)
+    )
+    reaches_limit = Q(pk__isnull=False) if limit <= 1 else ~fresh & Q(failed_logins__gte=limit - 1)
+    rows = User.objects.filter(pk=user_id)
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1)
-        user.refresh_from_db(fields=["failed_logins"])
+        taken = (
+            rows.exclude(locked_until__gt=now)
+            .exclude(login_check_until__gt=now)
+            .update(
+                failed_logins=Case(When(fresh, then=Value(1)), default=F("failed_logins") + 1),
+                # The try that reaches the limit locks before it is checked; if its password
+                # is right, _try_passed lifts the lock it took.
+                locked_until=Case(
+                    When(
+                        reaches_limit,
+                        then=Value(now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)),
+                    ),
+                    default=Value(None),
+                    output_field=DateTimeField(),
+                ),
+                login_tried_at=now,
+                login_check_until=now + timedelta(seconds=LOGIN_CHECK_LEASE_SECONDS),
+            )
+        )
+        if not taken:
+            return None
+        return rows.values_list("failed_logins", flat=True).get()
+
+
+def _ours(user_id: int, counted: int, now: datetime) -> Any:
+    """The account row while it still holds the try we counted (an unlock or a later try
+    after our lease ran out changes it): every write after the check compares on it."""
+    return User.objects.filter(pk=user_id, failed_logins=counted, login_tried_at=now)
+
+
+def _try_failed(user_id: int, counted: int, now: datetime) -> None:
+    with transaction.atomic():
+        _ours(user_id, counted, now).update(login_check_until=None)
         audit_record(
-            actor_id=user.pk,
+            actor_id=user_id,
             scheme_id=None,
             action="staff.login_failed",
-            detail={"failures": user.failed_logins},
+            detail={"failures": counted},
         )
-        if user.failed_logins >= settings.LOGIN_FAILURE_LIMIT:
-            lock = now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
-            User.objects.filter(pk=user.pk).update(locked_until=lock, failed_logins=0)
+        if counted >= settings.LOGIN_FAILURE_LIMIT:
+            locked = User.objects.filter(pk=user_id).values_list("locked_until", flat=True).get()
             audit_record(
-                actor_id=user.pk,
+                actor_id=user_id,
                 scheme_id=None,
                 action="staff.locked",
-                detail={"locked_until": lock.isoformat()},
+                detail={"locked_until": locked.isoformat() if locked else None},
             )
 
 
-def staff_unlock(*, actor_id: int | None, user: User) -> None:
+def _try_passed(user: User, counted: int, now: datetime) -> None:
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
+        _ours(user.pk, counted, now).update(
+            failed_logins=0, locked_until=None, login_tried_at=None, login_check_until=None
+        )
+        audit_record(actor_id=user.pk, scheme_id=None, action="staff.login")
+
+
+def staff_unlock(*, actor_id: int | None, user: User) -> None:
+    """Lift an account's lock and forget its failures, from every address."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(
+            failed_logins=0, locked_until=None, login_tried_at=None, login_check_until=None
+        )
+        forget_account_failures(user.username)
         audit_record(
             actor_id=actor_id, scheme_id=None, action="staff.unlock", detail={"user": user.pk}
         )
@@ -126,18 +200,76 @@ def _token_hash(token: str) -> str:
 def api_token_issue(*, user: User) -> tuple[str, ApiToken]:
     token = secrets.token_urlsafe(32)
     expires = timezone.now() + timedelta(seconds=settings.API_TOKEN_TTL_SECONDS)
-    row = ApiToken.objects.create(user=user, key_hash=_token_hash(token), expires_at=expires)
+    row = ApiToken.objects.create(
+        user=user,
+        key_hash=_token_hash(token),
+        password_mark=user.get_session_auth_hash(),
+        expires_at=expires,
+    )
     return token, row
 
 
+# A token's "last used" time is written at most this often (one guarded UPDATE).
+TOKEN_USE_RECORD_SECONDS = 300
+
+
 def api_token_user(*, token: str) -> User | None:
+    """The active user a live token belongs to, or None (unknown, expired, revoked, or issued
+    before the user's password last changed)."""
     if not token or len(token) > 200:
         return None
+    now = timezone.now()
     row = (
         ApiToken.objects.select_related("user")
-        .filter(key_hash=_token_hash(token), expires_at__gt=timezone.now())
+        .filter(key_hash=_token_hash(token), expires_at__gt=now)
         .first()
     )
     if row is None or not row.user.is_active:
         return None
+    if not constant_time_compare(row.password_mark, row.user.get_session_auth_hash()):
+        return None
+    stale = now - timedelta(seconds=TOKEN_USE_RECORD_SECONDS)
+    if row.last_used_at is None or row.last_used_at < stale:
+        ApiToken.objects.filter(pk=row.pk).exclude(last_used_at__gte=stale).update(last_used_at=now)
     return row.user
+
+
+def api_token_revoke(*, token: str) -> int:
+    """Logout: the presented token ends now. Returns how many tokens ended (0 or 1)."""
+    with transaction.atomic():
+        row = ApiToken.objects.filter(key_hash=_token_hash(token)).first()
+        if row is None:
+            return 0
+        row.delete()
+        audit_record(actor_id=row.user_id, scheme_id=None, action="staff.logout")
+        return 1
+
+
+def api_tokens_revoke_all(*, actor_id: int | None, user_id: int, reason: str) -> int:
+    """Every API token of one user ends now (logout everywhere, an admin's revoke, a password
+    change, a deactivation). Returns how many ended."""
+    with transaction.atomic():
+        count, _deleted = ApiToken.objects.filter(user_id=user_id).delete()
+        if count:
+            audit_record(
+                actor_id=actor_id,
+                scheme_id=None,
+                action="staff.tokens_revoked",
+                detail={"user": user_id, "count": count, "reason": reason},
+            )
+        return count
+
+
+def api_tokens_revoke(*, actor_id: int | None, tokens: Any) -> int:
+    """Chosen tokens end now (the admin's list). ``tokens``: a queryset of ApiToken."""
+    with transaction.atomic():
+        rows = list(tokens.values_list("pk", "user_id"))
+        count, _deleted = ApiToken.objects.filter(pk__in=[pk for pk, _u in rows]).delete()
+        for pk, user_id in rows:
+            audit_record(
+                actor_id=actor_id,
+                scheme_id=None,
+                action="staff.tokens_revoked",
+                detail={"user": user_id, "token": pk, "reason": "admin"},
+            )
+        return count
