@@ -110,7 +110,7 @@ def logout_all(request: HttpRequest) -> dict:
     household = getattr(request, "household", None)
     if household is not None:
         return {"revoked": resident_tokens_revoke_all(household=household)}
-    user = request.auth
+    user = request.auth  # type: ignore[attr-defined]
     return {
         "revoked": api_tokens_revoke_all(actor_id=user.pk, user_id=user.pk, reason="logout_all")
     }

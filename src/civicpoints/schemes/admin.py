@@ -86,7 +86,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     ordering = ["-created_at"]
     fields = ["user", "created_at", "expires_at", "last_used_at"]
-    readonly_fields = fields
+    readonly_fields = ["user", "created_at", "expires_at", "last_used_at"]
     actions = ["revoke"]
 
     def has_add_permission(self, request: Any) -> bool:

@@ -18,7 +18,7 @@ _WATCHED = {"password", "is_active"}
 
 
 def _remember(sender: type[User], instance: User, update_fields: Any = None, **kwargs: Any) -> None:
-    instance._tokens_end = False  # type: ignore[attr-defined]
+    instance._tokens_end = ""  # type: ignore[attr-defined]
     if instance.pk is None or kwargs.get("raw"):
         return
     if update_fields is not None and not _WATCHED & set(update_fields):
@@ -33,12 +33,12 @@ def _remember(sender: type[User], instance: User, update_fields: Any = None, **k
 
 
 def _end_tokens(sender: type[User], instance: User, **kwargs: Any) -> None:
-    reason = getattr(instance, "_tokens_end", False)
+    reason = str(getattr(instance, "_tokens_end", ""))
     if reason:
         from civicpoints.schemes.services import api_tokens_revoke_all
 
         api_tokens_revoke_all(actor_id=None, user_id=instance.pk, reason=reason)
-        instance._tokens_end = False  # type: ignore[attr-defined]
+        instance._tokens_end = ""  # type: ignore[attr-defined]
 
 
 def connect() -> None:
