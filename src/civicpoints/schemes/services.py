@@ -123,7 +123,7 @@ def _count_try(user_id: int, now: datetime) -> int | None:
     )
     reaches_limit = Q(pk__isnull=False) if limit <= 1 else ~fresh & Q(failed_logins__gte=limit - 1)
     rows = User.objects.filter(pk=user_id)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):  # committed before any password is hashed
         taken = (
             rows.exclude(locked_until__gt=now)
             .exclude(login_check_until__gt=now)
