@@ -224,6 +224,7 @@ AXES_FAILURE_LIMIT = 1  # LoginThrottle counts in "limits reached"
 AXES_COOLOFF_TIME = timedelta(minutes=30)  # longer than the account's failure window
 AXES_RESET_ON_SUCCESS = False  # staff_login forgets only the (address, account) pair
 AXES_DISABLE_ACCESS_LOG = True  # logins are audit rows already
+AXES_ENABLE_ADMIN = False  # English-only screens; unlock and `axes_reset_ip` cover the need
 AXES_CLIENT_IP_CALLABLE = "civicpoints.schemes.throttle.client_address"
 AXES_USERNAME_FORM_FIELD = "username"
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
