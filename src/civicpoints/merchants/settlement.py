@@ -22,6 +22,7 @@ from django.db.models import Count, Min, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.bulk import update_many
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
@@ -200,7 +201,7 @@ def settle(*, scheme: Scheme, day: dt.date, actor_id: int | None = None) -> Sett
         audit_record(
             actor_id=actor_id,
             scheme_id=scheme.pk,
-            action="settlement.run",
+            action=AuditAction.SETTLEMENT_RUN,
             detail={"date": day.isoformat(), **result.as_dict()},
         )
     return result
@@ -279,7 +280,7 @@ def statement_mark_paid(*, actor: Actor, statement: Statement, bank_reference: s
         audit_record(
             actor_id=actor.user_id,
             scheme_id=scheme_id,
-            action="settlement.paid",
+            action=AuditAction.SETTLEMENT_PAID,
             obj=statement,
             detail={"bank_reference": reference, "amount_fen": statement.amount_fen},
         )

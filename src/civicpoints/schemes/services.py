@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.schemes.models import ApiToken, Region, RegionLevel, RoleGrant, Scheme, User
@@ -86,7 +87,7 @@ def staff_login(*, username: str, password: str) -> User:
     with transaction.atomic():
         if authenticated.failed_logins or authenticated.locked_until:
             User.objects.filter(pk=authenticated.pk).update(failed_logins=0, locked_until=None)
-        audit_record(actor_id=authenticated.pk, scheme_id=None, action="staff.login")
+        audit_record(actor_id=authenticated.pk, scheme_id=None, action=AuditAction.STAFF_LOGIN)
     return authenticated
 
 
@@ -97,7 +98,7 @@ def _count_failure(user: User, now: datetime) -> None:
         audit_record(
             actor_id=user.pk,
             scheme_id=None,
-            action="staff.login_failed",
+            action=AuditAction.STAFF_LOGIN_FAILED,
             detail={"failures": user.failed_logins},
         )
         if user.failed_logins >= settings.LOGIN_FAILURE_LIMIT:
@@ -106,7 +107,7 @@ def _count_failure(user: User, now: datetime) -> None:
             audit_record(
                 actor_id=user.pk,
                 scheme_id=None,
-                action="staff.locked",
+                action=AuditAction.STAFF_LOCKED,
                 detail={"locked_until": lock.isoformat()},
             )
 
@@ -115,7 +116,10 @@ def staff_unlock(*, actor_id: int | None, user: User) -> None:
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
         audit_record(
-            actor_id=actor_id, scheme_id=None, action="staff.unlock", detail={"user": user.pk}
+            actor_id=actor_id,
+            scheme_id=None,
+            action=AuditAction.STAFF_UNLOCK,
+            detail={"user": user.pk},
         )
 
 

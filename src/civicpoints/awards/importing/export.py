@@ -19,6 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.importing.sheet import write_csv, write_xlsx
 from civicpoints.awards.models import ClaimStatus
@@ -195,7 +196,8 @@ def claims_export(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=scheme.pk,
-            action="claim.export",
+            action=AuditAction.CLAIM_EXPORT,
+            region_id=region.pk,
             detail={
                 "month": f"{first:%Y-%m}",
                 "region": region.code,
