@@ -251,9 +251,7 @@ class Describer:
     def who(e: AuditEvent) -> str:
         if e.actor_id is None:
             return _("系统或村民本人")
-        user = e.actor
-        name = user.display_name or user.username
-        return f"{name}（{user.username}）" if user.display_name else name
+        return e.actor.display_name or e.actor.username
 
     def target(self, e: AuditEvent) -> str:
         if not e.object_type:
