@@ -221,3 +221,19 @@ def test_exports_are_neutralised_scoped_and_audited(log) -> None:
     # the auditor's own export shows in words on the page
     page = client.get("/audit/", {"action": "audit.export"}).content.decode()
     assert "导出审计日志" in page and "格式：xlsx" in page and "操作：新建农户" in page
+
+
+@pytest.mark.django_db
+def test_the_region_comes_from_what_is_loaded_never_from_a_query(
+    world, django_assert_num_queries
+) -> None:
+    from civicpoints.audit.services import region_of
+    from civicpoints.households.models import Member
+
+    home = make_household(world.scheme, world.village_b1, "赵六")
+    member = Member.objects.select_related("household").filter(household=home).first()
+    bare = Member.objects.filter(household=home).first()
+    with django_assert_num_queries(0):
+        assert region_of(member) == world.village_b1.pk
+        assert region_of(bare) is None  # not loaded: the event is filed scheme-wide
+        assert region_of(world.township_a) == world.township_a.pk

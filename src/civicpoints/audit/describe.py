@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from civicpoints.audit.models import AuditEvent
+from civicpoints.audit.models import AuditAction, AuditEvent
 from civicpoints.ledger.amounts import format_points
 
 KEY_LABELS: dict[str, Any] = {
@@ -108,6 +108,7 @@ NAMED = {
     "served_townships": ("schemes.Region", "name"),
     "carried_forward": ("merchants.Merchant", "shop_name"),
 }
+ID_KEYS = {"claim", "payment", "reply", "previous"}  # ids shown as "12号"
 BY_CODE = {"village", "region"}  # region division codes -> names
 YUAN = {"amount_fen", "cash_fen"}
 HUNDREDTHS = {"amount"}  # hundredths of a point (ledger adjustments)
@@ -177,6 +178,9 @@ class Describer:
     def __init__(self, events: Iterable[AuditEvent]) -> None:
         self.events = list(events)
         self.labels = _choice_labels()
+        # (get_action_display() rebuilds and hashes all the lazy labels on every call)
+        self.actions = {value: str(label) for value, label in AuditAction.choices}
+        self.keys = {key: str(label) for key, label in KEY_LABELS.items()}
         self.models = _models_by_name()
         self.names: dict[tuple[str, int], str] = {}
         self.regions: dict[str, str] = {}
@@ -210,10 +214,11 @@ class Describer:
         self.regions = dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
         for type_name, ids in objects.items():
             model = self.models[type_name]
-            field = self._name_field(model)
-            if field is None:
+            name_field = self._name_field(model)
+            if name_field is None:
                 continue
-            for pk, name in model.objects.filter(pk__in=ids).values_list("pk", field):
+            rows = model._default_manager.filter(pk__in=ids).values_list("pk", name_field)
+            for pk, name in rows:
                 self.names[(type_name, pk)] = str(name or "")
 
     @staticmethod
@@ -241,7 +246,7 @@ class Describer:
             event=e,
             when=timezone.localtime(e.created_at),
             who=self.who(e),
-            what=str(e.get_action_display()),
+            what=self.actions.get(e.action, _("其他操作")),
             target=self.target(e),
             region=e.region.name if e.region_id is not None and e.region else "",
             detail=self.detail(e),
@@ -249,9 +254,10 @@ class Describer:
 
     @staticmethod
     def who(e: AuditEvent) -> str:
-        if e.actor_id is None:
+        user = e.actor
+        if user is None:
             return _("系统或村民本人")
-        return e.actor.display_name or e.actor.username
+        return user.display_name or user.username
 
     def target(self, e: AuditEvent) -> str:
         if not e.object_type:
@@ -277,8 +283,8 @@ class Describer:
         return out
 
     def _label(self, key: str, model: type[models.Model] | None) -> str:
-        if key in KEY_LABELS:
-            return str(KEY_LABELS[key])
+        if key in self.keys:
+            return self.keys[key]
         if model is not None:
             try:
                 return str(model._meta.get_field(key).verbose_name)  # type: ignore[union-attr]
@@ -295,6 +301,12 @@ class Describer:
             return "，".join(
                 f"{self._label(k, model)} {self._value(k, v, app, model)}" for k, v in value.items()
             )
+        if value == []:
+            return _("无")
+        if key == "action" and value in self.actions:
+            return self.actions[value]
+        if key in ID_KEYS and isinstance(value, int):
+            return _("%(id)s号") % {"id": value}
         if key in NAMED:
             label = NAMED[key][0]
             ids = value if isinstance(value, list) else [value]

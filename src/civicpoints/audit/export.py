@@ -63,17 +63,21 @@ def _record(actor: Actor, wanted: AuditFilter, fmt: str, rows: int) -> int:
             scheme_id=next(iter(schemes)) if len(schemes) == 1 else None,
             action=AuditAction.AUDIT_EXPORT,
             region_id=region_id,
-            detail={
-                "format": fmt,
-                "rows": rows,
-                "user": wanted.actor_id,
-                "action": str(wanted.action.label) if wanted.action else "",
-                "region": wanted.region.code if wanted.region else "",
-                "since": wanted.since.isoformat() if wanted.since else "",
-                "until": wanted.until.isoformat() if wanted.until else "",
-            },
+            detail={"format": fmt, "rows": rows} | _filters(wanted),
         )
     return int(event.pk)
+
+
+def _filters(wanted: AuditFilter) -> dict[str, Any]:
+    """The filter of an export, only what was set."""
+    given = {
+        "user": wanted.actor_id,
+        "action": wanted.action.value if wanted.action else None,
+        "region": wanted.region.code if wanted.region else None,
+        "since": wanted.since.isoformat() if wanted.since else None,
+        "until": wanted.until.isoformat() if wanted.until else None,
+    }
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def audit_export_csv(*, actor: Actor, wanted: AuditFilter) -> tuple[int, Iterator[bytes]]:

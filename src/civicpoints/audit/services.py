@@ -11,7 +11,7 @@ from django.db.models import ForeignKey, Model
 from civicpoints.audit.models import AuditAction, AuditEvent
 
 # Links followed (only when already loaded, never with a query) to find an object's region.
-_VIA = ("household", "store", "activity", "claim", "order", "helper")
+_VIA = ("household", "store", "activity", "claim", "order", "helper", "payment")
 
 
 def region_of(obj: Any) -> int | None:

@@ -17,7 +17,7 @@ from civicpoints.stores.models import (
 )
 from civicpoints.stores.services.catalogue import require_counter
 
-STOCK_IN_AUDIT = {
+STOCK_IN_AUDIT: dict[str, AuditAction] = {
     StockMoveKind.PURCHASE: AuditAction.STOCK_PURCHASE,
     StockMoveKind.DONATION: AuditAction.STOCK_DONATION,
 }
