@@ -237,3 +237,14 @@ def test_the_region_comes_from_what_is_loaded_never_from_a_query(
         assert region_of(member) == world.village_b1.pk
         assert region_of(bare) is None  # not loaded: the event is filed scheme-wide
         assert region_of(world.township_a) == world.township_a.pk
+
+
+@pytest.mark.django_db
+def test_an_xlsx_too_big_is_refused_with_the_way_out(log, monkeypatch) -> None:
+    from civicpoints.audit import export
+
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 1)
+    client = log.client(log.county_auditor)
+    refused = client.get("/audit/log.xlsx")
+    assert refused.status_code == 400 and "导出 CSV" in refused.content.decode()
+    assert not AuditEvent.objects.filter(action=AuditAction.AUDIT_EXPORT).exists()

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 import xlsxwriter
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from civicpoints.audit.describe import Describer
 from civicpoints.audit.models import AuditAction, AuditEvent
@@ -96,7 +97,8 @@ def audit_export_xlsx(*, actor: Actor, wanted: AuditFilter) -> tuple[int, IO[byt
     count = audit_events(actor, wanted).count()
     if count > XLSX_MAX_ROWS:
         raise invalid(
-            f"记录太多（{count} 条），Excel 文件最多导出 {XLSX_MAX_ROWS} 条：请缩小时间范围或导出 CSV",
+            _("记录太多（%(count)s 条），Excel 文件最多导出 %(limit)s 条：请缩小时间范围或导出 CSV")
+            % {"count": count, "limit": XLSX_MAX_ROWS},
             field="format",
         )
     before = _record(actor, wanted, "xlsx", count)

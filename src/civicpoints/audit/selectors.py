@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction, AuditEvent
 from civicpoints.errors import invalid
@@ -102,7 +103,7 @@ def _day(raw: str, field: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        raise invalid("日期应写成 2026-11-02 这样的格式", field=field) from None
+        raise invalid(_("日期应写成 2026-11-02 这样的格式"), field=field) from None
 
 
 def audit_filter(actor: Actor, params: dict[str, str]) -> AuditFilter:
@@ -112,20 +113,20 @@ def audit_filter(actor: Actor, params: dict[str, str]) -> AuditFilter:
     nobody reads an unfiltered list believing it filtered)."""
     action = (params.get("action") or "").strip()
     if action and action not in AuditAction.values:
-        raise invalid("没有这种操作", field="action")
+        raise invalid(_("没有这种操作"), field="action")
     who = (params.get("actor") or "").strip()
     actor_id = parse_id(who) if who else None
     if who and actor_id is None:
-        raise invalid("操作人无效", field="actor")
+        raise invalid(_("操作人无效"), field="actor")
     region = None
     code = (params.get("region") or "").strip()
     if code:
         region = next((r for r in audit_regions(actor) if r.code == code), None)
         if region is None:
-            raise invalid("只能按您管辖范围内的乡镇或村筛选", field="region")
+            raise invalid(_("只能按您管辖范围内的乡镇或村筛选"), field="region")
     since, until = _day(params.get("from", ""), "from"), _day(params.get("to", ""), "to")
     if since and until and since > until:
-        raise invalid("开始日期不能晚于结束日期", field="from")
+        raise invalid(_("开始日期不能晚于结束日期"), field="from")
     return AuditFilter(
         actor_id=actor_id,
         action=AuditAction(action) if action else None,
