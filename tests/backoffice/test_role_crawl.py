@@ -145,6 +145,11 @@ class RoleCrawl(TestCase):
         assert RESULTS["village-admin"].posted, "no form was tried"
         # An auditor reads: not one form that writes is on any page they reach.
         assert RESULTS["auditor"].posted == []
+        # The audit log and its exports: crawled for county admins and auditors, no one else.
+        for role, crawl in RESULTS.items():
+            audit = {u.split("?")[0] for u in crawl.statuses if u.startswith("/audit/")}
+            wanted = {"/audit/", "/audit/log.csv", "/audit/log.xlsx"}
+            assert audit == (wanted if role in ("county-admin", "auditor") else set()), role
 
     def test_no_page_shows_a_raw_code_or_raw_hundredths(self) -> None:
         codes = enum_values()

@@ -7,7 +7,7 @@ from civicpoints.audit.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor", "action", "object_type", "object_id", "scheme"]
+    list_display = ["created_at", "actor", "action", "object_type", "object_id", "region", "scheme"]
     list_filter = ["action", "scheme"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 

@@ -178,6 +178,15 @@ class Can:
 
         return feedback_open_count(self.actor) if self.community else 0
 
+    # --- oversight ----------------------------------------------------------------------------
+
+    @cached_property
+    def audit_log(self) -> bool:
+        """审计日志: county admins and auditors (read-only)."""
+        from civicpoints.audit.selectors import may_read_audit
+
+        return may_read_audit(self.actor)
+
     @cached_property
     def admin(self) -> bool:
         return bool(getattr(self.user, "is_staff", False))
@@ -226,6 +235,7 @@ NAV: list[NavItem] = [
         badge=lambda c: c.feedback_open,
         badge_title=_("待处理和处理中的投诉建议"),
     ),
+    NavItem(_("审计日志"), "backoffice:audit_log", lambda c: c.audit_log),
     NavItem(_("系统管理"), "admin:index", lambda c: c.admin),
 ]
 

@@ -21,6 +21,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.backoffice.merchant_views import (
@@ -271,7 +272,7 @@ def payout_file(request: HttpRequest, kind: str) -> HttpResponse:
     audit_record(
         actor_id=actor.user_id,
         scheme_id=scheme.pk,
-        action="settlement.payout_file",
+        action=AuditAction.SETTLEMENT_PAYOUT_FILE,
         detail={
             "format": kind,
             "date": day.isoformat() if day else "",

@@ -2,6 +2,7 @@ from django.urls import path
 
 from civicpoints.backoffice import (
     activity_views,
+    audit_views,
     ceremony_views,
     community_views,
     delivery_views,
@@ -212,4 +213,8 @@ urlpatterns = [
         community_views.feedback_photo_view,
         name="feedback_photo",
     ),
+    # The audit log (审计日志): county admins and auditors.
+    path("audit/", audit_views.audit_log, name="audit_log"),
+    path("audit/log.csv", audit_views.audit_log_export, {"kind": "csv"}, name="audit_log_csv"),
+    path("audit/log.xlsx", audit_views.audit_log_export, {"kind": "xlsx"}, name="audit_log_xlsx"),
 ]

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.community.models import (
     Announcement,
@@ -118,7 +119,7 @@ def announcement_post(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=scheme.pk,
-            action="announcement.post",
+            action=AuditAction.ANNOUNCEMENT_POST,
             obj=announcement,
             detail={"village": village.code, "title": title, "pinned": bool(pinned)},
         )
@@ -169,7 +170,7 @@ def announcement_edit(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=row.scheme_id,
-            action="announcement.edit",
+            action=AuditAction.ANNOUNCEMENT_EDIT,
             obj=row,
             detail={"before": before},
         )
@@ -203,7 +204,7 @@ def announcement_withdraw(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=announcement.scheme_id,
-            action="announcement.withdraw",
+            action=AuditAction.ANNOUNCEMENT_WITHDRAW,
             obj=announcement,
             detail={"reason": reason},
         )
@@ -260,7 +261,7 @@ def feedback_submit(
         audit_record(
             actor_id=None,
             scheme_id=household.scheme_id,
-            action="feedback.submit",
+            action=AuditAction.FEEDBACK_SUBMIT,
             obj=feedback,
             detail={"household": household.pk, "kind": kind, "photo": photo is not None},
         )
@@ -295,7 +296,7 @@ def feedback_reply(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=row.scheme_id,
-            action="feedback.reply",
+            action=AuditAction.FEEDBACK_REPLY,
             obj=row,
             detail={"reply": reply.pk, "from": before},
         )
@@ -325,7 +326,7 @@ def feedback_set_status(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=row.scheme_id,
-            action="feedback.status",
+            action=AuditAction.FEEDBACK_STATUS,
             obj=row,
             detail={"from": before, "to": status},
         )

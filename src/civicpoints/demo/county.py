@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.db import reset_queries, transaction
 from django.utils import timezone
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.awards.services import claim_approve, claim_submit
 from civicpoints.demo.activities import build_activities
 from civicpoints.demo.community import build_village_life
@@ -332,7 +333,7 @@ def build_demo(
         scheme=scheme,
         rows=rows,
         pin_hash=pin_hash_make(DEMO_PIN),
-        action="demo.households",
+        action=AuditAction.DEMO_HOUSEHOLDS,
         progress=lambda done, total: _batch_done(progress, done, total),
     )
     postings = _history(scheme, ids, rng, history if history is not None else min(len(ids), 3000))

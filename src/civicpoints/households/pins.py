@@ -21,6 +21,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.bulk import update_many
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, invalid
@@ -107,7 +108,7 @@ def household_pin_reset(*, actor: Actor, household: Household) -> str:
         audit_record(
             actor_id=actor.user_id,
             scheme_id=household.scheme_id,
-            action="household.pin_reset",
+            action=AuditAction.HOUSEHOLD_PIN_RESET,
             obj=household,
         )
     household.refresh_from_db()
@@ -151,7 +152,9 @@ def household_card_issue(*, actor: Actor, household: Household) -> Household:
         audit_record(
             actor_id=actor.user_id,
             scheme_id=household.scheme_id,
-            action="household.card_reissue" if renewed else "household.card_issue",
+            action=AuditAction.HOUSEHOLD_CARD_REISSUE
+            if renewed
+            else AuditAction.HOUSEHOLD_CARD_ISSUE,
             obj=household,
         )
     household.refresh_from_db()
@@ -246,7 +249,7 @@ def village_letters_issue(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=households[0].scheme_id,
-            action="village.letters_print",
+            action=AuditAction.VILLAGE_LETTERS_PRINT,
             obj=village,
             detail={
                 "village": village.code,
@@ -288,7 +291,9 @@ def household_pin_change(*, household: Household, old_pin: Any, new_pin: Any, ag
         audit_record(
             actor_id=None,
             scheme_id=household.scheme_id,
-            action="household.pin_change" if has_pin else "household.pin_first_set",
+            action=AuditAction.HOUSEHOLD_PIN_CHANGE
+            if has_pin
+            else AuditAction.HOUSEHOLD_PIN_FIRST_SET,
             obj=household,
         )
     household.refresh_from_db()

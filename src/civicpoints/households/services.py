@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households import crypto, idcard, phones
@@ -140,7 +141,7 @@ def household_create(
         audit_record(
             actor_id=actor_id,
             scheme_id=scheme.pk,
-            action="household.create",
+            action=AuditAction.HOUSEHOLD_CREATE,
             obj=household,
             detail={"village": village.code},
         )
@@ -186,7 +187,10 @@ def member_add(
         except IntegrityError:
             raise _duplicate_id() from None
         audit_record(
-            actor_id=actor_id, scheme_id=household.scheme_id, action="member.add", obj=member
+            actor_id=actor_id,
+            scheme_id=household.scheme_id,
+            action=AuditAction.MEMBER_ADD,
+            obj=member,
         )
     return member
 
@@ -210,7 +214,7 @@ def household_set_pin(*, actor_id: int | None, household: Household, pin: str) -
         audit_record(
             actor_id=actor_id,
             scheme_id=household.scheme_id,
-            action="household.set_pin",
+            action=AuditAction.HOUSEHOLD_SET_PIN,
             obj=household,
         )
 
@@ -262,7 +266,7 @@ def households_bulk_create(
     scheme: Scheme,
     rows: list[NewHousehold],
     pin_hash: str = "",
-    action: str = "household.bulk_create",
+    action: AuditAction = AuditAction.HOUSEHOLD_BULK_CREATE,
     audit_detail: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[int]:

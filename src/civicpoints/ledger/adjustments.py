@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import invalid
 from civicpoints.households.models import Household
@@ -72,8 +73,9 @@ def adjustment_create(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=household.scheme_id,
-            action="ledger.adjust",
+            action=AuditAction.LEDGER_ADJUST,
             obj=posting,
+            region_id=household.village_id,
             detail={"household": household.pk, "amount": amount, "reason": reason},
         )
     return posting

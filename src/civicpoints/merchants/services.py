@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.services.sanctions import disqualified_on
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
@@ -127,7 +128,10 @@ def merchant_create(
             merchant.clerks.set(cashiers)
         merchant_account(merchant)
         audit_record(
-            actor_id=actor.user_id, scheme_id=scheme_id, action="merchant.create", obj=merchant
+            actor_id=actor.user_id,
+            scheme_id=scheme_id,
+            action=AuditAction.MERCHANT_CREATE,
+            obj=merchant,
         )
     return merchant
 
@@ -143,7 +147,7 @@ def merchant_set_status(*, actor: Actor, merchant: Merchant, status: str, reason
         audit_record(
             actor_id=actor.user_id,
             scheme_id=merchant.scheme_id,
-            action="merchant.status",
+            action=AuditAction.MERCHANT_STATUS,
             obj=merchant,
             detail={"from": merchant.status, "to": status, "reason": reason.strip()},
         )
@@ -355,7 +359,7 @@ def payment_take(
             audit_record(
                 actor_id=actor.user_id,
                 scheme_id=merchant.scheme_id,
-                action="merchant.payment",
+                action=AuditAction.MERCHANT_PAYMENT,
                 obj=payment,
                 detail={"household": household.pk, "points": format_points(points)},
             )
@@ -435,7 +439,7 @@ def refund_create(
             audit_record(
                 actor_id=actor.user_id,
                 scheme_id=payment.scheme_id,
-                action="merchant.refund",
+                action=AuditAction.MERCHANT_REFUND,
                 obj=refund,
                 detail={"payment": payment.pk, "points": format_points(points)},
             )

@@ -9,7 +9,6 @@ row lands in exactly one statement. Re-running a day finds nothing left to claim
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections import defaultdict
@@ -23,9 +22,11 @@ from django.db.models import Count, Min, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.bulk import update_many
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
+from civicpoints.exports import csv_writer, xlsx_row, xlsx_write
 from civicpoints.ledger.models import Account, AccountKind, Entry, PostingKind
 from civicpoints.ledger.services import Leg, Transfer, post, post_transfers, system_account
 from civicpoints.merchants.models import (
@@ -200,7 +201,7 @@ def settle(*, scheme: Scheme, day: dt.date, actor_id: int | None = None) -> Sett
         audit_record(
             actor_id=actor_id,
             scheme_id=scheme.pk,
-            action="settlement.run",
+            action=AuditAction.SETTLEMENT_RUN,
             detail={"date": day.isoformat(), **result.as_dict()},
         )
     return result
@@ -279,7 +280,7 @@ def statement_mark_paid(*, actor: Actor, statement: Statement, bank_reference: s
         audit_record(
             actor_id=actor.user_id,
             scheme_id=scheme_id,
-            action="settlement.paid",
+            action=AuditAction.SETTLEMENT_PAID,
             obj=statement,
             detail={"bank_reference": reference, "amount_fen": statement.amount_fen},
         )
@@ -341,26 +342,19 @@ def _cells(number: int, row: PayoutRow) -> list[Any]:
         row.account_name,
         row.account_number,
         row.bank_name,
-        f"{row.amount:.2f}",
+        row.amount,
         row.purpose,
         row.statement.reference,
     ]
 
 
-def _no_formula(value: Any) -> Any:
-    """A text cell Excel would run as a formula (=, +, -, @ first) is kept as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def payout_csv(rows: list[PayoutRow]) -> bytes:
-    """CSV in utf-8-sig (Excel opens it with the Chinese intact)."""
+    """CSV in utf-8-sig (Excel opens it with the Chinese intact); no cell runs as a formula."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow(PAYOUT_HEADERS)
     for number, row in enumerate(rows, start=1):
-        writer.writerow([_no_formula(c) for c in _cells(number, row)])
+        writer.writerow(_cells(number, row))
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -371,15 +365,10 @@ def payout_xlsx(rows: list[PayoutRow]) -> bytes:
     sheet = book.add_worksheet("付款清单")
     text = book.add_format({"num_format": "@"})
     money = book.add_format({"num_format": "0.00"})
-    sheet.write_row(0, 0, PAYOUT_HEADERS)
+    xlsx_row(sheet, 0, PAYOUT_HEADERS)
     for number, row in enumerate(rows, start=1):
-        sheet.write_number(number, 0, number)
-        sheet.write_string(number, 1, row.account_name)
-        sheet.write_string(number, 2, row.account_number, text)
-        sheet.write_string(number, 3, row.bank_name)
-        sheet.write_number(number, 4, float(row.amount), money)
-        sheet.write_string(number, 5, row.purpose)
-        sheet.write_string(number, 6, row.statement.reference)
+        for col, value in enumerate(_cells(number, row)):
+            xlsx_write(sheet, number, col, value, {2: text, 4: money}.get(col))
     sheet.set_column(1, 1, 28)
     sheet.set_column(2, 2, 24, text)
     sheet.set_column(3, 3, 24)

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS
@@ -83,7 +84,9 @@ def rule_create(
             raise ApplicationError(
                 ErrorCode.DUPLICATE, "该编号的细则已存在", {"code": fields.get("code")}
             ) from None
-        audit_record(actor_id=actor_id, scheme_id=scheme.pk, action="rule.create", obj=rule)
+        audit_record(
+            actor_id=actor_id, scheme_id=scheme.pk, action=AuditAction.RULE_CREATE, obj=rule
+        )
     return rule
 
 
@@ -107,7 +110,7 @@ def rule_change(
         audit_record(
             actor_id=actor_id,
             scheme_id=rule.scheme_id,
-            action="rule.change",
+            action=AuditAction.RULE_CHANGE,
             obj=new,
             detail={"previous": rule.pk, "changes": {k: str(v) for k, v in changes.items()}},
         )
@@ -120,4 +123,6 @@ def rule_retire(*, actor_id: int | None, rule: Rule, at: dt.datetime | None = No
         closed = Rule.objects.filter(pk=rule.pk, effective_to__isnull=True).update(effective_to=at)
         if closed != 1:
             raise ApplicationError(ErrorCode.INVALID_INPUT, "该细则已停用")
-        audit_record(actor_id=actor_id, scheme_id=rule.scheme_id, action="rule.retire", obj=rule)
+        audit_record(
+            actor_id=actor_id, scheme_id=rule.scheme_id, action=AuditAction.RULE_RETIRE, obj=rule
+        )

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.schemes.models import ApiToken, Region, RegionLevel, RoleGrant, Scheme, User
@@ -160,7 +161,7 @@ def _try_failed(user_id: int, counted: int, now: datetime) -> None:
         audit_record(
             actor_id=user_id,
             scheme_id=None,
-            action="staff.login_failed",
+            action=AuditAction.STAFF_LOGIN_FAILED,
             detail={"failures": counted},
         )
         if counted >= settings.LOGIN_FAILURE_LIMIT:
@@ -168,7 +169,7 @@ def _try_failed(user_id: int, counted: int, now: datetime) -> None:
             audit_record(
                 actor_id=user_id,
                 scheme_id=None,
-                action="staff.locked",
+                action=AuditAction.STAFF_LOCKED,
                 detail={"locked_until": locked.isoformat() if locked else None},
             )
 
@@ -178,7 +179,7 @@ def _try_passed(user: User, counted: int, now: datetime) -> None:
         _ours(user.pk, counted, now).update(
             failed_logins=0, locked_until=None, login_tried_at=None, login_check_until=None
         )
-        audit_record(actor_id=user.pk, scheme_id=None, action="staff.login")
+        audit_record(actor_id=user.pk, scheme_id=None, action=AuditAction.STAFF_LOGIN)
 
 
 def staff_unlock(*, actor_id: int | None, user: User) -> None:
@@ -189,7 +190,10 @@ def staff_unlock(*, actor_id: int | None, user: User) -> None:
         )
         forget_account_failures(user.username)
         audit_record(
-            actor_id=actor_id, scheme_id=None, action="staff.unlock", detail={"user": user.pk}
+            actor_id=actor_id,
+            scheme_id=None,
+            action=AuditAction.STAFF_UNLOCK,
+            detail={"user": user.pk},
         )
 
 
@@ -241,7 +245,7 @@ def api_token_revoke(*, token: str) -> int:
         if row is None:
             return 0
         row.delete()
-        audit_record(actor_id=row.user_id, scheme_id=None, action="staff.logout")
+        audit_record(actor_id=row.user_id, scheme_id=None, action=AuditAction.STAFF_LOGOUT)
         return 1
 
 
@@ -254,7 +258,7 @@ def api_tokens_revoke_all(*, actor_id: int | None, user_id: int, reason: str) ->
             audit_record(
                 actor_id=actor_id,
                 scheme_id=None,
-                action="staff.tokens_revoked",
+                action=AuditAction.STAFF_TOKENS_REVOKED,
                 detail={"user": user_id, "count": count, "reason": reason},
             )
         return count
@@ -269,7 +273,7 @@ def api_tokens_revoke(*, actor_id: int | None, tokens: Any) -> int:
             audit_record(
                 actor_id=actor_id,
                 scheme_id=None,
-                action="staff.tokens_revoked",
+                action=AuditAction.STAFF_TOKENS_REVOKED,
                 detail={"user": user_id, "token": pk, "reason": "admin"},
             )
         return count

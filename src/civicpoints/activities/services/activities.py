@@ -25,6 +25,7 @@ from civicpoints.activities.models import (
 )
 from civicpoints.activities.selectors import CHECKERS
 from civicpoints.activities.services.hours import capped_quantity, credited_hours, format_hours
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.models import ClaimSource
 from civicpoints.awards.services.claims import NewClaim, claim_create
@@ -167,7 +168,7 @@ def activity_create(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=scheme.pk,
-            action="activity.create",
+            action=AuditAction.ACTIVITY_CREATE,
             obj=activity,
             detail={"status": activity.status, "rule": rule.code},
         )
@@ -187,7 +188,7 @@ def activity_publish(*, actor: Actor, activity: Activity) -> Activity:
         audit_record(
             actor_id=actor.user_id,
             scheme_id=activity.scheme_id,
-            action="activity.publish",
+            action=AuditAction.ACTIVITY_PUBLISH,
             obj=activity,
         )
     return activity
@@ -212,7 +213,7 @@ def activity_cancel(*, actor: Actor, activity: Activity, reason: str) -> Activit
         audit_record(
             actor_id=actor.user_id,
             scheme_id=activity.scheme_id,
-            action="activity.cancel",
+            action=AuditAction.ACTIVITY_CANCEL,
             obj=activity,
             detail={"reason": reason},
         )
@@ -312,7 +313,7 @@ def activity_enrol(
         audit_record(
             actor_id=actor.user_id if actor else None,
             scheme_id=activity.scheme_id,
-            action="activity.enrol",
+            action=AuditAction.ACTIVITY_ENROL,
             obj=enrolment,
             detail={"activity": activity.pk, "household": household.pk, "self": actor is None},
         )
@@ -346,7 +347,7 @@ def activity_enrolment_cancel(
             audit_record(
                 actor_id=actor.user_id if actor else None,
                 scheme_id=activity.scheme_id,
-                action="activity.enrol_cancel",
+                action=AuditAction.ACTIVITY_ENROL_CANCEL,
                 obj=enrolment,
             )
     return enrolment
@@ -421,7 +422,7 @@ def activity_close(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=activity.scheme_id,
-            action="activity.close",
+            action=AuditAction.ACTIVITY_CLOSE,
             obj=activity,
             detail={"claims": result.created, "skipped": len(result.skipped)},
         )

@@ -29,6 +29,7 @@ from civicpoints.activities.services.activities import (
     enrol_locked,
     may_take_part,
 )
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, PermissionDenied, invalid
 from civicpoints.households.models import Household
@@ -78,7 +79,7 @@ def activity_check_in(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=activity.scheme_id,
-            action="activity.check_in",
+            action=AuditAction.ACTIVITY_CHECK_IN,
             obj=attendance,
             detail={
                 "activity": activity.pk,
@@ -158,7 +159,7 @@ def activity_self_check_in(
         audit_record(
             actor_id=None,
             scheme_id=activity.scheme_id,
-            action="activity.self_check_in",
+            action=AuditAction.ACTIVITY_SELF_CHECK_IN,
             obj=attendance,
             detail={
                 "activity": activity.pk,
@@ -183,7 +184,7 @@ def activity_self_check_out(
         audit_record(
             actor_id=None,
             scheme_id=activity.scheme_id,
-            action="activity.self_check_out",
+            action=AuditAction.ACTIVITY_SELF_CHECK_OUT,
             obj=attendance,
             detail={"activity": activity.pk, "household": household.pk},
         )
@@ -241,7 +242,7 @@ def activity_check_out(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=activity.scheme_id,
-            action="activity.check_out",
+            action=AuditAction.ACTIVITY_CHECK_OUT,
             obj=attendance,
             detail={"activity": activity.pk, "household": household.pk},
         )
@@ -298,7 +299,7 @@ def attendance_close_checkout(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=activity.scheme_id,
-            action="activity.close_checkout",
+            action=AuditAction.ACTIVITY_CLOSE_CHECKOUT,
             obj=attendance,
             detail={
                 "activity": activity.pk,

@@ -21,6 +21,7 @@ from civicpoints.activities.models import MutualHelp, MutualHelpStatus
 from civicpoints.activities.selectors import CHECKERS, mutual_help_rule
 from civicpoints.activities.services.activities import clean_text
 from civicpoints.activities.services.hours import format_hours
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.models import ClaimSource
 from civicpoints.awards.services.claims import NewClaim, claim_create, clean_quantity
@@ -156,7 +157,7 @@ def mutual_help_report(
         audit_record(
             actor_id=actor.user_id if actor else None,
             scheme_id=helper.scheme_id,
-            action="mutual_help.report",
+            action=AuditAction.MUTUAL_HELP_REPORT,
             obj=help_row,
             detail={"helper": helper.pk, "helped": helped.pk, "hours": str(quantity)},
         )
@@ -222,7 +223,7 @@ def mutual_help_record_received(
         audit_record(
             actor_id=None,
             scheme_id=helper.scheme_id,
-            action="mutual_help.record_received",
+            action=AuditAction.MUTUAL_HELP_RECORD_RECEIVED,
             obj=help_row,
             detail={
                 "helper": helper.pk,
@@ -348,7 +349,7 @@ def mutual_help_confirm(
         audit_record(
             actor_id=actor.user_id if actor else None,
             scheme_id=help_row.scheme_id,
-            action="mutual_help.confirm",
+            action=AuditAction.MUTUAL_HELP_CONFIRM,
             obj=help_row,
             detail={"claim": help_row.claim_id, "by_helped": actor is None},
         )
@@ -389,7 +390,7 @@ def mutual_help_reject(
         audit_record(
             actor_id=actor.user_id if actor else None,
             scheme_id=help_row.scheme_id,
-            action="mutual_help.reject",
+            action=AuditAction.MUTUAL_HELP_REJECT,
             obj=help_row,
             detail={"reason": reason},
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.importing.sheet import write_csv, write_xlsx
 from civicpoints.awards.models import ClaimStatus
@@ -150,7 +151,7 @@ class _Rows:
                 c["note"],
                 c["witness"],
                 c["household__card_code"],
-                ("-" if c["is_deduction"] else "") + format_points(c["points"]),
+                _signed_points(c["points"], c["is_deduction"]),
                 str(STATUS_LABEL.get(c["status"], c["status"])),
             ]
 
@@ -187,7 +188,7 @@ def claims_export(
         rows = builder.rows(claims.iterator(chunk_size=CHUNK))
         if fmt == "csv":
             text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
-            count = write_csv((_as_text(r) for r in rows), text)
+            count = write_csv(rows, text)
             text.flush()
             text.detach()
         else:
@@ -195,7 +196,8 @@ def claims_export(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=scheme.pk,
-            action="claim.export",
+            action=AuditAction.CLAIM_EXPORT,
+            region_id=region.pk,
             detail={
                 "month": f"{first:%Y-%m}",
                 "region": region.code,
@@ -207,11 +209,10 @@ def claims_export(
     return ExportResult(rows=count, full_ids=builder.full_ids)
 
 
-def _as_text(cells: Sequence[Any]) -> list[str]:
-    return [
-        f"{c:%Y-%m-%d}" if isinstance(c, dt.date) else (f"{c:f}" if isinstance(c, Decimal) else c)
-        for c in cells
-    ]
+def _signed_points(hundredths: int, deduction: bool) -> Decimal:
+    """Points as a number (a deduction negative), so a sheet can add them up."""
+    points = Decimal(format_points(hundredths))
+    return -points if deduction else points
 
 
 def export_regions(actor: Actor, scheme: Scheme) -> list[Region]:

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.importing.checking import (
     PREVIEW_ROWS,
@@ -278,7 +279,7 @@ def _run(
             audit_record(
                 actor_id=actor.user_id,
                 scheme_id=scheme.pk,
-                action="claim.import",
+                action=AuditAction.CLAIM_IMPORT,
                 detail={
                     "file": filename,
                     "sha256": preview.sha256,

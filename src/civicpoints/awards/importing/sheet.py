@@ -8,7 +8,6 @@ Nothing here touches the database.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import re
@@ -20,6 +19,7 @@ from typing import Any
 
 import xlsxwriter
 
+from civicpoints.exports import csv_writer, xlsx_write
 from civicpoints.households.importing.reading import COLUMNS as HOUSEHOLD_COLUMNS
 from civicpoints.households.importing.reading import Layout
 from civicpoints.ledger.amounts import format_points
@@ -164,7 +164,7 @@ def template_workbook(rules: Sequence[Rule], *, wide: bool = False) -> bytes:
         cell_format = {"date": date, "quantity": number}.get(key, text)
         width = WIDTHS.get(header, 12 if col < len(keys) else max(10, len(header) * 2))
         sheet.set_column(col, col, width, cell_format)
-        sheet.write_string(0, col, header, bold)
+        xlsx_write(sheet, 0, col, header, bold)
     sheet.freeze_panes(1, 0)
     last = 10_000
     if rules and not wide:
@@ -199,7 +199,7 @@ def template_workbook(rules: Sequence[Rule], *, wide: bool = False) -> bytes:
     listing = book.add_worksheet("细则")
     for col, header in enumerate(RULE_SHEET_HEADERS):
         listing.set_column(col, col, 24 if header == "细则名称" else 12, text)
-        listing.write_string(0, col, header, bold)
+        xlsx_write(listing, 0, col, header, bold)
     for r, rule in enumerate(rules, start=1):
         info = rule_info(rule)
         for col, value in enumerate(
@@ -215,15 +215,15 @@ def template_workbook(rules: Sequence[Rule], *, wide: bool = False) -> bytes:
                 info.review,
             )
         ):
-            listing.write_string(r, col, value)
+            xlsx_write(listing, r, col, value)
     listing.freeze_panes(1, 0)
     book.close()
     return out.getvalue()
 
 
 def write_xlsx(rows: Iterable[Sequence[Any]], out: Any) -> int:
-    """Claims as the template's columns; IDs and phones as text, quantities as numbers,
-    dates as dates. Returns the number of rows written."""
+    """Claims as the template's columns; IDs and phones as text, quantities and points as
+    numbers, dates as dates; no text cell runs as a formula. Returns the rows written."""
     book = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
     text = book.add_format({"num_format": "@"})
     bold = book.add_format({"bold": True, "num_format": "@", "bg_color": "#E8F0E8"})
@@ -231,23 +231,24 @@ def write_xlsx(rows: Iterable[Sequence[Any]], out: Any) -> int:
     sheet = book.add_worksheet("积分申报")
     for col, header in enumerate(EXPORT_HEADERS):
         sheet.set_column(col, col, WIDTHS.get(header, 12), date if header == "发生日期" else text)
-        sheet.write_string(0, col, header, bold)
+        xlsx_write(sheet, 0, col, header, bold)
     count = 0
     for count, cells in enumerate(rows, start=1):
         for col, value in enumerate(cells):
             if isinstance(value, Decimal):
-                sheet.write_number(count, col, float(value))
+                xlsx_write(sheet, count, col, value)
             elif isinstance(value, dt.date):
-                sheet.write_datetime(count, col, value, date)
-            elif value:
-                sheet.write_string(count, col, value, text)
+                xlsx_write(sheet, count, col, value, date)
+            else:
+                xlsx_write(sheet, count, col, value, text)
     book.close()
     return count
 
 
-def write_csv(rows: Iterable[Sequence[str]], out: Any) -> int:
-    """Claims as CSV for other systems (written by the caller as utf-8-sig)."""
-    writer = csv.writer(out)
+def write_csv(rows: Iterable[Sequence[Any]], out: Any) -> int:
+    """Claims as CSV for other systems (written by the caller as utf-8-sig); numbers and
+    dates as they are, no text cell runs as a formula."""
+    writer = csv_writer(out)
     writer.writerow(EXPORT_HEADERS)
     count = 0
     for cells in rows:

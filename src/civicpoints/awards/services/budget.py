@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.db import transaction
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.models import Fund, FundKind, VillageQuota
 from civicpoints.errors import invalid
@@ -54,7 +55,7 @@ def fund_record(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=scheme.pk,
-            action="budget.fund",
+            action=AuditAction.BUDGET_FUND,
             obj=fund,
             detail={"amount_fen": amount_fen, "kind": kind},
         )
@@ -86,7 +87,7 @@ def quota_set(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=scheme.pk,
-            action="budget.quota",
+            action=AuditAction.BUDGET_QUOTA,
             obj=quota,
             detail={"village": village.code, "year": year, "points": points},
         )

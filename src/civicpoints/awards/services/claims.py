@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.models import (
     LIVE_STATUSES,
@@ -42,6 +43,16 @@ MAX_QUANTITY = Decimal("1000000")
 WHOLE_UNITS = {Unit.OCCURRENCE, Unit.BOTTLE, Unit.ITEM, Unit.DAY}
 
 
+# A claim's move (``ClaimEvent.action``) as an audit action.
+CLAIM_AUDIT = {
+    "submit": AuditAction.CLAIM_SUBMIT,
+    "approve": AuditAction.CLAIM_APPROVE,
+    "reject": AuditAction.CLAIM_REJECT,
+    "withdraw": AuditAction.CLAIM_WITHDRAW,
+    "object": AuditAction.CLAIM_OBJECT,
+}
+
+
 def _event(
     claim: Claim,
     *,
@@ -65,7 +76,7 @@ def _event(
         audit_record(
             actor_id=actor_id,
             scheme_id=claim.scheme_id,
-            action=f"claim.{action}",
+            action=CLAIM_AUDIT[action],
             obj=claim,
             detail={"from": from_status, "to": claim.status, "reason": reason[:200]},
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.models import Claim, ClaimEvidence, ClaimSource, ClaimStatus
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
@@ -55,7 +56,7 @@ def evidence_attach(
         audit_record(
             actor_id=actor.user_id if actor else None,
             scheme_id=claim.scheme_id,
-            action="claim.evidence",
+            action=AuditAction.CLAIM_EVIDENCE,
             obj=evidence,
             detail={"claim": claim.pk, "bytes": image.size},
         )

@@ -7,6 +7,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.models import Disqualification
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
@@ -43,7 +44,7 @@ def household_disqualify(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=household.scheme_id,
-            action="household.disqualify",
+            action=AuditAction.HOUSEHOLD_DISQUALIFY,
             obj=ban,
             detail={"household": household.pk, "until": ends_on.isoformat(), "reason": reason},
         )
@@ -68,7 +69,7 @@ def disqualification_lift(*, actor: Actor, ban: Disqualification, reason: str) -
         audit_record(
             actor_id=actor.user_id,
             scheme_id=household.scheme_id,
-            action="household.disqualify_lift",
+            action=AuditAction.HOUSEHOLD_DISQUALIFY_LIFT,
             obj=ban,
             detail={"reason": reason[:200]},
         )

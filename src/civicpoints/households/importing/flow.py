@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied
 from civicpoints.households.importing.checking import ImportRow, Progress, check_rows
 from civicpoints.households.importing.pending import Pending
@@ -121,7 +122,7 @@ def _create(
             actor_id=actor.user_id,
             scheme=scheme,
             rows=households,
-            action="household.import",
+            action=AuditAction.HOUSEHOLD_IMPORT,
             audit_detail=source,
             progress=saved,
         )

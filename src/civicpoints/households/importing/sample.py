@@ -9,6 +9,7 @@ import io
 
 import xlsxwriter
 
+from civicpoints.exports import xlsx_write
 from civicpoints.households.importing.reading import COLUMNS
 
 EXAMPLE = ("开通镇", "晓光村", "张三", "", "", "开通镇晓光村1组1号", "3", "正常")
@@ -23,8 +24,8 @@ def sample_workbook() -> bytes:
     bold = book.add_format({"bold": True, "num_format": "@"})
     for col, (_, label, _aliases) in enumerate(COLUMNS):
         sheet.set_column(col, col, WIDTHS.get(label, 12), text)
-        sheet.write_string(0, col, label, bold)
-        sheet.write_string(1, col, EXAMPLE[col])
+        xlsx_write(sheet, 0, col, label, bold)
+        xlsx_write(sheet, 1, col, EXAMPLE[col])
     sheet.freeze_panes(1, 0)
     book.close()
     return out.getvalue()

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import invalid
 from civicpoints.images import image_saved
@@ -128,7 +129,7 @@ def store_create(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=scheme_id,
-            action="store.create",
+            action=AuditAction.STORE_CREATE,
             obj=store,
             detail={"served_townships": [t.pk for t in townships]} if townships else None,
         )
@@ -221,14 +222,17 @@ def product_create(
             audit_record(
                 actor_id=actor.user_id,
                 scheme_id=store.scheme_id,
-                action="product.create",
+                action=AuditAction.PRODUCT_CREATE,
                 obj=product,
             )
             return product
     with transaction.atomic():
         product = Product.objects.create(**fields)
         audit_record(
-            actor_id=actor.user_id, scheme_id=store.scheme_id, action="product.create", obj=product
+            actor_id=actor.user_id,
+            scheme_id=store.scheme_id,
+            action=AuditAction.PRODUCT_CREATE,
+            obj=product,
         )
     return product
 
@@ -249,7 +253,7 @@ def product_update(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=product.scheme_id,
-            action="product.update",
+            action=AuditAction.PRODUCT_UPDATE,
             obj=product,
             detail={k: (v if k != "price" else v / 100) for k, v in changes.items()},
         )

@@ -13,6 +13,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.models import Household
@@ -201,7 +202,7 @@ def ceremony_redeem(
             audit_record(
                 actor_id=actor.user_id,
                 scheme_id=store.scheme_id,
-                action="store.ceremony",
+                action=AuditAction.STORE_CEREMONY,
                 obj=ceremony,
                 detail={"households": len(plans)},
             )

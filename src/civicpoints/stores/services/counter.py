@@ -17,6 +17,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.services.sanctions import disqualified_on
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
@@ -354,7 +355,7 @@ def _redeem_write(
     audit_record(
         actor_id=actor.user_id,
         scheme_id=store.scheme_id,
-        action="store.redeem",
+        action=AuditAction.STORE_REDEEM,
         obj=redemption,
         detail={
             "household": household.pk,
@@ -424,7 +425,7 @@ def redemption_return(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=redemption.scheme_id,
-            action="store.return",
+            action=AuditAction.STORE_RETURN,
             obj=redemption,
             detail={"reason": reason.strip()},
         )

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.models import Household
@@ -113,7 +114,7 @@ def order_place(
             audit_record(
                 actor_id=None,
                 scheme_id=store.scheme_id,
-                action="order.place",
+                action=AuditAction.ORDER_PLACE,
                 obj=order,
                 detail={"household": household.pk, "points": format_points(basket.total)},
             )
@@ -249,7 +250,7 @@ def order_cancel(*, order: Order, actor: Actor | None = None, expired: bool = Fa
         audit_record(
             actor_id=actor.user_id if actor else None,
             scheme_id=order.scheme_id,
-            action="order.expire" if expired else "order.cancel",
+            action=AuditAction.ORDER_EXPIRE if expired else AuditAction.ORDER_CANCEL,
             obj=order,
         )
 
@@ -298,7 +299,7 @@ def delivery_dispatch(*, actor: Actor, delivery: Delivery, courier: str = "") ->
         audit_record(
             actor_id=actor.user_id,
             scheme_id=delivery.scheme_id,
-            action="delivery.out",
+            action=AuditAction.DELIVERY_OUT,
             obj=delivery,
         )
         delivery.refresh_from_db(fields=["status", "out_at"])
@@ -326,7 +327,7 @@ def delivery_complete(*, actor: Actor, delivery: Delivery, proof: bytes) -> Deli
         audit_record(
             actor_id=actor.user_id,
             scheme_id=delivery.scheme_id,
-            action="delivery.delivered",
+            action=AuditAction.DELIVERY_DELIVERED,
             obj=delivery,
             detail={"sha256": image.sha256},
         )
@@ -348,7 +349,7 @@ def delivery_fail(*, actor: Actor, delivery: Delivery, reason: str) -> Delivery:
         audit_record(
             actor_id=actor.user_id,
             scheme_id=delivery.scheme_id,
-            action="delivery.failed",
+            action=AuditAction.DELIVERY_FAILED,
             obj=delivery,
             detail={"reason": reason.strip()},
         )

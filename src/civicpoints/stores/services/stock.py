@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.schemes.scope import Actor
@@ -15,6 +16,11 @@ from civicpoints.stores.models import (
     StockMoveKind,
 )
 from civicpoints.stores.services.catalogue import require_counter
+
+STOCK_IN_AUDIT: dict[str, AuditAction] = {
+    StockMoveKind.PURCHASE: AuditAction.STOCK_PURCHASE,
+    StockMoveKind.DONATION: AuditAction.STOCK_DONATION,
+}
 
 
 def _stock_out(product_id: int, quantity: int, name: str) -> None:
@@ -72,7 +78,7 @@ def stock_receive(
         audit_record(
             actor_id=actor.user_id,
             scheme_id=product.scheme_id,
-            action=f"stock.{kind}",
+            action=STOCK_IN_AUDIT[kind],
             obj=move,
             detail={"product": product.pk, "quantity": quantity},
         )
@@ -106,7 +112,7 @@ def stock_count(*, actor: Actor, product: Product, counted: int, reason: str) ->
         audit_record(
             actor_id=actor.user_id,
             scheme_id=product.scheme_id,
-            action="stock.stocktake",
+            action=AuditAction.STOCK_STOCKTAKE,
             obj=move,
             detail={"product": product.pk, "from": current, "to": counted},
         )
