@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "civicpoints.merchants",
     "civicpoints.notifications",
     "civicpoints.community",
+    "civicpoints.risk",
     "civicpoints.ops",
     "civicpoints.demo",
     "civicpoints.backoffice",

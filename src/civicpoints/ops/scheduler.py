@@ -15,6 +15,7 @@ from django.db import close_old_connections
 from civicpoints.awards.services import notices_finalize
 from civicpoints.ledger.chain import chain_follow
 from civicpoints.merchants.settlement import settle_due
+from civicpoints.risk.services import risk_scan
 from civicpoints.schemes.models import Scheme
 from civicpoints.stores.services import orders_expire
 
@@ -30,6 +31,7 @@ def run_jobs_once() -> dict[str, int]:
     chained = 0
     for scheme_id in Scheme.objects.values_list("pk", flat=True):
         chained += chain_follow(scheme_id=scheme_id)
+    risk_scan()  # each scheme at most once per its RiskSettings.scan_minutes
     return {"finalized": finalized, "expired": expired, "settled": settled, "chained": chained}
 
 
