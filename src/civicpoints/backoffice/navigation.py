@@ -188,6 +188,13 @@ class Can:
         return may_read_audit(self.actor)
 
     @cached_property
+    def risk(self) -> bool:
+        """风险提示: auditors and county admins (they review, note, resolve and dismiss)."""
+        from civicpoints.risk.services import RISK_REVIEWERS
+
+        return self._any(RISK_REVIEWERS)
+
+    @cached_property
     def admin(self) -> bool:
         return bool(getattr(self.user, "is_staff", False))
 
@@ -236,6 +243,7 @@ NAV: list[NavItem] = [
         badge_title=_("待处理和处理中的投诉建议"),
     ),
     NavItem(_("审计日志"), "backoffice:audit_log", lambda c: c.audit_log),
+    NavItem(_("风险提示"), "backoffice:risk_flags", lambda c: c.risk),
     NavItem(_("系统管理"), "admin:index", lambda c: c.admin),
 ]
 

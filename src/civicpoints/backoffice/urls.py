@@ -11,6 +11,7 @@ from civicpoints.backoffice import (
     import_views,
     merchant_views,
     pin_views,
+    risk_views,
     settlement_views,
     store_views,
     views,
@@ -217,4 +218,9 @@ urlpatterns = [
     path("audit/", audit_views.audit_log, name="audit_log"),
     path("audit/log.csv", audit_views.audit_log_export, {"kind": "csv"}, name="audit_log_csv"),
     path("audit/log.xlsx", audit_views.audit_log_export, {"kind": "xlsx"}, name="audit_log_xlsx"),
+    path("risk/", risk_views.flag_list, name="risk_flags"),
+    path("risk/scan/", risk_views.scan_now, name="risk_scan"),
+    path("risk/settings/", risk_views.risk_settings, name="risk_settings"),
+    path("risk/<int:flag_id>/", risk_views.flag_detail, name="risk_flag"),
+    path("risk/<int:flag_id>/<str:action>/", risk_views.flag_action, name="risk_flag_action"),
 ]

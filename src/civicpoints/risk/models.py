@@ -47,14 +47,14 @@ class RiskSettings(models.Model):
     month_end_days = models.PositiveIntegerField(_("月底指最后几天"), default=3)
     assisted_min_redemptions = models.PositiveIntegerField(_("代办兑换：每月至少几笔"), default=10)
     assisted_share_pct = models.PositiveIntegerField(_("代办兑换：占比上限(%)"), default=30)
-    payment_limit = models.BigIntegerField(_("商家单笔消费关注额(0.01)"), default=20000)
-    round_unit = models.BigIntegerField(_("整数金额单位(0.01)"), default=1000)
+    payment_limit = models.BigIntegerField(_("商家单笔消费关注额"), default=20000)
+    round_unit = models.BigIntegerField(_("整数金额单位"), default=1000)
     near_limit_pct = models.PositiveIntegerField(_("贴近限额：限额以下(%)以内"), default=10)
     round_min_households = models.PositiveIntegerField(_("整数消费：每月至少几户"), default=5)
     refund_window_minutes = models.PositiveIntegerField(_("退款到另一户：相隔分钟"), default=120)
     peer_factor = models.PositiveIntegerField(_("商家收款：同类中位数的几倍"), default=3)
-    peer_min_points = models.BigIntegerField(_("商家收款：每月至少(0.01)"), default=500000)
-    writeoff_min_points = models.BigIntegerField(_("库存核减：至少(0.01)"), default=0)
+    peer_min_points = models.BigIntegerField(_("商家收款：每月至少"), default=500000)
+    writeoff_min_points = models.BigIntegerField(_("库存核减：金额至少"), default=0)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
     )

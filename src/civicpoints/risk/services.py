@@ -34,9 +34,9 @@ from civicpoints.schemes.scope import Actor, require_role
 
 # Who reviews flags (auditors read everything and review risk flags; county admins too).
 RISK_REVIEWERS = frozenset({Role.COUNTY_ADMIN, Role.AUDITOR})
-# Who may change thresholds and run a scan.
+# Who may change thresholds and start a scan at once (the scheduler scans in any case).
 RISK_SETTERS = frozenset({Role.COUNTY_ADMIN})
-RISK_SCANNERS = RISK_REVIEWERS
+RISK_SCANNERS = RISK_SETTERS
 
 
 def settings_for(scheme_id: int) -> RiskSettings:
