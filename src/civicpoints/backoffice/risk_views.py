@@ -244,7 +244,7 @@ def risk_settings(request: HttpRequest) -> HttpResponse:
         fields.append(
             {
                 "name": name,
-                "label": current._meta.get_field(name).verbose_name,
+                "label": getattr(current._meta.get_field(name), "verbose_name", name),
                 "value": typed.get(name, shown),
                 "error": errors.get(name, ""),
                 "points": name in POINT_SETTINGS,

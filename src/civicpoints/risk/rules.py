@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +61,7 @@ class Finding:
     period: str
     region_id: int
     detail: dict[str, Any]
-    evidence: list[tuple[str, int]] = field(default_factory=list)
+    evidence: Sequence[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

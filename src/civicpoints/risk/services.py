@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpoints.audit.services import audit_record
-from civicpoints.errors import ApplicationError, ErrorCode, invalid
+from civicpoints.errors import ApplicationError, ErrorCode, PermissionDenied, invalid
 from civicpoints.risk.models import (
     FlagStatus,
     NoteAction,
@@ -166,7 +166,8 @@ def _chunks(items: list[Finding], size: int) -> Iterable[list[Finding]]:
 # --- the review ----------------------------------------------------------------------------
 
 
-def _require_reviewer(actor: Actor, flag: RiskFlag, action: str) -> None:
+def _require_reviewer(actor: Actor, flag: RiskFlag, action: str) -> int:
+    """The reviewer's user id, or PermissionDenied."""
     require_role(
         actor,
         roles=RISK_REVIEWERS,
@@ -174,6 +175,9 @@ def _require_reviewer(actor: Actor, flag: RiskFlag, action: str) -> None:
         region_path=flag.region.path,
         action=action,
     )
+    if actor.user_id is None:
+        raise PermissionDenied(action)
+    return actor.user_id
 
 
 def _clean_note(text: Any, *, required: bool) -> str:
@@ -190,10 +194,10 @@ def _clean_note(text: Any, *, required: bool) -> str:
 def flag_note_add(*, actor: Actor, flag: RiskFlag, text: str) -> RiskNote:
     """A reviewer's note on a flag (any status)."""
     text = _clean_note(text, required=False)
-    _require_reviewer(actor, flag, "risk.note")
+    author = _require_reviewer(actor, flag, "risk.note")
     with transaction.atomic():
         note = RiskNote.objects.create(
-            flag=flag, author_id=actor.user_id, action=NoteAction.NOTE, text=text
+            flag=flag, author_id=author, action=NoteAction.NOTE, text=text
         )
         audit_record(
             actor_id=actor.user_id,
@@ -207,7 +211,7 @@ def flag_note_add(*, actor: Actor, flag: RiskFlag, text: str) -> RiskNote:
 
 def _close(*, actor: Actor, flag: RiskFlag, note: str, status: str, action: str) -> RiskFlag:
     text = _clean_note(note, required=True)
-    _require_reviewer(actor, flag, f"risk.{action}")
+    author = _require_reviewer(actor, flag, f"risk.{action}")
     now = timezone.now()
     with transaction.atomic():
         # Guarded: only an open flag closes, so two reviewers at once cannot both close it.
@@ -220,7 +224,7 @@ def _close(*, actor: Actor, flag: RiskFlag, note: str, status: str, action: str)
                 _("这条风险提示已经处理过了"),
                 {"status": RiskFlag.objects.get(pk=flag.pk).status, "action": action},
             )
-        RiskNote.objects.create(flag=flag, author_id=actor.user_id, action=action, text=text)
+        RiskNote.objects.create(flag=flag, author_id=author, action=action, text=text)
         audit_record(
             actor_id=actor.user_id,
             scheme_id=flag.scheme_id,
