@@ -113,3 +113,52 @@ def test_scan_button_and_settings_for_county_admin(world, flagged) -> None:
     auditor = make_staff("auditor", Role.AUDITOR, world.county, world.scheme)
     assert login(auditor).get("/risk/settings/").status_code == 404
     assert "/risk/settings/" not in login(auditor).get("/risk/").content.decode()
+
+
+def test_crawl_of_the_risk_pages_offers_nothing_broken_and_shows_no_code(world) -> None:
+    """The role crawl's two checks on pages with flags of several rules, for both reviewers."""
+    import re
+
+    from civicpoints.stores.services import stock_count
+    from tests.backoffice.crawler import Crawl
+    from tests.backoffice.test_role_crawl import enum_values
+    from tests.stores.conftest import build_shop
+
+    shop = build_shop(world)  # a county admin "county", a clerk, goods
+    stock_count(actor=shop.clerk_actor, product=shop.cooker, counted=7, reason="无")
+    audit_record(
+        actor_id=shop.clerk.pk,
+        scheme_id=world.scheme.pk,
+        action="merchant.code_guessing",
+        detail={"merchant": 1, "cashier": shop.clerk.pk, "count": 40},
+    )
+    flags = scan(world.scheme)
+    assert {f.rule for f in flags} == {"writeoff_no_reason", "code_guessing"}
+    auditor = make_staff("auditor", Role.AUDITOR, world.county, world.scheme)
+    for user, name in ((auditor, "县纪检审计员"), (shop.admin, "县文明办"), (shop.clerk, "店员")):
+        user.display_name = name  # a username such as "auditor" is also a role's code
+        user.save(update_fields=["display_name"])
+    codes = enum_values()
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9_./=-])("
+        + "|".join(map(re.escape, sorted(codes)))
+        + r")(?![A-Za-z0-9_./-])"
+    )
+
+    class RiskCrawl(Crawl):
+        def _local(self, base: str, href: str, variant: str = "") -> str | None:
+            url = super()._local(base, href, variant)
+            return url if url and url.startswith("/risk/") else None  # the risk pages only
+
+    for user in (shop.admin, auditor):
+        crawl = RiskCrawl(user.username, login(user)).run("/risk/")
+        assert [str(p) for p in crawl.problems] == []
+        risk_pages = [url for url in crawl.pages if url.startswith("/risk/")]
+        assert {f"/risk/{f.pk}/" for f in flags} <= set(risk_pages)
+        shown = [
+            f"{url}: {m.group(1)}"
+            for url in risk_pages
+            for m in pattern.finditer(crawl.pages[url].visible_text)
+        ]
+        assert shown == []
+        assert "600" in crawl.pages[f"/risk/{flags[0].pk}/"].visible_text  # points, not 60000
