@@ -522,6 +522,7 @@ def _worker(
     django.setup()
     from django.db import connection, transaction
 
+    from civicpoints.audit.models import AuditAction
     from civicpoints.audit.services import audit_record
     from civicpoints.ledger.models import Account, PostingKind
     from civicpoints.ledger.services import Leg, post
@@ -568,7 +569,7 @@ def _worker(
                         audit_record(
                             actor_id=info["actor_id"],
                             scheme_id=info["scheme_id"],
-                            action="ledger.award",
+                            action=AuditAction.CLAIM_APPROVE,
                             obj=posting,
                             detail={"points": 10},
                         )

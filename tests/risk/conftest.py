@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from civicpoints.audit.models import AuditEvent
 from civicpoints.awards.models import Claim
 from civicpoints.awards.services import claim_approve, claim_submit
 from civicpoints.households.models import Household
@@ -56,3 +57,18 @@ def scan(scheme: Scheme) -> list[RiskFlag]:
 def quiet_day() -> dt.date:
     """A day this month that is neither in the future nor among a month's last days."""
     return timezone.localdate().replace(day=1)
+
+
+def code_guessing_row(
+    *, scheme_id: int, merchant_id: int, cashier_id: int | None, count: int
+) -> AuditEvent:
+    """The row the payment-code limiter writes for a burst of invalid codes (its branch adds
+    the action to ``AuditAction``; the row is written here as that code would store it)."""
+    return AuditEvent.objects.create(
+        scheme_id=scheme_id,
+        actor_id=cashier_id,
+        action="merchant.code_guessing",
+        object_type="Merchant",
+        object_id=str(merchant_id),
+        detail={"merchant": merchant_id, "cashier": cashier_id, "count": count},
+    )

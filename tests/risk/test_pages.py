@@ -6,11 +6,10 @@ import pytest
 from django.test import Client
 
 from civicpoints.audit.models import AuditEvent
-from civicpoints.audit.services import audit_record
 from civicpoints.risk.models import FlagStatus, RiskFlag, RiskNote
 from civicpoints.schemes.models import Role, User
 from tests.factories import World, make_household, make_staff
-from tests.risk.conftest import scan
+from tests.risk.conftest import code_guessing_row, scan
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +23,7 @@ def login(user: User) -> Client:
 @pytest.fixture
 def flagged(world: World) -> RiskFlag:
     cashier = make_staff("cashier", Role.MERCHANT_CLERK, world.township_a, world.scheme)
-    audit_record(
-        actor_id=cashier.pk,
-        scheme_id=world.scheme.pk,
-        action="merchant.code_guessing",
-        detail={"merchant": 999, "cashier": cashier.pk, "count": 40},
-    )
+    code_guessing_row(scheme_id=world.scheme.pk, merchant_id=999, cashier_id=cashier.pk, count=40)
     home = make_household(world.scheme, world.village_a1, "李村长家", address="晓光村1号")
     from tests.risk.conftest import approved_claim, make_rule
     from tests.risk.test_rules import Village
@@ -126,12 +120,7 @@ def test_crawl_of_the_risk_pages_offers_nothing_broken_and_shows_no_code(world) 
 
     shop = build_shop(world)  # a county admin "county", a clerk, goods
     stock_count(actor=shop.clerk_actor, product=shop.cooker, counted=7, reason="无")
-    audit_record(
-        actor_id=shop.clerk.pk,
-        scheme_id=world.scheme.pk,
-        action="merchant.code_guessing",
-        detail={"merchant": 1, "cashier": shop.clerk.pk, "count": 40},
-    )
+    code_guessing_row(scheme_id=world.scheme.pk, merchant_id=1, cashier_id=shop.clerk.pk, count=40)
     flags = scan(world.scheme)
     assert {f.rule for f in flags} == {"writeoff_no_reason", "code_guessing"}
     auditor = make_staff("auditor", Role.AUDITOR, world.county, world.scheme)

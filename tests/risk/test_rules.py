@@ -16,7 +16,13 @@ from civicpoints.stores.services import Item, redeem, stock_count
 from tests.factories import World, fund, make_household, make_staff
 from tests.merchants.conftest import build_till
 from tests.merchants.helpers import pay, refund
-from tests.risk.conftest import approved_claim, make_rule, quiet_day, scan
+from tests.risk.conftest import (
+    approved_claim,
+    code_guessing_row,
+    make_rule,
+    quiet_day,
+    scan,
+)
 from tests.stores.conftest import PIN, build_shop
 
 pytestmark = pytest.mark.django_db
@@ -379,12 +385,11 @@ def test_near_miss_write_off_with_a_reason_or_stock_found(world: World) -> None:
 def test_a_code_guessing_burst_raises_one_flag_per_audit_row(world: World) -> None:
     till = build_till(world)
     rows = [
-        audit_record(
-            actor_id=till.cashier.pk,
+        code_guessing_row(
             scheme_id=world.scheme.pk,
-            action="merchant.code_guessing",
-            obj=till.merchant,
-            detail={"merchant": till.merchant.pk, "cashier": till.cashier.pk, "count": n},
+            merchant_id=till.merchant.pk,
+            cashier_id=till.cashier.pk,
+            count=n,
         )
         for n in (12, 30)
     ]
@@ -409,10 +414,10 @@ def test_near_miss_ordinary_invalid_code_is_not_a_burst(world: World) -> None:
         detail={"merchant": till.merchant.pk},
     )
     # A burst in another scheme is that scheme's business.
-    audit_record(
-        actor_id=till.cashier.pk,
+    code_guessing_row(
         scheme_id=world.other_scheme.pk,
-        action="merchant.code_guessing",
-        detail={"merchant": till.merchant.pk, "cashier": till.cashier.pk, "count": 50},
+        merchant_id=till.merchant.pk,
+        cashier_id=till.cashier.pk,
+        count=50,
     )
     assert scan(world.scheme) == []

@@ -10,7 +10,6 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from civicpoints.audit.models import AuditEvent
-from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ops.scheduler import run_jobs_once
 from civicpoints.risk.models import FlagStatus, RiskEvidence, RiskFlag, RiskRun, RiskSettings
@@ -24,7 +23,7 @@ from civicpoints.risk.services import (
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import actor_for_user
 from tests.factories import World, make_household, make_staff
-from tests.risk.conftest import approved_claim, make_rule, scan
+from tests.risk.conftest import approved_claim, code_guessing_row, make_rule, scan
 from tests.risk.test_rules import Village
 
 pytestmark = pytest.mark.django_db
@@ -39,12 +38,7 @@ def own_household_world(world: World) -> tuple[Village, object, object]:
 
 
 def guessing(world: World, count: int = 20) -> None:
-    audit_record(
-        actor_id=None,
-        scheme_id=world.scheme.pk,
-        action="merchant.code_guessing",
-        detail={"merchant": 1, "cashier": 2, "count": count},
-    )
+    code_guessing_row(scheme_id=world.scheme.pk, merchant_id=1, cashier_id=None, count=count)
 
 
 def test_rerunning_the_scan_never_duplicates_a_flag(world: World) -> None:

@@ -98,6 +98,12 @@ class AuditAction(models.TextChoices):
     FEEDBACK_STATUS = "feedback.status", _("变更投诉建议状态")
     # the audit log itself
     AUDIT_EXPORT = "audit.export", _("导出审计日志")
+    # risk flags
+    RISK_SCAN = "risk.scan", _("立即扫描风险")
+    RISK_NOTE = "risk.note", _("风险提示备注")
+    RISK_RESOLVE = "risk.resolve", _("风险提示处理完毕")
+    RISK_DISMISS = "risk.dismiss", _("排除风险提示")
+    RISK_SETTINGS = "risk.settings", _("修改风险规则设置")
 
 
 class AuditEvent(models.Model):

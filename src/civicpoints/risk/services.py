@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, PermissionDenied, invalid
 from civicpoints.risk.models import (
@@ -202,7 +203,7 @@ def flag_note_add(*, actor: Actor, flag: RiskFlag, text: str) -> RiskNote:
         audit_record(
             actor_id=actor.user_id,
             scheme_id=flag.scheme_id,
-            action="risk.note",
+            action=AuditAction.RISK_NOTE,
             obj=flag,
             detail={"rule": flag.rule, "note": text[:200]},
         )
@@ -228,7 +229,7 @@ def _close(*, actor: Actor, flag: RiskFlag, note: str, status: str, action: str)
         audit_record(
             actor_id=actor.user_id,
             scheme_id=flag.scheme_id,
-            action=f"risk.{action}",
+            action=AuditAction(f"risk.{action}"),
             obj=flag,
             detail={"rule": flag.rule, "note": text[:200]},
         )
@@ -264,7 +265,7 @@ def risk_scan_now(*, actor: Actor, scheme: Scheme) -> int:
         audit_record(
             actor_id=actor.user_id,
             scheme_id=scheme.pk,
-            action="risk.scan",
+            action=AuditAction.RISK_SCAN,
             obj=scheme,
             detail={"raised": raised},
         )
@@ -339,7 +340,7 @@ def risk_settings_update(*, actor: Actor, scheme: Scheme, values: dict[str, int]
         audit_record(
             actor_id=actor.user_id,
             scheme_id=scheme.pk,
-            action="risk.settings",
+            action=AuditAction.RISK_SETTINGS,
             obj=settings,
             detail={"before": before, "after": values},
         )
