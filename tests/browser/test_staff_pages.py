@@ -60,10 +60,11 @@ def test_django_admin_is_in_chinese(page):
     user = make_staff("xianli", Role.COUNTY_ADMIN, world.county, world.scheme)
     user.is_staff = user.is_superuser = True
     user.save()
-    page.goto(page.base_url + "/admin/login/")
-    page.fill("#id_username", "xianli")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    # The admin's login redirects to the one staff login, which comes back to the admin.
+    page.goto(page.base_url + "/admin/login/?next=/admin/")
+    page.get_by_label("用户名").fill("xianli")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
     page.get_by_text("系统管理").first.wait_for()
     content = page.content()
     assert "积分方案" in content and "行政区划" in content and "工作人员" in content
