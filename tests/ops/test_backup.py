@@ -338,3 +338,24 @@ def test_wrong_keys_and_damaged_archives_are_refused_before_anything_changes(
     _refused(county, junk, "备份包无法读取")
     # And a good archive into this (non-empty) database without --force
     _refused(county, archive, "目标数据库不是空的", force=False)
+
+
+def test_force_replaces_a_live_database_and_keeps_the_old_photo_folder(
+    county: County, tmp_path: Path
+) -> None:
+    archive = backup_create(output=tmp_path / "county.tar").path
+    photos = _files(county.evidence)
+    # Given changes made after the backup: a posting and a stray photo
+    chain_follow(scheme_id=county.world.scheme.pk)
+    fund(make_household(county.world.scheme, county.world.village_b1), 700)
+    (county.evidence / "stray.jpg").write_bytes(_jpeg((0, 0, 200)))
+    # When the backup is restored over them with force
+    result = backup_restore(archive=archive, force=True)
+    # Then the database is the backup's again: same heads, verify ok, the change gone
+    assert result.ok and result.files == 2
+    assert {h.scheme_id: (h.seq, h.hash) for h in result.heads} == county.heads
+    assert verify(scheme_id=county.world.scheme.pk).lag == 1
+    # And the photos are the backup's; the replaced folder is kept beside them
+    assert _files(county.evidence) == photos
+    assert result.evidence_set_aside is not None
+    assert "stray.jpg" in _files(result.evidence_set_aside)
