@@ -219,3 +219,45 @@ def test_parallel_guesses_get_no_more_than_the_limit(world: Any, postgres_only: 
     statuses = sorted(o.value.status_code for o in outcomes)
     assert statuses == [422] * 10 + [429] * 14
     assert len(guessing_rows()) == 1
+
+
+def test_a_county_admin_sets_the_schemes_limits_in_the_admin(till: Till) -> None:
+    till.admin.is_staff = till.admin.is_superuser = True
+    till.admin.save(update_fields=["is_staff", "is_superuser"])
+    client = Client()
+    client.force_login(till.admin)
+
+    response = client.post(
+        "/admin/merchants/guesslimits/add/",
+        {
+            "scheme": till.world.scheme.pk,
+            "per_cashier": 3,
+            "per_merchant": 5,
+            "window_minutes": 60,
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert guessing.guess_limits(till.world.scheme.pk) == guessing.Limits(
+        3, 5, dt.timedelta(minutes=60)
+    )
+    event = AuditEvent.objects.get(action="merchant.guess_limits")
+    assert (event.actor_id, event.detail) == (
+        till.admin.pk,
+        {"per_cashier": 3, "per_merchant": 5, "window_minutes": 60},
+    )
+    limits = GuessLimits.objects.get()
+    too_long = client.post(
+        f"/admin/merchants/guesslimits/{limits.pk}/change/",
+        {
+            "scheme": till.world.scheme.pk,
+            "per_cashier": 3,
+            "per_merchant": 5,
+            "window_minutes": 2000,
+        },
+    )
+    assert too_long.status_code == 200  # the form says why; nothing saved
+    assert "guess_limits_positive" in too_long.content.decode() or "errornote" in (
+        too_long.content.decode()
+    )
+    assert GuessLimits.objects.get().window_minutes == 60

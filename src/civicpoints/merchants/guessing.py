@@ -21,7 +21,7 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from civicpoints.audit.services import audit_record
-from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.merchants.models import CodeFailure, GuessLimits
 
 DEFAULTS = {"per_cashier": 10, "per_merchant": 30, "window_minutes": 10}
@@ -58,6 +58,38 @@ def guess_limits(scheme_id: int) -> Limits:
         per_merchant=int(values["per_merchant"]),
         window=min(dt.timedelta(minutes=int(values["window_minutes"])), MAX_WINDOW),
     )
+
+
+def guess_limits_set(
+    *,
+    actor_id: int | None,
+    scheme_id: int,
+    per_cashier: int,
+    per_merchant: int,
+    window_minutes: int,
+) -> GuessLimits:
+    """A scheme's own limits (the Django admin), with an audit row."""
+    values = {
+        "per_cashier": per_cashier,
+        "per_merchant": per_merchant,
+        "window_minutes": window_minutes,
+    }
+    if not all(isinstance(v, int) and v > 0 for v in values.values()):
+        raise invalid(_("上限和时长须为正整数"), field="per_cashier")
+    if window_minutes > MAX_WINDOW.total_seconds() // 60:
+        raise invalid(_("统计时长不能超过24小时"), field="window_minutes")
+    with transaction.atomic():
+        limits, _created = GuessLimits.objects.update_or_create(
+            scheme_id=scheme_id, defaults=values
+        )
+        audit_record(
+            actor_id=actor_id,
+            scheme_id=scheme_id,
+            action="merchant.guess_limits",
+            obj=limits,
+            detail=values,
+        )
+    return limits
 
 
 def _counts(*, merchant_id: int, cashier_id: int, since: dt.datetime) -> tuple[int, int]:
