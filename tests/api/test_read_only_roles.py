@@ -109,6 +109,25 @@ class Estate:
         return {name: obj.pk for name, obj in found.items()}
 
 
+def build_estate() -> Estate:
+    """The crawl's demo county plus one attendance at its activity."""
+    made = build_crawl_world()
+    activity = Activity.objects.get(title="爬虫志愿活动")
+    walker = Household.objects.filter(village=activity.region).order_by("-pk").first()
+    grid = actor_for_user(User.objects.get(username="grid-worker"))
+    activity_check_in(actor=grid, activity=activity, code=walker.card_code)
+    return Estate(made["claim"], made["objected"])  # type: ignore[arg-type]
+
+
+def token_client(username: str) -> Client:
+    token = Client().post(
+        "/api/v1/auth/token",
+        {"username": username, "password": PASSWORD},
+        content_type="application/json",
+    )
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token.json()['token']}")
+
+
 def bodies(e: Estate) -> dict[tuple[str, str], dict[str, Any]]:
     today = timezone.localdate()
     later = timezone.now() + dt.timedelta(days=3)
@@ -236,22 +255,11 @@ def call(client: Client, method: str, path: str, body: dict[str, Any], key: str)
 class AuditorsWriteNothing(TestCase):
     @classmethod
     def setUpTestData(cls) -> None:
-        made = build_crawl_world()
-        activity = Activity.objects.get(title="爬虫志愿活动")
-        walker = Household.objects.filter(village=activity.region).order_by("-pk").first()
-        grid = actor_for_user(User.objects.get(username="grid-worker"))
-        activity_check_in(actor=grid, activity=activity, code=walker.card_code)
-        cls.estate = Estate(made["claim"], made["objected"])  # type: ignore[arg-type]
+        cls.estate = build_estate()
 
     def setUp(self) -> None:
         self.auditor = User.objects.get(username="auditor")
-        self.client = Client()
-        token = self.client.post(
-            "/api/v1/auth/token",
-            {"username": "auditor", "password": PASSWORD},
-            content_type="application/json",
-        ).json()["token"]
-        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        self.client = token_client("auditor")
 
     def test_every_write_operation_is_refused_and_writes_nothing(self) -> None:
         known = bodies(self.estate)
@@ -308,8 +316,7 @@ class MerchantClerksReadNoNotices(TestCase):
 
     @classmethod
     def setUpTestData(cls) -> None:
-        made = build_crawl_world()
-        cls.claim = made["objected"]
+        cls.estate = build_estate()
         cls.on_notice = Claim.objects.filter(status=ClaimStatus.ON_NOTICE).first()
         cls.cashier = make_staff(
             "till-clerk", Role.MERCHANT_CLERK, cls.on_notice.village, cls.on_notice.scheme
@@ -318,17 +325,38 @@ class MerchantClerksReadNoNotices(TestCase):
         cls.cashier.save()
 
     def test_not_over_the_api(self) -> None:
-        token = Client().post(
-            "/api/v1/auth/token",
-            {"username": "till-clerk", "password": PASSWORD},
-            content_type="application/json",
-        )
-        client = Client(HTTP_AUTHORIZATION=f"Bearer {token.json()['token']}")
+        client = token_client("till-clerk")
 
         board = client.get("/api/v1/notices", {"village": self.on_notice.village_id})
 
         assert_error(board, 404, "not_found")
         assert client.get("/api/v1/claims").json() == []
+
+    def test_every_read_gives_a_cashier_only_the_till(self) -> None:
+        """Of every GET operation, only the shop's own rows (and the shared reference data:
+        regions, the published rule catalogue) come back to the demo county's cashier."""
+        client = token_client("merchant-clerk")
+        ids = {**self.estate.ids(), "photo_id": 1}
+        schema = api.get_openapi_schema()
+        with_data = []
+
+        for template, operations in schema["paths"].items():
+            if "get" not in operations or not operations["get"].get("security"):
+                continue
+            path = template.format(**{k: v for k, v in ids.items() if "{" + k + "}" in template})
+            query = {"village": self.estate.village.pk} if template.endswith("/notices") else {}
+            response = client.get(path, query)
+            if response.status_code == 200 and response.json() not in ([], {}):
+                with_data.append(template)
+
+        assert sorted(with_data) == [
+            "/api/v1/merchants",
+            "/api/v1/merchants/{merchant_id}",
+            "/api/v1/merchants/{merchant_id}/payments",
+            "/api/v1/regions",
+            "/api/v1/rules",
+            "/api/v1/settlements",
+        ]
 
     def test_not_on_the_pages(self) -> None:
         client = Client()
