@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.core.management import call_command
 
+from civicpoints.audit.describe import describe
 from civicpoints.audit.models import AuditEvent
 from civicpoints.awards.services import claim_approve, notices_finalize
 from civicpoints.awards.services.claims import NewClaim, claim_create
@@ -82,6 +83,12 @@ def test_the_scheduler_runs_as_system_and_counts_what_stays_owed(earning) -> Non
         "20",
         claim.pk,
         claim.pk,
+    )
+    [line] = describe(AuditEvent.objects.filter(action="notice.finalize"))
+    assert line.what == "公示期满入账" and line.who == "系统或村民本人"
+    assert line.detail_text.startswith("运行方：定时任务；入账截至：")
+    assert line.detail_text.endswith(
+        f"入账条数：1；记为欠扣的积分：20；第一条申报：{claim.pk}号；最后一条申报：{claim.pk}号"
     )
 
 

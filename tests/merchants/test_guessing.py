@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from civicpoints.audit.describe import describe
 from civicpoints.audit.models import AuditEvent
 from civicpoints.errors import ApplicationError
 from civicpoints.merchants import guessing
@@ -24,7 +25,7 @@ from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import Actor, actor_for_user
 from tests.api.conftest import assert_error
 from tests.api.spending import new_key, post
-from tests.factories import PASSWORD, api_client, make_staff
+from tests.factories import api_client, make_staff
 from tests.ledger.helpers import run_in_threads
 from tests.merchants.conftest import Till, build_till
 from tests.merchants.helpers import balance, local
@@ -86,6 +87,12 @@ def test_ten_invalid_codes_then_the_till_is_refused_even_for_a_valid_code(till: 
     ]
     event = AuditEvent.objects.get(action="merchant.code_guessing")
     assert (event.actor_id, event.scheme_id) == (till.cashier.pk, till.world.scheme.pk)
+    [line] = describe([event])  # the audit page's words: no codes, names instead of ids
+    assert line.what == "无效付款码过多"
+    assert line.detail_text == (
+        f"商家：惠民超市；收银员：{till.cashier.display_name or till.cashier.username}；"
+        "超限范围：单个收银员；无效次数：10；统计时长（秒）：600"
+    )
 
 
 def test_a_valid_code_after_invalid_ones_still_pays_below_the_limit(till: Till) -> None:
@@ -188,7 +195,7 @@ def test_the_api_answers_429_with_the_error_json(till: Till) -> None:
 
 def test_the_counter_page_says_so_in_chinese(till: Till) -> None:
     client = Client()
-    assert client.login(username=till.cashier.username, password=PASSWORD)
+    client.force_login(till.cashier)
     url = f"/counter/merchant/{till.merchant.pk}/pay/"
     now = dt.datetime.now(dt.UTC)
 

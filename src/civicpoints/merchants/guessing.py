@@ -20,13 +20,13 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.merchants.models import CodeFailure, GuessLimits
 
 DEFAULTS = {"per_cashier": 10, "per_merchant": 30, "window_minutes": 10}
 MAX_WINDOW = dt.timedelta(days=1)  # the longest window a scheme may set
-AUDIT_ACTION = "merchant.code_guessing"
 _ANY_SINCE = (
     "SELECT EXISTS (SELECT 1 FROM merchants_codefailure WHERE merchant_id = %s AND at >= %s)"
     " OR EXISTS (SELECT 1 FROM merchants_codefailure WHERE cashier_id = %s AND at >= %s)"
@@ -85,7 +85,7 @@ def guess_limits_set(
         audit_record(
             actor_id=actor_id,
             scheme_id=scheme_id,
-            action="merchant.guess_limits",
+            action=AuditAction.MERCHANT_GUESS_LIMITS,
             obj=limits,
             detail=values,
         )
@@ -182,7 +182,7 @@ def guess_failed(
                 audit_record(
                     actor_id=cashier_id,
                     scheme_id=scheme_id,
-                    action=AUDIT_ACTION,
+                    action=AuditAction.MERCHANT_CODE_GUESSING,
                     detail={
                         "merchant": merchant_id,
                         "cashier": cashier_id,

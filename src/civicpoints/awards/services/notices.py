@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.awards.models import Claim, ClaimEvent, ClaimStatus, OwedDeduction
 from civicpoints.bulk import update_many
@@ -98,7 +99,7 @@ def _audit_run(result: FinalizeResult, *, at: dt.datetime, actor_id: int | None,
             audit_record(
                 actor_id=actor_id,
                 scheme_id=scheme,
-                action="notice.finalize",
+                action=AuditAction.NOTICE_FINALIZE,
                 detail={
                     "by": by,
                     "at": at.isoformat(),
