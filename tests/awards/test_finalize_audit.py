@@ -86,10 +86,15 @@ def test_the_scheduler_runs_as_system_and_counts_what_stays_owed(earning) -> Non
     )
     [line] = describe(AuditEvent.objects.filter(action="notice.finalize"))
     assert line.what == "公示期满入账" and line.who == "系统或村民本人"
-    assert line.detail_text.startswith("运行方：定时任务；入账截至：")
-    assert line.detail_text.endswith(
-        f"入账条数：1；记为欠扣的积分：20；第一条申报：{claim.pk}号；最后一条申报：{claim.pk}号"
-    )
+    words = dict(line.detail)  # (jsonb keeps its own key order)
+    assert words.pop("入账截至").startswith("20")
+    assert words == {
+        "运行方": "定时任务",
+        "入账条数": "1",
+        "记为欠扣的积分": "20",
+        "第一条申报": f"{claim.pk}号",
+        "最后一条申报": f"{claim.pk}号",
+    }
 
 
 def test_the_api_records_the_county_admin(earning) -> None:
