@@ -89,6 +89,7 @@ def test_ten_invalid_codes_then_the_till_is_refused_even_for_a_valid_code(till: 
     assert (event.actor_id, event.scheme_id) == (till.cashier.pk, till.world.scheme.pk)
     [line] = describe([event])  # the audit page's words: no codes, names instead of ids
     assert line.what == "无效付款码过多"
+    assert line.target == f"签约商家 {till.merchant.pk}号（惠民超市）"
     assert set(line.detail) == {  # (jsonb keeps its own key order)
         ("商家", "惠民超市"),
         ("收银员", till.cashier.display_name or till.cashier.username),

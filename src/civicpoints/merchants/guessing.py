@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
-from civicpoints.merchants.models import CodeFailure, GuessLimits
+from civicpoints.merchants.models import CodeFailure, GuessLimits, Merchant
 
 DEFAULTS = {"per_cashier": 10, "per_merchant": 30, "window_minutes": 10}
 MAX_WINDOW = dt.timedelta(days=1)  # the longest window a scheme may set
@@ -183,6 +183,7 @@ def guess_failed(
                     actor_id=cashier_id,
                     scheme_id=scheme_id,
                     action=AuditAction.MERCHANT_CODE_GUESSING,
+                    obj=Merchant(pk=merchant_id, scheme_id=scheme_id),  # names the shop
                     detail={
                         "merchant": merchant_id,
                         "cashier": cashier_id,
