@@ -60,6 +60,7 @@ class ErrorCode(enum.StrEnum):
     PAYMENT_CODE_EXPIRED = "payment_code_expired"
     PAYMENT_CODE_USED = "payment_code_used"
     PAYMENT_CODE_OTHER_SCHEME = "payment_code_other_scheme"
+    TOO_MANY_INVALID_CODES = "too_many_invalid_codes"
     REFUND_WINDOW_CLOSED = "refund_window_closed"
     REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
     DAY_NOT_OVER = "business_day_not_over"
@@ -114,6 +115,7 @@ STATUS = {
     ErrorCode.PAYMENT_CODE_EXPIRED: 409,
     ErrorCode.PAYMENT_CODE_USED: 409,
     ErrorCode.PAYMENT_CODE_OTHER_SCHEME: 409,
+    ErrorCode.TOO_MANY_INVALID_CODES: 429,
     ErrorCode.REFUND_WINDOW_CLOSED: 409,
     ErrorCode.REFUND_EXCEEDS_PAYMENT: 409,
     ErrorCode.DAY_NOT_OVER: 409,
@@ -168,6 +170,7 @@ DEFAULT_MESSAGES = {
     ErrorCode.PAYMENT_CODE_EXPIRED: _("付款码已过期，请让农户刷新后重新出示"),
     ErrorCode.PAYMENT_CODE_USED: _("付款码已使用过，请让农户刷新后重新出示"),
     ErrorCode.PAYMENT_CODE_OTHER_SCHEME: _("这是其他地区的付款码，本店不能收"),
+    ErrorCode.TOO_MANY_INVALID_CODES: _("无效付款码或卡号输入次数过多，请稍后再试"),
     ErrorCode.REFUND_WINDOW_CLOSED: _("已超过退款期限"),
     ErrorCode.REFUND_EXCEEDS_PAYMENT: _("退款不能超过这笔收款的剩余金额"),
     ErrorCode.DAY_NOT_OVER: _("该营业日还没有结束，不能结算"),

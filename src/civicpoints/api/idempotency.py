@@ -98,13 +98,19 @@ def run_keyed(request: HttpRequest, *, payload: dict[str, Any], action: Action) 
             status, body = action(service_key(scope, key), digest)
             idempotency_succeed(slot=slot, status=status, body=body)
     except ApplicationError as exc:
-        if exc.code != ErrorCode.IDEMPOTENCY_IN_FLIGHT:
-            idempotency_fail(slot=slot, status=exc.status, body=exc.as_json())
         # Some refusals leave a trace that must outlive the rollback (a wrong PIN counts
-        # towards the card's lockout): the service hands it over to be written now.
+        # towards the card's lockout, an invalid payment code towards the till's limit): the
+        # service hands it over to be written now; it may answer with a stronger refusal.
+        refusal = exc
         after_rollback = getattr(exc, "after_rollback", None)
         if after_rollback is not None:
-            after_rollback()
+            replaced = after_rollback()
+            if isinstance(replaced, ApplicationError):
+                refusal = replaced
+        if refusal.code != ErrorCode.IDEMPOTENCY_IN_FLIGHT:
+            idempotency_fail(slot=slot, status=refusal.status, body=refusal.as_json())
+        if refusal is not exc:
+            raise refusal from None
         raise
     except BaseException:
         idempotency_abandon(slot=slot)

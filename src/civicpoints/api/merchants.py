@@ -235,11 +235,15 @@ def _cashier_merchant(request: HttpRequest, merchant_id: str) -> Merchant:
     return merchant
 
 
-@router.post("/{merchant_id}/payments", response={201: PaymentOut, **KEYED_ERRORS})
+@router.post("/{merchant_id}/payments", response={201: PaymentOut, 429: ErrorOut, **KEYED_ERRORS})
 def take_payment(
     request: HttpRequest, merchant_id: str, body: PaymentIn, idempotency_key: IdempotencyKey = None
 ) -> JsonResponse:
-    """Take points from a payment code, or from a printed card with its PIN."""
+    """Take points from a payment code, or from a printed card with its PIN.
+
+    Invalid codes and unknown cards are limited per cashier and per merchant (by default 10
+    and 30 in 10 minutes): past the limit every payment of that till is refused with 429
+    ``too_many_invalid_codes`` until the oldest failures are out of the window."""
     actor = _actor(request)
     merchant = _cashier_merchant(request, merchant_id)
     payload = body.model_dump(mode="json", exclude={"pin"})

@@ -11,12 +11,12 @@ from pydantic import Field
 
 from civicpoints.api.claims import ClaimOut, claim_out
 from civicpoints.api.schemas import ErrorOut, QueryId
-from civicpoints.awards.selectors import notice_claims
+from civicpoints.awards.selectors import notice_board_for, notice_claims
 from civicpoints.awards.services import notices_finalize
 from civicpoints.errors import PermissionDenied
 from civicpoints.ledger.chain import chain_head
 from civicpoints.schemes.models import Role
-from civicpoints.schemes.selectors import region_for, scheme_for_region, schemes_governed
+from civicpoints.schemes.selectors import schemes_governed
 
 router = Router(tags=["notices"])
 
@@ -40,9 +40,8 @@ class BoardOut(Schema):
 
 @router.get("", response={200: BoardOut, 404: ErrorOut, 422: ErrorOut})
 def board(request: HttpRequest, params: Query[BoardIn]) -> dict:
-    actor = request.actor  # type: ignore[attr-defined]
-    village = region_for(actor, params.village)
-    scheme = scheme_for_region(actor, village)
+    """A village's board: staff who read claims there (counter and merchant clerks: 404)."""
+    village, scheme = notice_board_for(request.actor, params.village)  # type: ignore[attr-defined]
     return {
         "village": village.pk,
         "village_name": village.name,
@@ -75,7 +74,7 @@ def finalize(request: HttpRequest, body: FinalizeIn) -> dict:
     posted: list[int] = []
     owed = 0
     for scheme_id in schemes:
-        result = notices_finalize(at=at, scheme_id=scheme_id)
+        result = notices_finalize(at=at, scheme_id=scheme_id, actor_id=actor.user_id, by="api")
         posted += result.posted
         owed += result.owed
     return {"posted": len(posted), "owed": owed / 100, "claims": posted}

@@ -94,6 +94,27 @@ KEY_LABELS: dict[str, Any] = {
     "action": gettext_lazy("操作"),
     "scheme": gettext_lazy("方案"),
     "stock": gettext_lazy("库存"),
+    # payment-code guessing (merchant.code_guessing, merchant.guess_limits)
+    "merchant": gettext_lazy("商家"),
+    "cashier": gettext_lazy("收银员"),
+    "scope": gettext_lazy("超限范围"),
+    "count": gettext_lazy("无效次数"),
+    "window_seconds": gettext_lazy("统计时长（秒）"),
+    "per_cashier": gettext_lazy("每名收银员上限"),
+    "per_merchant": gettext_lazy("每个商家上限"),
+    "window_minutes": gettext_lazy("统计时长（分钟）"),
+    # notice.finalize
+    "by": gettext_lazy("运行方"),
+    "at": gettext_lazy("入账截至"),
+    "posted": gettext_lazy("入账条数"),
+    "owed": gettext_lazy("记为欠扣的积分"),
+    "first_claim": gettext_lazy("第一条申报"),
+    "last_claim": gettext_lazy("最后一条申报"),
+}
+# Values that are codes of one key only, in words.
+VALUE_WORDS: dict[str, dict[str, Any]] = {
+    "scope": {"cashier": gettext_lazy("单个收银员"), "merchant": gettext_lazy("整个商家")},
+    "by": {"system": gettext_lazy("定时任务"), "api": gettext_lazy("接口调用")},
 }
 # Keys whose value is the id of a row with a name, and where to find the name.
 NAMED = {
@@ -107,13 +128,22 @@ NAMED = {
     "user": ("schemes.User", "display_name"),
     "served_townships": ("schemes.Region", "name"),
     "carried_forward": ("merchants.Merchant", "shop_name"),
+    "merchant": ("merchants.Merchant", "shop_name"),
+    "cashier": ("schemes.User", "display_name"),
 }
-ID_KEYS = {"claim", "payment", "reply", "previous"}  # ids shown as "12号"
+ID_KEYS = {
+    "claim",
+    "payment",
+    "reply",
+    "previous",
+    "first_claim",
+    "last_claim",
+}  # ids shown as "12号"
 BY_CODE = {"village", "region"}  # region division codes -> names
 YUAN = {"amount_fen", "cash_fen"}
 HUNDREDTHS = {"amount"}  # hundredths of a point (ledger adjustments)
 POINTS = {"points", "price", "refundable"}
-WHEN = {"date", "since", "until", "locked_until", "checked_out_at", "published_at"}
+WHEN = {"date", "since", "until", "locked_until", "checked_out_at", "published_at", "at"}
 STATUS_KEYS = {"from", "to", "status", "before", "kind", "mode"}
 HIDDEN = {"sha256"}  # a fingerprint helps nobody reading the page; the export keeps it
 NAME_FIELDS = ("head_name", "title", "shop_name", "name")
@@ -303,6 +333,8 @@ class Describer:
             )
         if value == []:
             return _("无")
+        if key in VALUE_WORDS and isinstance(value, str) and value in VALUE_WORDS[key]:
+            return str(VALUE_WORDS[key][value])
         if key == "action" and value in self.actions:
             return self.actions[value]
         if key in ID_KEYS and isinstance(value, int):

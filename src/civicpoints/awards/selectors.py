@@ -19,13 +19,15 @@ from civicpoints.awards.models import (
     OwedDeduction,
     VillageQuota,
 )
+from civicpoints.errors import NotFound
 from civicpoints.ledger.models import Account, AccountKind
-from civicpoints.schemes.models import Scheme
+from civicpoints.schemes.models import Region, Scheme
 from civicpoints.schemes.scope import (
     ADMIN_ROLES,
     STAFF_ROLES,
     Actor,
     get_scoped,
+    one_or_404,
     scope_q,
     scoped,
 )
@@ -52,6 +54,24 @@ def claim_for(actor: Actor, claim_id: object) -> Claim:
         roles=CLAIM_READERS,
         what="claim",
     )
+
+
+def notice_regions(actor: Actor) -> QuerySet[Region]:
+    """The regions whose notice boards the actor reads: those of the claim readers' grants
+    (counter clerks and merchant cashiers have no business with claims, 404)."""
+    q = Q(pk__in=[])
+    for g in actor.grants_for(CLAIM_READERS):
+        q |= Q(path__startswith=g.region_path)
+    return Region.objects.filter(q).order_by("code")
+
+
+def notice_board_for(actor: Actor, region_id: object) -> tuple[Region, Scheme]:
+    """A notice board the actor may read, with the scheme of the grant that lets them."""
+    region = one_or_404(notice_regions(actor).select_related("parent"), region_id, "region")
+    for g in actor.grants_for(CLAIM_READERS):
+        if region.path.startswith(g.region_path):
+            return region, Scheme.objects.get(pk=g.scheme_id)
+    raise NotFound("region")  # pragma: no cover - notice_regions found it under a grant
 
 
 def notice_claims(*, village_id: int) -> QuerySet[Claim]:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from civicpoints.awards.models import ClaimStatus, Fund, FundKind
 from civicpoints.awards.selectors import (
+    CLAIM_READERS,
     REVIEW_STAGES,
     budget_summary,
     claim_actions,
@@ -28,7 +29,9 @@ from civicpoints.awards.selectors import (
     claims_for_rows,
     claims_visible,
     evidence_for,
+    notice_board_for,
     notice_claims,
+    notice_regions,
     notices_ending_today,
     objection_reasons,
     review_queue,
@@ -54,7 +57,6 @@ from civicpoints.schemes.scope import actor_for_user
 from civicpoints.schemes.selectors import (
     region_for,
     regions_visible,
-    scheme_for_region,
     schemes_governed,
 )
 
@@ -265,7 +267,9 @@ def claim_photo(request: HttpRequest, photo_id: int) -> HttpResponse | FileRespo
 @login_required
 def notice_index(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
-    villages = regions_visible(actor).filter(level=RegionLevel.VILLAGE).select_related("parent")
+    if not actor.grants_for(CLAIM_READERS):
+        return _not_found(request)
+    villages = notice_regions(actor).filter(level=RegionLevel.VILLAGE).select_related("parent")
     page = paged(request, villages, per_page=200)
     return render(request, "backoffice/notices.html", {"villages": page.object_list, "page": page})
 
@@ -273,8 +277,7 @@ def notice_index(request: HttpRequest) -> HttpResponse:
 def _board(request: HttpRequest, village_id: int) -> dict | None:
     actor = actor_for_user(request.user)
     try:
-        village = region_for(actor, village_id)
-        scheme = scheme_for_region(actor, village)
+        village, scheme = notice_board_for(actor, village_id)
     except ApplicationError:
         return None
     return {

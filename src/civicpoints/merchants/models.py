@@ -73,6 +73,56 @@ class PaymentCode(models.Model):
         indexes = [models.Index(fields=["household", "created_at"])]
 
 
+class GuessKind(models.TextChoices):
+    CODE = "code", _("无效付款码")
+    CARD = "card", _("不存在的积分卡号")
+
+
+class CodeFailure(models.Model):
+    """One payer credential a cashier entered that matched nothing (a forged or mistyped
+    payment code, an unknown card number): the sliding window of ``merchants.guessing``."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    merchant = models.ForeignKey(Merchant, models.PROTECT, related_name="+")
+    cashier = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=4, choices=GuessKind.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("无效付款码记录")
+        verbose_name_plural = _("无效付款码记录")
+        indexes = [
+            models.Index(fields=["merchant", "at"], name="codefailure_merchant_at"),
+            models.Index(fields=["cashier", "at"], name="codefailure_cashier_at"),
+        ]
+
+
+class GuessLimits(models.Model):
+    """A scheme's own limits on invalid payer credentials (else the defaults in settings)."""
+
+    scheme = models.OneToOneField(
+        "schemes.Scheme", models.CASCADE, related_name="guess_limits", verbose_name=_("方案")
+    )
+    per_cashier = models.PositiveIntegerField(_("每名收银员上限"))
+    per_merchant = models.PositiveIntegerField(_("每个商家上限"))
+    window_minutes = models.PositiveIntegerField(_("统计时长（分钟）"))
+
+    class Meta:
+        verbose_name = _("付款码试错上限")
+        verbose_name_plural = _("付款码试错上限")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    per_cashier__gt=0,
+                    per_merchant__gt=0,
+                    window_minutes__gt=0,
+                    window_minutes__lte=24 * 60,
+                ),
+                name="guess_limits_positive",
+            )
+        ]
+
+
 class PaymentVia(models.TextChoices):
     CODE = "code", _("付款码")
     CARD = "card", _("积分卡+密码")

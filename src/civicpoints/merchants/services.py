@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from functools import cache
+from functools import cache, partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -32,7 +32,9 @@ from civicpoints.ledger.amounts import MAX_HUNDREDTHS, format_points
 from civicpoints.ledger.idempotency import request_hash as hash_request
 from civicpoints.ledger.models import Account, AccountKind, PostingKind
 from civicpoints.ledger.services import Leg, household_account, post, system_account
+from civicpoints.merchants.guessing import guess_failed, guessing_check
 from civicpoints.merchants.models import (
+    GuessKind,
     Merchant,
     MerchantStatus,
     Payment,
@@ -310,6 +312,74 @@ def payment_take(
         raise ApplicationError(ErrorCode.MERCHANT_NOT_ACTIVE)
     if bool(code) == bool(card):
         raise invalid(_("请扫付款码，或输入积分卡号和密码"), field="code")
+    assert actor.user_id is not None  # require_cashier
+    guessing_check(
+        scheme_id=merchant.scheme_id, merchant_id=merchant.pk, cashier_id=actor.user_id, now=now
+    )
+    try:
+        return _take(
+            actor=actor,
+            merchant=merchant,
+            points=points,
+            code=code,
+            card=card,
+            pin=pin,
+            idempotency_key=idempotency_key,
+            digest=digest,
+            now=now,
+        )
+    except ApplicationError as exc:
+        kind = _guess_kind(exc)
+        if kind is None:
+            raise
+        counted = _counted_guess(
+            exc, merchant=merchant, cashier_id=actor.user_id, kind=kind, now=now
+        )
+        raise counted from None
+
+
+def _guess_kind(exc: ApplicationError) -> str | None:
+    """A credential that matched nothing counts towards the till's guessing limit."""
+    if exc.code == ErrorCode.PAYMENT_CODE_INVALID:
+        return GuessKind.CODE
+    if exc.code == ErrorCode.NOT_FOUND and exc.detail.get("field") == "card":
+        return GuessKind.CARD
+    return None
+
+
+def _counted_guess(
+    exc: ApplicationError, *, merchant: Merchant, cashier_id: int, kind: str, now: dt.datetime
+) -> ApplicationError:
+    """Record the failure for good: now when no transaction would undo it, else after the
+    caller's rollback (the API's keyed requests run inside one; ``run_keyed`` calls it)."""
+    record = partial(
+        guess_failed,
+        scheme_id=merchant.scheme_id,
+        merchant_id=merchant.pk,
+        cashier_id=cashier_id,
+        kind=kind,
+        now=now,
+    )
+    # A test case's own atomic block stands for "no transaction", as Django's durable check does.
+    blocks = transaction.get_connection().atomic_blocks
+    if any(not getattr(block, "_from_testcase", False) for block in blocks):
+        exc.after_rollback = record  # type: ignore[attr-defined]
+        return exc
+    return record() or exc
+
+
+def _take(
+    *,
+    actor: Actor,
+    merchant: Merchant,
+    points: int,
+    code: str,
+    card: str,
+    pin: str,
+    idempotency_key: str | None,
+    digest: str,
+    now: dt.datetime,
+) -> Payment:
     household: Household | None = None
     if card:
         household = (
@@ -318,7 +388,7 @@ def payment_take(
             .first()
         )
         if household is None:
-            raise ApplicationError(ErrorCode.NOT_FOUND, _("没有这张积分卡"))
+            raise ApplicationError(ErrorCode.NOT_FOUND, _("没有这张积分卡"), {"field": "card"})
         if not pin:
             raise ApplicationError(ErrorCode.PIN_REQUIRED, _("积分卡在商家消费须输入密码"))
         _check_payer(merchant, household, timezone.localdate(now))

@@ -451,7 +451,7 @@ def claim_object(
     at: dt.datetime | None = None,
 ) -> Claim:
     """An objection during notice sends the claim back to review (any resident of the village,
-    or staff of the village)."""
+    or staff of the village who propose claims; auditors read, they never write)."""
     now = at or timezone.now()
     reason = _reason(reason)
     with transaction.atomic():
@@ -466,7 +466,7 @@ def claim_object(
                     {"action": "claim.object", "field": "reason"},
                 )
         elif actor is None or not actor.covers(
-            roles=PROPOSERS | {Role.AUDITOR},
+            roles=PROPOSERS,
             scheme_id=claim.scheme_id,
             region_path=claim.village.path,
         ):

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from civicpoints.audit.models import AuditAction
+from civicpoints.audit.services import audit_record
 from civicpoints.awards.models import Claim, ClaimEvent, ClaimStatus, OwedDeduction
 from civicpoints.bulk import update_many
 from civicpoints.ledger.amounts import format_points
@@ -51,9 +53,19 @@ NOTIFY_CHUNK = 500  # households per notification transaction
 
 
 def notices_finalize(
-    *, at: dt.datetime | None = None, scheme_id: int | None = None, limit: int = 1_000_000
+    *,
+    at: dt.datetime | None = None,
+    scheme_id: int | None = None,
+    limit: int = 1_000_000,
+    actor_id: int | None = None,
+    by: str = "system",
 ) -> FinalizeResult:
-    """Post every due claim, a batch of up to ``BATCH`` claims per transaction."""
+    """Post every due claim, a batch of up to ``BATCH`` claims per transaction.
+
+    A run that posted something leaves one ``notice.finalize`` audit row per scheme saying who
+    ran it: a staff user (``actor_id``, through the API) or a command (``by``: "system" for the
+    scheduler, "civicpoints finalize" with the login that ran it).
+    """
     at = at or timezone.now()
     result = FinalizeResult()
     while result.count < limit:
@@ -70,8 +82,33 @@ def notices_finalize(
             result.owed += owed
             if owed:
                 result.owed_by_claim[claim_id] = owed
+    _audit_run(result, at=at, actor_id=actor_id, by=by)
     _notify_posted(result)
     return result
+
+
+def _audit_run(result: FinalizeResult, *, at: dt.datetime, actor_id: int | None, by: str) -> None:
+    claims_by_scheme: dict[int, list[int]] = defaultdict(list)
+    for claim in result.claims:
+        claims_by_scheme[claim.scheme_id].append(claim.pk)
+    if not claims_by_scheme:
+        return
+    with transaction.atomic():
+        for scheme, claim_ids in sorted(claims_by_scheme.items()):
+            owed = sum(result.owed_by_claim.get(pk, 0) for pk in claim_ids)
+            audit_record(
+                actor_id=actor_id,
+                scheme_id=scheme,
+                action=AuditAction.NOTICE_FINALIZE,
+                detail={
+                    "by": by,
+                    "at": at.isoformat(),
+                    "posted": len(claim_ids),
+                    "owed": format_points(owed),
+                    "first_claim": min(claim_ids),
+                    "last_claim": max(claim_ids),
+                },
+            )
 
 
 def _notify_posted(result: FinalizeResult) -> None:

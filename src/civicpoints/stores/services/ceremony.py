@@ -34,6 +34,7 @@ from civicpoints.stores.services.counter import (
     _check_household,
     _check_limit,
     _redeem_write,
+    lock_accounts_of,
 )
 
 
@@ -152,12 +153,17 @@ def ceremony_redeem(
         earlier = _replay_ceremony(store, idempotency_key, title, held_on, rows)
         if earlier is not None:
             return earlier
-    checked = ceremony_check(actor=actor, store=store, rows=rows)
+    today = timezone.localdate()
+    checked = ceremony_check(actor=actor, store=store, rows=rows, today=today)
     plans, problems = checked.plans, checked.problems
     if problems:
         raise ApplicationError(ErrorCode.CEREMONY_INVALID, detail={"errors": problems})
     try:
         with transaction.atomic():
+            # The check above shows the staff every failing row at once; the limits count
+            # again here, under the lock, as one transaction sees them (issue 9, item 8).
+            if over := _limits_locked(plans, today):
+                raise ApplicationError(ErrorCode.CEREMONY_INVALID, detail={"errors": over})
             ceremony = Ceremony.objects.create(
                 scheme_id=store.scheme_id,
                 store=store,
@@ -216,6 +222,38 @@ def ceremony_redeem(
         if earlier is None:
             raise
         return earlier
+
+
+def _limits_locked(
+    plans: Sequence[tuple[int, Household, Basket]], today: dt.date
+) -> list[dict[str, Any]]:
+    """Per-household limits of the batch, checked under locks on the households' account rows
+    (taken in id order, as every redemption and app order takes its own), so a concurrent
+    ceremony, counter sale or app order cannot take the same allowance: the rows over it."""
+    limited = [
+        (number, household, [(p, q) for p, q in basket.lines if p.limit_quantity])
+        for number, household, basket in plans
+    ]
+    limited = [entry for entry in limited if entry[2]]
+    if not limited:
+        return []
+    lock_accounts_of([household.pk for _number, household, _lines in limited])
+    over: list[dict[str, Any]] = []
+    for number, household, lines in limited:
+        try:
+            for product, quantity in lines:
+                _check_limit(household, product, quantity, today)
+        except ApplicationError as exc:
+            over.append(
+                {
+                    "row": number,
+                    "household": household.pk,
+                    "name": household.head_name,
+                    "code": str(exc.code),
+                    "message": exc.message,
+                }
+            )
+    return over
 
 
 def _replay_ceremony(

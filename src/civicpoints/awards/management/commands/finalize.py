@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from civicpoints.awards.services import notices_finalize
+
+
+def _who() -> str:
+    """The command and the login that ran it, for the run's audit row."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        login = str(os.getuid()) if hasattr(os, "getuid") else "?"
+    return f"civicpoints finalize ({login})"
 
 
 class Command(BaseCommand):
@@ -31,7 +42,7 @@ class Command(BaseCommand):
             # 7); catching up after downtime only ever needs a time in the past.
             if at > timezone.now():
                 raise CommandError("--at 不能晚于现在：公示未满的申报不能提前入账")
-        result = notices_finalize(at=at, scheme_id=opts["scheme"])
+        result = notices_finalize(at=at, scheme_id=opts["scheme"], by=_who())
         self.stdout.write(
             f"截至 {timezone.localtime(at):%Y-%m-%d %H:%M}：入账 {result.count} 条申报"
             + (f"，其中 {result.owed / 100:.2f} 分扣分因余额不足记为欠扣" if result.owed else "")
