@@ -44,6 +44,7 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(html, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
+    response._has_been_logged = True  # type: ignore[attr-defined]  # the warning above says it
     return response
 
 

@@ -32,6 +32,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     if not ok:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        # A load balancer asks every few seconds: one 503 is not an error line each time.
+        response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 
