@@ -94,15 +94,19 @@ class Command(BaseCommand):
         for child in (web, worker):
             if child is not None and child.poll() is None:
                 child.send_signal(signal.SIGTERM)  # the worker finishes the task it is on
+        # One deadline for both (gunicorn's graceful timeout is 10 s): a worker stuck waiting
+        # for a lock is killed rather than holding the shutdown.
+        deadline = time.monotonic() + 12
         for child in (web, worker):
             if child is None:
                 continue
             try:
-                child.wait(timeout=15)
+                child.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
         if scheduler is not None:
-            scheduler.join(timeout=10)
+            scheduler.join(timeout=5)  # a daemon thread: a long job does not hold the exit
         self.stdout.write("civicpoints 已停止")
         if web.returncode not in (0, -signal.SIGTERM, -signal.SIGINT, None):
             sys.exit(1)
