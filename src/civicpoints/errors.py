@@ -65,6 +65,7 @@ class ErrorCode(enum.StrEnum):
     REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
     DAY_NOT_OVER = "business_day_not_over"
     ALREADY_PAID = "statement_already_paid"
+    SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -120,6 +121,7 @@ STATUS = {
     ErrorCode.REFUND_EXCEEDS_PAYMENT: 409,
     ErrorCode.DAY_NOT_OVER: 409,
     ErrorCode.ALREADY_PAID: 409,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
@@ -175,6 +177,7 @@ DEFAULT_MESSAGES = {
     ErrorCode.REFUND_EXCEEDS_PAYMENT: _("退款不能超过这笔收款的剩余金额"),
     ErrorCode.DAY_NOT_OVER: _("该营业日还没有结束，不能结算"),
     ErrorCode.ALREADY_PAID: _("该结算单已付款"),
+    ErrorCode.SERVICE_UNAVAILABLE: _("系统暂时不可用（数据库重启或维护中），请稍后再试"),
     ErrorCode.INTERNAL_ERROR: _("系统出错了，已记录，请稍后再试"),
 }
 

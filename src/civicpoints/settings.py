@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "civicpoints.schemes",
     "civicpoints.audit",
     "civicpoints.households",
@@ -68,6 +70,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # 503 + Retry-After instead of a 500 while the database is away (ops/unavailable.py).
+    "civicpoints.ops.unavailable.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -103,19 +107,30 @@ TEMPLATES = [
 ]
 
 
+def db_pool_options() -> dict:
+    """Django's psycopg pool. ``timeout``: how long a request waits for a connection before it
+    is answered 503 (ops/unavailable.py). The pool checks each connection before handing it
+    out because ``CONN_HEALTH_CHECKS`` is on (Django passes ``ConnectionPool.check_connection``
+    as the pool's ``check``), so after a database restart a dead connection is replaced
+    instead of failing the request."""
+    return {
+        "min_size": int(os.environ.get("CIVICPOINTS_DB_POOL_MIN", "2")),
+        "max_size": int(os.environ.get("CIVICPOINTS_DB_POOL_MAX", "20")),
+        "timeout": float(os.environ.get("CIVICPOINTS_DB_POOL_TIMEOUT", "10")),
+    }
+
+
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL", "")
     if url:
         db: dict = dict(dj_database_url.parse(url))
         if db["ENGINE"] == "django.db.backends.postgresql":
             db["CONN_MAX_AGE"] = 0
+            # With the pool: each pooled connection is checked before use (see db_pool_options).
+            db["CONN_HEALTH_CHECKS"] = True
             options = db.setdefault("OPTIONS", {})
             if os.environ.get("CIVICPOINTS_DB_POOL", "1") == "1" and not TESTING:
-                options["pool"] = {
-                    "min_size": int(os.environ.get("CIVICPOINTS_DB_POOL_MIN", "2")),
-                    "max_size": int(os.environ.get("CIVICPOINTS_DB_POOL_MAX", "20")),
-                    "timeout": 10,
-                }
+                options["pool"] = db_pool_options()
             db["TEST"] = {
                 "NAME": os.environ.get("CIVICPOINTS_TEST_DB", f"test_civicpoints_{os.getpid()}")
             }
@@ -199,6 +214,21 @@ if PRODUCTION and not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set in production")
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "civicpoints.households.sms.ConsoleBackend")
+# Texts to residents go out from a background task (docs/operations.md "Background tasks"):
+# the database backend, run by `civicpoints db_worker` (started by `civicpoints serve`). Tests
+# run tasks at once on commit. A failing SMS backend is retried after these many seconds
+# (attempt 2, 3, ...), then the text is given up (status "failed").
+TASKS = {
+    "default": {
+        "BACKEND": (
+            "django_tasks.backends.immediate.ImmediateBackend"
+            if TESTING
+            else "django_tasks_db.DatabaseBackend"
+        ),
+        "QUEUES": ["default"],
+    }
+}
+SMS_RETRY_DELAYS = [30, 120, 600, 1800, 7200]
 # Inbound SMS commands (docs/notifications.md): the gateway signs each request with this
 # secret (HMAC-SHA256 of the body); empty turns the webhook off. Each phone may send
 # SMS_INBOUND_LIMIT commands per SMS_INBOUND_WINDOW seconds.
@@ -276,3 +306,7 @@ NINJA_PAGINATION_MAX_LIMIT = 200
 # `civicpoints bench pages` measures pages against a minimal logged-in page (ops/views.py),
 # served only when the server runs with CIVICPOINTS_BENCH=1.
 BENCH_FLOOR = os.environ.get("CIVICPOINTS_BENCH") == "1"
+
+# /healthz answers 503 when the scheduler's last heartbeat is older than this (seconds; 0: not
+# checked, for web-only nodes whose scheduler is watched elsewhere).
+HEALTH_SCHEDULER_MAX_AGE = int(os.environ.get("CIVICPOINTS_HEALTH_SCHEDULER_MAX_AGE", "120"))

@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from civicpoints.api.main import api
-from civicpoints.ops.views import bench_floor
+from civicpoints.ops import unavailable
+from civicpoints.ops.views import bench_floor, healthz
 from civicpoints.portal import open_views, sms_views
 
 admin.site.site_header = _("文明积分 管理后台")
@@ -28,6 +29,10 @@ urlpatterns = [
     path("counter/", include("civicpoints.counter.urls")),
     # A village's public page (no login): monthly totals, masked notice, the chain head.
     path("open/<str:code>/", open_views.village_open, name="open_village"),
+    path("healthz", healthz, name="healthz"),  # for load balancers: no login, no private data
     path("bench/floor/", bench_floor, name="bench_floor"),  # 404 unless CIVICPOINTS_BENCH=1
     path("", include("civicpoints.backoffice.urls")),
 ]
+
+# A 500 raised while the database is away (in a middleware, e.g. saving a session) is a 503.
+handler500 = unavailable.handler500

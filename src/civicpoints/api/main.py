@@ -11,7 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,6 +22,7 @@ from ninja.security import HttpBearer
 
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.households.services import resident_token_household
+from civicpoints.ops.unavailable import unavailable_response
 from civicpoints.schemes.scope import Actor, actor_for_user
 from civicpoints.schemes.services import api_token_user
 
@@ -159,6 +161,13 @@ def _bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> JsonRespo
     )
     response.status_code = 400
     return response
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_away(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # The database is restarting or away: 503 with Retry-After, not a 500 (issue 9 item 9).
+    return unavailable_response(request)
 
 
 @api.exception_handler(Exception)

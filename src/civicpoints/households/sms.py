@@ -31,11 +31,17 @@ class MemoryBackend:
         self.outbox.append((phone, text))
 
 
+def sms_send(*, phone: str, text: str) -> None:
+    """Hand one text to the backend; a backend failure raises (the notification task retries)."""
+    import_string(settings.SMS_BACKEND)().send(phone, text)
+
+
 def send_sms(*, phone: str, text: str) -> None:
+    """Best effort, for texts nobody retries (login codes: the resident asks again)."""
     if not phone:
         return
     try:
-        import_string(settings.SMS_BACKEND)().send(phone, text)
+        sms_send(phone=phone, text=text)
     except Exception as exc:  # a failed text must never undo or block the work it reports
         # Neither the traceback nor the exception's text: a gateway's error may quote the number.
         log.error("SMS to %s failed: %s", mask_phone(phone), type(exc).__name__)

@@ -1,48 +1,164 @@
 """Background jobs run by ``civicpoints serve``: notice finalisation, expiry of app orders,
-T+1 settlement after midnight, and the journal follower.
+T+1 settlement after midnight, the journal follower, the SMS sweep and the risk scan.
 
 Each job is idempotent and safe to run from two processes at once, so a restart or a second
-scheduler only repeats work that changes nothing; after downtime each catches up.
+scheduler only repeats work that changes nothing; after downtime each catches up. Every run
+is recorded in the database (``ops.JobState``: runs, failures, last start / success / error),
+each job on its own, so a failing job never hides the others and any process can report them
+(``/healthz``); the loop beats ``ops.Heartbeat`` before each job. A job is due when its last
+start (in the database, whoever ran it) is at least ``every`` seconds ago, so a restarted
+scheduler runs at once what it missed. Adding a job is one entry in ``JOBS``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
+from django.db.models import F, Q
+from django.utils import timezone
 
 from civicpoints.awards.services import notices_finalize
 from civicpoints.ledger.chain import chain_follow
 from civicpoints.merchants.settlement import settle_due
+from civicpoints.notifications.services import notifications_sweep
+from civicpoints.ops.models import Heartbeat, JobState
 from civicpoints.risk.services import risk_scan
 from civicpoints.schemes.models import Scheme
 from civicpoints.stores.services import orders_expire
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT = "scheduler"
+# The follower chains at most this many batches of 2,000 postings per run, so one run of a
+# large backlog never holds the loop (and its heartbeat) for long; the next run goes on.
+CHAIN_BATCHES_PER_RUN = 20
 
-def run_jobs_once() -> dict[str, int]:
-    """Post claims whose notice ended, release expired orders, settle finished business days
-    (each catching up after downtime), then chain postings."""
-    finalized = notices_finalize().count
-    expired = orders_expire()
-    settled = settle_due()
-    chained = 0
-    for scheme_id in Scheme.objects.values_list("pk", flat=True):
-        chained += chain_follow(scheme_id=scheme_id)
-    risk_scan()  # each scheme at most once per its RiskSettings.scan_minutes
-    return {"finalized": finalized, "expired": expired, "settled": settled, "chained": chained}
+
+def _chain_all() -> int:
+    return sum(
+        chain_follow(scheme_id=scheme_id, max_batches=CHAIN_BATCHES_PER_RUN)
+        for scheme_id in Scheme.objects.order_by("pk").values_list("pk", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[], int]  # returns how many things it did (claims posted, days settled ...)
+    every: float = 5.0  # seconds between starts
+    overdue_after: float = 600.0  # /healthz marks the job overdue past this since its success
+
+
+JOBS: list[Job] = [
+    Job("notices_finalize", lambda: notices_finalize().count),
+    Job("orders_expire", orders_expire),
+    Job("settle_due", settle_due, every=60.0, overdue_after=3600.0),
+    Job("chain_follow", _chain_all),
+    Job("notifications_sweep", notifications_sweep, every=60.0, overdue_after=3600.0),
+    # Each scheme at most once per its RiskSettings.scan_minutes (risk_scan checks).
+    Job("risk_scan", risk_scan, every=60.0, overdue_after=3600.0),
+]
+
+
+def beat(now: dt.datetime | None = None) -> None:
+    now = now or timezone.now()
+    updated = Heartbeat.objects.filter(name=HEARTBEAT).update(beat_at=now, pid=os.getpid())
+    if not updated:
+        Heartbeat.objects.bulk_create(
+            [Heartbeat(name=HEARTBEAT, beat_at=now, pid=os.getpid())], ignore_conflicts=True
+        )
+
+
+def _due(job: Job, now: dt.datetime) -> bool:
+    """Not started by anyone in the last ``every`` seconds (the row is made on first sight)."""
+    JobState.objects.bulk_create([JobState(name=job.name)], ignore_conflicts=True)
+    since = now - dt.timedelta(seconds=job.every)
+    # Taking the start is one guarded UPDATE: two schedulers do not both start a due job.
+    return (
+        JobState.objects.filter(name=job.name)
+        .filter(Q(last_started_at__isnull=True) | Q(last_started_at__lte=since))
+        .update(last_started_at=now, runs=F("runs") + 1)
+        == 1
+    )
+
+
+def run_job(job: Job, now: dt.datetime | None = None) -> int | None:
+    """Run one job if due and record how it went; None when it was not due or failed."""
+    now = now or timezone.now()
+    if not _due(job, now):
+        return None
+    started = time.monotonic()
+    try:
+        done = int(job.run())
+    except Exception as exc:  # one failing job must not stop the others or the server
+        log.exception("scheduler job %s failed", job.name)
+        JobState.objects.filter(name=job.name).update(
+            last_error_at=timezone.now(),
+            last_error=type(exc).__name__[:100],
+            failures=F("failures") + 1,
+        )
+        return None
+    JobState.objects.filter(name=job.name).update(
+        last_success_at=timezone.now(),
+        last_done=done,
+        last_duration_ms=min(int((time.monotonic() - started) * 1000), 2**31 - 1),
+    )
+    return done
+
+
+def run_jobs_once(now: dt.datetime | None = None) -> dict[str, int]:
+    """Run every due job, each recorded on its own; returns what each that ran did."""
+    done: dict[str, int] = {}
+    for job in JOBS:
+        try:
+            beat()
+            result = run_job(job, now)
+        except DatabaseError:
+            # The database is away (restart, failover): nothing can be recorded; next round.
+            # The next round starts on a fresh connection (run_forever closes broken ones).
+            log.warning("scheduler: database unavailable while running %s", job.name)
+            continue
+        if result is not None:
+            done[job.name] = result
+    return done
+
+
+def missed(now: dt.datetime | None = None) -> list[str]:
+    """Jobs whose last success is older than ``overdue_after`` (or that never succeeded)."""
+    now = now or timezone.now()
+    states = {s.name: s for s in JobState.objects.filter(name__in=[j.name for j in JOBS])}
+    late = []
+    for job in JOBS:
+        state = states.get(job.name)
+        last = state.last_success_at if state else None
+        if last is None or (now - last).total_seconds() > job.overdue_after:
+            late.append(job.name)
+    return late
 
 
 def run_forever(stop: threading.Event, interval: float = 5.0) -> None:
+    try:
+        late = missed()
+        if late:
+            log.info("scheduler: catching up on %s", ", ".join(late))
+    except DatabaseError:
+        log.warning("scheduler: database unavailable at start")
+    finally:
+        close_old_connections()
     while not stop.is_set():
         try:
             done = run_jobs_once()
             if any(done.values()):
                 log.info("scheduler: %s", done)
-        except Exception:  # a failing job must not stop the others or the server
-            log.exception("scheduler job failed")
+        except Exception:  # nothing may stop the loop
+            log.exception("scheduler round failed")
         finally:
             close_old_connections()
         stop.wait(interval)

@@ -1,4 +1,5 @@
-"""``civicpoints serve``: gunicorn for the web, plus the scheduler, until Ctrl-C."""
+"""``civicpoints serve``: gunicorn for the web, the scheduler, and the task worker
+(``db_worker``: texts to residents), until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +16,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from civicpoints.ops.scheduler import run_forever
+
+WORKER_RESTART_SECONDS = 5.0
 
 
 class Command(BaseCommand):
@@ -25,6 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
         parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
         parser.add_argument("--no-scheduler", action="store_true")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="不启动后台任务进程（db_worker 另行运行时）"
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if settings.PRODUCTION:
@@ -46,6 +53,13 @@ class Command(BaseCommand):
             "-" if os.environ.get("ACCESS_LOG") else "/dev/null",
         ]
         web = subprocess.Popen(cmd)
+        worker = None
+        worker_cmd = [sys.executable, "-m", "civicpoints.cli", "db_worker", "--no-reload"]
+        worker_started = time.monotonic()
+        if not opts["no_worker"]:
+            # Its own session: a Ctrl-C in the terminal must not reach it; it gets one SIGTERM
+            # from us and finishes the task it is on (a second signal would cut a send short).
+            worker = subprocess.Popen(worker_cmd, start_new_session=True)
         stop = threading.Event()
 
         def _stop(signum: int, frame: Any) -> None:
@@ -66,15 +80,33 @@ class Command(BaseCommand):
                 self.stderr.write(f"web server exited with {web.returncode}")
                 stop.set()
                 break
+            if (
+                worker is not None
+                and worker.poll() is not None
+                and time.monotonic() - worker_started > WORKER_RESTART_SECONDS
+            ):
+                # A worker that died (e.g. the database was away) is restarted, at most every
+                # few seconds.
+                self.stderr.write(f"task worker exited with {worker.returncode}; restarting")
+                worker = subprocess.Popen(worker_cmd, start_new_session=True)
+                worker_started = time.monotonic()
             stop.wait(0.5)
-        if web.poll() is None:
-            web.send_signal(signal.SIGTERM)
+        for child in (web, worker):
+            if child is not None and child.poll() is None:
+                child.send_signal(signal.SIGTERM)  # the worker finishes the task it is on
+        # One deadline for both (gunicorn's graceful timeout is 10 s): a worker stuck waiting
+        # for a lock is killed rather than holding the shutdown.
+        deadline = time.monotonic() + 12
+        for child in (web, worker):
+            if child is None:
+                continue
             try:
-                web.wait(timeout=15)
+                child.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                web.kill()
+                child.kill()
+                child.wait()
         if scheduler is not None:
-            scheduler.join(timeout=10)
+            scheduler.join(timeout=5)  # a daemon thread: a long job does not hold the exit
         self.stdout.write("civicpoints 已停止")
         if web.returncode not in (0, -signal.SIGTERM, -signal.SIGINT, None):
             sys.exit(1)
