@@ -68,8 +68,9 @@ class PinHasher(BasePasswordHasher):
     A PIN has 20 bits: no slow hash keeps it safe from an offline search once the table leaks,
     and PBKDF2's ~0.2 s per check would cost every counter redemption that much CPU. What
     protects a PIN is the lockout (5 wrong in a row) online and, offline, the key, which is
-    not in the database: derived like the ID-number digests from the first
-    FIELD_ENCRYPTION_KEYS entry (SECRET_KEY in development), so rotating SECRET_KEY keeps PINs.
+    not in the database: derived like the ID-number digests from SECRET_KEY together with the
+    first FIELD_ENCRYPTION_KEYS entry, so changing either makes every PIN fail (both must travel
+    with a backup: docs/operations.md).
     Registered in PASSWORD_HASHERS after the staff default; older PBKDF2 PIN hashes still
     verify and are replaced on the next correct PIN.
     """
