@@ -197,3 +197,18 @@ def test_the_same_request_filed_twice_at_once_is_one_request(world, two, monkeyp
     assert len(errors) == 1
     assert isinstance(errors[0], ApplicationError) and errors[0].code == ErrorCode.DUPLICATE
     assert ApprovalRequest.objects.count() == 1
+
+
+def test_a_superuser_sets_the_threshold_in_the_django_admin(world, client):
+    from civicpoints.schemes.models import User
+
+    client.force_login(User.objects.create_superuser("root", password="root-pass-123"))
+    url = "/admin/ledger/approvalpolicy/add/"
+
+    response = client.post(url, {"scheme": world.scheme.pk, "reversal_threshold": 20000})
+
+    assert response.status_code == 302, response.content[:500]
+    assert reversal_threshold(scheme_id=world.scheme.pk) == 20000
+    refused_negative = client.post(url, {"scheme": world.other_scheme.pk, "reversal_threshold": -1})
+    assert refused_negative.status_code == 200  # the form shows the error
+    assert reversal_threshold(scheme_id=world.other_scheme.pk) == 50000
