@@ -60,7 +60,10 @@ def _clean_reason(reason: str, *, field: str = "reason", required: bool = True) 
     return reason
 
 
-def _require_approver(actor: Actor, household: Household, action: str) -> None:
+def _require_approver(actor: Actor, household: Household, action: str) -> int:
+    """The acting county admin's user id, or PermissionDenied."""
+    if actor.user_id is None:
+        raise PermissionDenied(action)
     require_role(
         actor,
         roles=APPROVERS,
@@ -68,6 +71,7 @@ def _require_approver(actor: Actor, household: Household, action: str) -> None:
         region_path=household.village.path,
         action=action,
     )
+    return actor.user_id
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -119,14 +123,14 @@ def adjustment_request(
     *, actor: Actor, household: Household, amount: int, reason: str
 ) -> ApprovalRequest:
     """File a credit (amount > 0) or debit (amount < 0); posted only when another approves."""
-    _require_approver(actor, household, "adjustment.request")
+    requester = _require_approver(actor, household, "adjustment.request")
     reason = _clean_reason(reason)
     if amount == 0:
         raise invalid(_("调整积分不能为0"), field="points")
     same = ApprovalRequest.objects.filter(
         kind=ApprovalKind.ADJUSTMENT,
         status=ApprovalStatus.PENDING,
-        requested_by_id=actor.user_id,
+        requested_by_id=requester,
         household=household,
         amount=amount,
     )
@@ -140,7 +144,7 @@ def adjustment_request(
                 household=household,
                 amount=amount,
                 reason=reason,
-                requested_by_id=actor.user_id,
+                requested_by_id=requester,
             )
             audit_record(
                 actor_id=actor.user_id,
@@ -175,7 +179,7 @@ def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> Approval
         roles=STAFF_ROLES, scheme_id=household.scheme_id, region_path=household.village.path
     ):
         raise NotFound("posting")
-    _require_approver(actor, household, "reversal.request")
+    requester = _require_approver(actor, household, "reversal.request")
     reason = _clean_reason(reason)
     if posting.kind not in REVERSIBLE:
         raise invalid(_("这类记账不能在这里冲正（退货、退款请在柜台办理）"), field="posting")
@@ -194,7 +198,7 @@ def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> Approval
                 amount=amount,
                 target=posting,
                 reason=reason,
-                requested_by_id=actor.user_id,
+                requested_by_id=requester,
                 needs_second=needs_second,
             )
             audit_record(
