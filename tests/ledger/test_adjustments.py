@@ -212,3 +212,25 @@ def test_a_superuser_sets_the_threshold_in_the_django_admin(world, client):
     refused_negative = client.post(url, {"scheme": world.other_scheme.pk, "reversal_threshold": -1})
     assert refused_negative.status_code == 200  # the form shows the error
     assert reversal_threshold(scheme_id=world.other_scheme.pk) == 50000
+
+
+def test_the_audit_log_reads_each_step_in_words(world, two):
+    from civicpoints.audit.describe import Describer
+
+    a, b = two
+    h = make_household(world.scheme, world.village_a1, "王秀英")
+    filed = adjustment_request(actor=a, household=h, amount=1250, reason="补录")
+    approval_approve(actor=b, approval_id=filed.pk, note="已核对")
+    events = list(
+        AuditEvent.objects.filter(action__in=["adjustment.request", "adjustment.approve"])
+        .select_related("actor", "region")
+        .order_by("pk")
+    )
+
+    lines = [Describer(events).line(e) for e in events]
+
+    assert [line.what for line in lines] == ["申请人工调整积分", "复核通过人工调整并入账"]
+    assert [line.region for line in lines] == [world.village_a1.name] * 2
+    assert "农户：王秀英" in lines[0].detail_text and "积分：12.5" in lines[0].detail_text
+    assert "原因：补录" in lines[0].detail_text
+    assert all("其他" not in line.detail_text for line in lines), [x.detail_text for x in lines]

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, invalid
 from civicpoints.households.models import Household
@@ -149,7 +150,7 @@ def adjustment_request(
             audit_record(
                 actor_id=actor.user_id,
                 scheme_id=household.scheme_id,
-                action="adjustment.request",
+                action=AuditAction.ADJUSTMENT_REQUEST,
                 obj=row,
                 detail={"household": household.pk, "amount": amount, "reason": reason},
             )
@@ -204,7 +205,7 @@ def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> Approval
             audit_record(
                 actor_id=actor.user_id,
                 scheme_id=household.scheme_id,
-                action="reversal.request",
+                action=AuditAction.REVERSAL_REQUEST,
                 obj=row,
                 detail={
                     "posting": posting.pk,
@@ -262,7 +263,7 @@ def _post_and_mark(row: ApprovalRequest, *, actor: Actor, note: str) -> None:
     audit_record(
         actor_id=actor.user_id,
         scheme_id=row.scheme_id,
-        action=f"{row.kind}.approve" if row.needs_second else f"{row.kind}.post",
+        action=AuditAction(f"{row.kind}.approve" if row.needs_second else f"{row.kind}.post"),
         obj=row,
         detail={"posting": posting.pk, "household": row.household_id, "amount": row.amount},
     )
@@ -370,7 +371,7 @@ def _decide(row: ApprovalRequest, *, actor: Actor, status: str, note: str) -> Ap
     audit_record(
         actor_id=actor.user_id,
         scheme_id=row.scheme_id,
-        action=f"{row.kind}.{verb}",
+        action=AuditAction(f"{row.kind}.{verb}"),
         obj=row,
         detail={"household": row.household_id, "amount": row.amount, "note": note},
     )

@@ -258,30 +258,42 @@ class ApprovalRequest(models.Model):
     """
 
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
-    kind = models.CharField(max_length=12, choices=ApprovalKind.choices)
-    household = models.ForeignKey("households.Household", models.PROTECT, related_name="+")
-    # Signed hundredths the household would receive (a reversal: minus the original's leg).
-    amount = models.BigIntegerField()
-    target = models.ForeignKey(
-        Posting, models.PROTECT, null=True, blank=True, related_name="reversal_requests"
+    kind = models.CharField(_("类型"), max_length=12, choices=ApprovalKind.choices)
+    household = models.ForeignKey(
+        "households.Household", models.PROTECT, related_name="+", verbose_name=_("农户")
     )
-    reason = models.CharField(max_length=200)
+    # Signed hundredths the household would receive (a reversal: minus the original's leg).
+    amount = models.BigIntegerField(_("积分"))
+    target = models.ForeignKey(
+        Posting,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversal_requests",
+        verbose_name=_("冲正的记账"),
+    )
+    reason = models.CharField(_("原因"), max_length=200)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     # False when a reversal was at or below the threshold and was posted at once.
-    needs_second = models.BooleanField(default=True)
+    needs_second = models.BooleanField(_("须另一位县级管理员复核"), default=True)
     status = models.CharField(
-        max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING
+        _("状态"), max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING
     )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
-    note = models.CharField(max_length=200, blank=True)
+    note = models.CharField(_("复核意见"), max_length=200, blank=True)
     # Why the last approval attempt failed (e.g. not enough points); the request stays pending.
-    last_error = models.CharField(max_length=200, blank=True)
+    last_error = models.CharField(_("上次入账失败原因"), max_length=200, blank=True)
     posting = models.OneToOneField(
-        Posting, models.PROTECT, null=True, blank=True, related_name="approval"
+        Posting,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approval",
+        verbose_name=_("入账记账"),
     )
 
     class Meta:
