@@ -38,6 +38,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_TRANSITION = "invalid_transition"
     EVIDENCE_REQUIRED = "evidence_required"
     SAME_APPROVER = "same_approver"
+    SELF_APPROVAL = "self_approval"
     ACTIVITY_NOT_OPEN = "activity_not_open"
     ACTIVITY_FULL = "activity_full"
     OUTSIDE_CHECKIN_WINDOW = "outside_checkin_window"
@@ -94,6 +95,7 @@ STATUS = {
     ErrorCode.INVALID_TRANSITION: 409,
     ErrorCode.EVIDENCE_REQUIRED: 422,
     ErrorCode.SAME_APPROVER: 409,
+    ErrorCode.SELF_APPROVAL: 403,
     ErrorCode.ACTIVITY_NOT_OPEN: 409,
     ErrorCode.ACTIVITY_FULL: 409,
     ErrorCode.OUTSIDE_CHECKIN_WINDOW: 409,
@@ -150,6 +152,7 @@ DEFAULT_MESSAGES = {
     ErrorCode.INVALID_TRANSITION: _("申报当前状态不允许此操作"),
     ErrorCode.EVIDENCE_REQUIRED: _("该细则需要提供证明材料"),
     ErrorCode.SAME_APPROVER: _("乡镇复核须由另一人完成"),
+    ErrorCode.SELF_APPROVAL: _("不能复核自己提出的申请，须由另一位县级管理员复核"),
     ErrorCode.ACTIVITY_NOT_OPEN: _("活动未发布、已结束或已取消"),
     ErrorCode.ACTIVITY_FULL: _("活动名额已满"),
     ErrorCode.OUTSIDE_CHECKIN_WINDOW: _("不在签到时间内"),

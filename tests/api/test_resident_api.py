@@ -159,7 +159,7 @@ def test_residents_and_staff_keys_live_apart(household, world, client_for):
         "same-key",
     )
 
-    assert (mine.status_code, theirs.status_code, staff.status_code) == (201, 201, 201)
+    assert (mine.status_code, theirs.status_code, staff.status_code) == (201, 201, 202)
     assert theirs.get("Idempotency-Replayed") is None
     assert mine.json()["household"] == household.pk
     assert theirs.json()["household"] == neighbour.pk

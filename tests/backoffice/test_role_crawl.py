@@ -28,7 +28,7 @@ from civicpoints.households.models import Household
 from civicpoints.ledger.models import AccountKind, PostingKind
 from civicpoints.ledger.services import Leg, post, system_account
 from civicpoints.rules.models import Rule
-from civicpoints.schemes.models import User
+from civicpoints.schemes.models import Role, User
 from civicpoints.schemes.scope import actor_for_user
 from civicpoints.stores.models import Product, Store
 from civicpoints.stores.services import Item, order_place, redeem
@@ -100,6 +100,14 @@ def build_crawl_world() -> dict[str, object]:
         assisted_reason="爬虫检查",
         delivery_address="晓光村3组8号",
     )
+    # Four eyes: one adjustment waiting for the crawl's county admin (filed by another), one
+    # filed by it (it sees "waiting" and a withdraw button, no approve button).
+    from civicpoints.ledger.adjustments import adjustment_request
+    from tests.factories import make_staff
+
+    other = make_staff("county-admin-2", Role.COUNTY_ADMIN, village.parent.parent, scheme)
+    adjustment_request(actor=_staff(other.username), household=buyer, amount=1250, reason="补录")
+    adjustment_request(actor=_staff("county-admin"), household=buyer, amount=-50, reason="扣回")
     return {"claim": claim, "objected": on_notice}
 
 
@@ -143,6 +151,9 @@ class RoleCrawl(TestCase):
         assert pages["merchant-clerk"] >= 2, pages
         assert pages["resident"] >= 8, pages
         assert RESULTS["village-admin"].posted, "no form was tried"
+        # Four eyes: the county admin reached 调整复核 and tried approve, reject and withdraw.
+        tried = " ".join(RESULTS["county-admin"].posted)
+        assert all(f"/{verb}/" in tried for verb in ("approve", "reject", "withdraw")), tried
         # An auditor reads: not one form that writes is on any page they reach.
         assert RESULTS["auditor"].posted == []
         # The audit log and its exports: crawled for county admins and auditors, no one else.

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from civicpoints.audit.models import AuditEvent
 from civicpoints.errors import ApplicationError, ErrorCode
-from civicpoints.ledger.adjustments import adjustment_create
 from civicpoints.ledger.models import AccountKind, Entry, Posting, PostingKind
 from civicpoints.ledger.selectors import account_total, household_balance
 from civicpoints.ledger.services import (
@@ -21,9 +19,7 @@ from civicpoints.ledger.services import (
     reverse,
     system_account,
 )
-from civicpoints.schemes.models import Role
-from civicpoints.schemes.scope import actor_for_user
-from tests.factories import fund, make_household, make_staff
+from tests.factories import fund, make_household
 from tests.ledger.helpers import assert_ledger_ok
 
 
@@ -139,19 +135,6 @@ def test_hold_key_reused_for_another_amount_is_refused(world):
         hold(account=account, amount=900, idempotency_key="order-1")
     assert err.value.code == ErrorCode.IDEMPOTENCY_KEY_REUSED
     assert household_balance(household_id=h.pk).held == 100
-
-
-def test_adjustment_retry_writes_one_audit_row(world):
-    admin = actor_for_user(make_staff("xian", Role.COUNTY_ADMIN, world.county, world.scheme))
-    h = make_household(world.scheme, world.village_a1)
-    kwargs = dict(
-        actor=admin, household=h, amount=500, reason="补录", idempotency_key="a-1", request_hash="x"
-    )
-    one = adjustment_create(**kwargs)
-    two = adjustment_create(**kwargs)
-    assert one.pk == two.pk
-    assert AuditEvent.objects.filter(action="ledger.adjust").count() == 1
-    assert household_balance(household_id=h.pk).balance == 500
 
 
 def test_post_awards_in_one_batch(world):

@@ -17,6 +17,7 @@ from django.test import Client
 
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger import chain, services
+from civicpoints.ledger.adjustments import adjustment_request
 from civicpoints.ledger.chain import GENESIS, chain_follow
 from civicpoints.ledger.models import (
     AccountKind,
@@ -37,6 +38,7 @@ from civicpoints.ledger.services import (
     system_account,
 )
 from civicpoints.schemes.models import Role
+from civicpoints.schemes.scope import actor_for_user
 from tests.factories import api_client, fund, make_household, make_staff
 from tests.ledger.helpers import Outcome, assert_ledger_ok, run_in_threads
 
@@ -91,19 +93,23 @@ def test_concurrent_debits_never_overdraw(world):
 
 
 def test_one_idempotency_key_sent_fifty_times_moves_points_once(world):
-    # Given a county admin's token and a household with 10.00 points
+    # Given an adjustment filed by one county admin, a second admin's token, and a household
+    # with 10.00 points
+    filer = make_staff("county-filer", Role.COUNTY_ADMIN, world.county, world.scheme)
     admin = make_staff("county-admin", Role.COUNTY_ADMIN, world.county, world.scheme)
     token = api_client(admin).defaults["HTTP_AUTHORIZATION"]
     household = make_household(world.scheme, world.village_a1)
     fund(household, 1_000)
+    filed = adjustment_request(
+        actor=actor_for_user(filer), household=household, amount=1_250, reason="补录志愿服务积分"
+    )
     key = f"race-{uuid.uuid4()}"
-    body = {"household": household.pk, "points": 12.5, "reason": "补录志愿服务积分"}
 
-    # When the same adjustment with one Idempotency-Key arrives 50 times at once
+    # When the second admin's approval with one Idempotency-Key arrives 50 times at once
     def send(_i: int):  # type: ignore[no-untyped-def]
         return Client(HTTP_AUTHORIZATION=token).post(
-            "/api/v1/ledger/adjustments",
-            body,
+            f"/api/v1/ledger/approvals/{filed.pk}/approve",
+            {},
             content_type="application/json",
             HTTP_IDEMPOTENCY_KEY=key,
         )
@@ -116,10 +122,10 @@ def test_one_idempotency_key_sent_fifty_times_moves_points_once(world):
             raise outcome.error
     responses = [o.value for o in outcomes]
     originals = [
-        r for r in responses if r.status_code == 201 and not r.has_header("Idempotency-Replayed")
+        r for r in responses if r.status_code == 200 and not r.has_header("Idempotency-Replayed")
     ]
     replays = [
-        r for r in responses if r.status_code == 201 and r.has_header("Idempotency-Replayed")
+        r for r in responses if r.status_code == 200 and r.has_header("Idempotency-Replayed")
     ]
     waits = [r for r in responses if r.status_code == 409]
     assert len(originals) == 1
@@ -141,7 +147,7 @@ def test_one_idempotency_key_sent_fifty_times_moves_points_once(world):
 
     # And a retry after the dust settles gets the same answer, marked as a replay
     again = send(0)
-    assert (again.status_code, again["Idempotency-Replayed"], again.json()) == (201, "true", first)
+    assert (again.status_code, again["Idempotency-Replayed"], again.json()) == (200, "true", first)
     assert household_balance(household_id=household.pk).balance == 2_250
     assert_ledger_ok(world.scheme.pk)
 

@@ -24,7 +24,7 @@ from civicpoints.awards.services import (
 )
 from civicpoints.awards.services.claims import NewClaim, claim_create, claim_self_report
 from civicpoints.households.services import household_set_pin
-from civicpoints.ledger.adjustments import adjustment_create
+from civicpoints.ledger.adjustments import adjustment_request, approval_approve
 from civicpoints.ledger.selectors import household_history
 from civicpoints.ledger.services import reverse
 from civicpoints.merchants.services import (
@@ -194,7 +194,13 @@ def everything(world):
     code = payment_code_issue(household=me)
     payment = payment_take(actor=cashier_actor, merchant=merchant, code=code.code, points=1000)
     refund_create(actor=cashier_actor, payment=payment, points=400, reason="退了一瓶油")
-    adjusted = adjustment_create(actor=admin, household=me, amount=800, reason="补录去年漏记的积分")
+    # Four eyes: another county admin files the adjustment, 赵主任 approves (and posts) it.
+    filer = actor_for_user(
+        make_staff("county-filer", Role.COUNTY_ADMIN, world.county, world.scheme)
+    )
+    filed = adjustment_request(actor=filer, household=me, amount=800, reason="补录去年漏记的积分")
+    adjusted = approval_approve(actor=admin, approval_id=filed.pk).posting
+    assert adjusted is not None
     reverse(posting=adjusted, actor_id=shop.admin.pk)
     return me
 

@@ -187,6 +187,21 @@ class Can:
 
         return may_read_audit(self.actor)
 
+    # --- four eyes ---------------------------------------------------------------------------
+
+    @cached_property
+    def approvals(self) -> bool:
+        """调整复核: county admins file adjustments and approve each other's."""
+        from civicpoints.ledger.adjustments import APPROVERS
+
+        return self._any(set(APPROVERS))
+
+    @cached_property
+    def approvals_pending(self) -> int:
+        from civicpoints.ledger.adjustments import pending_count
+
+        return pending_count(self.actor) if self.approvals else 0
+
     @cached_property
     def risk(self) -> bool:
         """风险提示: auditors and county admins (they review, note, resolve and dismiss)."""
@@ -244,6 +259,14 @@ NAV: list[NavItem] = [
     ),
     NavItem(_("审计日志"), "backoffice:audit_log", lambda c: c.audit_log),
     NavItem(_("风险提示"), "backoffice:risk_flags", lambda c: c.risk),
+    NavItem(
+        _("调整复核"),
+        "backoffice:approvals",
+        lambda c: c.approvals,
+        badge=lambda c: c.approvals_pending,
+        badge_title=_("等待复核的人工调整和冲正"),
+        query="?status=pending",
+    ),
     NavItem(_("系统管理"), "admin:index", lambda c: c.admin),
 ]
 

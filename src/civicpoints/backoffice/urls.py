@@ -2,6 +2,7 @@ from django.urls import path
 
 from civicpoints.backoffice import (
     activity_views,
+    approval_views,
     audit_views,
     ceremony_views,
     community_views,
@@ -27,6 +28,27 @@ urlpatterns = [
     path("households/", views.households, name="households"),
     path("households/<int:household_id>/", views.household_detail, name="household"),
     path("households/<int:household_id>/card/", views.household_card, name="household_card"),
+    path(
+        "households/<int:household_id>/adjust/",
+        approval_views.adjustment_new,
+        name="adjustment_new",
+    ),
+    path("approvals/", approval_views.approvals, name="approvals"),
+    path(
+        "approvals/<int:approval_id>/approve/",
+        approval_views.approval_approve_view,
+        name="approval_approve",
+    ),
+    path(
+        "approvals/<int:approval_id>/reject/",
+        approval_views.approval_reject_view,
+        name="approval_reject",
+    ),
+    path(
+        "approvals/<int:approval_id>/withdraw/",
+        approval_views.approval_withdraw_view,
+        name="approval_withdraw",
+    ),
     path(
         "households/<int:household_id>/access/",
         pin_views.household_access,

@@ -1,81 +1,378 @@
-"""Manual adjustments by a county admin: a reason, an audit row, and a normal posting."""
+"""Four eyes: manual adjustments and large reversals wait for a second county admin.
+
+A county admin files a request (what would be posted is fixed then); another county admin
+approves it, and only then is it posted, through ``ledger.services``, in the same transaction
+as the status change (the request row locked, the posting keyed by the request, so approving
+twice, a retry or two admins at once give one posting). The requester never approves or
+rejects their own request; they may withdraw it. Nothing here posts without that second pair
+of eyes except a reversal at or below the scheme's threshold.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
-from civicpoints.errors import invalid
+from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, invalid
 from civicpoints.households.models import Household
-from civicpoints.ledger.models import AccountKind, Posting, PostingKind
-from civicpoints.ledger.services import (
-    Leg,
-    household_account,
-    post,
-    post_replay,
-    system_account,
+from civicpoints.ledger.models import (
+    DEFAULT_REVERSAL_THRESHOLD,
+    AccountKind,
+    ApprovalKind,
+    ApprovalPolicy,
+    ApprovalRequest,
+    ApprovalStatus,
+    Posting,
+    PostingKind,
 )
+from civicpoints.ledger.services import Leg, household_account, post, reverse, system_account
 from civicpoints.schemes.models import Role
-from civicpoints.schemes.scope import Actor, require_role
+from civicpoints.schemes.scope import STAFF_ROLES, Actor, get_scoped, require_role, scoped
+
+APPROVERS = (Role.COUNTY_ADMIN,)
+# Postings a county admin may ask to reverse here. Store returns, order captures and merchant
+# payments/refunds have their own flows (stock, order and refund records must move with them).
+REVERSIBLE = (PostingKind.AWARD, PostingKind.DEDUCTION, PostingKind.ADJUSTMENT)
+MAX_REASON = 200
 
 
-def adjustment_create(
-    *,
-    actor: Actor,
-    household: Household,
-    amount: int,
-    reason: str,
-    idempotency_key: str | None = None,
-    request_hash: str = "",
-) -> Posting:
-    """Credit (amount > 0) or debit (amount < 0) a household; debits never exceed available."""
+def reversal_threshold(*, scheme_id: int) -> int:
+    """Hundredths above which a reversal waits for a second county admin."""
+    found = (
+        ApprovalPolicy.objects.filter(scheme_id=scheme_id)
+        .values_list("reversal_threshold", flat=True)
+        .first()
+    )
+    return DEFAULT_REVERSAL_THRESHOLD if found is None else found
+
+
+def _clean_reason(reason: str, *, field: str = "reason", required: bool = True) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise invalid(_("请填写原因"), field=field)
+    if len(reason) > MAX_REASON:
+        raise invalid(_("原因太长（最多200个字）"), field=field)
+    return reason
+
+
+def _require_approver(actor: Actor, household: Household, action: str) -> int:
+    """The acting county admin's user id, or PermissionDenied."""
+    if actor.user_id is None:
+        raise PermissionDenied(action)
     require_role(
         actor,
-        roles=[Role.COUNTY_ADMIN],
+        roles=APPROVERS,
         scheme_id=household.scheme_id,
         region_path=household.village.path,
-        action="ledger.adjust",
+        action=action,
     )
-    reason = (reason or "").strip()
-    if not reason:
-        raise invalid(_("请填写调整原因"), field="reason")
-    if len(reason) > 200:
-        raise invalid(_("调整原因太长（最多200个字）"), field="reason")
+    return actor.user_id
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def approvals_visible(actor: Actor) -> QuerySet[ApprovalRequest]:
+    """Requests over households in the county admin's regions, newest first."""
+    return scoped(
+        actor,
+        ApprovalRequest.objects.select_related(
+            "household", "household__village", "requested_by", "decided_by", "target", "posting"
+        ),
+        region_path_field="household__village__path",
+        roles=APPROVERS,
+    ).order_by("-pk")
+
+
+def approval_for(actor: Actor, approval_id: object, *, lock: bool = False) -> ApprovalRequest:
+    """One request the actor's staff grants reach (404 otherwise); ``lock`` locks its row."""
+    rows = ApprovalRequest.objects.select_related("household", "household__village")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    return get_scoped(
+        actor,
+        rows,
+        approval_id,
+        region_path_field="household__village__path",
+        roles=STAFF_ROLES,
+        what="approval",
+    )
+
+
+def pending_count(actor: Actor) -> int:
+    return approvals_visible(actor).filter(status=ApprovalStatus.PENDING).count()
+
+
+# --- requesting -----------------------------------------------------------------------------
+
+
+def _duplicate(found: ApprovalRequest | None) -> ApplicationError:
+    return ApplicationError(
+        ErrorCode.DUPLICATE,
+        _("同样的申请正在等待复核，请勿重复提交"),
+        {"request": found.pk} if found is not None else {},
+    )
+
+
+def adjustment_request(
+    *, actor: Actor, household: Household, amount: int, reason: str
+) -> ApprovalRequest:
+    """File a credit (amount > 0) or debit (amount < 0); posted only when another approves."""
+    requester = _require_approver(actor, household, "adjustment.request")
+    reason = _clean_reason(reason)
     if amount == 0:
         raise invalid(_("调整积分不能为0"), field="points")
-    with transaction.atomic():
-        earlier = (
-            post_replay(
+    same = ApprovalRequest.objects.filter(
+        kind=ApprovalKind.ADJUSTMENT,
+        status=ApprovalStatus.PENDING,
+        requested_by_id=requester,
+        household=household,
+        amount=amount,
+    )
+    if same.exists():
+        raise _duplicate(same.first())
+    try:
+        with transaction.atomic():
+            row = ApprovalRequest.objects.create(
                 scheme_id=household.scheme_id,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
+                kind=ApprovalKind.ADJUSTMENT,
+                household=household,
+                amount=amount,
+                reason=reason,
+                requested_by_id=requester,
             )
-            if idempotency_key is not None
-            else None
+            audit_record(
+                actor_id=actor.user_id,
+                scheme_id=household.scheme_id,
+                action=AuditAction.ADJUSTMENT_REQUEST,
+                obj=row,
+                detail={"household": household.pk, "amount": amount, "reason": reason},
+            )
+    except IntegrityError:
+        # A concurrent twin won the partial unique index.
+        raise _duplicate(same.first()) from None
+    return row
+
+
+def _reversal_household_leg(posting: Posting) -> tuple[Household, int]:
+    legs = list(
+        posting.entries.filter(account__kind=AccountKind.HOUSEHOLD).values_list(
+            "account__household_id", "amount"
         )
-        if earlier is not None:
-            # A retry gets the first posting; its audit row was written with it.
-            return earlier
-        mine = household_account(household=household)
-        other = system_account(scheme_id=household.scheme_id, kind=AccountKind.ADJUSTMENT)
-        posting = post(
-            scheme_id=household.scheme_id,
-            kind=PostingKind.ADJUSTMENT,
-            legs=[Leg(mine, amount), Leg(other, -amount)],
+    )
+    if len(legs) != 1:
+        raise invalid(_("只能冲正涉及一户积分的记账"), field="posting")
+    household = Household.objects.select_related("village").get(pk=legs[0][0])
+    return household, -legs[0][1]
+
+
+def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> ApprovalRequest:
+    """Ask to reverse an award, deduction or adjustment. At or below the scheme's threshold it
+    is posted at once (still recorded here, ``needs_second=False``); above, it waits."""
+    household, amount = _reversal_household_leg(posting)
+    if not actor.covers(
+        roles=STAFF_ROLES, scheme_id=household.scheme_id, region_path=household.village.path
+    ):
+        raise NotFound("posting")
+    requester = _require_approver(actor, household, "reversal.request")
+    reason = _clean_reason(reason)
+    if posting.kind not in REVERSIBLE:
+        raise invalid(_("这类记账不能在这里冲正（退货、退款请在柜台办理）"), field="posting")
+    if Posting.objects.filter(reverses=posting).exists():
+        raise ApplicationError(ErrorCode.ALREADY_REVERSED)
+    waiting = ApprovalRequest.objects.filter(target=posting, status=ApprovalStatus.PENDING)
+    if waiting.exists():
+        raise _duplicate(waiting.first())
+    needs_second = abs(amount) > reversal_threshold(scheme_id=household.scheme_id)
+    try:
+        with transaction.atomic():
+            row = ApprovalRequest.objects.create(
+                scheme_id=household.scheme_id,
+                kind=ApprovalKind.REVERSAL,
+                household=household,
+                amount=amount,
+                target=posting,
+                reason=reason,
+                requested_by_id=requester,
+                needs_second=needs_second,
+            )
+            audit_record(
+                actor_id=actor.user_id,
+                scheme_id=household.scheme_id,
+                action=AuditAction.REVERSAL_REQUEST,
+                obj=row,
+                detail={
+                    "posting": posting.pk,
+                    "household": household.pk,
+                    "amount": amount,
+                    "reason": reason,
+                    "needs_second": needs_second,
+                },
+            )
+            if not needs_second:
+                _post_and_mark(row, actor=actor, note="")
+    except IntegrityError:
+        raise _duplicate(waiting.first()) from None
+    return row
+
+
+# --- deciding -------------------------------------------------------------------------------
+
+
+def _post(row: ApprovalRequest, actor: Actor) -> Posting:
+    key = f"approval:{row.pk}"
+    if row.kind == ApprovalKind.REVERSAL:
+        assert row.target is not None
+        return reverse(
+            posting=row.target,
             actor_id=actor.user_id,
-            memo=reason,
-            idempotency_key=idempotency_key,
-            request_hash=request_hash,
-            ref=("household", household.pk),
+            memo=f"冲正 #{row.target_id}：{row.reason}"[:200],
+            idempotency_key=key,
+            request_hash=key,
         )
-        audit_record(
-            actor_id=actor.user_id,
-            scheme_id=household.scheme_id,
-            action=AuditAction.LEDGER_ADJUST,
-            obj=posting,
-            region_id=household.village_id,
-            detail={"household": household.pk, "amount": amount, "reason": reason},
+    return post(
+        scheme_id=row.scheme_id,
+        kind=PostingKind.ADJUSTMENT,
+        legs=[
+            Leg(household_account(household=row.household), row.amount),
+            Leg(system_account(scheme_id=row.scheme_id, kind=AccountKind.ADJUSTMENT), -row.amount),
+        ],
+        actor_id=actor.user_id,
+        memo=row.reason,
+        idempotency_key=key,
+        request_hash=key,
+        ref=("household", row.household_id),
+    )
+
+
+def _post_and_mark(row: ApprovalRequest, *, actor: Actor, note: str) -> None:
+    posting = _post(row, actor)
+    row.posting = posting
+    row.status = ApprovalStatus.APPROVED
+    row.decided_by_id = actor.user_id if row.needs_second else None
+    row.decided_at = timezone.now()
+    row.note = note
+    row.last_error = ""
+    row.save(update_fields=["posting", "status", "decided_by", "decided_at", "note", "last_error"])
+    audit_record(
+        actor_id=actor.user_id,
+        scheme_id=row.scheme_id,
+        action=AuditAction(f"{row.kind}.approve" if row.needs_second else f"{row.kind}.post"),
+        obj=row,
+        detail={"posting": posting.pk, "household": row.household_id, "amount": row.amount},
+    )
+
+
+def _not_yours(row: ApprovalRequest, actor: Actor) -> None:
+    if row.requested_by_id == actor.user_id:
+        raise ApplicationError(
+            ErrorCode.SELF_APPROVAL, detail={"request": row.pk, "requested_by": actor.user_id}
         )
-    return posting
+
+
+def _closed(row: ApprovalRequest) -> ApplicationError:
+    return ApplicationError(
+        ErrorCode.INVALID_TRANSITION,
+        _("该申请已%(status)s，不能再处理") % {"status": row.get_status_display()},
+        {"status": row.status},
+    )
+
+
+def _remember_failure(approval_id: int, message: str) -> Callable[[], object]:
+    def write() -> int:
+        return ApprovalRequest.objects.filter(pk=approval_id, status=ApprovalStatus.PENDING).update(
+            last_error=message[:200]
+        )
+
+    return write
+
+
+def approval_approve(*, actor: Actor, approval_id: object, note: str = "") -> ApprovalRequest:
+    """Post what the request says, as a county admin other than the requester.
+
+    Approving an approved request returns it unchanged (one posting). If the posting is
+    refused (e.g. the household no longer has the points), nothing is posted, the request
+    stays pending and keeps the reason in ``last_error``; the refusal is raised.
+    """
+    note = _clean_reason(note, field="note", required=False)
+    inside = transaction.get_connection().in_atomic_block
+    row_id: int | None = None
+    try:
+        with transaction.atomic():
+            row = approval_for(actor, approval_id, lock=True)
+            row_id = row.pk
+            _require_approver(actor, row.household, f"{row.kind}.approve")
+            _not_yours(row, actor)
+            if row.status == ApprovalStatus.APPROVED:
+                return row
+            if row.status != ApprovalStatus.PENDING:
+                raise _closed(row)
+            try:
+                with transaction.atomic():
+                    _post_and_mark(row, actor=actor, note=note)
+            except ApplicationError as exc:
+                exc.posting_refused = True  # type: ignore[attr-defined]
+                raise
+    except ApplicationError as exc:
+        if row_id is not None and getattr(exc, "posting_refused", False):
+            write = _remember_failure(row_id, exc.message)
+            if inside:
+                # The caller's transaction rolls back with this refusal (the API runs keyed
+                # calls inside one): it writes the reason after its rollback.
+                exc.after_rollback = write  # type: ignore[attr-defined]
+            else:
+                write()
+        raise
+    return row
+
+
+def approval_reject(*, actor: Actor, approval_id: object, note: str) -> ApprovalRequest:
+    """Turn a request down, as a county admin other than the requester; nothing is posted."""
+    note = _clean_reason(note, field="note")
+    with transaction.atomic():
+        row = approval_for(actor, approval_id, lock=True)
+        _require_approver(actor, row.household, f"{row.kind}.reject")
+        _not_yours(row, actor)
+        if row.status == ApprovalStatus.REJECTED:
+            return row
+        if row.status != ApprovalStatus.PENDING:
+            raise _closed(row)
+        return _decide(row, actor=actor, status=ApprovalStatus.REJECTED, note=note)
+
+
+def approval_withdraw(*, actor: Actor, approval_id: object, note: str = "") -> ApprovalRequest:
+    """The requester takes back a request that still waits."""
+    note = _clean_reason(note, field="note", required=False)
+    with transaction.atomic():
+        row = approval_for(actor, approval_id, lock=True)
+        _require_approver(actor, row.household, f"{row.kind}.withdraw")
+        if row.requested_by_id != actor.user_id:
+            raise PermissionDenied(f"{row.kind}.withdraw")
+        if row.status == ApprovalStatus.WITHDRAWN:
+            return row
+        if row.status != ApprovalStatus.PENDING:
+            raise _closed(row)
+        return _decide(row, actor=actor, status=ApprovalStatus.WITHDRAWN, note=note)
+
+
+def _decide(row: ApprovalRequest, *, actor: Actor, status: str, note: str) -> ApprovalRequest:
+    row.status = status
+    row.decided_by_id = actor.user_id
+    row.decided_at = timezone.now()
+    row.note = note
+    row.save(update_fields=["status", "decided_by", "decided_at", "note"])
+    verb = "reject" if status == ApprovalStatus.REJECTED else "withdraw"
+    audit_record(
+        actor_id=actor.user_id,
+        scheme_id=row.scheme_id,
+        action=AuditAction(f"{row.kind}.{verb}"),
+        obj=row,
+        detail={"household": row.household_id, "amount": row.amount, "note": note},
+    )
+    return row

@@ -203,3 +203,127 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["scope", "key"], name="idempotency_record_unique")
         ]
+
+
+# --- Four eyes: what a second county admin must approve before it is posted -----------------
+
+# Reversals of more than this many hundredths wait for a second county admin (500 points),
+# unless the scheme's ApprovalPolicy says otherwise. Manual adjustments always wait.
+DEFAULT_REVERSAL_THRESHOLD = 500_00
+
+
+class ApprovalPolicy(models.Model):
+    """Per scheme: the reversal amount above which a second county admin must approve."""
+
+    scheme = models.OneToOneField("schemes.Scheme", models.CASCADE, related_name="approval_policy")
+    reversal_threshold = models.BigIntegerField(
+        _("冲正复核门槛（百分之一积分）"),
+        default=DEFAULT_REVERSAL_THRESHOLD,
+        help_text=_(
+            "冲正的积分超过此数时须另一位县级管理员复核；以百分之一积分计，50000 即 500 分。"
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("复核规则")
+        verbose_name_plural = _("复核规则")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reversal_threshold__gte=0), name="approval_threshold_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scheme_id}: {self.reversal_threshold}"
+
+
+class ApprovalKind(models.TextChoices):
+    ADJUSTMENT = "adjustment", _("人工调整")
+    REVERSAL = "reversal", _("冲正")
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", _("待复核")
+    APPROVED = "approved", _("已入账")
+    REJECTED = "rejected", _("已驳回")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+class ApprovalRequest(models.Model):
+    """A manual adjustment or a reversal that waits for a second county admin.
+
+    What would be posted is fixed when the request is made (household and signed amount for
+    an adjustment; the posting to reverse for a reversal); the posting is made only when a
+    county admin other than the requester approves, in the same transaction as the status.
+    """
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    kind = models.CharField(_("类型"), max_length=12, choices=ApprovalKind.choices)
+    household = models.ForeignKey(
+        "households.Household", models.PROTECT, related_name="+", verbose_name=_("农户")
+    )
+    # Signed hundredths the household would receive (a reversal: minus the original's leg).
+    amount = models.BigIntegerField(_("积分"))
+    target = models.ForeignKey(
+        Posting,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversal_requests",
+        verbose_name=_("冲正的记账"),
+    )
+    reason = models.CharField(_("原因"), max_length=200)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # False when a reversal was at or below the threshold and was posted at once.
+    needs_second = models.BooleanField(_("须另一位县级管理员复核"), default=True)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(_("复核意见"), max_length=200, blank=True)
+    # Why the last approval attempt failed (e.g. not enough points); the request stays pending.
+    last_error = models.CharField(_("上次入账失败原因"), max_length=200, blank=True)
+    posting = models.OneToOneField(
+        Posting,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approval",
+        verbose_name=_("入账记账"),
+    )
+
+    class Meta:
+        verbose_name = _("待复核的调整")
+        verbose_name_plural = _("待复核的调整")
+        constraints = [
+            # The same person cannot file the same adjustment twice while one waits.
+            models.UniqueConstraint(
+                fields=["requested_by", "household", "amount"],
+                condition=Q(status="pending", kind="adjustment"),
+                name="approval_adjustment_pending_unique",
+            ),
+            # One reversal request per posting while it waits.
+            models.UniqueConstraint(
+                fields=["target"],
+                condition=Q(status="pending"),
+                name="approval_reversal_pending_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="adjustment", target__isnull=True)
+                | Q(kind="reversal", target__isnull=False),
+                name="approval_kind_target",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(posting__isnull=False),
+                name="approval_approved_has_posting",
+            ),
+            models.CheckConstraint(condition=~Q(amount=0), name="approval_amount_not_zero"),
+        ]
+        indexes = [models.Index(fields=["scheme", "status"], name="approval_scheme_status")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.status}"

@@ -1,0 +1,240 @@
+"""Four-eyes pages for county admins: file a manual adjustment for a household, read what waits,
+and approve or reject (after a confirmation page) what another admin filed; the requester sees
+their own request as waiting, with a withdraw button and no approve button.
+
+Thin: every check is in ``ledger.adjustments``; this module only words and renders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from civicpoints.backoffice.confirming import confirm_page, confirmed
+from civicpoints.backoffice.paging import paged
+from civicpoints.errors import ApplicationError
+from civicpoints.households.selectors import household_for
+from civicpoints.ledger.adjustments import (
+    APPROVERS,
+    adjustment_request,
+    approval_approve,
+    approval_for,
+    approval_reject,
+    approval_withdraw,
+    approvals_visible,
+)
+from civicpoints.ledger.amounts import BadPoints, format_points, parse_points
+from civicpoints.ledger.models import ApprovalKind, ApprovalRequest, ApprovalStatus
+from civicpoints.schemes.scope import Actor, actor_for_user
+
+FILTERS = {"pending": ApprovalStatus.PENDING, "all": None}
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return render(request, "backoffice/not_found.html", status=404)
+
+
+def _approver(request: HttpRequest) -> Actor | None:
+    actor = actor_for_user(request.user)
+    return actor if actor.grants_for(APPROVERS) else None
+
+
+def in_words(row: ApprovalRequest) -> str:
+    """What would be (or was) posted, as a county admin reads it."""
+    household = row.household
+    who = f"{household.head_name}（{household.village.name}）"
+    points = format_points(abs(row.amount))
+    if row.kind == ApprovalKind.REVERSAL and row.target is not None:
+        target = row.target
+        what = _("冲正第 %(n)s 号记账（%(kind)s %(memo)s）") % {
+            "n": target.pk,
+            "kind": target.get_kind_display(),
+            "memo": target.memo,
+        }
+        if row.amount > 0:
+            return _("%(what)s：给 %(who)s 退回 %(points)s 分") % {
+                "what": what,
+                "who": who,
+                "points": points,
+            }
+        return _("%(what)s：从 %(who)s 扣回 %(points)s 分") % {
+            "what": what,
+            "who": who,
+            "points": points,
+        }
+    if row.amount > 0:
+        return _("给 %(who)s 加 %(points)s 分") % {"who": who, "points": points}
+    return _("从 %(who)s 扣 %(points)s 分") % {"who": who, "points": points}
+
+
+def _back() -> HttpResponse:
+    return redirect(reverse("backoffice:approvals") + "?status=pending")
+
+
+@login_required
+def approvals(request: HttpRequest) -> HttpResponse:
+    actor = _approver(request)
+    if actor is None:
+        return _not_found(request)
+    shown = request.GET.get("status", "pending")
+    if shown not in FILTERS:
+        shown = "pending"
+    rows = approvals_visible(actor)
+    if FILTERS[shown] is not None:
+        rows = rows.filter(status=FILTERS[shown])
+    page = paged(request, rows)
+    items: list[dict[str, Any]] = [
+        {
+            "r": r,
+            "words": in_words(r),
+            "points": r.amount,
+            "mine": r.requested_by_id == actor.user_id,
+            "pending": r.status == ApprovalStatus.PENDING,
+        }
+        for r in page.object_list
+    ]
+    return render(
+        request,
+        "backoffice/approvals.html",
+        {
+            "items": items,
+            "page": page,
+            "shown": shown,
+            "filters": [("pending", _("待复核")), ("all", _("全部"))],
+        },
+    )
+
+
+@login_required
+def adjustment_new(request: HttpRequest, household_id: int) -> HttpResponse:
+    """File a manual adjustment for one household; a second county admin posts it."""
+    actor = _approver(request)
+    if actor is None:
+        return _not_found(request)
+    try:
+        household = household_for(actor, household_id)
+    except ApplicationError:
+        return _not_found(request)
+    if not actor.covers(
+        roles=APPROVERS, scheme_id=household.scheme_id, region_path=household.village.path
+    ):
+        return _not_found(request)
+    form = {"points": "", "reason": ""}
+    error = ""
+    status = 200
+    if request.method == "POST":
+        form = {k: request.POST.get(k, "")[:300] for k in form}
+        try:
+            amount = parse_points(form["points"], allow_negative=True)
+            adjustment_request(
+                actor=actor, household=household, amount=amount, reason=form["reason"]
+            )
+        except BadPoints as exc:
+            error, status = str(exc), 422
+        except ApplicationError as exc:
+            error, status = exc.message, exc.status
+        else:
+            messages.success(
+                request,
+                _("已提交：%(what)s。等待另一位县级管理员复核后入账。")
+                % {"what": f"{household.head_name} {format_points(amount)}"},
+            )
+            return _back()
+    return render(
+        request,
+        "backoffice/adjustment_new.html",
+        {"h": household, "form": form, "error": error},
+        status=status,
+    )
+
+
+def _decidable(request: HttpRequest, approval_id: int) -> tuple[Actor, ApprovalRequest] | None:
+    actor = _approver(request)
+    if actor is None:
+        return None
+    try:
+        row = approval_for(actor, approval_id)
+    except ApplicationError:
+        return None
+    if not actor.covers(
+        roles=APPROVERS, scheme_id=row.scheme_id, region_path=row.household.village.path
+    ):
+        return None
+    return actor, row
+
+
+@login_required
+@require_POST
+def approval_approve_view(request: HttpRequest, approval_id: int) -> HttpResponse:
+    found = _decidable(request, approval_id)
+    if found is None:
+        return _not_found(request)
+    actor, row = found
+    if not confirmed(request):
+        return confirm_page(
+            request,
+            title=_("复核入账"),
+            lines=[
+                in_words(row),
+                _("原因：%(reason)s") % {"reason": row.reason},
+                _("申请人：%(who)s") % {"who": row.requested_by},
+            ],
+            button=_("确认入账"),
+            back=reverse("backoffice:approvals"),
+        )
+    try:
+        approval_approve(actor=actor, approval_id=row.pk, note=request.POST.get("note", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已入账：%(what)s") % {"what": in_words(row)})
+    return _back()
+
+
+@login_required
+@require_POST
+def approval_reject_view(request: HttpRequest, approval_id: int) -> HttpResponse:
+    found = _decidable(request, approval_id)
+    if found is None:
+        return _not_found(request)
+    actor, row = found
+    note = request.POST.get("note", "").strip()
+    if note and not confirmed(request):
+        return confirm_page(
+            request,
+            title=_("驳回申请"),
+            lines=[in_words(row), _("驳回理由：%(note)s") % {"note": note}],
+            button=_("确认驳回"),
+            back=reverse("backoffice:approvals"),
+            danger=True,
+        )
+    try:
+        approval_reject(actor=actor, approval_id=row.pk, note=note)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已驳回：%(what)s") % {"what": in_words(row)})
+    return _back()
+
+
+@login_required
+@require_POST
+def approval_withdraw_view(request: HttpRequest, approval_id: int) -> HttpResponse:
+    found = _decidable(request, approval_id)
+    if found is None:
+        return _not_found(request)
+    actor, row = found
+    try:
+        approval_withdraw(actor=actor, approval_id=row.pk)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已撤回：%(what)s") % {"what": in_words(row)})
+    return _back()
