@@ -5,10 +5,13 @@ The test starts its OWN PostgreSQL cluster (initdb into a temporary folder, on a
 as the ``postgres`` user when run as root) so that restarting it disturbs no one, copies the
 test database into it, and serves it with a real gunicorn. A client sends store redemptions,
 merchant payments (card + PIN) and partial refunds, each with its own Idempotency-Key, and
-retries a call on a dropped connection, a 5xx or a 409 exactly as a counter would. Mid-stream
-the gunicorn process group is SIGKILLed (and started again) and PostgreSQL is restarted in
-``immediate`` mode (no shutdown checkpoint: crash recovery). Manual adjustments are not in
-the stream: they wait for a second admin's approval (four eyes), so they post nothing directly.
+retries a call on a dropped connection, a 5xx or a 409 exactly as a counter would. Every
+``DROP_EVERY``-th call's first success is thrown away (as if the answer were lost after the
+commit): the retry with the same key must be a replay of the same answer, not a second posting.
+Mid-stream the gunicorn process group is SIGKILLed (and started again) and PostgreSQL is
+restarted in ``immediate`` mode (no shutdown checkpoint: crash recovery). Manual adjustments
+are not in the stream: they wait for a second admin's approval (four eyes), so they post
+nothing directly.
 The counts are printed in the test run's summary (tests/ops/conftest.py).
 """
 
@@ -47,6 +50,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 OPERATIONS = 60  # 20 each of redemption, payment, refund
 KILL_AT, RESTART_AT = 15, 35  # accepted calls before each fault
+DROP_EVERY = 4  # not 3: the stream cycles redeem/pay/refund, so 4 hits every kind
 
 
 def _free_port() -> int:
@@ -165,7 +169,10 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
-    def call(self, path: str, body: Any, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def call(
+        self, path: str, body: Any, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], bool]:
+        """(status, JSON answer, whether the answer is a replay of an earlier one)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             conn.request(
@@ -175,7 +182,8 @@ class Server:
                 headers={"Content-Type": "application/json", **headers},
             )
             response = conn.getresponse()
-            return response.status, json.loads(response.read() or b"{}")
+            answer = json.loads(response.read() or b"{}")
+            return response.status, answer, response.getheader("Idempotency-Replayed") == "true"
         finally:
             conn.close()
 
@@ -189,18 +197,23 @@ class Client:
     retried: int = 0
     server_errors: int = 0
     dropped: int = 0
+    answers_dropped: int = 0  # successes thrown away on purpose, then asked again
+    replayed: int = 0  # answers marked Idempotency-Replayed
+    mismatched: list[tuple[str, Any, Any]] = field(default_factory=list)
 
     def send(self, path: str, body: Any, key: str, token: str) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+        drop = len(self.accepted) % DROP_EVERY == DROP_EVERY - 1
+        lost_answer: dict[str, Any] | None = None
         deadline = time.monotonic() + 60
-        attempt = 0
+        pause = False
         while time.monotonic() < deadline:
-            attempt += 1
-            if attempt > 1:
+            if pause:
                 self.retried += 1
                 time.sleep(0.2)
+            pause = True
             try:
-                status, answer = self.server.call(path, body, headers)
+                status, answer, replayed = self.server.call(path, body, headers)
             except (OSError, http.client.HTTPException, json.JSONDecodeError):
                 self.dropped += 1
                 continue
@@ -210,6 +223,13 @@ class Client:
             if status == 409:  # the killed attempt's lease still holds the key
                 continue
             assert status == 201, (key, status, answer)
+            self.replayed += replayed
+            if lost_answer is not None and (not replayed or answer != lost_answer):
+                self.mismatched.append((key, lost_answer, answer))
+            elif drop and lost_answer is None:  # the answer is "lost": ask again at once
+                lost_answer, pause = answer, False
+                self.answers_dropped += 1
+                continue
             self.accepted[key] = answer
             return answer
         raise AssertionError(f"{key}: no answer in 60 s")
@@ -382,10 +402,14 @@ def test_keyed_stream_survives_a_killed_worker_and_a_database_restart(
         f"fault test (PostgreSQL, {', '.join(faults)}): {len(client.accepted)} keyed calls "
         f"accepted, lost {lost}, doubled {doubled}, retried {client.retried} "
         f"(dropped connections {client.dropped}, 5xx {client.server_errors}), "
+        f"answers dropped {client.answers_dropped}, replayed {client.replayed}, "
         f"verify {'ok' if verify.returncode == 0 else 'FAILED'}, {elapsed:.1f} s"
     )
     assert len(client.accepted) == OPERATIONS
     assert (lost, doubled) == (0, 0), rows
+    # each deliberately dropped answer came back as a replay of the same posting
+    assert client.mismatched == []
+    assert client.replayed >= client.answers_dropped == OPERATIONS // DROP_EVERY
     assert len(made) == OPERATIONS
     assert balance == start_balance - spent
     assert verify.returncode == 0, verify.stdout + verify.stderr
