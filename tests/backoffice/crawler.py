@@ -67,7 +67,9 @@ class Page(HTMLParser):
         for name in ("href", "hx-get", "src"):
             if a.get(name) and tag != "link" and tag != "script":
                 self.links.append(a[name])
-        if tag == "style" or (tag == "script" and not a.get("src") and "json" not in a.get("type", "")):
+        if tag == "style" or (
+            tag == "script" and not a.get("src") and "json" not in a.get("type", "")
+        ):
             self.inline.append(f"<{tag}>")
         self.inline += [f"<{tag} {k}=...>" for k in a if k.startswith("on") or k == "style"]
         self.inline += [f"<{tag} {k}=...>" for k in a if k.startswith(("hx-on", "data-hx-on"))]

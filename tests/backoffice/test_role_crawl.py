@@ -178,11 +178,16 @@ class RoleCrawl(TestCase):
         for role, crawl in RESULTS.items():
             for url, page in crawl.pages.items():
                 pages += 1
-                directives = dict(
-                    (d.split(" ", 1) + [""])[:2] for d in page.policy.split("; ") if d
-                )
-                wanted = {"script-src": "'self'", "style-src": "'self'", "frame-ancestors": "'none'"}
-                if any(directives.get(k) != v for k, v in wanted.items()) or "unsafe" in page.policy:
+                directives = dict([*d.split(" ", 1), ""][:2] for d in page.policy.split("; ") if d)
+                wanted = {
+                    "script-src": "'self'",
+                    "style-src": "'self'",
+                    "frame-ancestors": "'none'",
+                }
+                if (
+                    any(directives.get(k) != v for k, v in wanted.items())
+                    or "unsafe" in page.policy
+                ):
                     missing.append(f"{role} {url}: {page.policy!r}")
                 inline += [f"{role} {url}: {found}" for found in page.inline]
         assert pages > 100

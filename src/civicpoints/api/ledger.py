@@ -11,7 +11,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from civicpoints.api.idempotency import IdempotencyKey, run_keyed
-from civicpoints.api.schemas import ErrorOut, Id, SignedPoints, Trimmed, points_out
+from civicpoints.api.schemas import ChainHead, ErrorOut, Id, SignedPoints, Trimmed, points_out
 from civicpoints.errors import PermissionDenied, invalid
 from civicpoints.households.selectors import household_for
 from civicpoints.ledger.adjustments import adjustment_create
@@ -91,18 +91,13 @@ def adjustments(
     return run_keyed(request, payload=payload, action=act)
 
 
-class Head(Schema):
-    seq: int
-    hash: str
-
-
 class VerifyOut(Schema):
     scheme: int
     ok: bool
     postings: int
     chained: int
     lag: int
-    head: Head
+    head: ChainHead
     first_bad_seq: int | None
     problems: list[dict]
 

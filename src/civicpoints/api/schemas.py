@@ -104,6 +104,13 @@ class ErrorOut(Schema):
     error: ErrorBody
 
 
+class ChainHead(Schema):
+    """The ledger's hash chain head (the notice board prints it; verify reports it)."""
+
+    seq: int
+    hash: str
+
+
 class RuleRef(Schema):
     """The rule a claim or an activity names; ``points_per_hour`` only where hours are paid
     (activities), absent (null) elsewhere."""
