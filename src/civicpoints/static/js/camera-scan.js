@@ -12,6 +12,7 @@ export function cameraScan({ onText, onClose = () => {}, once = false, clean = (
   const button = document.getElementById("camera-button");
   const video = document.getElementById("camera");
   const note = document.getElementById("camera-note");
+  const overlay = document.getElementById("camera-overlay");  // qr-scanner may detach it
   const labels = button.dataset;
   let scanner = null;
   let last = { text: "", at: 0 };
@@ -19,7 +20,7 @@ export function cameraScan({ onText, onClose = () => {}, once = false, clean = (
   function stop() {
     if (!scanner) return;
     scanner.stop(); scanner.destroy(); scanner = null;
-    document.getElementById("camera-overlay").hidden = true;
+    overlay.hidden = true;
     video.classList.remove("on");
     button.textContent = labels.open;
   }
@@ -37,7 +38,6 @@ export function cameraScan({ onText, onClose = () => {}, once = false, clean = (
     const { default: QrScanner } = await import(labels.scanner);
     // Our own overlay (templates/camera_scan.html): qr-scanner's default one is markup with
     // inline styles, which the Content-Security-Policy refuses.
-    const overlay = document.getElementById("camera-overlay");
     overlay.hidden = false;
     scanner = new QrScanner(video, onDecode, {
       preferredCamera: "environment", maxScansPerSecond: 5, highlightScanRegion: true, overlay,
@@ -49,7 +49,7 @@ export function cameraScan({ onText, onClose = () => {}, once = false, clean = (
       button.textContent = labels.close;
     } catch (error) {
       scanner.destroy(); scanner = null;
-      document.getElementById("camera-overlay").hidden = true;
+      overlay.hidden = true;
       say(labels.failed);
     }
   });
