@@ -13,6 +13,7 @@ Counts are printed: ``scripts/test`` shows them with ``-s`` or in the summary of
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections import Counter
 from decimal import Decimal
@@ -23,7 +24,7 @@ import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from django.test import Client, override_settings
+from django.test import override_settings
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -43,6 +44,7 @@ from civicpoints.merchants.models import Merchant, Payment, Statement
 from civicpoints.rules.models import Rule
 from civicpoints.schemes.models import User
 from civicpoints.schemes.scope import actor_for_user
+from civicpoints.schemes.services import api_token_issue
 from civicpoints.stores.models import Delivery, Order, Product, Redemption, Store
 from tests.factories import PASSWORD, image_bytes
 
@@ -123,6 +125,7 @@ def _exercise(
     operation: Any,
     *,
     run: Run,
+    username: str,
     token: str,
     examples: int,
     path_parameters: dict[str, int] | None,
@@ -143,7 +146,8 @@ def _exercise(
     def one(case: Any) -> None:
         if body_ids and isinstance(case.body, dict | list):
             case.body = _with_real_ids(case.body, body_ids)
-        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"st-{next(run.keys)}"}
+        bearer = _token(username) if ENDS_TOKEN.search(operation.path) else token
+        headers = {"Authorization": f"Bearer {bearer}", "Idempotency-Key": f"st-{next(run.keys)}"}
         run.cases += 1
         started = time.monotonic()
         try:
@@ -178,7 +182,7 @@ def county(db: None, settings: Any, tmp_path: Any) -> Any:
 def test_every_operation_answers_as_documented(county: Any) -> None:
     # The WSGI app runs in this thread on the test's connection (inside its transaction), so
     # the request signals must not close that connection, as Django's test client arranges too.
-    tokens = {username: _token(username) for username in EXAMPLES}  # Django's client reconnects
+    tokens = {username: _token(username) for username in EXAMPLES}
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
@@ -198,19 +202,20 @@ def test_every_operation_answers_as_documented(county: Any) -> None:
 
 
 def _token(username: str) -> str:
-    response = Client().post(
-        "/api/v1/auth/token",
-        {"username": username, "password": PASSWORD},
-        content_type="application/json",
-    )
-    assert response.status_code == 200, response.content
-    token: str = response.json()["token"]
+    token, _row = api_token_issue(user=User.objects.get(username=username))
     return token
+
+
+# Operations that end the caller's token (logout, logout-all): each case gets a token of its
+# own, and they run after all the others.
+ENDS_TOKEN = re.compile(r"/auth/logout")
 
 
 def _run_all(scheme_id: int, tokens: dict[str, str]) -> tuple[Run, int]:
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", WSGIHandler())
     operations = [result.ok() for result in schema.get_all_operations()]
+    # Logging out of all sessions ends every token of the user: those operations come last.
+    operations.sort(key=lambda operation: bool(ENDS_TOKEN.search(operation.path)))
     ids = _real_ids(scheme_id)
     body_ids = _real_body_ids(scheme_id, ids)
     run = Run()
@@ -220,35 +225,18 @@ def _run_all(scheme_id: int, tokens: dict[str, str]) -> tuple[Run, int]:
         for operation in operations:
             names = {p.name for p in operation.path_parameters}
             for kind, count in examples.items():
-                if kind == "free":
-                    _exercise(
-                        operation,
-                        run=run,
-                        token=token,
-                        examples=count,
-                        path_parameters=None,
-                        body_ids=None,
-                    )
-                elif kind == "negative":
-                    _exercise(
-                        operation,
-                        run=run,
-                        token=token,
-                        examples=count,
-                        path_parameters=None,
-                        body_ids=None,
-                        mode=GenerationMode.NEGATIVE,
-                    )
-                elif names <= set(ids):
-                    real = {name: ids[name] for name in names}
-                    _exercise(
-                        operation,
-                        run=run,
-                        token=token,
-                        examples=count,
-                        path_parameters=real,
-                        body_ids=body_ids,
-                    )
+                if kind == "real" and not names <= set(ids):
+                    continue  # a path parameter of which the county has no object
+                _exercise(
+                    operation,
+                    run=run,
+                    username=username,
+                    token=token,
+                    examples=count,
+                    path_parameters={n: ids[n] for n in names} if kind == "real" else None,
+                    body_ids=body_ids if kind == "real" else None,
+                    mode=GenerationMode.NEGATIVE if kind == "negative" else GenerationMode.POSITIVE,
+                )
     print(
         f"\nschemathesis: {time.monotonic() - started:.1f} s, "
         f"of which {run.seconds_in_app:.1f} s in the application"
