@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.test import Client
+from PIL import Image
 
 from civicpoints.households.models import Household
 from civicpoints.households.services import household_create
@@ -114,3 +117,23 @@ def api_client(user: User) -> Client:
     assert response.status_code == 200, response.content
     token = response.json()["token"]
     return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (4, 3), **options: object) -> bytes:
+    """A real, tiny photo (uploads are decoded and re-encoded, so a few magic bytes won't do)."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 30)).save(out, format=fmt, **options)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+PNG = image_bytes("PNG")
+JPEG = image_bytes("JPEG")
+
+
+def static_text(path: str) -> str:
+    """A static file's text (pages link their styles and scripts: the CSP allows no inline)."""
+    from django.contrib.staticfiles import finders
+
+    found = finders.find(path)
+    assert found, path
+    return Path(str(found)).read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ from civicpoints.activities.models import Activity, Attendance
 from civicpoints.activities.services import activity_check_in, activity_create
 from civicpoints.awards.models import Claim
 from tests.activities.conftest import Acts
-from tests.factories import make_household
+from tests.factories import make_household, static_text
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -64,7 +64,8 @@ def test_the_check_in_screen_has_a_focused_field_and_a_local_camera_scanner(
     assert f'hx-post="/activities/{running.pk}/scan/"' in page
     # The scanner is loaded from our own static files (by the shared camera-scan.js).
     assert 'data-scanner="/static/vendor/qr-scanner/qr-scanner.min.js"' in page
-    assert 'import { cameraScan } from "/static/js/camera-scan.js"' in page
+    assert '<script type="module" src="/static/js/activity-checkin.js"></script>' in page
+    assert 'import { cameraScan } from "./camera-scan.js"' in static_text("js/activity-checkin.js")
     assert "https://" not in page and "//cdn" not in page
     assert Client().get("/static/vendor/qr-scanner/qr-scanner-worker.min.js").status_code == 200
 

@@ -12,11 +12,15 @@ from civicpoints.awards.models import Claim, ClaimEvidence
 from civicpoints.rules.catalogue import load_catalogue
 from civicpoints.schemes.models import Role
 from tests.api.conftest import assert_error
-from tests.factories import api_client, build_world, make_household, make_staff
+from tests.factories import (  # real images: uploads are re-encoded
+    JPEG,
+    PNG,
+    api_client,
+    build_world,
+    make_household,
+    make_staff,
+)
 from tests.ledger.helpers import assert_ledger_ok
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 
 @pytest.fixture

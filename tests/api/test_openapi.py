@@ -109,3 +109,75 @@ def test_docs_page_uses_only_local_static_files(db):
         assert served.status_code == 200, asset
         body = b"".join(served.streaming_content) if served.streaming else served.content
         assert len(body) > 0, asset
+
+
+def test_every_operation_documents_its_error_answers_in_the_error_shape(db):
+    schema = Client().get("/api/openapi.json").json()
+    error_ref = {"$ref": "#/components/schemas/ErrorOut"}
+    missing = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            wanted = {"400"}
+            if operation.get("security"):
+                wanted.add("401")
+            if "requestBody" in operation or operation.get("parameters"):
+                wanted.add("422")
+            for status in sorted(wanted):
+                answer = operation["responses"].get(status)
+                if answer is None or answer["content"]["application/json"]["schema"] != error_ref:
+                    missing.append(f"{method.upper()} {path} {status}")
+    assert missing == []
+    body = schema["components"]["schemas"]["ErrorBody"]
+    assert set(body["required"]) == {"code", "message", "detail"}
+    codes = schema["components"]["schemas"]["ErrorCode"]["enum"]
+    assert {"invalid_input", "not_authenticated", "insufficient_points"} <= set(codes)
+
+
+def test_a_rule_reference_marks_points_per_hour_as_optional(db):
+    schema = Client().get("/api/openapi.json").json()
+    components = schema["components"]["schemas"]
+
+    rule = components["RuleRef"]
+    assert rule["required"] == ["id", "code", "name"]
+    assert "points_per_hour" in rule["properties"]
+    for out in ("ClaimOut", "ActivityOut"):
+        assert components[out]["properties"]["rule"] == {"$ref": "#/components/schemas/RuleRef"}
+
+
+def test_no_two_api_schemas_share_a_name():
+    """django-ninja names each component after its class: two classes of one name (a RuleRef in
+    claims and another in activities) are published as one, and one of them is then wrong."""
+    import importlib
+    import pkgutil
+
+    from ninja import Schema
+
+    import civicpoints.api
+
+    seen: dict[str, str] = {}
+    clashes = []
+    modules = pkgutil.walk_packages(civicpoints.api.__path__, "civicpoints.api.")
+    for info in modules:
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, Schema)
+                and value.__module__ == info.name
+            ):
+                if name in seen and seen[name] != info.name:
+                    clashes.append(f"{name}: {seen[name]} and {info.name}")
+                seen.setdefault(name, info.name)
+    assert clashes == []
+
+
+def test_only_the_api_docs_page_allows_inline_styles(db):
+    client = Client()
+
+    docs = client.get("/api/docs")["Content-Security-Policy"]
+    pages = [client.get(url)["Content-Security-Policy"] for url in ("/login/", "/m/login/")]
+
+    directives = dict(d.split(" ", 1) for d in docs.split("; "))
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self' 'unsafe-inline'"
+    assert all("unsafe" not in policy and "style-src 'self';" in policy for policy in pages)

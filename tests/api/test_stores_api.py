@@ -19,11 +19,15 @@ from civicpoints.stores.services import store_create
 from tests.api.conftest import assert_error, check_each
 from tests.api.spending import new_key, post, resident_client, spending_snapshot
 from tests.api.test_bad_input import RAW_BODIES
-from tests.factories import api_client, fund, make_household, make_staff
+from tests.factories import (
+    PNG,  # real images: uploads are re-encoded
+    api_client,
+    fund,
+    make_household,
+    make_staff,
+)
 from tests.ledger.helpers import assert_ledger_ok
 from tests.stores.conftest import PIN, Shop, build_shop
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 @dataclass

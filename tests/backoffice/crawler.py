@@ -58,12 +58,21 @@ class Page(HTMLParser):
         self._option: tuple[str, bool] | None = None
         self._hidden = 0  # inside <script> or <style>
         self._textarea: tuple[str, bool] | None = None
+        # What a Content-Security-Policy without 'unsafe-inline' would refuse on this page.
+        self.inline: list[str] = []
+        self.policy = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: (v or "") for k, v in attrs}
         for name in ("href", "hx-get", "src"):
             if a.get(name) and tag != "link" and tag != "script":
                 self.links.append(a[name])
+        if tag == "style" or (
+            tag == "script" and not a.get("src") and "json" not in a.get("type", "")
+        ):
+            self.inline.append(f"<{tag}>")
+        self.inline += [f"<{tag} {k}=...>" for k in a if k.startswith("on") or k == "style"]
+        self.inline += [f"<{tag} {k}=...>" for k in a if k.startswith(("hx-on", "data-hx-on"))]
         if tag in ("script", "style"):
             self._hidden += 1
         elif tag == "form":
@@ -214,6 +223,7 @@ class Crawl:
             if "text/html" not in response.get("Content-Type", ""):
                 continue
             page = parse(response.content.decode())
+            page.policy = response.get("Content-Security-Policy", "")
             self.pages[url] = page
             for found in self._offered(url, page):
                 if found not in seen:

@@ -184,6 +184,27 @@ class RoleCrawl(TestCase):
         assert found == []
         assert shown_big and shown_claim  # the amounts were on pages the crawl read
 
+    def test_every_page_carries_the_csp_and_nothing_inline_it_would_refuse(self) -> None:
+        missing, inline, pages = [], [], 0
+        for role, crawl in RESULTS.items():
+            for url, page in crawl.pages.items():
+                pages += 1
+                directives = dict([*d.split(" ", 1), ""][:2] for d in page.policy.split("; ") if d)
+                wanted = {
+                    "script-src": "'self'",
+                    "style-src": "'self'",
+                    "frame-ancestors": "'none'",
+                }
+                if (
+                    any(directives.get(k) != v for k, v in wanted.items())
+                    or "unsafe" in page.policy
+                ):
+                    missing.append(f"{role} {url}: {page.policy!r}")
+                inline += [f"{role} {url}: {found}" for found in page.inline]
+        assert pages > 100
+        assert missing == []
+        assert inline == []
+
 
 def enum_values() -> set[str]:
     """Every stored value of the project's choices (``TextChoices`` of any model field)."""

@@ -13,13 +13,10 @@ from django.test import Client
 from civicpoints.ledger.models import Account
 from civicpoints.schemes.models import Role, User
 from civicpoints.stores.models import Delivery, Order, Product, Redemption, StockMove
-from tests.factories import World, make_staff
+from tests.factories import JPEG, PNG, World, make_staff  # noqa: F401 (real images, re-exported)
 from tests.ledger.helpers import ledger_snapshot
 from tests.merchants.conftest import Till, build_till
 from tests.stores.conftest import Shop, build_shop
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\0" * 64
 
 
 @dataclass

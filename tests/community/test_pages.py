@@ -18,8 +18,8 @@ from civicpoints.community.models import (
 )
 from civicpoints.community.services import announcement_post, feedback_submit
 from tests.community.conftest import Village, snapshot
+from tests.factories import PNG  # real images: uploads are re-encoded
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 RAW_CODES = re.compile(
     r"\b(open|in_progress|answered|closed|published|withdrawn|complaint|suggestion)\b"
 )

@@ -41,8 +41,8 @@ from civicpoints.community.services import (
 from civicpoints.errors import ErrorCode, NotFound
 from civicpoints.households.models import HouseholdStatus
 from tests.community.conftest import Village, refused
+from tests.factories import PNG  # real images: uploads are re-encoded
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 NOW = dt.datetime(2026, 12, 3, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 

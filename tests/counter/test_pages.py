@@ -25,7 +25,7 @@ from civicpoints.schemes.models import Role
 from civicpoints.stores.models import Product, Redemption, Store, WindowKind
 from civicpoints.stores.services import Item, redeem, store_create
 from tests.counter.conftest import client_for, form_key
-from tests.factories import fund, make_household, make_staff
+from tests.factories import fund, make_household, make_staff, static_text
 from tests.ledger.helpers import assert_ledger_ok
 from tests.merchants.conftest import PIN as TILL_PIN
 from tests.merchants.conftest import Till
@@ -172,7 +172,9 @@ def test_a_freezer_and_a_rice_cooker_with_delivery_and_the_receipt(shop: Shop):
     assert "<dt>店员</dt><dd>clerk</dd>" in html
     assert "<dd>晓光村三组 12 号</dd>" in html
     assert "现金补差</dt>" not in html and "<dt>代办</dt>" not in html
-    assert "size: 58mm auto" in html and "width:48mm" in html
+    assert 'href="/static/css/print58.css"' in html
+    assert "size: 58mm auto" in static_text("css/print58.css")
+    assert "width:48mm" in static_text("css/print58.css")
     assert "13912345678" not in html
     assert_ledger_ok(shop.world.scheme.pk)
 

@@ -17,7 +17,7 @@ from civicpoints.households.services import (
     household_set_pin,
 )
 from civicpoints.schemes.models import Role
-from tests.factories import make_household, make_staff
+from tests.factories import make_household, make_staff, static_text
 
 PIN = "258369"
 
@@ -110,7 +110,8 @@ def test_a_new_pin_on_a_sealed_letter(admin, household):
         "沿虚线撕开",
     ]:
         assert part in text, part
-    assert "@page { size: A4" in text
+    assert "css/letters-print.css" in text
+    assert "@page { size: A4" in static_text("css/letters-print.css")
 
 
 def test_a_reset_without_a_choice_changes_nothing(admin, household):

@@ -15,10 +15,15 @@ from civicpoints.households.services import household_set_pin
 from civicpoints.rules.catalogue import load_catalogue
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import actor_for_user
-from tests.factories import build_world, fund, make_household, make_staff
+from tests.factories import (
+    PNG,  # real images: uploads are re-encoded
+    build_world,
+    fund,
+    make_household,
+    make_staff,
+)
 
 PIN = "258369"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from civicpoints.community.services import (
 from civicpoints.households.services import household_set_pin
 from tests.community.conftest import Village, snapshot
 from tests.community.conftest import v as v  # the village-life world (a fixture)
+from tests.factories import PNG  # real images: uploads are re-encoded
 
 PIN = "258369"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
 def resident(household) -> Client:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.images import image_clean
 from civicpoints.ledger.models import Hold, HoldStatus, Posting, PostingKind
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import actor_for_user
@@ -36,7 +37,7 @@ from civicpoints.stores.services import (
     redemption_return,
     stock_receive,
 )
-from tests.factories import make_staff
+from tests.factories import JPEG, PNG, make_staff  # real images: uploads are re-encoded
 from tests.ledger.helpers import assert_ledger_ok, ledger_snapshot
 from tests.stores.conftest import PIN, Shop
 from tests.stores.helpers import (
@@ -49,9 +50,6 @@ from tests.stores.helpers import (
     store_snapshot,
     store_total,
 )
-
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\0" * 64
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 @pytest.fixture(autouse=True)
@@ -297,7 +295,7 @@ def test_delivery_goes_pending_out_delivered_with_a_photo(shop: Shop, tmp_path: 
     assert done.closed_at is not None
     stored = files_under(tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in stored] == [done.proof_path]
-    assert stored[0].read_bytes() == JPEG
+    assert stored[0].read_bytes() == image_clean(JPEG).data  # re-encoded, no metadata
     # Deliveries move no points
     assert ledger_snapshot(shop.world.scheme.pk) == ledger
     assert_ledger_ok(shop.world.scheme.pk)

@@ -12,10 +12,9 @@ from civicpoints.stores.services import (
     redeem,
     redemption_return,
 )
+from tests.factories import PNG  # real images: uploads are re-encoded
 from tests.ledger.helpers import assert_ledger_ok
 from tests.stores.conftest import PIN, Shop
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 def balance(household: Household) -> int:

@@ -47,7 +47,7 @@ from civicpoints.activities.services import (
     mutual_help_report,
 )
 from civicpoints.activities.services.hours import credited_hours
-from civicpoints.api.schemas import ErrorOut, Id, Points, Trimmed, points_out
+from civicpoints.api.schemas import ErrorOut, Id, Points, RuleRef, Trimmed, points_out
 from civicpoints.households.selectors import household_for
 from civicpoints.ledger.amounts import parse_points
 from civicpoints.rules.models import Rounding
@@ -82,13 +82,6 @@ class ActivityIn(Schema):
     rounding: Rounding = Rounding.DOWN
     publish: bool = False
     self_check_in: bool = Field(default=True, description="村民可用手机扫活动码自助签到签退")
-
-
-class RuleRef(Schema):
-    id: int
-    code: str
-    name: str
-    points_per_hour: float
 
 
 class ActivityOut(Schema):
@@ -200,12 +193,12 @@ def publish(request: HttpRequest, activity_id: str) -> dict[str, Any]:
     return activity_out(activity_for(actor, activity.pk))
 
 
-class ReasonIn(Schema):
+class ShortReasonIn(Schema):
     reason: Trimmed = Field(min_length=1, max_length=200)
 
 
 @router.post("/{activity_id}/cancel", response={200: ActivityOut, **ERRORS})
-def cancel(request: HttpRequest, activity_id: str, body: ReasonIn) -> dict[str, Any]:
+def cancel(request: HttpRequest, activity_id: str, body: ShortReasonIn) -> dict[str, Any]:
     actor: Actor = request.actor  # type: ignore[attr-defined]
     activity = activity_cancel(
         actor=actor, activity=activity_for(actor, activity_id), reason=body.reason
@@ -464,7 +457,7 @@ def confirm(request: HttpRequest, help_id: str) -> dict[str, Any]:
 
 
 @mutual_help_router.post("/{help_id}/reject", response={200: MutualHelpOut, **ERRORS})
-def reject(request: HttpRequest, help_id: str, body: ReasonIn) -> dict[str, Any]:
+def reject(request: HttpRequest, help_id: str, body: ShortReasonIn) -> dict[str, Any]:
     actor: Actor = request.actor  # type: ignore[attr-defined]
     row = mutual_help_reject(
         help_row=mutual_help_for(actor, help_id), actor=actor, reason=body.reason

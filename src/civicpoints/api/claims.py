@@ -11,7 +11,17 @@ from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
-from civicpoints.api.schemas import ErrorOut, Id, Points, QueryId, Trimmed, points_out
+from civicpoints.api.schemas import (
+    IMAGE_TYPES,
+    ErrorOut,
+    Id,
+    Points,
+    QueryId,
+    RuleRef,
+    Trimmed,
+    file_response,
+    points_out,
+)
 from civicpoints.awards.models import Claim, ClaimStatus
 from civicpoints.awards.selectors import claim_for, claims_visible, evidence_for
 from civicpoints.awards.services import (
@@ -37,12 +47,6 @@ class ClaimIn(Schema):
     occurred_on: dt.date | None = None
     note: Trimmed = Field(default="", max_length=500)
     witness: Trimmed = Field(default="", max_length=60)
-
-
-class RuleRef(Schema):
-    id: int
-    code: str
-    name: str
 
 
 class EventOut(Schema):
@@ -221,7 +225,11 @@ def photo(request: HttpRequest, claim_id: str, photo: File[UploadedFile]) -> Sta
 photos_router = Router(tags=["claims"])
 
 
-@photos_router.get("/{photo_id}", response={404: ErrorOut})
+@photos_router.get(
+    "/{photo_id}",
+    response={404: ErrorOut},
+    openapi_extra=file_response("照片（JPEG、PNG 或 WebP，已去除 EXIF）", IMAGE_TYPES),
+)
 def photo_file(request: HttpRequest, photo_id: str) -> FileResponse:
     evidence = evidence_for(request.actor, photo_id)  # type: ignore[attr-defined]
     path = evidence_file(evidence)

@@ -12,7 +12,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from civicpoints.api.idempotency import IdempotencyKey, keyed_body, run_keyed
-from civicpoints.api.schemas import ErrorOut, Id, SignedPoints, Trimmed, points_out
+from civicpoints.api.schemas import ChainHead, ErrorOut, Id, SignedPoints, Trimmed, points_out
 from civicpoints.errors import NotFound, PermissionDenied, invalid
 from civicpoints.households.selectors import household_for
 from civicpoints.ledger.adjustments import (
@@ -230,18 +230,13 @@ def withdraw(request: HttpRequest, approval_id: str, body: DecisionIn) -> dict:
     return approval_out(approval_withdraw(actor=actor, approval_id=row.pk, note=body.note))
 
 
-class Head(Schema):
-    seq: int
-    hash: str
-
-
 class VerifyOut(Schema):
     scheme: int
     ok: bool
     postings: int
     chained: int
     lag: int
-    head: Head
+    head: ChainHead
     first_bad_seq: int | None
     problems: list[dict]
 

@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from civicpoints.api.claims import ClaimOut, claim_out
-from civicpoints.api.schemas import ErrorOut, QueryId
+from civicpoints.api.schemas import ChainHead, ErrorOut, QueryId
 from civicpoints.awards.selectors import notice_board_for, notice_claims
 from civicpoints.awards.services import notices_finalize
 from civicpoints.errors import PermissionDenied
@@ -25,16 +25,11 @@ class BoardIn(Schema):
     village: QueryId
 
 
-class Head(Schema):
-    seq: int
-    hash: str
-
-
 class BoardOut(Schema):
     village: int
     village_name: str
     claims: list[ClaimOut]
-    ledger_head: Head
+    ledger_head: ChainHead
     as_of: dt.datetime
 
 

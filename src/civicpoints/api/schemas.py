@@ -18,6 +18,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from civicpoints.errors import ErrorCode
 from civicpoints.ledger.amounts import MAX_POINTS, BadPoints, parse_points, to_points
 from civicpoints.schemes.scope import parse_id
 
@@ -90,13 +91,78 @@ Trimmed = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidato
 
 
 class ErrorBody(Schema):
-    code: str
-    message: str
-    detail: dict[str, Any] = {}
+    code: ErrorCode = Field(description="机器可读的错误码")
+    message: str = Field(description="给人看的说明（简体中文或英文）")
+    detail: dict[str, Any] = Field(
+        description="细节，如 field（哪个字段）、errors（每个字段的问题）、max_bytes",
+    )
 
 
 class ErrorOut(Schema):
+    """Every 4xx (and the rare 5xx) answer: ``{"error": {"code", "message", "detail"}}``."""
+
     error: ErrorBody
+
+
+class ChainHead(Schema):
+    """The ledger's hash chain head (the notice board prints it; verify reports it)."""
+
+    seq: int
+    hash: str
+
+
+class RuleRef(Schema):
+    """The rule a claim or an activity names; ``points_per_hour`` only where hours are paid
+    (activities), absent (null) elsewhere."""
+
+    id: int
+    code: str
+    name: str
+    points_per_hour: float | None = Field(default=None, description="每小时积分（志愿活动）")
+
+
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+def file_response(description: str, content_types: tuple[str, ...]) -> dict[str, Any]:
+    """``openapi_extra`` for an operation that answers 200 with a file rather than JSON."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "responses": {
+            200: {"description": description, "content": {t: binary for t in content_types}}
+        }
+    }
+
+
+# Answers any operation can give, whatever its handler declares: a body or header the server
+# cannot parse (400), no or a bad token (401, where a token is needed), a body over the upload
+# limit (413), a field that fails validation (422).
+_COMMON_ERRORS = {
+    400: "请求格式有误：JSON、multipart 或请求头（如缺少 Idempotency-Key）",
+    401: "未登录：缺少令牌、令牌无效或已过期",
+    413: "请求体太大",
+    422: "输入有误：字段校验未通过（detail.errors 逐项列出）",
+    503: "数据库暂时不可用（如重启中）：按 Retry-After 秒数后重试",
+}
+
+
+def document_common_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the answers every operation can give to the OpenAPI schema, with ``ErrorOut``."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            statuses = [400, 503]
+            if operation.get("security"):
+                statuses.append(401)
+            if "requestBody" in operation:
+                statuses.append(413)
+            if "requestBody" in operation or operation.get("parameters"):
+                statuses.append(422)
+            for status in statuses:
+                if status not in responses and str(status) not in responses:
+                    responses[status] = {"description": _COMMON_ERRORS[status], "content": error}
+    return schema
 
 
 def points_out(hundredths: int) -> float:

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from civicpoints.api.schemas import Day, ErrorOut, QueryId, Trimmed, points_out
+from civicpoints.api.schemas import Day, ErrorOut, QueryId, Trimmed, file_response, points_out
 from civicpoints.errors import PermissionDenied
 from civicpoints.merchants.models import Statement, StatementStatus
 from civicpoints.merchants.selectors import statement_for, statements_visible
@@ -153,7 +153,14 @@ class PayoutIn(Schema):
     format: Literal["csv", "xlsx"] = "csv"
 
 
-@router.get("/payouts", response={403: ErrorOut, 422: ErrorOut})
+PAYOUT_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@router.get(
+    "/payouts",
+    response={403: ErrorOut, 422: ErrorOut},
+    openapi_extra=file_response("银行批量代付文件（CSV 或 xlsx）", PAYOUT_TYPES),
+)
 def payouts(request: HttpRequest, params: Query[PayoutIn]) -> HttpResponse:
     """The bank's batch payment file for unpaid statements, with full account numbers:
     county admins only. CSV in utf-8-sig, or xlsx with account numbers as text."""

@@ -12,6 +12,7 @@ export function cameraScan({ onText, onClose = () => {}, once = false, clean = (
   const button = document.getElementById("camera-button");
   const video = document.getElementById("camera");
   const note = document.getElementById("camera-note");
+  const overlay = document.getElementById("camera-overlay");  // qr-scanner may detach it
   const labels = button.dataset;
   let scanner = null;
   let last = { text: "", at: 0 };
@@ -19,6 +20,7 @@ export function cameraScan({ onText, onClose = () => {}, once = false, clean = (
   function stop() {
     if (!scanner) return;
     scanner.stop(); scanner.destroy(); scanner = null;
+    overlay.hidden = true;
     video.classList.remove("on");
     button.textContent = labels.open;
   }
@@ -34,7 +36,12 @@ export function cameraScan({ onText, onClose = () => {}, once = false, clean = (
     if (scanner) { stop(); onClose(); return; }
     if (!window.isSecureContext) { say(labels.https); return; }
     const { default: QrScanner } = await import(labels.scanner);
-    scanner = new QrScanner(video, onDecode, { preferredCamera: "environment", maxScansPerSecond: 5, highlightScanRegion: true });
+    // Our own overlay (templates/camera_scan.html): qr-scanner's default one is markup with
+    // inline styles, which the Content-Security-Policy refuses.
+    overlay.hidden = false;
+    scanner = new QrScanner(video, onDecode, {
+      preferredCamera: "environment", maxScansPerSecond: 5, highlightScanRegion: true, overlay,
+    });
     try {
       await scanner.start();
       video.classList.add("on");
@@ -42,6 +49,7 @@ export function cameraScan({ onText, onClose = () => {}, once = false, clean = (
       button.textContent = labels.close;
     } catch (error) {
       scanner.destroy(); scanner = null;
+      overlay.hidden = true;
       say(labels.failed);
     }
   });
