@@ -59,14 +59,14 @@ def _record(actor: Actor, wanted: AuditFilter, fmt: str, rows: int) -> int:
     if region_id is None and len(regions) == 1:
         region_id = next(iter(regions))
     with transaction.atomic():
-        event = audit_record(
+        event_id = audit_record(
             actor_id=actor.user_id,
             scheme_id=next(iter(schemes)) if len(schemes) == 1 else None,
             action=AuditAction.AUDIT_EXPORT,
             region_id=region_id,
             detail={"format": fmt, "rows": rows} | _filters(wanted),
         )
-    return int(event.pk)
+    return event_id
 
 
 def _filters(wanted: AuditFilter) -> dict[str, Any]:

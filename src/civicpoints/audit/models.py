@@ -120,11 +120,24 @@ class AuditAction(models.TextChoices):
 
 
 class AuditEvent(models.Model):
+    # No database foreign keys: an audit row is written inside the transaction of the action
+    # it records (a posting's among them), and a key check would lock the scheme, the acting
+    # user and the region, rows that every such transaction shares (DESIGN.md section 5).
     scheme = models.ForeignKey(
-        "schemes.Scheme", models.PROTECT, null=True, blank=True, verbose_name=_("方案")
+        "schemes.Scheme",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        db_constraint=False,
+        verbose_name=_("方案"),
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, verbose_name=_("操作人")
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        db_constraint=False,
+        verbose_name=_("操作人"),
     )
     action = models.CharField(_("操作"), max_length=60, choices=AuditAction.choices)
     object_type = models.CharField(_("对象类型"), max_length=60, blank=True)
@@ -137,6 +150,7 @@ class AuditEvent(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
         verbose_name=_("区域"),
     )
     detail = models.JSONField(_("详情"), default=dict, blank=True)
