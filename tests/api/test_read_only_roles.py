@@ -24,6 +24,7 @@ from civicpoints.activities.services.attendance import activity_check_in
 from civicpoints.api.main import api
 from civicpoints.awards.models import Claim, ClaimStatus
 from civicpoints.households.models import Household
+from civicpoints.ledger.models import ApprovalRequest, Posting
 from civicpoints.merchants.models import Merchant, Payment, Statement
 from civicpoints.rules.models import Rule
 from civicpoints.schemes.models import Region, RegionLevel, Role, User
@@ -93,6 +94,8 @@ class Estate:
         self.payment = Payment.objects.filter(merchant=self.merchant).first()
         self.statement = Statement.objects.first()
         self.township = Region.objects.filter(level=RegionLevel.TOWNSHIP).first()
+        self.approval = ApprovalRequest.objects.first()
+        self.posting = Posting.objects.first()
 
     def ids(self) -> dict[str, Any]:
         found = {
@@ -109,6 +112,7 @@ class Estate:
             "merchant_id": self.merchant,
             "payment_id": self.payment,
             "statement_id": self.statement,
+            "approval_id": self.approval,
         }
         missing = [name for name, obj in found.items() if obj is None]
         assert not missing, f"the estate lacks {missing}"
@@ -145,6 +149,10 @@ def bodies(e: Estate) -> dict[tuple[str, str], dict[str, Any]]:
             "points": 1,
             "reason": "审计调整",
         },
+        ("POST", "/api/v1/ledger/reversals"): {"posting": e.posting.pk, "reason": "审计冲正"},
+        ("POST", "/api/v1/ledger/approvals/{approval_id}/approve"): {"note": "审计"},
+        ("POST", "/api/v1/ledger/approvals/{approval_id}/reject"): {"note": "审计"},
+        ("POST", "/api/v1/ledger/approvals/{approval_id}/withdraw"): {"note": "审计"},
         ("POST", "/api/v1/households/{household_id}/disqualifications"): {
             "reason": "审计",
             "starts_on": str(today),

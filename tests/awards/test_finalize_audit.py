@@ -76,7 +76,7 @@ def test_the_scheduler_runs_as_system_and_counts_what_stays_owed(earning) -> Non
 
     jobs = run_jobs_once()
 
-    assert jobs["finalized"] == 1
+    assert jobs["notices_finalize"] == 1
     [(actor, scheme, detail)] = runs()
     assert (actor, scheme, detail["by"], detail["posted"]) == (None, earning.scheme.pk, "system", 1)
     assert (detail["owed"], detail["first_claim"], detail["last_claim"]) == (

@@ -157,6 +157,7 @@ def test_the_till_and_the_residents_stores_page_fit_a_phone(browser, live_server
     page.get_by_role("button", name="登录").click()
     page.goto(live_server.url + "/counter/")
     page.get_by_role("link", name=re.compile("惠民超市")).click()
+    page.wait_for_load_state()  # the till's script is a module (CSP): it runs before "load"
     page.get_by_text("积分卡+密码").click()
     expect(page.locator("#card")).to_be_focused()
     page.locator("#card").fill(shop.household.card_code)
@@ -227,6 +228,7 @@ def test_a_cashier_types_the_code_and_the_amount(page):
     code = payment_code_issue(household=till.household).code
     staff_login(page, "cashier")
     page.get_by_role("link", name=re.compile("惠民超市")).click()
+    page.wait_for_load_state()  # the till's script (a module) handles Enter
     field = page.locator("#code")
     expect(field).to_be_focused()
     # The scanner types the 18 digits and Enter: the cursor moves on to the amount
