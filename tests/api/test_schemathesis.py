@@ -23,7 +23,7 @@ import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.test import override_settings
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
@@ -46,6 +46,7 @@ from civicpoints.schemes.models import User
 from civicpoints.schemes.scope import actor_for_user
 from civicpoints.schemes.services import api_token_issue
 from civicpoints.stores.models import Delivery, Order, Product, Redemption, Store
+from tests.api.conftest import API_REPORT
 from tests.factories import PASSWORD, image_bytes
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -192,10 +193,12 @@ def test_every_operation_answers_as_documented(county: Any) -> None:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
     five_xx = sum(n for status, n in run.statuses.items() if status >= 500)
-    print(
-        f"\nschemathesis: {operations} operations, {run.cases} cases, "
+    counts = (
+        f"schemathesis ({connection.vendor}): {operations} operations, {run.cases} cases, "
         f"{len(run.failures)} failures, {five_xx} 5xx; statuses {dict(sorted(run.statuses.items()))}"
     )
+    print("\n" + counts)
+    API_REPORT.append(counts)
     assert run.failures == {}, "\n\n".join(run.failures.values())
     assert five_xx == 0
     assert operations >= 70
