@@ -198,3 +198,59 @@ def test_only_the_ledger_creates_postings_and_entries():
         if WRITES_LEDGER.search(line)
     ]
     assert offenders == []
+
+
+# Account rows are locked only by ledger code (``lock_household_accounts`` and ``post()``):
+# a lock taken elsewhere in another order is how two batches deadlock.
+LOCKS_ACCOUNTS = re.compile(
+    r"\bAccount\.objects(?:\s*\.\w+\([^()]*\))*\s*\.select_for_update\("
+    r"|ledger_account\b[^\"']*\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b",
+    re.DOTALL,
+)
+# "available = balance - held" lives in the ledger (``Account.available``, ``Balance``).
+COMPUTES_AVAILABLE = re.compile(r"\bbalance\b\s*(?:-|\|sub:)\s*[\w.]*\bheld\b")
+
+PLANTED_LOCK = """
+def grab(ids):
+    list(
+        Account.objects.select_for_update()
+        .filter(household_id__in=ids)
+        .order_by("pk")
+    )
+    cursor.execute("SELECT id FROM ledger_account WHERE id = %s FOR UPDATE", [1])
+"""
+PLANTED_ARITHMETIC = """
+available = account.balance - account.held
+<td>{{ h.account.balance|sub:h.account.held|points }}</td>
+"""
+
+
+def _offenders(pattern: re.Pattern[str], suffixes: tuple[str, ...]) -> list[str]:
+    found = []
+    for path in sorted(SRC.rglob("*")):
+        rel = path.relative_to(SRC)
+        if path.suffix not in suffixes or rel.parts[0] in ("ledger", "locale"):
+            continue
+        if "migrations" in rel.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        found += [f"{rel}:{text.count(chr(10), 0, m.start()) + 1}" for m in pattern.finditer(text)]
+    return found
+
+
+def test_the_rules_fire_on_planted_violations():
+    # A module that locks account rows itself, and one that computes "available" itself
+    assert len(LOCKS_ACCOUNTS.findall(PLANTED_LOCK)) == 2
+    assert len(COMPUTES_AVAILABLE.findall(PLANTED_ARITHMETIC)) == 2
+    # while the ledger's own call and reads do not
+    assert not LOCKS_ACCOUNTS.search("accounts = lock_household_accounts(households)")
+    assert not COMPUTES_AVAILABLE.search("take = min(claim.points, account.available)")
+    assert not LOCKS_ACCOUNTS.search("Account.objects.filter(pk=1).first()\nx.select_for_update()")
+
+
+def test_only_the_ledger_locks_household_accounts():
+    assert _offenders(LOCKS_ACCOUNTS, (".py",)) == []
+
+
+def test_only_the_ledger_computes_available_points():
+    assert _offenders(COMPUTES_AVAILABLE, (".py", ".html")) == []

@@ -72,8 +72,6 @@ class EntryOut(Schema):
 
 def _summary(h: Household, *, masked: bool = True) -> dict:
     account = getattr(h, "account", None)
-    balance = account.balance if account else 0
-    held = account.held if account else 0
     return {
         "id": h.pk,
         "village": h.village_id,
@@ -82,9 +80,9 @@ def _summary(h: Household, *, masked: bool = True) -> dict:
         "phone": mask_phone(h.phone) if masked else h.phone,
         "status": h.status,
         "card_code": h.card_code,
-        "balance": points_out(balance),
-        "held": points_out(held),
-        "available": points_out(balance - held),
+        "balance": points_out(account.balance if account else 0),
+        "held": points_out(account.held if account else 0),
+        "available": points_out(account.available if account else 0),
     }
 
 

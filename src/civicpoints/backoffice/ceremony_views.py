@@ -173,8 +173,7 @@ def _preview_rows(
         items = [(parsed.products[p], q) for p, q in sorted(group.items.items())]
         total = sum(p.price * q for p, q in items)
         grand_total += total
-        account = group.household.account
-        available = account.balance - account.held
+        available = group.household.account.available
         for p, q in items:
             needed[p.pk] += q
         rows.append(

@@ -64,6 +64,12 @@ class Account(models.Model):
     def __str__(self) -> str:
         return f"{self.kind}:{self.owner_ref or self.scheme_id}"
 
+    @property
+    def available(self) -> int:
+        """What the household may spend now: its balance less the points held for orders.
+        The ledger keeps this arithmetic (and ``selectors.Balance`` for reads without the row)."""
+        return self.balance - self.held
+
 
 class PostingKind(models.TextChoices):
     AWARD = "award", _("奖励")

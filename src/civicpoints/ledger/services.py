@@ -11,7 +11,7 @@ would touch (a counter, the chain head, a daily total) is written here: the jour
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +67,21 @@ def household_accounts_create(*, households: Sequence[Any]) -> None:
             for h in households
         ]
     )
+
+
+def lock_household_accounts(household_ids: Iterable[int]) -> dict[int, Account]:
+    """Lock the households' account rows in id order (the order ``post()`` moves them in) and
+    return them by household id, read under the lock.
+
+    The one way code outside the ledger takes these locks: a batch that will post to several
+    households locks them all first so two batches cannot deadlock, and a per-household limit
+    (a purchase limit, a ceremony's count) is checked by whoever holds the lock, alone.
+    """
+    wanted = sorted(set(household_ids))
+    if not wanted:
+        return {}
+    locked = Account.objects.select_for_update().filter(household_id__in=wanted).order_by("pk")
+    return {a.household_id: a for a in locked if a.household_id is not None}
 
 
 def system_account(*, scheme_id: int, kind: str, owner_ref: str = "") -> Account:

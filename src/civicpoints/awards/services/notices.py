@@ -28,6 +28,7 @@ from civicpoints.ledger.services import (
     Award,
     Leg,
     household_account,
+    lock_household_accounts,
     post,
     post_awards,
     system_account,
@@ -163,13 +164,7 @@ def _finalize_batch(
         households = {c.household_id for c in claims}
         # Lock every household account of the batch in id order before any posting: the
         # postings below touch them in claim order, and two finalizers must not deadlock.
-        list(
-            Account.objects.select_for_update()
-            .filter(household_id__in=households)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        accounts = {a.household_id: a for a in Account.objects.filter(household_id__in=households)}
+        accounts = lock_household_accounts(households)
         owing = set(
             OwedDeduction.objects.filter(household_id__in=households, remaining__gt=0).values_list(
                 "household_id", flat=True
@@ -285,9 +280,8 @@ def _take_owed(claim: Claim) -> int:
 
 def _post_deduction(claim: Claim) -> tuple[Posting | None, int]:
     household_account(household=claim.household)  # every household has one; make sure
-    account = Account.objects.select_for_update().get(household_id=claim.household_id)
-    available = account.balance - account.held
-    take = min(claim.points, max(available, 0))
+    account = lock_household_accounts([claim.household_id])[claim.household_id]
+    take = min(claim.points, max(account.available, 0))
     posting = None
     if take:
         issuance = system_account(scheme_id=claim.scheme_id, kind=AccountKind.ISSUANCE)

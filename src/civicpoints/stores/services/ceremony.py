@@ -18,6 +18,7 @@ from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
+from civicpoints.ledger.services import lock_household_accounts
 from civicpoints.schemes.scope import Actor
 from civicpoints.stores.models import (
     Ceremony,
@@ -34,7 +35,6 @@ from civicpoints.stores.services.counter import (
     _check_household,
     _check_limit,
     _redeem_write,
-    lock_accounts_of,
 )
 
 
@@ -98,7 +98,7 @@ def ceremony_check(
                 _check_limit(household, product, quantity, today)
                 stock_needed[product.pk] += quantity
                 products[product.pk] = product
-            available = household.account.balance - household.account.held
+            available = household.account.available
             if available < basket.total:
                 raise ApplicationError(
                     ErrorCode.INSUFFICIENT_POINTS,
@@ -237,7 +237,7 @@ def _limits_locked(
     limited = [entry for entry in limited if entry[2]]
     if not limited:
         return []
-    lock_accounts_of([household.pk for _number, household, _lines in limited])
+    lock_household_accounts([household.pk for _number, household, _lines in limited])
     over: list[dict[str, Any]] = []
     for number, household, lines in limited:
         try:

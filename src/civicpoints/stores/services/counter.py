@@ -29,6 +29,7 @@ from civicpoints.ledger.models import Account, AccountKind, Posting, PostingKind
 from civicpoints.ledger.services import (
     Leg,
     household_account,
+    lock_household_accounts,
     post,
     reverse,
     system_account,
@@ -110,24 +111,13 @@ def _check_limit(household: Household, product: Product, quantity: int, today: d
         )
 
 
-def lock_accounts_of(household_ids: Sequence[int]) -> None:
-    """Lock the households' account rows in id order (the order ``post()`` locks them in), the
-    gate for per-household limits: whoever holds it counts the period's redemptions alone."""
-    list(
-        Account.objects.select_for_update()
-        .filter(household_id__in=sorted(set(household_ids)))
-        .order_by("pk")
-        .values_list("pk")
-    )
-
-
 def _check_limits_locked(household: Household, basket: Basket, today: dt.date) -> None:
     """Per-household limits, checked under a lock on the household's account row so two
     counters cannot both sell the last allowed unit (only when a product has a limit)."""
     limited = [(p, q) for p, q in basket.lines if p.limit_quantity]
     if not limited:
         return
-    lock_accounts_of([household.pk])
+    lock_household_accounts([household.pk])
     for product, quantity in limited:
         _check_limit(household, product, quantity, today)
 
