@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.test import Client
 
 from civicpoints.errors import ApplicationError, ErrorCode
-from civicpoints.ledger import chain, services
+from civicpoints.ledger import chain
 from civicpoints.ledger.adjustments import adjustment_request
 from civicpoints.ledger.chain import GENESIS, chain_follow
 from civicpoints.ledger.models import (
@@ -37,6 +37,8 @@ from civicpoints.ledger.services import (
     reverse,
     system_account,
 )
+from civicpoints.ledger.services import holds as ledger_holds
+from civicpoints.ledger.services import posting as ledger_posting
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import actor_for_user
 from tests.factories import api_client, fund, make_household, make_staff
@@ -156,13 +158,13 @@ def test_one_idempotency_key_sent_fifty_times_moves_points_once(world):
 def both_past_the_precheck(monkeypatch):  # type: ignore[no-untyped-def]
     """Hold two reversals after their "already reversed?" pre-check until both have passed it."""
     both_checked = threading.Barrier(2)
-    real_post = services.post
+    real_post = ledger_posting.post
 
     def post_after_both_checked(**kwargs):  # type: ignore[no-untyped-def]
         both_checked.wait(timeout=30)
         return real_post(**kwargs)
 
-    monkeypatch.setattr(services, "post", post_after_both_checked)
+    monkeypatch.setattr(ledger_posting, "post", post_after_both_checked)
 
 
 def test_two_reversals_of_one_posting_only_one_wins(world, postgres_only, both_past_the_precheck):
@@ -224,7 +226,7 @@ def test_a_hold_sent_twice_with_one_key_is_one_hold(world, postgres_only, monkey
             both_checked.wait(timeout=30)
             return real_atomic(*args, **kwargs)
 
-    monkeypatch.setattr(services, "transaction", AtomicAfterBothChecked())
+    monkeypatch.setattr(ledger_holds, "transaction", AtomicAfterBothChecked())
 
     # When the order's hold of 60.00 arrives twice at once
     outcomes = run_in_threads(

@@ -1,4 +1,5 @@
-"""The only code that moves points: ``post()``, ``reverse()``, ``hold()``, ``capture()``, ``release()``.
+"""One posting at a time: ``post()`` (the one write path for postings and entries) and
+``reverse()``, with the legs' checks, the guarded household update and the idempotency replay.
 
 Each call is one short transaction (or a savepoint inside the caller's): the posting row is
 inserted first (its unique idempotency key is the gate for retries), then household balances
@@ -11,7 +12,7 @@ would touch (a counter, the chain head, a daily total) is written here: the jour
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -23,15 +24,7 @@ from django.utils.translation import gettext as _
 
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS
-from civicpoints.ledger.models import (
-    Account,
-    AccountKind,
-    Entry,
-    Hold,
-    HoldStatus,
-    Posting,
-    PostingKind,
-)
+from civicpoints.ledger.models import Account, AccountKind, Posting, PostingKind
 
 
 @dataclass(frozen=True)
@@ -39,56 +32,6 @@ class Leg:
     account: Account
     amount: int
     member_id: int | None = None
-
-
-def household_account(*, household: Any) -> Account:
-    loaded = household._state.fields_cache.get("account")  # select_related("account")
-    if loaded is not None:
-        return loaded
-    account, _ = Account.objects.get_or_create(
-        scheme_id=household.scheme_id,
-        kind=AccountKind.HOUSEHOLD,
-        owner_ref=f"household:{household.pk}",
-        defaults={"household": household},
-    )
-    return account
-
-
-def household_accounts_create(*, households: Sequence[Any]) -> None:
-    """Accounts for many new households at once (bulk loads and imports)."""
-    Account.objects.bulk_create(
-        [
-            Account(
-                scheme_id=h.scheme_id,
-                kind=AccountKind.HOUSEHOLD,
-                owner_ref=f"household:{h.pk}",
-                household=h,
-            )
-            for h in households
-        ]
-    )
-
-
-def lock_household_accounts(household_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock the households' account rows in id order (the order ``post()`` moves them in) and
-    return them by household id, read under the lock.
-
-    The one way code outside the ledger takes these locks: a batch that will post to several
-    households locks them all first so two batches cannot deadlock, and a per-household limit
-    (a purchase limit, a ceremony's count) is checked by whoever holds the lock, alone.
-    """
-    wanted = sorted(set(household_ids))
-    if not wanted:
-        return {}
-    locked = Account.objects.select_for_update().filter(household_id__in=wanted).order_by("pk")
-    return {a.household_id: a for a in locked if a.household_id is not None}
-
-
-def system_account(*, scheme_id: int, kind: str, owner_ref: str = "") -> Account:
-    if kind == AccountKind.HOUSEHOLD:
-        raise ValueError("household accounts belong to households")
-    account, _ = Account.objects.get_or_create(scheme_id=scheme_id, kind=kind, owner_ref=owner_ref)
-    return account
 
 
 def _insufficient(account_id: int, needed: int) -> ApplicationError:
@@ -104,7 +47,7 @@ def _insufficient(account_id: int, needed: int) -> ApplicationError:
     )
 
 
-def _move_household(account_id: int, delta: int, held_delta: int) -> int:
+def household_balance_move(*, account_id: int, delta: int, held_delta: int) -> int:
     """Change one household balance (and held) if the result keeps balance >= held >= 0."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -119,7 +62,9 @@ def _move_household(account_id: int, delta: int, held_delta: int) -> int:
     return int(row[0])
 
 
-def _validate_legs(scheme_id: int, legs: Sequence[Leg]) -> None:
+def legs_check(*, scheme_id: int, legs: Sequence[Leg]) -> None:
+    """Refuse legs that cannot make a posting: fewer than two, zero or out-of-range amounts,
+    another scheme's account, or a sum other than zero."""
     if len(legs) < 2:
         raise ApplicationError(ErrorCode.UNBALANCED_POSTING, _("一笔记账至少需要两条分录"))
     for leg in legs:
@@ -247,7 +192,7 @@ def _post_portable(
             return None
         posting_id = int(inserted[0])
         balance_after = {
-            account_id: _move_household(account_id, delta, held)
+            account_id: household_balance_move(account_id=account_id, delta=delta, held_delta=held)
             for account_id, delta, held in moves
         }
         params: list[Any] = []
@@ -286,7 +231,7 @@ def post(
     path in the system and the ORM's per-call cost was most of a posting's CPU
     (docs/performance.md). Only this function writes ``ledger_posting`` and ``ledger_entry``.
     """
-    _validate_legs(scheme_id, legs)
+    legs_check(scheme_id=scheme_id, legs=legs)
     if kind not in PostingKind.values:
         raise ValueError(f"unknown posting kind {kind}")
     now = timezone.now()
@@ -336,143 +281,6 @@ def post(
     return posting
 
 
-@dataclass(frozen=True)
-class Award:
-    """One credit posting issuance -> household, for ``post_awards``."""
-
-    account: Account
-    amount: int
-    idempotency_key: str
-    member_id: int | None = None
-    memo: str = ""
-    ref: tuple[str, Any] = ("", "")
-    request_hash: str = ""
-
-
-def post_awards(
-    *,
-    scheme_id: int,
-    issuance: Account,
-    awards: Sequence[Award],
-    kind: str = PostingKind.AWARD,
-    actor_id: int | None = None,
-) -> dict[str, int]:
-    """Post many credits at once; return the posting id for every award's key.
-
-    Set-based on PostgreSQL (``ledger_post_awards()``, a few statements for the whole batch);
-    one ``post()`` each elsewhere. Keys already used are not posted again (a re-run).
-    """
-    if not awards:
-        return {}
-    for award in awards:
-        if award.account.kind != AccountKind.HOUSEHOLD or award.account.scheme_id != scheme_id:
-            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, "奖励只能记入本方案的农户账户")
-        if not isinstance(award.amount, int) or not 0 < award.amount <= MAX_HUNDREDTHS:
-            raise ApplicationError(ErrorCode.INVALID_INPUT, "积分超出允许范围")
-    if len({a.idempotency_key for a in awards}) != len(awards):
-        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "同一批次里有重复的键")
-    if connection.vendor != "postgresql":
-        return {
-            a.idempotency_key: post(
-                scheme_id=scheme_id,
-                kind=kind,
-                legs=[Leg(issuance, -a.amount), Leg(a.account, a.amount, a.member_id)],
-                actor_id=actor_id,
-                memo=a.memo,
-                idempotency_key=a.idempotency_key,
-                request_hash=a.request_hash,
-                ref=a.ref,
-            ).pk
-            for a in awards
-        }
-    params: list[Any] = [
-        scheme_id,
-        kind,
-        actor_id,
-        timezone.now(),
-        issuance.pk,
-        [a.account.pk for a in awards],
-        [a.amount for a in awards],
-        [a.member_id for a in awards],
-        [a.idempotency_key for a in awards],
-        [a.request_hash for a in awards],
-        [a.memo[:200] for a in awards],
-        [a.ref[0] for a in awards],
-        [str(a.ref[1]) for a in awards],
-    ]
-    sql = (
-        "SELECT key, posting_id, request_hash FROM ledger_post_awards(%s::bigint, %s::text, %s::bigint, "
-        "%s::timestamptz, %s::bigint, %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], "
-        "%s::text[], %s::text[], %s::text[], %s::text[])"
-    )
-    wanted = {a.idempotency_key: a.request_hash for a in awards}
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        if any(wanted[key] != digest for key, _, digest in rows):
-            # A key used before for a different request: refuse, as post() does.
-            raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
-        return {key: int(pk) for key, pk, _ in rows}
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """One two-leg posting between accounts that keep no balance row, for ``post_transfers``."""
-
-    source: Account
-    target: Account
-    amount: int
-    idempotency_key: str
-    memo: str = ""
-    ref: tuple[str, Any] = ("", "")
-
-
-def post_transfers(
-    *, scheme_id: int, kind: str, transfers: Sequence[Transfer], actor_id: int | None = None
-) -> list[int]:
-    """Post many transfers between system accounts at once (settlement, payouts).
-
-    No household balance moves, so nothing needs a guarded update: two bulk inserts, however
-    many transfers (set-based, not a posting per row). Returns the posting ids in order.
-    """
-    if kind not in PostingKind.values:
-        raise ValueError(f"unknown posting kind {kind}")
-    for t in transfers:
-        if AccountKind.HOUSEHOLD in (t.source.kind, t.target.kind):
-            raise ValueError("post_transfers moves points between system accounts only")
-        _validate_legs(scheme_id, [Leg(t.source, -t.amount), Leg(t.target, t.amount)])
-        if t.amount < 0:
-            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, _("转账金额必须为正数"))
-    if not transfers:
-        return []
-    now = timezone.now()
-    with transaction.atomic():
-        postings = Posting.objects.bulk_create(
-            [
-                Posting(
-                    scheme_id=scheme_id,
-                    kind=kind,
-                    idempotency_key=t.idempotency_key,
-                    actor_id=actor_id,
-                    created_at=now,
-                    memo=t.memo[:200],
-                    ref_type=t.ref[0],
-                    ref_id=str(t.ref[1]),
-                )
-                for t in transfers
-            ]
-        )
-        Entry.objects.bulk_create(
-            [
-                Entry(scheme_id=scheme_id, posting_id=p.pk, account_id=account.pk, amount=amount)
-                for p, t in zip(postings, transfers, strict=True)
-                for account, amount in ((t.source, -t.amount), (t.target, t.amount))
-            ],
-            batch_size=5000,
-        )
-    return [int(p.pk) for p in postings]
-
-
 def reverse(
     *,
     posting: Posting,
@@ -511,94 +319,3 @@ def reverse(
     except IntegrityError:
         # The unique ``reverses`` column refused a second, concurrent reversal.
         raise ApplicationError(ErrorCode.ALREADY_REVERSED) from None
-
-
-def hold(
-    *,
-    account: Account,
-    amount: int,
-    memo: str = "",
-    expires_at: Any = None,
-    idempotency_key: str | None = None,
-) -> Hold:
-    """Reserve points on a household account; they stay in the balance but are not available."""
-    if account.kind != AccountKind.HOUSEHOLD:
-        raise ValueError("only household accounts hold points")
-    if not isinstance(amount, int) or amount <= 0 or amount > MAX_HUNDREDTHS:
-        raise ApplicationError(ErrorCode.INVALID_INPUT, _("冻结积分必须为正数"))
-    if idempotency_key is not None:
-        earlier = _hold_replay(account, amount, idempotency_key)
-        if earlier is not None:
-            return earlier
-    try:
-        with transaction.atomic():
-            # The hold row first: its unique key is the gate for a concurrent retry (as in post()).
-            created = Hold.objects.create(
-                scheme_id=account.scheme_id,
-                account=account,
-                amount=amount,
-                memo=memo[:200],
-                expires_at=expires_at,
-                idempotency_key=idempotency_key,
-            )
-            _move_household(account.pk, 0, amount)
-            return created
-    except IntegrityError:
-        earlier = (
-            None if idempotency_key is None else _hold_replay(account, amount, idempotency_key)
-        )
-        if earlier is None:
-            raise
-        return earlier
-
-
-def _hold_replay(account: Account, amount: int, idempotency_key: str) -> Hold | None:
-    """The earlier hold for this key; the same key for another account or amount is refused."""
-    earlier = Hold.objects.filter(
-        scheme_id=account.scheme_id, idempotency_key=idempotency_key
-    ).first()
-    if earlier is not None and (earlier.account_id, earlier.amount) != (account.pk, amount):
-        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
-    return earlier
-
-
-def _close_hold(hold_obj: Hold, status: str) -> None:
-    closed = Hold.objects.filter(pk=hold_obj.pk, status=HoldStatus.ACTIVE).update(status=status)
-    if closed != 1:
-        raise ApplicationError(ErrorCode.HOLD_NOT_ACTIVE)
-
-
-def capture(
-    *,
-    hold_obj: Hold,
-    to_account: Account,
-    amount: int | None = None,
-    kind: str = PostingKind.CAPTURE,
-    actor_id: int | None = None,
-    memo: str = "",
-) -> Posting:
-    """Turn a hold into a posting (all of it, or less: the rest is released)."""
-    amount = hold_obj.amount if amount is None else amount
-    if not isinstance(amount, int) or not 0 < amount <= hold_obj.amount:
-        raise ApplicationError(ErrorCode.INVALID_INPUT, _("扣减积分不能超过冻结积分"))
-    with transaction.atomic():
-        _close_hold(hold_obj, HoldStatus.CAPTURED)
-        account = hold_obj.account
-        posting = post(
-            scheme_id=hold_obj.scheme_id,
-            kind=kind,
-            legs=[Leg(account, -amount), Leg(to_account, amount)],
-            actor_id=actor_id,
-            memo=memo or hold_obj.memo,
-            release_held={account.pk: hold_obj.amount},
-            ref=("hold", hold_obj.pk),
-        )
-        Hold.objects.filter(pk=hold_obj.pk).update(capture_posting=posting)
-        return posting
-
-
-def release(*, hold_obj: Hold) -> None:
-    """Give held points back to the household's available balance."""
-    with transaction.atomic():
-        _close_hold(hold_obj, HoldStatus.RELEASED)
-        _move_household(hold_obj.account_id, 0, -hold_obj.amount)
