@@ -153,6 +153,36 @@ def _county(ns: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _load_postings(
+    c: Any,
+    params: dict[str, Any],
+    table: str,
+    *,
+    kind: str,
+    actor: str,
+    memo: str,
+    ref: tuple[str, str],
+    legs: tuple[str, str],
+    at: str = "at",
+) -> None:
+    """One posting per row of the temp ``table`` (its ``pid``) with its two entries, ``points``
+    from the account ``legs[0]`` to ``legs[1]``. ``actor``, ``at``, ``ref[1]`` and ``legs`` are
+    SQL over the table's columns (or a parameter); the rest are our own constants."""
+    c.execute(
+        f"""INSERT INTO ledger_posting (id, scheme_id, kind, request_hash, actor_id,
+             created_at, memo, ref_type, ref_id)
+           SELECT pid, %(s)s, '{kind}', '', {actor}, {at}, '{memo}', '{ref[0]}',
+                  {ref[1]}::text FROM {table}""",
+        params,
+    )
+    c.execute(
+        f"""INSERT INTO ledger_entry (scheme_id, posting_id, account_id, amount)
+           SELECT %(s)s, pid, {legs[0]}, -points FROM {table}
+           UNION ALL SELECT %(s)s, pid, {legs[1]}, points FROM {table}""",
+        params,
+    )
+
+
 def _history(ns: argparse.Namespace, info: dict[str, Any]) -> dict[str, int]:
     """Two years of postings and the rows they belong to, set-based on PostgreSQL."""
     from django.db import connection, transaction
@@ -240,19 +270,16 @@ def _history(ns: argparse.Namespace, info: dict[str, Any]) -> dict[str, int]:
                      < CURRENT_DATE""",
             params,
         )
-        c.execute(
-            """INSERT INTO ledger_posting (id, scheme_id, kind, idempotency_key, request_hash,
-                 actor_id, created_at, memo, reverses_id, ref_type, ref_id)
-               SELECT pid, %(s)s, 'award', NULL, '', NULL,
-                      day + make_interval(days => 3, hours => hour), '申报公示期满入账', NULL,
-                      'claim', cid::text FROM gc""",
+        _load_postings(
+            c,
             params,
-        )
-        c.execute(
-            """INSERT INTO ledger_entry (scheme_id, posting_id, account_id, amount)
-               SELECT %(s)s, pid, %(iss)s, -points FROM gc
-               UNION ALL SELECT %(s)s, pid, account_id, points FROM gc""",
-            params,
+            "gc",
+            kind="award",
+            actor="NULL",
+            at="day + make_interval(days => 3, hours => hour)",
+            memo="申报公示期满入账",
+            ref=("claim", "cid"),
+            legs=("%(iss)s", "account_id"),
         )
         c.execute(
             """INSERT INTO awards_claim (id, scheme_id, household_id, village_id, member_id,
@@ -302,18 +329,15 @@ def _history(ns: argparse.Namespace, info: dict[str, Any]) -> dict[str, int]:
                JOIN st ON st.township_id = h.township_id AND st.k = x.k""",
             params,
         )
-        c.execute(
-            """INSERT INTO ledger_posting (id, scheme_id, kind, request_hash, actor_id,
-                 created_at, memo, ref_type, ref_id)
-               SELECT pid, %(s)s, 'redemption', '', clerk_id, at, '爱心超市兑换', 'store',
-                      store_id::text FROM gr""",
+        _load_postings(
+            c,
             params,
-        )
-        c.execute(
-            """INSERT INTO ledger_entry (scheme_id, posting_id, account_id, amount)
-               SELECT %(s)s, pid, account_id, -points FROM gr
-               UNION ALL SELECT %(s)s, pid, store_account, points FROM gr""",
-            params,
+            "gr",
+            kind="redemption",
+            actor="clerk_id",
+            memo="爱心超市兑换",
+            ref=("store", "store_id"),
+            legs=("account_id", "store_account"),
         )
         c.execute(
             """INSERT INTO stores_redemption (id, scheme_id, store_id, household_id, posting_id,
@@ -366,18 +390,15 @@ def _history(ns: argparse.Namespace, info: dict[str, Any]) -> dict[str, int]:
                JOIN mm ON mm.i = CASE WHEN x.mi = %(mn)s THEN 0 ELSE x.mi END""",
             params,
         )
-        c.execute(
-            """INSERT INTO ledger_posting (id, scheme_id, kind, request_hash, actor_id,
-                 created_at, memo, ref_type, ref_id)
-               SELECT pid, %(s)s, 'payment', '', %(cashier)s, at, '商家消费', 'merchant',
-                      merchant_id::text FROM gp""",
+        _load_postings(
+            c,
             params,
-        )
-        c.execute(
-            """INSERT INTO ledger_entry (scheme_id, posting_id, account_id, amount)
-               SELECT %(s)s, pid, account_id, -points FROM gp
-               UNION ALL SELECT %(s)s, pid, merchant_account, points FROM gp""",
-            params,
+            "gp",
+            kind="payment",
+            actor="%(cashier)s",
+            memo="商家消费",
+            ref=("merchant", "merchant_id"),
+            legs=("account_id", "merchant_account"),
         )
         c.execute(
             """INSERT INTO merchants_payment (id, scheme_id, merchant_id, household_id,
@@ -401,18 +422,15 @@ def _history(ns: argparse.Namespace, info: dict[str, Any]) -> dict[str, int]:
                FROM gp ORDER BY random() LIMIT %(n)s""",
             params,
         )
-        c.execute(
-            """INSERT INTO ledger_posting (id, scheme_id, kind, request_hash, actor_id,
-                 created_at, memo, ref_type, ref_id)
-               SELECT pid, %(s)s, 'refund', '', %(cashier)s, at, '商家退款', 'merchant',
-                      merchant_id::text FROM gf""",
+        _load_postings(
+            c,
             params,
-        )
-        c.execute(
-            """INSERT INTO ledger_entry (scheme_id, posting_id, account_id, amount)
-               SELECT %(s)s, pid, merchant_account, -points FROM gf
-               UNION ALL SELECT %(s)s, pid, account_id, points FROM gf""",
-            params,
+            "gf",
+            kind="refund",
+            actor="%(cashier)s",
+            memo="商家退款",
+            ref=("merchant", "merchant_id"),
+            legs=("merchant_account", "account_id"),
         )
         c.execute(
             """INSERT INTO merchants_refund (scheme_id, merchant_id, payment_id, posting_id,
@@ -524,12 +542,23 @@ def _worker(
 
     from civicpoints.audit.models import AuditAction
     from civicpoints.audit.services import audit_record
-    from civicpoints.ledger.models import Account, PostingKind
+    from civicpoints.ledger.models import Account, Posting, PostingKind
     from civicpoints.ledger.services import Leg, post
 
     accounts = Account.objects.in_bulk([*info["accounts"][index], info["issuance_id"]])
     mine = [accounts[a] for a in info["accounts"][index]]
     issuance = accounts[info["issuance_id"]]
+
+    def award(account: Account, key: str) -> Posting:
+        return post(
+            scheme_id=info["scheme_id"],
+            kind=PostingKind.AWARD,
+            legs=[Leg(issuance, -1000), Leg(account, 1000)],
+            memo="压测奖励",
+            idempotency_key=key,
+            actor_id=info["actor_id"],
+        )
+
     results.put(("ready", index, None))
     serial = 0
     while True:
@@ -543,28 +572,13 @@ def _worker(
         while time.time() < stop_at:
             account = mine[serial % len(mine)]
             serial += 1
-            legs = [Leg(issuance, -1000), Leg(account, 1000)]
             key = f"bench-risk:{os.getpid()}:{serial}"
             if phase == "bare":
-                post(
-                    scheme_id=info["scheme_id"],
-                    kind=PostingKind.AWARD,
-                    legs=legs,
-                    memo="压测奖励",
-                    idempotency_key=key,
-                    actor_id=info["actor_id"],
-                )
+                award(account, key)
             else:
                 # The shape of every service that moves points: one durable transaction.
                 with transaction.atomic(durable=True):
-                    posting = post(
-                        scheme_id=info["scheme_id"],
-                        kind=PostingKind.AWARD,
-                        legs=legs,
-                        memo="压测奖励",
-                        idempotency_key=key,
-                        actor_id=info["actor_id"],
-                    )
+                    posting = award(account, key)
                     if phase != "service":
                         audit_record(
                             actor_id=info["actor_id"],

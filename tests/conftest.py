@@ -24,4 +24,4 @@ def _fresh_settlement_memo() -> None:
     """The scheduler's per-process memo of settled days must not leak between tests."""
     from civicpoints.merchants import settlement
 
-    settlement._settled_through.clear()
+    settlement.settled_through.clear()

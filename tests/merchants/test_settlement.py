@@ -221,7 +221,7 @@ def test_settle_due_catches_up_every_missed_day_with_its_own_statements(till: Ti
     ) == [700]
     # Running again changes nothing, with or without the process's memo
     assert settle_due() == 0
-    settlement._settled_through.clear()
+    settlement.settled_through.clear()
     assert settle_due() == 0
     assert Posting.objects.filter(kind=PostingKind.SETTLEMENT).count() == 3
     assert payable(till.merchant) == 700

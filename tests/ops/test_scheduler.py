@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from civicpoints.ops import scheduler
@@ -88,3 +90,67 @@ def test_the_real_jobs_all_run_and_succeed_on_an_empty_database():
     assert JobState.objects.filter(failures=0, last_success_at__isnull=False).count() == len(
         scheduler.JOBS
     )
+
+
+def _tables(queries: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """(verb, table) of each query: what a tick did, without the SQL's vendor spelling."""
+    found = []
+    for q in queries:
+        sql = q["sql"].replace('"', "").replace("`", "")
+        verb = sql.split()[0].upper()
+        table = next(t for t in ("ops_heartbeat", "ops_jobstate") if t in sql)
+        found.append((verb, table))
+    return found
+
+
+def test_a_tick_beats_once_reads_once_and_writes_only_for_due_jobs(monkeypatch):
+    """One heartbeat and one read per tick, whatever the number of jobs; the job rows are made
+    once (on the first tick), and a job that is not due costs no query at all."""
+    ran: list[str] = []
+
+    def job(name: str, every: float) -> Job:
+        return Job(name, lambda: ran.append(name) or 0, every=every)
+
+    jobs = [job("fast1", 5), job("fast2", 5), job("slow1", 60), job("slow2", 60)]
+    monkeypatch.setattr(scheduler, "JOBS", jobs)
+    now = timezone.now()
+
+    with CaptureQueriesContext(connection) as first:
+        assert run_jobs_once(now) == dict.fromkeys(["fast1", "fast2", "slow1", "slow2"], 0)
+    with CaptureQueriesContext(connection) as second:
+        assert run_jobs_once(now + dt.timedelta(seconds=10)) == {"fast1": 0, "fast2": 0}
+    with CaptureQueriesContext(connection) as third:
+        assert len(run_jobs_once(now + dt.timedelta(seconds=61))) == 4
+
+    # First tick: the heartbeat row and the four job rows are made (one INSERT each)
+    assert _tables(first.captured_queries) == [
+        ("UPDATE", "ops_heartbeat"),
+        ("INSERT", "ops_heartbeat"),
+        ("SELECT", "ops_jobstate"),
+        ("INSERT", "ops_jobstate"),
+        *[("UPDATE", "ops_jobstate")] * 8,  # each job: its start taken, its success recorded
+    ]
+    # Later ticks: one beat, one read, two writes per due job; no INSERT
+    assert _tables(second.captured_queries) == [
+        ("UPDATE", "ops_heartbeat"),
+        ("SELECT", "ops_jobstate"),
+        *[("UPDATE", "ops_jobstate")] * 4,
+    ]
+    assert _tables(third.captured_queries) == [
+        ("UPDATE", "ops_heartbeat"),
+        ("SELECT", "ops_jobstate"),
+        *[("UPDATE", "ops_jobstate")] * 8,
+    ]
+    tick1, tick2, tick3 = ["fast1", "fast2", "slow1", "slow2"], ["fast1", "fast2"], jobs
+    assert ran == tick1 + tick2 + [j.name for j in tick3]
+    assert [s.runs for s in JobState.objects.order_by("name")] == [3, 3, 2, 2]
+
+
+def test_job_rows_lost_in_a_restore_are_made_again_on_the_next_tick(monkeypatch):
+    monkeypatch.setattr(scheduler, "JOBS", [Job("only", lambda: 7)])
+    now = timezone.now()
+    assert run_jobs_once(now) == {"only": 7}
+    JobState.objects.all().delete()  # e.g. a restore from a backup taken before the job existed
+
+    assert run_jobs_once(now + dt.timedelta(seconds=6)) == {"only": 7}
+    assert JobState.objects.get(name="only").runs == 1

@@ -7,6 +7,7 @@ Thin: every check is in ``ledger.adjustments``; this module only words and rende
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -189,13 +190,14 @@ def approval_approve_view(request: HttpRequest, approval_id: int) -> HttpRespons
             button=_("确认入账"),
             back=reverse("backoffice:approvals"),
         )
-    try:
-        approval_approve(actor=actor, approval_id=row.pk, note=request.POST.get("note", ""))
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已入账：%(what)s") % {"what": in_words(row)})
-    return _back()
+    return _decided(
+        request,
+        row,
+        lambda: approval_approve(
+            actor=actor, approval_id=row.pk, note=request.POST.get("note", "")
+        ),
+        _("已入账：%(what)s"),
+    )
 
 
 @login_required
@@ -215,13 +217,12 @@ def approval_reject_view(request: HttpRequest, approval_id: int) -> HttpResponse
             back=reverse("backoffice:approvals"),
             danger=True,
         )
-    try:
-        approval_reject(actor=actor, approval_id=row.pk, note=note)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已驳回：%(what)s") % {"what": in_words(row)})
-    return _back()
+    return _decided(
+        request,
+        row,
+        lambda: approval_reject(actor=actor, approval_id=row.pk, note=note),
+        _("已驳回：%(what)s"),
+    )
 
 
 @login_required
@@ -231,10 +232,22 @@ def approval_withdraw_view(request: HttpRequest, approval_id: int) -> HttpRespon
     if found is None:
         return _not_found(request)
     actor, row = found
+    return _decided(
+        request,
+        row,
+        lambda: approval_withdraw(actor=actor, approval_id=row.pk),
+        _("已撤回：%(what)s"),
+    )
+
+
+def _decided(
+    request: HttpRequest, row: ApprovalRequest, decide: Callable[[], object], done: str
+) -> HttpResponse:
+    """Run the decision; its refusal or ``done`` (with the request in words) as the message."""
     try:
-        approval_withdraw(actor=actor, approval_id=row.pk)
+        decide()
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("已撤回：%(what)s") % {"what": in_words(row)})
+        messages.success(request, done % {"what": in_words(row)})
     return _back()

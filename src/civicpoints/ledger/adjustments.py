@@ -137,27 +137,19 @@ def adjustment_request(
     )
     if same.exists():
         raise _duplicate(same.first())
-    try:
-        with transaction.atomic():
-            row = ApprovalRequest.objects.create(
-                scheme_id=household.scheme_id,
-                kind=ApprovalKind.ADJUSTMENT,
-                household=household,
-                amount=amount,
-                reason=reason,
-                requested_by_id=requester,
-            )
-            audit_record(
-                actor_id=actor.user_id,
-                scheme_id=household.scheme_id,
-                action=AuditAction.ADJUSTMENT_REQUEST,
-                obj=row,
-                detail={"household": household.pk, "amount": amount, "reason": reason},
-            )
-    except IntegrityError:
-        # A concurrent twin won the partial unique index.
-        raise _duplicate(same.first()) from None
-    return row
+    return _file(
+        ApprovalRequest(
+            scheme_id=household.scheme_id,
+            kind=ApprovalKind.ADJUSTMENT,
+            household=household,
+            amount=amount,
+            reason=reason,
+            requested_by_id=requester,
+        ),
+        actor=actor,
+        twins=same,
+        detail={"household": household.pk, "amount": amount, "reason": reason},
+    )
 
 
 def _reversal_household_leg(posting: Posting) -> tuple[Household, int]:
@@ -190,35 +182,49 @@ def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> Approval
     if waiting.exists():
         raise _duplicate(waiting.first())
     needs_second = abs(amount) > reversal_threshold(scheme_id=household.scheme_id)
+    return _file(
+        ApprovalRequest(
+            scheme_id=household.scheme_id,
+            kind=ApprovalKind.REVERSAL,
+            household=household,
+            amount=amount,
+            target=posting,
+            reason=reason,
+            requested_by_id=requester,
+            needs_second=needs_second,
+        ),
+        actor=actor,
+        twins=waiting,
+        detail={
+            "posting": posting.pk,
+            "household": household.pk,
+            "amount": amount,
+            "reason": reason,
+            "needs_second": needs_second,
+        },
+    )
+
+
+def _file(
+    row: ApprovalRequest, *, actor: Actor, twins: QuerySet[ApprovalRequest], detail: dict
+) -> ApprovalRequest:
+    """Save a request with its audit row; one that needs no second admin is posted at once, in
+    the same transaction. ``twins`` finds the pending request that a concurrent twin filed."""
     try:
         with transaction.atomic():
-            row = ApprovalRequest.objects.create(
-                scheme_id=household.scheme_id,
-                kind=ApprovalKind.REVERSAL,
-                household=household,
-                amount=amount,
-                target=posting,
-                reason=reason,
-                requested_by_id=requester,
-                needs_second=needs_second,
-            )
+            row.save(force_insert=True)
             audit_record(
                 actor_id=actor.user_id,
-                scheme_id=household.scheme_id,
-                action=AuditAction.REVERSAL_REQUEST,
+                scheme_id=row.scheme_id,
+                action=AuditAction(f"{row.kind}.request"),
                 obj=row,
-                detail={
-                    "posting": posting.pk,
-                    "household": household.pk,
-                    "amount": amount,
-                    "reason": reason,
-                    "needs_second": needs_second,
-                },
+                detail=detail,
             )
-            if not needs_second:
+            if not row.needs_second:
                 _post_and_mark(row, actor=actor, note="")
     except IntegrityError:
-        raise _duplicate(waiting.first()) from None
+        # A concurrent twin won the partial unique index.
+        raise _duplicate(twins.first()) from None
     return row
 
 

@@ -5,9 +5,11 @@ Each job is idempotent and safe to run from two processes at once, so a restart 
 scheduler only repeats work that changes nothing; after downtime each catches up. Every run
 is recorded in the database (``ops.JobState``: runs, failures, last start / success / error),
 each job on its own, so a failing job never hides the others and any process can report them
-(``/healthz``); the loop beats ``ops.Heartbeat`` before each job. A job is due when its last
-start (in the database, whoever ran it) is at least ``every`` seconds ago, so a restarted
-scheduler runs at once what it missed. Adding a job is one entry in ``JOBS``.
+(``/healthz``). Each tick beats ``ops.Heartbeat`` once and reads every job's last start in
+one query (making the rows of jobs it has never seen, so only on a first tick or after a
+restore); a job is due when that start (in the database, whoever ran it) is at least
+``every`` seconds ago, so a restarted scheduler runs at once what it missed. Adding a job is
+one entry in ``JOBS``.
 """
 
 from __future__ import annotations
@@ -76,10 +78,22 @@ def beat(now: dt.datetime | None = None) -> None:
         )
 
 
-def _due(job: Job, now: dt.datetime) -> bool:
-    """Not started by anyone in the last ``every`` seconds (the row is made on first sight)."""
-    JobState.objects.bulk_create([JobState(name=job.name)], ignore_conflicts=True)
+def _last_starts(jobs: list[Job]) -> dict[str, dt.datetime | None]:
+    """Each job's last start, by anyone: one read. Rows of jobs never seen are made here."""
+    names = [job.name for job in jobs]
+    starts = dict(JobState.objects.filter(name__in=names).values_list("name", "last_started_at"))
+    new = [name for name in names if name not in starts]
+    if new:
+        JobState.objects.bulk_create([JobState(name=name) for name in new], ignore_conflicts=True)
+        starts.update(dict.fromkeys(new))
+    return starts
+
+
+def _start(job: Job, last_started: dt.datetime | None, now: dt.datetime) -> bool:
+    """Take the job's start if it was not started in the last ``every`` seconds."""
     since = now - dt.timedelta(seconds=job.every)
+    if last_started is not None and last_started > since:
+        return False  # not due: no write at all
     # Taking the start is one guarded UPDATE: two schedulers do not both start a due job.
     return (
         JobState.objects.filter(name=job.name)
@@ -89,10 +103,8 @@ def _due(job: Job, now: dt.datetime) -> bool:
     )
 
 
-def run_job(job: Job, now: dt.datetime | None = None) -> int | None:
-    """Run one job if due and record how it went; None when it was not due or failed."""
-    now = now or timezone.now()
-    if not _due(job, now):
+def _run_if_due(job: Job, last_started: dt.datetime | None, now: dt.datetime) -> int | None:
+    if not _start(job, last_started, now):
         return None
     started = time.monotonic()
     try:
@@ -113,16 +125,29 @@ def run_job(job: Job, now: dt.datetime | None = None) -> int | None:
     return done
 
 
+def run_job(job: Job, now: dt.datetime | None = None) -> int | None:
+    """Run one job if due and record how it went; None when it was not due or failed."""
+    return _run_if_due(job, _last_starts([job])[job.name], now or timezone.now())
+
+
 def run_jobs_once(now: dt.datetime | None = None) -> dict[str, int]:
-    """Run every due job, each recorded on its own; returns what each that ran did."""
+    """One tick: one heartbeat, one read of the jobs' starts, then every due job, each recorded
+    on its own; returns what each that ran did."""
+    jobs = list(JOBS)
+    try:
+        beat()
+        starts = _last_starts(jobs)
+    except DatabaseError:
+        # The database is away (restart, failover): nothing can be recorded; next round.
+        # The next round starts on a fresh connection (run_forever closes broken ones).
+        log.warning("scheduler: database unavailable at the start of a round")
+        return {}
     done: dict[str, int] = {}
-    for job in JOBS:
+    for job in jobs:
         try:
-            beat()
-            result = run_job(job, now)
+            # A job's start is taken when its turn comes (earlier jobs may have been slow).
+            result = _run_if_due(job, starts[job.name], now or timezone.now())
         except DatabaseError:
-            # The database is away (restart, failover): nothing can be recorded; next round.
-            # The next round starts on a fresh connection (run_forever closes broken ones).
             log.warning("scheduler: database unavailable while running %s", job.name)
             continue
         if result is not None:

@@ -7,13 +7,14 @@ language); names of staff, households and merchants are looked up for a whole pa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from civicpoints.audit.models import AuditEvent
 from civicpoints.awards.models import Claim
@@ -111,122 +112,174 @@ def _pts(value: Any) -> str:
     return format_points(int(value or 0))
 
 
-def explain(flag: RiskFlag, names: Names) -> str:
-    """What the flag says, in a sentence a discipline officer can act on."""
-    d = flag.detail
-    rule = flag.rule
-    if rule == RiskRule.OWN_HOUSEHOLD:
-        how = _("本人所在户") if d.get("how") == "own" else _("与本人同一住址的户")
-        return _(
+# How a figure of a flag's detail is read into its sentence: (kind, key in the detail).
+Figure = tuple[str, str] | Callable[[dict[str, Any], Names], object]
+_READ: dict[str, Callable[[Any, Names], object]] = {
+    "staff": lambda v, names: names.of_staff(v),
+    "household": lambda v, names: names.of_household(v),
+    "merchant": lambda v, names: names.of_merchant(v),
+    "points": lambda v, names: _pts(v),
+    "text": lambda v, names: v or "",
+    "number": lambda v, names: v or 0,
+}
+
+
+def _own_how(d: dict[str, Any], names: Names) -> str:
+    return _("本人所在户") if d.get("how") == "own" else _("与本人同一住址的户")
+
+
+def _bunching_parts(d: dict[str, Any], names: Names) -> str:
+    parts = []
+    if d.get("cap_hit"):
+        parts.append(_("%(k)s 笔正好在细则上限") % {"k": d.get("at_cap", 0)})
+    if d.get("end_hit"):
+        parts.append(
+            _("%(k)s 笔集中在月底最后 %(days)s 天")
+            % {"k": d.get("at_end", 0), "days": d.get("month_end_days", 0)}
+        )
+    return _("，").join(parts)
+
+
+def _writeoff_reason(d: dict[str, Any], names: Names) -> str:
+    return d.get("reason") or _("（空）")
+
+
+# Each rule's sentence (translated when read) and where each of its placeholders comes from.
+SENTENCES: dict[str, tuple[str, dict[str, Figure]]] = {
+    RiskRule.OWN_HOUSEHOLD: (
+        gettext_noop(
             "%(staff)s 在 %(month)s 审核通过了%(how)s「%(household)s」的 %(n)s 笔申报，"
             "共 %(points)s 分。工作人员不应审核自己家或同住户的积分。"
-        ) % {
-            "staff": names.of_staff(d.get("staff")),
-            "month": d.get("month", ""),
-            "how": how,
-            "household": names.of_household(d.get("household")),
-            "n": d.get("claims", 0),
-            "points": _pts(d.get("points")),
-        }
-    if rule == RiskRule.SPLIT_CLAIMS:
-        return _(
+        ),
+        {
+            "staff": ("staff", "staff"),
+            "month": ("text", "month"),
+            "how": _own_how,
+            "household": ("household", "household"),
+            "n": ("number", "claims"),
+            "points": ("points", "points"),
+        },
+    ),
+    RiskRule.SPLIT_CLAIMS: (
+        gettext_noop(
             "「%(household)s」在 %(week)s 起的一周内同一细则有 %(n)s 笔申报，每笔都未超过"
             "乡镇复核门槛 %(threshold)s 分，合计 %(points)s 分已超过门槛：可能是拆分申报以免乡镇复核。"
-        ) % {
-            "household": names.of_household(d.get("household")),
-            "week": d.get("week_start", ""),
-            "n": d.get("claims", 0),
-            "threshold": _pts(d.get("threshold")),
-            "points": _pts(d.get("points")),
-        }
-    if rule == RiskRule.APPROVER_BUNCHING:
-        parts = []
-        if d.get("cap_hit"):
-            parts.append(_("%(k)s 笔正好在细则上限") % {"k": d.get("at_cap", 0)})
-        if d.get("end_hit"):
-            parts.append(
-                _("%(k)s 笔集中在月底最后 %(days)s 天")
-                % {"k": d.get("at_end", 0), "days": d.get("month_end_days", 0)}
-            )
-        return _(
+        ),
+        {
+            "household": ("household", "household"),
+            "week": ("text", "week_start"),
+            "n": ("number", "claims"),
+            "threshold": ("points", "threshold"),
+            "points": ("points", "points"),
+        },
+    ),
+    RiskRule.APPROVER_BUNCHING: (
+        gettext_noop(
             "%(staff)s 在 %(month)s 审核的 %(n)s 笔奖励中，%(parts)s（提示线：%(pct)s%%）。"
-        ) % {
-            "staff": names.of_staff(d.get("staff")),
-            "month": d.get("month", ""),
-            "n": d.get("claims", 0),
-            "parts": _("，").join(parts),
-            "pct": d.get("share_pct", 0),
-        }
-    if rule == RiskRule.ASSISTED_SHARE:
-        return _(
+        ),
+        {
+            "staff": ("staff", "staff"),
+            "month": ("text", "month"),
+            "n": ("number", "claims"),
+            "parts": _bunching_parts,
+            "pct": ("number", "share_pct"),
+        },
+    ),
+    RiskRule.ASSISTED_SHARE: (
+        gettext_noop(
             "店员 %(staff)s 在 %(month)s 的 %(n)s 笔柜台兑换中有 %(k)s 笔是代办（农户未输密码），"
             "超过 %(pct)s%%。"
-        ) % {
-            "staff": names.of_staff(d.get("staff")),
-            "month": d.get("month", ""),
-            "n": d.get("redemptions", 0),
-            "k": d.get("assisted", 0),
-            "pct": d.get("share_pct", 0),
-        }
-    if rule == RiskRule.ROUND_PAYMENTS:
-        return _(
+        ),
+        {
+            "staff": ("staff", "staff"),
+            "month": ("text", "month"),
+            "n": ("number", "redemptions"),
+            "k": ("number", "assisted"),
+            "pct": ("number", "share_pct"),
+        },
+    ),
+    RiskRule.ROUND_PAYMENTS: (
+        gettext_noop(
             "%(month)s 有 %(h)s 户在「%(merchant)s」消费整数金额（%(unit)s 分的整倍数），"
             "都在 %(low)s 至 %(limit)s 分之间，贴近单笔关注额 %(limit)s 分，共 %(n)s 笔 %(points)s 分："
             "可能是积分套现。"
-        ) % {
-            "month": d.get("month", ""),
-            "h": d.get("households", 0),
-            "merchant": names.of_merchant(d.get("merchant")),
-            "unit": _pts(d.get("round_unit")),
-            "low": _pts(d.get("low")),
-            "limit": _pts(d.get("limit")),
-            "n": d.get("payments", 0),
-            "points": _pts(d.get("points")),
-        }
-    if rule == RiskRule.REFUND_TRANSFER:
-        return _(
+        ),
+        {
+            "month": ("text", "month"),
+            "h": ("number", "households"),
+            "merchant": ("merchant", "merchant"),
+            "unit": ("points", "round_unit"),
+            "low": ("points", "low"),
+            "limit": ("points", "limit"),
+            "n": ("number", "payments"),
+            "points": ("points", "points"),
+        },
+    ),
+    RiskRule.REFUND_TRANSFER: (
+        gettext_noop(
             "「%(payer)s」在「%(merchant)s」付了 %(points)s 分，%(minutes)s 分钟内商家把同样 "
             "%(points)s 分退给了另一户「%(taker)s」：积分可能经商家转给了别人。"
-        ) % {
-            "payer": names.of_household(d.get("paid_by")),
-            "merchant": names.of_merchant(d.get("merchant")),
-            "points": _pts(d.get("points")),
-            "minutes": d.get("minutes", 0),
-            "taker": names.of_household(d.get("refunded_to")),
-        }
-    if rule == RiskRule.MERCHANT_OUTLIER:
-        return _(
+        ),
+        {
+            "payer": ("household", "paid_by"),
+            "merchant": ("merchant", "merchant"),
+            "points": ("points", "points"),
+            "minutes": ("number", "minutes"),
+            "taker": ("household", "refunded_to"),
+        },
+    ),
+    RiskRule.MERCHANT_OUTLIER: (
+        gettext_noop(
             "「%(merchant)s」%(month)s 收款 %(points)s 分，是其他 %(peers)s 家商家中位数"
             "（%(median)s 分）的 %(factor)s 倍以上。"
-        ) % {
-            "merchant": names.of_merchant(d.get("merchant")),
-            "month": d.get("month", ""),
-            "points": _pts(d.get("points")),
-            "peers": d.get("peers", 0),
-            "median": _pts(d.get("peer_median")),
-            "factor": d.get("factor", 0),
-        }
-    if rule == RiskRule.WRITEOFF_NO_REASON:
-        reason = d.get("reason") or _("（空）")
-        return _(
+        ),
+        {
+            "merchant": ("merchant", "merchant"),
+            "month": ("text", "month"),
+            "points": ("points", "points"),
+            "peers": ("number", "peers"),
+            "median": ("points", "peer_median"),
+            "factor": ("number", "factor"),
+        },
+    ),
+    RiskRule.WRITEOFF_NO_REASON: (
+        gettext_noop(
             "%(staff)s 盘点核减「%(product)s」%(q)s 件（值 %(points)s 分），原因只写了“%(reason)s”。"
-        ) % {
-            "staff": names.of_staff(d.get("staff")),
-            "product": d.get("product", ""),
-            "q": d.get("quantity", 0),
-            "points": _pts(d.get("points")),
-            "reason": reason,
-        }
-    if rule == RiskRule.CODE_GUESSING:
-        return _(
+        ),
+        {
+            "staff": ("staff", "staff"),
+            "product": ("text", "product"),
+            "q": ("number", "quantity"),
+            "points": ("points", "points"),
+            "reason": _writeoff_reason,
+        },
+    ),
+    RiskRule.CODE_GUESSING: (
+        gettext_noop(
             "%(at)s 收银员 %(staff)s 在「%(merchant)s」连续输入了 %(n)s 个无效付款码：可能在猜付款码。"
-        ) % {
-            "at": d.get("at", ""),
-            "staff": names.of_staff(d.get("staff")),
-            "merchant": names.of_merchant(d.get("merchant")),
-            "n": d.get("count") or 0,
-        }
-    return str(RiskRule(rule).label) if rule in RiskRule.values else ""
+        ),
+        {
+            "at": ("text", "at"),
+            "staff": ("staff", "staff"),
+            "merchant": ("merchant", "merchant"),
+            "n": ("number", "count"),
+        },
+    ),
+}
+
+
+def explain(flag: RiskFlag, names: Names) -> str:
+    """What the flag says, in a sentence a discipline officer can act on."""
+    rule = flag.rule
+    if rule not in SENTENCES:
+        return str(RiskRule(rule).label) if rule in RiskRule.values else ""
+    sentence, figures = SENTENCES[rule]
+    d = flag.detail
+    values = {
+        name: figure(d, names) if callable(figure) else _READ[figure[0]](d.get(figure[1]), names)
+        for name, figure in figures.items()
+    }
+    return _(sentence) % values
 
 
 def explained(flags: list[RiskFlag]) -> list[tuple[RiskFlag, str]]:

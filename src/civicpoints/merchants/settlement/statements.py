@@ -1,7 +1,8 @@
-"""T+1 settlement: daily statements, their postings, payout files, paying and reconciling.
+"""T+1 statements: settling a business day (statements and their postings), marking a
+statement paid (its payout posting), and which statements are overdue.
 
 ``settle(scheme, D)`` is set-based: a handful of statements for the whole day, whatever the
-number of payments (docs/merchants.md). It claims, for every merchant, the payments and refunds
+number of payments (docs/spending.md). It claims, for every merchant, the payments and refunds
 not yet in any statement whose time is before the end of D (24:00 Asia/Shanghai). A payment or
 refund that commits after D's run (its transaction was still open) is claimed by D+1's: each
 row lands in exactly one statement. Re-running a day finds nothing left to claim.
@@ -10,15 +11,13 @@ row lands in exactly one statement. Re-running a day finds nothing left to claim
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import xlsxwriter
 from django.db import transaction
-from django.db.models import Count, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,8 +25,7 @@ from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.bulk import update_many
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
-from civicpoints.exports import csv_writer, xlsx_row, xlsx_write
-from civicpoints.ledger.models import Account, AccountKind, Entry, PostingKind
+from civicpoints.ledger.models import Account, AccountKind, PostingKind
 from civicpoints.ledger.services import Leg, Transfer, post, post_transfers, system_account
 from civicpoints.merchants.models import (
     Merchant,
@@ -36,11 +34,7 @@ from civicpoints.merchants.models import (
     Statement,
     StatementStatus,
 )
-from civicpoints.merchants.services import (
-    bank_account_number,
-    merchant_account,
-    require_merchant_manager,
-)
+from civicpoints.merchants.services import merchant_account, require_merchant_manager
 from civicpoints.schemes.models import Scheme
 from civicpoints.schemes.scope import Actor
 
@@ -211,37 +205,6 @@ def _unclaimed(model: type[Payment] | type[Refund], scheme: Scheme, end: dt.date
     return model.objects.filter(scheme=scheme, statement__isnull=True, created_at__lt=end)
 
 
-# Days this process has already settled, per scheme: the scheduler runs every few seconds and
-# need not look again until the next midnight (a re-run would change nothing anyway).
-_settled_through: dict[int, dt.date] = {}
-
-
-def settle_due(*, now: dt.datetime | None = None) -> int:
-    """Settle every finished day that still has unclaimed rows, oldest first (the scheduler).
-
-    After downtime each missed day gets its own statements, in order.
-    """
-    now = now or timezone.now()
-    yesterday = timezone.localdate(now) - dt.timedelta(days=1)
-    made = 0
-    for scheme in Scheme.objects.all():
-        if _settled_through.get(scheme.pk) == yesterday:
-            continue
-        oldest = [
-            model.objects.filter(scheme=scheme, statement__isnull=True).aggregate(
-                t=Min("created_at")
-            )["t"]
-            for model in (Payment, Refund)
-        ]
-        found = [t for t in oldest if t is not None]
-        day = timezone.localdate(min(found)) if found else yesterday + dt.timedelta(days=1)
-        while day <= yesterday:
-            made += len(settle(scheme=scheme, day=day).statements)
-            day += dt.timedelta(days=1)
-        _settled_through[scheme.pk] = yesterday
-    return made
-
-
 def statement_mark_paid(*, actor: Actor, statement: Statement, bank_reference: str) -> Statement:
     """The bank has paid: record its reference; points move settlement_clearing -> funds."""
     require_merchant_manager(actor, statement.merchant, "settlement.pay")
@@ -294,161 +257,3 @@ def overdue(
     """Statements still unpaid 24 hours after they were made."""
     now = now or timezone.now()
     return queryset.filter(status=StatementStatus.UNPAID, created_at__lt=now - OVERDUE_AFTER)
-
-
-# --- payout files ----------------------------------------------------------------------------
-
-PAYOUT_HEADERS = ["序号", "收款户名", "收款账号", "开户行", "金额(元)", "用途", "参考号"]
-
-
-@dataclass(frozen=True)
-class PayoutRow:
-    statement: Statement
-    account_name: str
-    account_number: str
-    bank_name: str
-    amount: Decimal  # yuan
-    purpose: str
-
-    def masked(self) -> str:
-        return f"**** {self.account_number[-4:]}"
-
-
-def payout_rows(statements: QuerySet[Statement]) -> list[PayoutRow]:
-    """What the bank pays: every unpaid statement with something due."""
-    rows = []
-    for s in (
-        statements.filter(status=StatementStatus.UNPAID, amount_fen__gt=0)
-        .select_related("merchant")
-        .order_by("business_date", "merchant_id")
-    ):
-        m = s.merchant
-        rows.append(
-            PayoutRow(
-                statement=s,
-                account_name=m.account_name,
-                account_number=bank_account_number(m),
-                bank_name=m.bank_name,
-                amount=(Decimal(s.amount_fen) / 100).quantize(Decimal("0.01")),
-                purpose=f"文明积分结算 {s.business_date:%Y-%m-%d}",
-            )
-        )
-    return rows
-
-
-def _cells(number: int, row: PayoutRow) -> list[Any]:
-    return [
-        number,
-        row.account_name,
-        row.account_number,
-        row.bank_name,
-        row.amount,
-        row.purpose,
-        row.statement.reference,
-    ]
-
-
-def payout_csv(rows: list[PayoutRow]) -> bytes:
-    """CSV in utf-8-sig (Excel opens it with the Chinese intact); no cell runs as a formula."""
-    out = io.StringIO()
-    writer = csv_writer(out)
-    writer.writerow(PAYOUT_HEADERS)
-    for number, row in enumerate(rows, start=1):
-        writer.writerow(_cells(number, row))
-    return out.getvalue().encode("utf-8-sig")
-
-
-def payout_xlsx(rows: list[PayoutRow]) -> bytes:
-    """The same rows as .xlsx; account numbers as text so Excel keeps every digit."""
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    sheet = book.add_worksheet("付款清单")
-    text = book.add_format({"num_format": "@"})
-    money = book.add_format({"num_format": "0.00"})
-    xlsx_row(sheet, 0, PAYOUT_HEADERS)
-    for number, row in enumerate(rows, start=1):
-        for col, value in enumerate(_cells(number, row)):
-            xlsx_write(sheet, number, col, value, {2: text, 4: money}.get(col))
-    sheet.set_column(1, 1, 28)
-    sheet.set_column(2, 2, 24, text)
-    sheet.set_column(3, 3, 24)
-    sheet.set_column(5, 6, 28)
-    book.close()
-    return buffer.getvalue()
-
-
-# --- reconciliation --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    expected: int
-    actual: int
-
-    @property
-    def difference(self) -> int:
-        return self.actual - self.expected
-
-
-def reconcile(*, scheme: Scheme, day: dt.date) -> list[Check]:
-    """Ledger vs statements vs payouts for one business day; every difference must be zero.
-
-    1. Payments and refunds in the ledger during D, adjusted for rows claimed earlier or later
-       than D, equal the nets of D's statements.
-    2. Each statement's rows add up to its totals.
-    3. The settlement postings of D's statements carry their nets.
-    4. The payout postings of D's paid statements carry their nets; paid amounts in fen match.
-    """
-    start, end = day_bounds(day)
-    statements = Statement.objects.filter(scheme=scheme, business_date=day)
-    ids = list(statements.values_list("pk", flat=True))
-    payable = Entry.objects.filter(scheme=scheme, account__kind=AccountKind.MERCHANT_PAYABLE)
-    # The ledger's side of D's rows: the entries of their own postings on payable accounts.
-    ledger_day = _sum(
-        payable.filter(
-            posting__payment__created_at__gte=start, posting__payment__created_at__lt=end
-        )
-    ) + _sum(
-        payable.filter(posting__refund__created_at__gte=start, posting__refund__created_at__lt=end)
-    )
-
-    def rows_net(**where: Any) -> int:
-        pay = Payment.objects.filter(scheme=scheme, **where).aggregate(s=Sum("points"))["s"] or 0
-        ref = Refund.objects.filter(scheme=scheme, **where).aggregate(s=Sum("points"))["s"] or 0
-        return pay - ref
-
-    in_day = {"created_at__gte": start, "created_at__lt": end}
-    claimed_elsewhere = rows_net(**in_day) - rows_net(statement_id__in=ids, **in_day)
-    claimed_from_before = rows_net(statement_id__in=ids, created_at__lt=start)
-    nets = statements.aggregate(s=Sum("net"))["s"] or 0
-    from_rows = rows_net(statement_id__in=ids)
-    settled = -_sum(
-        payable.filter(posting__kind=PostingKind.SETTLEMENT, posting__statement__in=ids)
-    )
-    paid = statements.filter(status=StatementStatus.PAID)
-    paid_nets = paid.aggregate(s=Sum("net"))["s"] or 0
-    paid_postings = _sum(
-        Entry.objects.filter(
-            scheme=scheme,
-            account__kind=AccountKind.FUNDS,
-            posting__payout_statement__in=list(paid.values_list("pk", flat=True)),
-        )
-    )
-    fen_expected = sum(yuan_fen(s.net, s.yuan_per_point) for s in paid)
-    fen_actual = paid.aggregate(s=Sum("amount_fen"))["s"] or 0
-    return [
-        Check(
-            _("账本当日收款净额（扣除跨日结算）= 结算单净额"),
-            nets,
-            ledger_day - claimed_elsewhere + claimed_from_before,
-        ),
-        Check(_("结算单明细合计 = 结算单净额"), nets, from_rows),
-        Check(_("结算记账 = 结算单净额"), nets, settled),
-        Check(_("付款记账 = 已付结算单净额"), paid_nets, paid_postings),
-        Check(_("已付金额(分) = 净额 × 兑换比例"), fen_expected, fen_actual),
-    ]
-
-
-def _sum(entries: QuerySet[Entry]) -> int:
-    return int(entries.aggregate(s=Sum("amount"))["s"] or 0)
