@@ -11,6 +11,7 @@ of eyes except a reversal at or below the scheme's threshold.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -20,7 +21,6 @@ from django.utils.translation import gettext as _
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, invalid
-from civicpoints.households.models import Household
 from civicpoints.ledger.models import (
     DEFAULT_REVERSAL_THRESHOLD,
     AccountKind,
@@ -34,6 +34,9 @@ from civicpoints.ledger.models import (
 from civicpoints.ledger.services import Leg, household_account, post, reverse, system_account
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import STAFF_ROLES, Actor, get_scoped, require_role, scoped
+
+if TYPE_CHECKING:  # households use the ledger, never the reverse (docs/architecture.md)
+    from civicpoints.households.models import Household
 
 APPROVERS = (Role.COUNTY_ADMIN,)
 # Postings a county admin may ask to reverse here. Store returns, order captures and merchant
@@ -162,14 +165,14 @@ def adjustment_request(
 
 def _reversal_household_leg(posting: Posting) -> tuple[Household, int]:
     legs = list(
-        posting.entries.filter(account__kind=AccountKind.HOUSEHOLD).values_list(
-            "account__household_id", "amount"
+        posting.entries.filter(account__kind=AccountKind.HOUSEHOLD).select_related(
+            "account__household__village"
         )
     )
-    if len(legs) != 1:
+    household = legs[0].account.household if len(legs) == 1 else None
+    if household is None:
         raise invalid(_("只能冲正涉及一户积分的记账"), field="posting")
-    household = Household.objects.select_related("village").get(pk=legs[0][0])
-    return household, -legs[0][1]
+    return household, -legs[0].amount
 
 
 def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> ApprovalRequest:
