@@ -43,6 +43,17 @@ APPROVERS = (Role.COUNTY_ADMIN,)
 # payments/refunds have their own flows (stock, order and refund records must move with them).
 REVERSIBLE = (PostingKind.AWARD, PostingKind.DEDUCTION, PostingKind.ADJUSTMENT)
 MAX_REASON = 200
+# How each decision on a request is recorded in the audit log ("post": a reversal at or below
+# the threshold, posted without a second admin).
+DECISION_AUDIT: dict[tuple[str, str], AuditAction] = {
+    (ApprovalKind.ADJUSTMENT, "approve"): AuditAction.ADJUSTMENT_APPROVE,
+    (ApprovalKind.ADJUSTMENT, "reject"): AuditAction.ADJUSTMENT_REJECT,
+    (ApprovalKind.ADJUSTMENT, "withdraw"): AuditAction.ADJUSTMENT_WITHDRAW,
+    (ApprovalKind.REVERSAL, "approve"): AuditAction.REVERSAL_APPROVE,
+    (ApprovalKind.REVERSAL, "post"): AuditAction.REVERSAL_POST,
+    (ApprovalKind.REVERSAL, "reject"): AuditAction.REVERSAL_REJECT,
+    (ApprovalKind.REVERSAL, "withdraw"): AuditAction.REVERSAL_WITHDRAW,
+}
 
 
 def reversal_threshold(*, scheme_id: int) -> int:
@@ -266,7 +277,7 @@ def _post_and_mark(row: ApprovalRequest, *, actor: Actor, note: str) -> None:
     audit_record(
         actor_id=actor.user_id,
         scheme_id=row.scheme_id,
-        action=AuditAction(f"{row.kind}.approve" if row.needs_second else f"{row.kind}.post"),
+        action=DECISION_AUDIT[row.kind, "approve" if row.needs_second else "post"],
         obj=row,
         detail={"posting": posting.pk, "household": row.household_id, "amount": row.amount},
     )
@@ -374,7 +385,7 @@ def _decide(row: ApprovalRequest, *, actor: Actor, status: str, note: str) -> Ap
     audit_record(
         actor_id=actor.user_id,
         scheme_id=row.scheme_id,
-        action=AuditAction(f"{row.kind}.{verb}"),
+        action=DECISION_AUDIT[row.kind, verb],
         obj=row,
         detail={"household": row.household_id, "amount": row.amount, "note": note},
     )
