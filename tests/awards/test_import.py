@@ -28,11 +28,11 @@ from civicpoints.awards.importing import (
 from civicpoints.awards.importing.export import claims_export
 from civicpoints.awards.models import Claim, ClaimEvent, ClaimSource, ClaimStatus
 from civicpoints.awards.services import claim_approve, notices_finalize, quota_set
-from civicpoints.awards.services.sanctions import household_disqualify
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.households import idcard
 from civicpoints.households.models import Household
 from civicpoints.households.services import NewHousehold, households_bulk_create
+from civicpoints.households.standing import household_disqualify
 from civicpoints.ledger.selectors import household_balance
 from civicpoints.schemes.models import Role, User
 from civicpoints.schemes.scope import actor_for_user

@@ -14,11 +14,11 @@ from civicpoints.awards.services import (
     claim_approve,
     claim_reject,
     claim_submit,
-    household_disqualify,
     quota_set,
 )
 from civicpoints.awards.services.claims import NewClaim, claim_create
 from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.households.standing import household_disqualify
 from civicpoints.rules.services import rule_change
 from tests.awards.conftest import with_photo
 from tests.factories import make_household

@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from civicpoints.audit.models import AuditEvent
-from civicpoints.awards.services.sanctions import household_disqualify
 from civicpoints.errors import ErrorCode
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.services import household_set_pin
+from civicpoints.households.standing import household_disqualify
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS
 from civicpoints.ledger.models import Posting, PostingKind
 from civicpoints.merchants import services

@@ -13,8 +13,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from civicpoints.awards.services.sanctions import household_disqualify
 from civicpoints.households.services import household_set_pin
+from civicpoints.households.standing import household_disqualify
 from civicpoints.stores.models import Order, OrderStatus
 from civicpoints.stores.services import Item, order_place
 from tests.factories import World, make_household

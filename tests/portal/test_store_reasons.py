@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from civicpoints.awards.services.sanctions import household_disqualify
+from civicpoints.households.standing import household_disqualify
 from civicpoints.stores.models import Product
 from civicpoints.stores.services import Item, order_place, product_create, redeem, stock_receive
 from tests.portal.test_orders import order_url, resident, text

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from civicpoints.awards.services.sanctions import household_disqualify
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.households.models import Household, HouseholdStatus
+from civicpoints.households.standing import household_disqualify
 from civicpoints.ledger.models import Posting, PostingKind
 from civicpoints.schemes.models import Region, RegionLevel, Role
 from civicpoints.schemes.scope import actor_for_user

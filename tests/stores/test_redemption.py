@@ -12,10 +12,10 @@ import pytest
 from django.utils import timezone
 
 from civicpoints.audit.models import AuditEvent
-from civicpoints.awards.services.sanctions import disqualification_lift, household_disqualify
 from civicpoints.errors import ErrorCode
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.services import household_set_pin
+from civicpoints.households.standing import disqualification_lift, household_disqualify
 from civicpoints.ledger.models import Posting, PostingKind
 from civicpoints.schemes.models import Role, Scheme
 from civicpoints.schemes.scope import actor_for_user

@@ -12,13 +12,10 @@ from pydantic import Field
 from civicpoints.api.schemas import ErrorOut, Id, Points, Trimmed, points_out
 from civicpoints.awards.models import FundKind
 from civicpoints.awards.selectors import budget_summary
-from civicpoints.awards.services import (
-    fund_record,
-    household_disqualify,
-    quota_set,
-)
+from civicpoints.awards.services import fund_record, quota_set
 from civicpoints.errors import PermissionDenied
 from civicpoints.households.selectors import household_for
+from civicpoints.households.standing import household_disqualify
 from civicpoints.ledger.amounts import parse_points
 from civicpoints.schemes.models import Role, Scheme
 from civicpoints.schemes.selectors import region_for, scheme_for_region, schemes_governed

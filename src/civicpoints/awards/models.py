@@ -3,7 +3,8 @@
 A claim moves submitted -> approved -> on_notice -> posted, or to rejected / withdrawn;
 an objection during notice sends it back to submitted. Every move is a ``ClaimEvent`` (actor,
 time, reason). Deductions that exceed the balance leave the rest as ``OwedDeduction``, taken
-from the next awards. Village quotas, budgets and disqualifications live here too.
+from the next awards. Village quotas and budgets live here too (一票否决, which both earning
+and spending read, lives beside the household: ``households.models.Disqualification``).
 """
 
 from __future__ import annotations
@@ -156,30 +157,6 @@ class OwedDeduction(models.Model):
             models.CheckConstraint(
                 condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("amount")),
                 name="owed_remaining_in_range",
-            )
-        ]
-
-
-class Disqualification(models.Model):
-    """一票否决: a household may not earn or redeem from ``starts_on`` to ``ends_on``."""
-
-    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
-    household = models.ForeignKey(
-        "households.Household", models.PROTECT, related_name="disqualifications"
-    )
-    reason = models.CharField(_("原因"), max_length=500)
-    starts_on = models.DateField(_("开始"))
-    ends_on = models.DateField(_("结束"))
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True)
-    lifted_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        verbose_name = _("一票否决")
-        verbose_name_plural = _("一票否决")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(ends_on__gte=models.F("starts_on")), name="disqualification_range"
             )
         ]
 

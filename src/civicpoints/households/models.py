@@ -7,7 +7,10 @@ full pinyin for every reading of the head's surname, so 曾 is found by both z a
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -137,3 +140,28 @@ class SmsLogin(models.Model):
     class Meta:
         verbose_name = _("短信登录")
         verbose_name_plural = _("短信登录")
+
+
+class Disqualification(models.Model):
+    """一票否决: a household may not earn or redeem from ``starts_on`` to ``ends_on``.
+
+    Beside the household because earning (awards) and spending (stores, merchants) both
+    check it, and spending never imports earning (docs/architecture.md)."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    household = models.ForeignKey(Household, models.PROTECT, related_name="disqualifications")
+    reason = models.CharField(_("原因"), max_length=500)
+    starts_on = models.DateField(_("开始"))
+    ends_on = models.DateField(_("结束"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("一票否决")
+        verbose_name_plural = _("一票否决")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="disqualification_range"
+            )
+        ]

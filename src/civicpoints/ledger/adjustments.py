@@ -11,6 +11,7 @@ of eyes except a reversal at or below the scheme's threshold.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -20,7 +21,6 @@ from django.utils.translation import gettext as _
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, invalid
-from civicpoints.households.models import Household
 from civicpoints.ledger.models import (
     DEFAULT_REVERSAL_THRESHOLD,
     AccountKind,
@@ -35,11 +35,25 @@ from civicpoints.ledger.services import Leg, household_account, post, reverse, s
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import STAFF_ROLES, Actor, get_scoped, require_role, scoped
 
+if TYPE_CHECKING:  # households use the ledger, never the reverse (docs/architecture.md)
+    from civicpoints.households.models import Household
+
 APPROVERS = (Role.COUNTY_ADMIN,)
 # Postings a county admin may ask to reverse here. Store returns, order captures and merchant
 # payments/refunds have their own flows (stock, order and refund records must move with them).
 REVERSIBLE = (PostingKind.AWARD, PostingKind.DEDUCTION, PostingKind.ADJUSTMENT)
 MAX_REASON = 200
+# How each decision on a request is recorded in the audit log ("post": a reversal at or below
+# the threshold, posted without a second admin).
+DECISION_AUDIT: dict[tuple[str, str], AuditAction] = {
+    (ApprovalKind.ADJUSTMENT, "approve"): AuditAction.ADJUSTMENT_APPROVE,
+    (ApprovalKind.ADJUSTMENT, "reject"): AuditAction.ADJUSTMENT_REJECT,
+    (ApprovalKind.ADJUSTMENT, "withdraw"): AuditAction.ADJUSTMENT_WITHDRAW,
+    (ApprovalKind.REVERSAL, "approve"): AuditAction.REVERSAL_APPROVE,
+    (ApprovalKind.REVERSAL, "post"): AuditAction.REVERSAL_POST,
+    (ApprovalKind.REVERSAL, "reject"): AuditAction.REVERSAL_REJECT,
+    (ApprovalKind.REVERSAL, "withdraw"): AuditAction.REVERSAL_WITHDRAW,
+}
 
 
 def reversal_threshold(*, scheme_id: int) -> int:
@@ -154,14 +168,14 @@ def adjustment_request(
 
 def _reversal_household_leg(posting: Posting) -> tuple[Household, int]:
     legs = list(
-        posting.entries.filter(account__kind=AccountKind.HOUSEHOLD).values_list(
-            "account__household_id", "amount"
+        posting.entries.filter(account__kind=AccountKind.HOUSEHOLD).select_related(
+            "account__household__village"
         )
     )
-    if len(legs) != 1:
+    household = legs[0].account.household if len(legs) == 1 else None
+    if household is None:
         raise invalid(_("只能冲正涉及一户积分的记账"), field="posting")
-    household = Household.objects.select_related("village").get(pk=legs[0][0])
-    return household, -legs[0][1]
+    return household, -legs[0].amount
 
 
 def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> ApprovalRequest:
@@ -269,7 +283,7 @@ def _post_and_mark(row: ApprovalRequest, *, actor: Actor, note: str) -> None:
     audit_record(
         actor_id=actor.user_id,
         scheme_id=row.scheme_id,
-        action=AuditAction(f"{row.kind}.approve" if row.needs_second else f"{row.kind}.post"),
+        action=DECISION_AUDIT[row.kind, "approve" if row.needs_second else "post"],
         obj=row,
         detail={"posting": posting.pk, "household": row.household_id, "amount": row.amount},
     )
@@ -377,7 +391,7 @@ def _decide(row: ApprovalRequest, *, actor: Actor, status: str, note: str) -> Ap
     audit_record(
         actor_id=actor.user_id,
         scheme_id=row.scheme_id,
-        action=AuditAction(f"{row.kind}.{verb}"),
+        action=DECISION_AUDIT[row.kind, verb],
         obj=row,
         detail={"household": row.household_id, "amount": row.amount, "note": note},
     )

@@ -210,7 +210,14 @@ def flag_note_add(*, actor: Actor, flag: RiskFlag, text: str) -> RiskNote:
     return note
 
 
-def _close(*, actor: Actor, flag: RiskFlag, note: str, status: str, action: str) -> RiskFlag:
+# How closing a flag is recorded in the audit log.
+CLOSE_AUDIT = {
+    NoteAction.RESOLVE: AuditAction.RISK_RESOLVE,
+    NoteAction.DISMISS: AuditAction.RISK_DISMISS,
+}
+
+
+def _close(*, actor: Actor, flag: RiskFlag, note: str, status: str, action: NoteAction) -> RiskFlag:
     text = _clean_note(note, required=True)
     author = _require_reviewer(actor, flag, f"risk.{action}")
     now = timezone.now()
@@ -229,7 +236,7 @@ def _close(*, actor: Actor, flag: RiskFlag, note: str, status: str, action: str)
         audit_record(
             actor_id=actor.user_id,
             scheme_id=flag.scheme_id,
-            action=AuditAction(f"risk.{action}"),
+            action=CLOSE_AUDIT[action],
             obj=flag,
             detail={"rule": flag.rule, "note": text[:200]},
         )

@@ -19,9 +19,9 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civicpoints.awards.services.sanctions import disqualified_on
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.selectors import household_search_in
+from civicpoints.households.standing import disqualified_on
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance
 from civicpoints.schemes.models import Role

@@ -23,13 +23,12 @@ from civicpoints.awards.models import (
     Claim,
     ClaimSource,
     ClaimStatus,
-    Disqualification,
     VillageQuota,
 )
 from civicpoints.awards.services.claims import CAP_NAMES, PROPOSERS, NewClaim, build_claim
 from civicpoints.errors import ApplicationError
 from civicpoints.households.importing.reading import ImportIssue
-from civicpoints.households.models import Household, Member
+from civicpoints.households.models import Disqualification, Household, Member
 from civicpoints.ledger.amounts import format_points
 from civicpoints.rules.models import Rule
 from civicpoints.rules.selectors import rules_in_force

@@ -1,4 +1,5 @@
-"""Writes for claims, notices, sanctions and budgets (one module each)."""
+"""Writes for claims, notices and budgets (one module each); 一票否决 is
+``households.standing``."""
 
 from civicpoints.awards.services.budget import fund_record, quota_set
 from civicpoints.awards.services.claims import (
@@ -9,7 +10,6 @@ from civicpoints.awards.services.claims import (
     claim_withdraw,
 )
 from civicpoints.awards.services.notices import claim_post, notices_finalize
-from civicpoints.awards.services.sanctions import disqualification_lift, household_disqualify
 
 __all__ = [
     "claim_approve",
@@ -18,9 +18,7 @@ __all__ = [
     "claim_reject",
     "claim_submit",
     "claim_withdraw",
-    "disqualification_lift",
     "fund_record",
-    "household_disqualify",
     "notices_finalize",
     "quota_set",
 ]

@@ -26,9 +26,9 @@ from civicpoints.awards.models import (
     VillageQuota,
 )
 from civicpoints.awards.services.evidence import evidence_attach
-from civicpoints.awards.services.sanctions import disqualified_on
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.models import Household, HouseholdStatus, Member
+from civicpoints.households.standing import disqualified_on
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS, format_points
 from civicpoints.notifications import events as notify_events
 from civicpoints.rules.models import ApprovalLevel, Rule, Unit

@@ -19,10 +19,10 @@ from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
-from civicpoints.awards.services.sanctions import disqualified_on
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.services import household_verify_pin
+from civicpoints.households.standing import disqualified_on
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS, format_points
 from civicpoints.ledger.idempotency import request_hash as hash_request
 from civicpoints.ledger.models import Account, AccountKind, Posting, PostingKind

@@ -1,4 +1,9 @@
-"""一票否决: disqualify a household from earning and redeeming for a period, and lift it."""
+"""A household's standing (一票否决): disqualify it from earning and redeeming for a period,
+lift that, and the one check every side asks (``disqualified_on``).
+
+Awards refuse to approve, stores and merchants refuse to redeem while a ban runs; all of them
+ask here, so spending never has to import earning. Nothing here knows about claims or stores.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,12 @@ import datetime as dt
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
-from civicpoints.awards.models import Disqualification
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
-from civicpoints.households.models import Household
+from civicpoints.households.models import Disqualification, Household
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, require_role
 
 
@@ -27,11 +32,11 @@ def household_disqualify(
     )
     reason = (reason or "").strip()
     if not reason or len(reason) > 500:
-        raise invalid("请填写一票否决的原因（最多500个字）", field="reason")
+        raise invalid(_("请填写一票否决的原因（最多500个字）"), field="reason")
     if ends_on < starts_on:
-        raise invalid("结束日期不能早于开始日期", field="ends_on")
+        raise invalid(_("结束日期不能早于开始日期"), field="ends_on")
     if (ends_on - starts_on).days > 3 * 366:
-        raise invalid("一票否决期最长三年", field="ends_on")
+        raise invalid(_("一票否决期最长三年"), field="ends_on")
     with transaction.atomic():
         ban = Disqualification.objects.create(
             scheme_id=household.scheme_id,
@@ -65,7 +70,7 @@ def disqualification_lift(*, actor: Actor, ban: Disqualification, reason: str) -
             lifted_at=timezone.now()
         )
         if lifted != 1:
-            raise ApplicationError(ErrorCode.INVALID_TRANSITION, "该一票否决已解除")
+            raise ApplicationError(ErrorCode.INVALID_TRANSITION, _("该一票否决已解除"))
         audit_record(
             actor_id=actor.user_id,
             scheme_id=household.scheme_id,
@@ -76,6 +81,8 @@ def disqualification_lift(*, actor: Actor, ban: Disqualification, reason: str) -
 
 
 def disqualified_on(*, household_id: int, day: dt.date) -> Disqualification | None:
+    """The ban (the longest, if several) that keeps the household from earning or redeeming
+    on ``day``, or None."""
     return (
         Disqualification.objects.filter(
             household_id=household_id, lifted_at__isnull=True, starts_on__lte=day, ends_on__gte=day
