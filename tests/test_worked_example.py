@@ -1,6 +1,6 @@
 """One worked example across the domains, with exact numbers (docs/ledger.md, "Worked example").
 
-A grid worker proposes 1,200 pesticide bottles for 王秀英's household; the village admin
+A grid worker proposes 1,200 pesticide bottles for 张桂兰's household; the village admin
 approves; the claim waits three days on the notice board; the finalizer posts it. She redeems a
 rice cooker and two bags of rice at the township store, pays a signed merchant 36.50 points with
 a payment code and gets 10 back. The merchant's day is settled, paid out and reconciled; the
@@ -20,14 +20,12 @@ from django.utils import timezone
 from civicpoints.awards.models import ClaimStatus
 from civicpoints.awards.selectors import notice_claims
 from civicpoints.awards.services import claim_approve, claim_submit, notices_finalize
-from civicpoints.households.services import household_set_pin
 from civicpoints.ledger.models import AccountKind, Entry, Posting, PostingKind
 from civicpoints.ledger.selectors import account_total, household_balance
 from civicpoints.ledger.services import system_account
 from civicpoints.merchants.models import Statement, StatementStatus
 from civicpoints.merchants.services import (
     merchant_account,
-    merchant_create,
     payment_code_issue,
     payment_take,
     refund_create,
@@ -51,28 +49,27 @@ from civicpoints.stores.services import (
     store_account,
     store_create,
 )
-from tests.factories import World, make_household, make_staff
+from tests.factories import World, make_staff
 from tests.ledger.helpers import assert_ledger_ok
+from tests.merchants.conftest import PIN, build_till
 
 pytestmark = pytest.mark.django_db
 
 TZ = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai
 MONDAY = dt.datetime(2026, 11, 16, 9, 0, tzinfo=TZ)
 FRIDAY = dt.date(2026, 11, 20)  # the merchant's business day D
-PIN = "246813"
 
 
 def test_earn_notice_post_redeem_pay_refund_settle_and_verify(world: World) -> None:
-    scheme = world.scheme
+    # Given a signed merchant with its cashier, a county admin and 张桂兰's household (PIN set)
+    till = build_till(world, balance=0)
+    scheme, household, county_admin = world.scheme, till.household, till.admin_actor
+    merchant, cashier = till.merchant, till.cashier_actor
     rules = {rule.code: rule for rule in load_catalogue(scheme=scheme)}
     grid_worker = actor_for_user(make_staff("wangge", Role.GRID_WORKER, world.village_a1, scheme))
     village_admin = actor_for_user(make_staff("cun", Role.VILLAGE_ADMIN, world.village_a1, scheme))
-    county_admin = actor_for_user(make_staff("xian", Role.COUNTY_ADMIN, world.county, scheme))
     clerk = actor_for_user(make_staff("clerk", Role.STORE_CLERK, world.village_a1, scheme))
-    cashier = make_staff("cashier", Role.MERCHANT_CLERK, world.township_a, scheme)
-    household = make_household(scheme, world.village_a1, "王秀英", phone="13912345678")
-    household_set_pin(actor_id=None, household=household, pin=PIN)
-    household.refresh_from_db()
+    # and the township's store, with rice cookers (200 points) and rice (30 points a bag)
     store = store_create(
         actor=county_admin,
         scheme_id=scheme.pk,
@@ -84,17 +81,6 @@ def test_earn_notice_post_redeem_pay_refund_settle_and_verify(world: World) -> N
     rice = product_create(actor=county_admin, store=store, name="大米 10斤", price=3_000)
     stock_receive(actor=clerk, product=cooker, quantity=10, value_fen=200_000)
     stock_receive(actor=clerk, product=rice, quantity=50, value_fen=150_000)
-    merchant = merchant_create(
-        actor=county_admin,
-        scheme_id=scheme.pk,
-        legal_name="通榆县开通镇惠民超市有限公司",
-        shop_name="惠民超市",
-        bank_name="中国农业银行通榆支行",
-        account_name="通榆县开通镇惠民超市有限公司",
-        bank_account="6228 4801 2345 6789 012",
-        regions=[world.township_a],
-        clerk_ids=[cashier.pk],
-    )
     accounts = {
         "household": household.account.pk,
         "issuance": system_account(scheme_id=scheme.pk, kind=AccountKind.ISSUANCE).pk,
@@ -160,7 +146,7 @@ def test_earn_notice_post_redeem_pay_refund_settle_and_verify(world: World) -> N
     noon = dt.datetime(2026, 11, 20, 12, 0, tzinfo=TZ)
     code = payment_code_issue(household=household, at=noon)
     payment = payment_take(
-        actor=actor_for_user(cashier),
+        actor=cashier,
         merchant=merchant,
         code=code.code,
         points=3_650,
@@ -171,7 +157,7 @@ def test_earn_notice_post_redeem_pay_refund_settle_and_verify(world: World) -> N
 
     # 6. The merchant refunds 10.00 of it an hour later
     refund_create(
-        actor=actor_for_user(cashier),
+        actor=cashier,
         payment=payment,
         points=1_000,
         reason="退一瓶酱油",

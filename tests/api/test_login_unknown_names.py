@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.hashers import MD5PasswordHasher
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from civicpoints.schemes import services
 from civicpoints.schemes.models import Role, UnknownLogin, User
-from tests.api.conftest import assert_error
+from tests.api.conftest import assert_error, counting_hashes
 from tests.factories import PASSWORD, make_staff
+from tests.ledger.helpers import run_in_threads
 
 TOKEN = "/api/v1/auth/token"
 LIMIT = settings.LOGIN_FAILURE_LIMIT
@@ -45,18 +43,6 @@ def login(username: str, password: str = WRONG, address: str | None = None) -> A
 def page_login(username: str, password: str = WRONG) -> Any:
     address = f"10.7.{next(_addresses) // 250}.{next(_addresses) % 250 + 1}"
     return Client(REMOTE_ADDR=address).post("/login/", {"username": username, "password": password})
-
-
-def counting_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    hashed: list[str] = []
-    real = MD5PasswordHasher.encode
-
-    def counting(self: Any, password: str, salt: str) -> str:
-        hashed.append(password)
-        return real(self, password, salt)
-
-    monkeypatch.setattr(MD5PasswordHasher, "encode", counting)
-    return hashed
 
 
 @pytest.fixture
@@ -194,21 +180,11 @@ def test_parallel_first_tries_at_an_unknown_name_check_no_more_than_the_limit(se
     account."""
     settings.PASSWORD_HASHERS = ["tests.api.test_login_races.SlowHasher"]
     tries = 12
-    start = threading.Barrier(tries)
-    statuses: list[int] = []
-
-    def attempt(i: int) -> None:
-        try:
-            start.wait()
-            statuses.append(login("nobody", address=f"10.5.0.{i + 1}").status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(tries)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    outcomes = run_in_threads(
+        tries, lambda i: login("nobody", address=f"10.5.0.{i + 1}").status_code
+    )
+    assert [o.error for o in outcomes] == [None] * tries
+    statuses = [o.value for o in outcomes]
 
     assert len(statuses) == tries
     assert set(statuses) <= {401, 429}
