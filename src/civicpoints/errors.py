@@ -188,6 +188,9 @@ DEFAULT_MESSAGES = {
 class ApplicationError(Exception):
     """A refusal the user can understand; never a bug."""
 
+    # Seconds until trying again can succeed; the faces send it as ``Retry-After``.
+    retry_after: int | None = None
+
     def __init__(
         self, code: ErrorCode, message: str | None = None, detail: dict[str, Any] | None = None
     ) -> None:
@@ -214,6 +217,14 @@ class NotFound(ApplicationError):
 class PermissionDenied(ApplicationError):
     def __init__(self, action: str = "") -> None:
         super().__init__(ErrorCode.PERMISSION_DENIED, detail={"action": action} if action else None)
+
+
+class LockedOut(ApplicationError):
+    """A login refused for now (an address throttled, an account or a name locked)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(ErrorCode.LOCKED_OUT)
+        self.retry_after = max(1, retry_after)
 
 
 def invalid(message: str, **detail: Any) -> ApplicationError:

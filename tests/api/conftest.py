@@ -45,6 +45,21 @@ def snapshot() -> Snapshot:
     }
 
 
+def counting_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The passwords hashed from now on (the test settings' MD5 hasher), in order."""
+    from django.contrib.auth.hashers import MD5PasswordHasher
+
+    hashed: list[str] = []
+    real = MD5PasswordHasher.encode
+
+    def counting(self: Any, password: str, salt: str) -> str:
+        hashed.append(password)
+        return real(self, password, salt)
+
+    monkeypatch.setattr(MD5PasswordHasher, "encode", counting)
+    return hashed
+
+
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
     """A 4xx in the API's one error format; returns the ``error`` object."""
     assert response.status_code == status, (response.status_code, response.content[:500])

@@ -11,7 +11,7 @@ from django.test import Client
 
 from civicpoints.schemes.models import Role, User
 from civicpoints.schemes.services import staff_unlock
-from tests.api.conftest import assert_error, snapshot
+from tests.api.conftest import assert_error, counting_hashes, snapshot
 from tests.factories import PASSWORD, make_staff
 
 TOKEN = "/api/v1/auth/token"
@@ -112,16 +112,7 @@ def test_unknown_username_answers_exactly_as_a_known_one(clerk):
 
 def test_unknown_username_is_hashed_like_a_known_one(clerk, monkeypatch):
     """Same time: a password hash runs for an unknown user too (ModelBackend's dummy hash)."""
-    from django.contrib.auth.hashers import MD5PasswordHasher
-
-    hashed: list[str] = []
-    real = MD5PasswordHasher.encode
-
-    def counting(self: Any, password: str, salt: str) -> str:
-        hashed.append(password)
-        return real(self, password, salt)
-
-    monkeypatch.setattr(MD5PasswordHasher, "encode", counting)
+    hashed = counting_hashes(monkeypatch)
 
     login("clerk", "wrong password", "198.51.100.7")
     known = len(hashed)

@@ -66,6 +66,9 @@ class TokenOut(Schema):
 
 @router.post("/token", auth=None, response={200: TokenOut, 401: ErrorOut, 429: ErrorOut})
 def token(request: HttpRequest, body: TokenIn) -> dict:
+    """A staff token. 401 alike for a wrong password and a name with no account; 429 while the
+    address is throttled or the name locked (whether or not it exists), with ``Retry-After``
+    in seconds."""
     user = staff_login(request=request, username=body.username, password=body.password)
     raw, row = api_token_issue(user=user)
     grants = RoleGrant.objects.filter(user=user).select_related("region")

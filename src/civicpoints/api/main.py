@@ -81,7 +81,10 @@ def error_response(code: ErrorCode, message: str | None = None, detail: Any = No
 
 @api.exception_handler(ApplicationError)
 def _application_error(request: HttpRequest, exc: ApplicationError) -> JsonResponse:
-    return JsonResponse(exc.as_json(), status=exc.status)
+    response = JsonResponse(exc.as_json(), status=exc.status)
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _field(loc: Any) -> str:

@@ -183,7 +183,7 @@ def _next_page(request: HttpRequest) -> str | None:
 
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
-    status = 200
+    status, retry_after = 200, None
     if request.method == "POST":
         try:
             user = staff_login(
@@ -194,12 +194,16 @@ def login_view(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             messages.error(request, exc.message)
             status = exc.status if exc.code == ErrorCode.LOCKED_OUT else 200
+            retry_after = exc.retry_after
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             staff_session_started(request)
             return redirect(_next_page(request) or "backoffice:home")
     context = {"next": _next_page(request) or ""}
-    return render(request, "backoffice/login.html", context, status=status)
+    response = render(request, "backoffice/login.html", context, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @require_POST

@@ -151,19 +151,9 @@ def adjustment_request(
     )
     if same.exists():
         raise _duplicate(same.first())
-    return _file(
-        ApprovalRequest(
-            scheme_id=household.scheme_id,
-            kind=ApprovalKind.ADJUSTMENT,
-            household=household,
-            amount=amount,
-            reason=reason,
-            requested_by_id=requester,
-        ),
-        actor=actor,
-        twins=same,
-        detail={"household": household.pk, "amount": amount, "reason": reason},
-    )
+    row = ApprovalRequest(kind=ApprovalKind.ADJUSTMENT, household=household, amount=amount)
+    detail = {"household": household.pk, "amount": amount, "reason": reason}
+    return _file(actor, row, requester=requester, reason=reason, twins=same, detail=detail)
 
 
 def _reversal_household_leg(posting: Posting) -> tuple[Household, int]:
@@ -196,34 +186,38 @@ def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> Approval
     if waiting.exists():
         raise _duplicate(waiting.first())
     needs_second = abs(amount) > reversal_threshold(scheme_id=household.scheme_id)
-    return _file(
-        ApprovalRequest(
-            scheme_id=household.scheme_id,
-            kind=ApprovalKind.REVERSAL,
-            household=household,
-            amount=amount,
-            target=posting,
-            reason=reason,
-            requested_by_id=requester,
-            needs_second=needs_second,
-        ),
-        actor=actor,
-        twins=waiting,
-        detail={
-            "posting": posting.pk,
-            "household": household.pk,
-            "amount": amount,
-            "reason": reason,
-            "needs_second": needs_second,
-        },
+    row = ApprovalRequest(
+        kind=ApprovalKind.REVERSAL,
+        household=household,
+        amount=amount,
+        target=posting,
+        needs_second=needs_second,
     )
+    detail = {
+        "posting": posting.pk,
+        "household": household.pk,
+        "amount": amount,
+        "reason": reason,
+        "needs_second": needs_second,
+    }
+    return _file(actor, row, requester=requester, reason=reason, twins=waiting, detail=detail)
 
 
 def _file(
-    row: ApprovalRequest, *, actor: Actor, twins: QuerySet[ApprovalRequest], detail: dict
+    actor: Actor,
+    row: ApprovalRequest,
+    *,
+    requester: int,
+    reason: str,
+    twins: QuerySet[ApprovalRequest],
+    detail: dict[str, object],
 ) -> ApprovalRequest:
-    """Save a request with its audit row; one that needs no second admin is posted at once, in
-    the same transaction. ``twins`` finds the pending request that a concurrent twin filed."""
+    """Save a request with its audit row; one that needs no second admin is posted
+    at once, in the same transaction. ``twins`` finds the pending request a concurrent twin
+    filed (the partial unique index lets one through)."""
+    row.scheme_id = row.household.scheme_id
+    row.requested_by_id = requester
+    row.reason = reason
     try:
         with transaction.atomic():
             row.save(force_insert=True)

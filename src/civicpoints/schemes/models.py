@@ -194,3 +194,17 @@ class ApiToken(models.Model):
     class Meta:
         verbose_name = _("接口令牌")
         verbose_name_plural = _("接口令牌")
+
+
+class UnknownLogin(models.Model):
+    """Login tries at a username that has no account, counted and locked exactly as an
+    account's tries are (the same four columns as ``User``), so that a locked unknown name
+    answers as a locked account does. ``name_hash`` is an HMAC of the name typed (people type
+    passwords into the name box); rows no try would still count are deleted as new ones come.
+    """
+
+    name_hash = models.CharField(max_length=64, unique=True)
+    failed_logins = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True)
+    login_tried_at = models.DateTimeField(null=True, db_index=True)
+    login_check_until = models.DateTimeField(null=True)

@@ -7,26 +7,37 @@ API tokens end when they expire, are revoked, or their user's password changes.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.db import transaction
-from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
-from civicpoints.errors import ApplicationError, ErrorCode, invalid
-from civicpoints.schemes.models import ApiToken, Region, RegionLevel, RoleGrant, Scheme, User
+from civicpoints.errors import ApplicationError, ErrorCode, LockedOut, invalid
+from civicpoints.schemes.models import (
+    ApiToken,
+    Region,
+    RegionLevel,
+    RoleGrant,
+    Scheme,
+    UnknownLogin,
+    User,
+)
 from civicpoints.schemes.throttle import (
     address_allowed,
+    address_retry_after,
     forget_account_failures,
     forget_address_failures,
 )
@@ -90,21 +101,24 @@ def role_grant(*, user: User, scheme: Scheme, region: Region, role: str) -> Role
 def staff_login(*, request: HttpRequest, username: str, password: str) -> User:
     """Check a staff password: the address is throttled first, then the account's try is
     counted (and, at the limit, the lock taken) in a committed UPDATE before the password is
-    hashed, one check per account at a time. An unknown username gets the same answer.
+    hashed, one check per account at a time. An unknown username gets the same answers: its
+    tries are counted and locked on a row of its own (``UnknownLogin``) the same way.
     """
     if not address_allowed(request, username):
-        raise ApplicationError(ErrorCode.LOCKED_OUT)
+        raise LockedOut(address_retry_after(request, username))
     now = timezone.now()
     user_id = User.objects.filter(username=username).values_list("pk", flat=True).first()
-    counted = _count_try(user_id, now) if user_id is not None else None
-    if user_id is not None and counted is None:
-        raise ApplicationError(ErrorCode.LOCKED_OUT)
-    # Unknown users are hashed too (ModelBackend runs a dummy hash), so both take as long;
-    # the axes backend and its failure signal count the address either way.
-    authenticated = authenticate(request, username=username, password=password)
     if user_id is None:
+        unknown = UnknownLogin.objects.filter(name_hash=_name_hash(username))
+        counted = _count_try(unknown, now, first=_first_unknown_try(username))
+        # Unknown users are hashed too (ModelBackend runs a dummy hash), so both take as long;
+        # the axes backend and its failure signal count the address either way.
+        authenticate(request, username=username, password=password)
+        _ours(unknown, counted, now).update(login_check_until=None)
         raise ApplicationError(ErrorCode.LOGIN_FAILED)
-    assert counted is not None
+    rows = User.objects.filter(pk=user_id)
+    counted = _count_try(rows, now)
+    authenticated = authenticate(request, username=username, password=password)
     if authenticated is None:
         _try_failed(user_id, counted, now)
         raise ApplicationError(ErrorCode.LOGIN_FAILED)
@@ -113,9 +127,13 @@ def staff_login(*, request: HttpRequest, username: str, password: str) -> User:
     return authenticated
 
 
-def _count_try(user_id: int, now: datetime) -> int | None:
-    """Take one of the account's tries, or None while it is locked or another try is being
-    checked. Failures older than the window, or from before an expired lock, are forgotten."""
+def _count_try(
+    rows: QuerySet[Any], now: datetime, *, first: Callable[[datetime], object] | None = None
+) -> int:
+    """Take one of the row's tries and return the failures it counts; while the row is locked
+    or another try of it is being checked, raise ``LockedOut`` with the wait. Failures older
+    than the window, or from before an expired lock, are forgotten. ``first`` makes the row
+    (counting one try) when there is none yet."""
     limit = settings.LOGIN_FAILURE_LIMIT
     fresh = (
         Q(login_tried_at__isnull=True)
@@ -123,7 +141,6 @@ def _count_try(user_id: int, now: datetime) -> int | None:
         | Q(locked_until__isnull=False)  # an expired lock (a live one is excluded below)
     )
     reaches_limit = Q(pk__isnull=False) if limit <= 1 else ~fresh & Q(failed_logins__gte=limit - 1)
-    rows = User.objects.filter(pk=user_id)
     with transaction.atomic(durable=True):  # committed before any password is hashed
         taken = (
             rows.exclude(locked_until__gt=now)
@@ -133,10 +150,7 @@ def _count_try(user_id: int, now: datetime) -> int | None:
                 # The try that reaches the limit locks before it is checked; if its password
                 # is right, _try_passed lifts the lock it took.
                 locked_until=Case(
-                    When(
-                        reaches_limit,
-                        then=Value(now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)),
-                    ),
+                    When(reaches_limit, then=Value(_lock_end(now))),
                     default=Value(None),
                     output_field=DateTimeField(),
                 ),
@@ -144,20 +158,59 @@ def _count_try(user_id: int, now: datetime) -> int | None:
                 login_check_until=now + timedelta(seconds=LOGIN_CHECK_LEASE_SECONDS),
             )
         )
-        if not taken:
-            return None
-        return rows.values_list("failed_logins", flat=True).get()
+        if taken:
+            return int(rows.values_list("failed_logins", flat=True).get())
+        waits = rows.values_list("locked_until", "login_check_until").first()
+        if waits is None and first is not None:
+            try:
+                with transaction.atomic():
+                    first(now)
+                return 1
+            except IntegrityError:  # a twin's first try made the row: it is being checked
+                waits = rows.values_list("locked_until", "login_check_until").first()
+    ends = [t for t in waits or () if t is not None and t > now]
+    wait = (max(ends) - now).total_seconds() if ends else LOGIN_CHECK_LEASE_SECONDS
+    raise LockedOut(math.ceil(wait))
 
 
-def _ours(user_id: int, counted: int, now: datetime) -> Any:
-    """The account row while it still holds the try we counted (an unlock or a later try
-    after our lease ran out changes it): every write after the check compares on it."""
-    return User.objects.filter(pk=user_id, failed_logins=counted, login_tried_at=now)
+def _lock_end(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+
+
+def _name_hash(username: str) -> str:
+    return salted_hmac(
+        "civicpoints.schemes.unknown_login", username, algorithm="sha256"
+    ).hexdigest()
+
+
+def _first_unknown_try(username: str) -> Callable[[datetime], object]:
+    """Make an unknown name's row as its first counted try (what ``_count_try``'s UPDATE
+    would have written on a fresh row), after deleting rows no try would still count."""
+
+    def make(now: datetime) -> object:
+        window = max(settings.LOGIN_FAILURE_WINDOW_SECONDS, settings.LOGIN_LOCKOUT_SECONDS)
+        stale = now - timedelta(seconds=window + LOGIN_CHECK_LEASE_SECONDS)
+        UnknownLogin.objects.filter(login_tried_at__lt=stale).delete()
+        return UnknownLogin.objects.create(
+            name_hash=_name_hash(username),
+            failed_logins=1,
+            locked_until=_lock_end(now) if settings.LOGIN_FAILURE_LIMIT <= 1 else None,
+            login_tried_at=now,
+            login_check_until=now + timedelta(seconds=LOGIN_CHECK_LEASE_SECONDS),
+        )
+
+    return make
+
+
+def _ours(rows: QuerySet[Any], counted: int, now: datetime) -> QuerySet[Any]:
+    """The row while it still holds the try we counted (an unlock or a later try after our
+    lease ran out changes it): every write after the check compares on it."""
+    return rows.filter(failed_logins=counted, login_tried_at=now)
 
 
 def _try_failed(user_id: int, counted: int, now: datetime) -> None:
     with transaction.atomic():
-        _ours(user_id, counted, now).update(login_check_until=None)
+        _ours(User.objects.filter(pk=user_id), counted, now).update(login_check_until=None)
         audit_record(
             actor_id=user_id,
             scheme_id=None,
@@ -176,7 +229,7 @@ def _try_failed(user_id: int, counted: int, now: datetime) -> None:
 
 def _try_passed(user: User, counted: int, now: datetime) -> None:
     with transaction.atomic():
-        _ours(user.pk, counted, now).update(
+        _ours(User.objects.filter(pk=user.pk), counted, now).update(
             failed_logins=0, locked_until=None, login_tried_at=None, login_check_until=None
         )
         audit_record(actor_id=user.pk, scheme_id=None, action=AuditAction.STAFF_LOGIN)

@@ -9,10 +9,13 @@ address that is throttled cannot spend the account's tries.
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from typing import Any
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
 from django.conf import settings
 from django.db.models import Sum
 from django.http import HttpRequest
@@ -36,6 +39,28 @@ class LoginThrottle(AxesDatabaseHandler):
             worst = max(worst, failures // limit)
         return worst
 
+    def retry_after(self, request: HttpRequest, credentials: dict | None = None) -> int:
+        """Seconds until every limit this request is at has lifted: the oldest failures run
+        out first, each record ``AXES_COOLOFF_TIME`` after its last failure."""
+        cool_off = get_cool_off(request) or timedelta(0)
+        now = request.axes_attempt_time  # type: ignore[attr-defined]  # set by axes
+        wait = 0.0
+        for attempts, limit in zip(
+            self.get_user_attempts(request, credentials),
+            settings.LOGIN_THROTTLE_LIMITS,
+            strict=True,
+        ):
+            rows = attempts.order_by("attempt_time").values_list(
+                "attempt_time", "failures_since_start"
+            )
+            left = sum(n for _at, n in rows)
+            for at, n in rows:
+                if left < limit:
+                    break
+                left -= n
+                wait = max(wait, (at + cool_off - now).total_seconds())
+        return max(1, math.ceil(wait))
+
 
 def client_address(request: HttpRequest) -> str:
     """The client's address: REMOTE_ADDR, or behind ``TRUSTED_PROXY_COUNT`` proxies the entry
@@ -52,6 +77,14 @@ def client_address(request: HttpRequest) -> str:
 
 def address_allowed(request: Any, username: str) -> bool:
     return AxesProxyHandler.is_allowed(request, {"username": username})
+
+
+def address_retry_after(request: Any, username: str) -> int:
+    """Seconds until a throttled address may try this username again."""
+    AxesProxyHandler.update_request(request)
+    handler = AxesProxyHandler.get_implementation()
+    assert isinstance(handler, LoginThrottle)
+    return handler.retry_after(request, {"username": username})
 
 
 def forget_address_failures(request: Any, username: str) -> None:
