@@ -46,6 +46,12 @@ from civicpoints.schemes.scope import Actor
 
 OVERDUE_AFTER = dt.timedelta(hours=24)
 
+# Memos written into the ledger stay Chinese whatever the caller's language.
+STORED_TEXT = {
+    "settle": "%(day)s 结算 %(shop)s",
+    "payout": "付款 %(statement)s 银行流水 %(reference)s",
+}
+
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """[00:00, 24:00) of a business day in the scheme's time zone (Asia/Shanghai)."""
@@ -171,7 +177,8 @@ def settle(*, scheme: Scheme, day: dt.date, actor_id: int | None = None) -> Sett
                     target=clearing,
                     amount=s.net,
                     idempotency_key=f"settle:{s.pk}",
-                    memo=f"{day:%Y-%m-%d} 结算 {merchants[s.merchant_id].shop_name}",
+                    memo=STORED_TEXT["settle"]
+                    % {"day": f"{day:%Y-%m-%d}", "shop": merchants[s.merchant_id].shop_name},
                     ref=("statement", s.pk),
                 )
                 for s in due
@@ -272,7 +279,8 @@ def statement_mark_paid(*, actor: Actor, statement: Statement, bank_reference: s
                 Leg(system_account(scheme_id=scheme_id, kind=AccountKind.FUNDS), statement.net),
             ],
             actor_id=actor.user_id,
-            memo=f"付款 {statement.reference} 银行流水 {reference[:60]}",
+            memo=STORED_TEXT["payout"]
+            % {"statement": statement.reference, "reference": reference[:60]},
             idempotency_key=f"payout:{statement.pk}",
             ref=("statement", statement.pk),
         )
@@ -298,7 +306,9 @@ def overdue(
 
 # --- payout files ----------------------------------------------------------------------------
 
+# The bank's batch payment file: its columns, sheet and purpose line are the bank's format.
 PAYOUT_HEADERS = ["序号", "收款户名", "收款账号", "开户行", "金额(元)", "用途", "参考号"]
+PAYOUT_FILE = {"sheet": "付款清单", "purpose": "文明积分结算 %(day)s"}
 
 
 @dataclass(frozen=True)
@@ -330,7 +340,7 @@ def payout_rows(statements: QuerySet[Statement]) -> list[PayoutRow]:
                 account_number=bank_account_number(m),
                 bank_name=m.bank_name,
                 amount=(Decimal(s.amount_fen) / 100).quantize(Decimal("0.01")),
-                purpose=f"文明积分结算 {s.business_date:%Y-%m-%d}",
+                purpose=PAYOUT_FILE["purpose"] % {"day": f"{s.business_date:%Y-%m-%d}"},
             )
         )
     return rows
@@ -362,7 +372,7 @@ def payout_xlsx(rows: list[PayoutRow]) -> bytes:
     """The same rows as .xlsx; account numbers as text so Excel keeps every digit."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    sheet = book.add_worksheet("付款清单")
+    sheet = book.add_worksheet(PAYOUT_FILE["sheet"])
     text = book.add_format({"num_format": "@"})
     money = book.add_format({"num_format": "0.00"})
     xlsx_row(sheet, 0, PAYOUT_HEADERS)

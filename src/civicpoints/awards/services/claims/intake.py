@@ -33,19 +33,19 @@ WHOLE_UNITS = {Unit.OCCURRENCE, Unit.BOTTLE, Unit.ITEM, Unit.DAY}
 
 def clean_quantity(raw: Any, unit: str) -> Decimal:
     if isinstance(raw, bool) or raw is None:
-        raise invalid("数量必须是数字", field="quantity")
+        raise invalid(_("数量必须是数字"), field="quantity")
     try:
         quantity = Decimal(str(raw)) if not isinstance(raw, Decimal) else raw
     except InvalidOperation:
-        raise invalid("数量必须是数字", field="quantity") from None
+        raise invalid(_("数量必须是数字"), field="quantity") from None
     if not quantity.is_finite() or quantity <= 0:
-        raise invalid("数量必须大于0", field="quantity")
+        raise invalid(_("数量必须大于0"), field="quantity")
     if quantity > MAX_QUANTITY:
-        raise invalid("数量太大", field="quantity")
+        raise invalid(_("数量太大"), field="quantity")
     if quantity != quantity.quantize(Decimal("0.01")):
-        raise invalid("数量最多两位小数", field="quantity")
+        raise invalid(_("数量最多两位小数"), field="quantity")
     if unit in WHOLE_UNITS and quantity != quantity.to_integral_value():
-        raise invalid("该细则按整数计数", field="quantity")
+        raise invalid(_("该细则按整数计数"), field="quantity")
     return quantity.quantize(Decimal("0.01"))
 
 
@@ -71,24 +71,26 @@ def build_claim(new: NewClaim, *, now: dt.datetime) -> Claim:
     if household.status == HouseholdStatus.CLOSED:
         raise ApplicationError(ErrorCode.HOUSEHOLD_CLOSED)
     if rule.scheme_id != household.scheme_id:
-        raise invalid("细则不属于该方案", field="rule")
+        raise invalid(_("细则不属于该方案"), field="rule")
     quantity = clean_quantity(new.quantity, rule.unit)
     if new.occurred_on > timezone.localdate(now):
-        raise invalid("发生日期不能晚于今天", field="occurred_on")
+        raise invalid(_("发生日期不能晚于今天"), field="occurred_on")
     if new.occurred_on < timezone.localdate(now) - dt.timedelta(days=366):
-        raise invalid("发生日期不能早于一年前", field="occurred_on")
+        raise invalid(_("发生日期不能早于一年前"), field="occurred_on")
     note, witness = new.note.strip(), new.witness.strip()
     if len(note) > 500 or len(witness) > 60:
-        raise invalid("说明或证明人太长", field="note")
+        raise invalid(_("说明或证明人太长"), field="note")
     if rule.needs_note and not note:
-        raise ApplicationError(ErrorCode.EVIDENCE_REQUIRED, "该细则需要填写说明", {"field": "note"})
+        raise ApplicationError(
+            ErrorCode.EVIDENCE_REQUIRED, _("该细则需要填写说明"), {"field": "note"}
+        )
     if rule.needs_witness and not witness:
         raise ApplicationError(
-            ErrorCode.EVIDENCE_REQUIRED, "该细则需要填写证明人", {"field": "witness"}
+            ErrorCode.EVIDENCE_REQUIRED, _("该细则需要填写证明人"), {"field": "witness"}
         )
     points = claim_points(rule=rule, quantity=quantity)
     if not 0 < points <= MAX_HUNDREDTHS:
-        raise invalid("积分超出允许范围", field="quantity")
+        raise invalid(_("积分超出允许范围"), field="quantity")
     needs_township = rule.approval_level == ApprovalLevel.TOWNSHIP and (
         rule.township_threshold is None or points > rule.township_threshold
     )
@@ -119,7 +121,7 @@ def claim_create(new: NewClaim, *, at: dt.datetime | None = None) -> Claim:
         new.member_id is not None
         and not Member.objects.filter(pk=new.member_id, household=new.household).exists()
     ):
-        raise invalid("成员不属于该户", field="member")
+        raise invalid(_("成员不属于该户"), field="member")
     claim = build_claim(new, now=now)
     with transaction.atomic():
         claim.save()

@@ -10,13 +10,18 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet, Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from civicpoints.awards.models import LIVE_STATUSES, Claim, VillageQuota
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.households.standing import disqualified_on
 from civicpoints.ledger.amounts import format_points
 
-CAP_NAMES = {"day": "每日", "month": "每月", "year": "每年"}
+CAP_NAMES = {
+    "day": pgettext_lazy("cap period", "每日"),
+    "month": pgettext_lazy("cap period", "每月"),
+    "year": pgettext_lazy("cap period", "每年"),
+}
 
 
 def _period_bounds(day: dt.date, period: str) -> tuple[dt.date, dt.date]:
@@ -62,7 +67,12 @@ def _check_duplicate(claim: Claim) -> None:
     if earlier is not None:
         raise ApplicationError(
             ErrorCode.DUPLICATE_CLAIM,
-            f"该户 {claim.occurred_on:%Y-%m-%d} 已有「{claim.rule.name}」的申报（#{earlier.pk}）",
+            _("该户 %(day)s 已有「%(rule)s」的申报（#%(claim)s）")
+            % {
+                "day": f"{claim.occurred_on:%Y-%m-%d}",
+                "rule": claim.rule.name,
+                "claim": earlier.pk,
+            },
             {"claim": earlier.pk, "rule": claim.rule.code, "day": claim.occurred_on.isoformat()},
         )
 
@@ -83,8 +93,14 @@ def _check_caps(claim: Claim) -> None:
         if used + claim.points > cap:
             raise ApplicationError(
                 ErrorCode.CAP_EXCEEDED,
-                f"「{rule.name}」{CAP_NAMES[period]}上限 {format_points(cap)} 分，"
-                f"已有 {format_points(used)} 分，本次 {format_points(claim.points)} 分",
+                _("「%(rule)s」%(period)s上限 %(cap)s 分，已有 %(used)s 分，本次 %(requested)s 分")
+                % {
+                    "rule": rule.name,
+                    "period": CAP_NAMES[period],
+                    "cap": format_points(cap),
+                    "used": format_points(used),
+                    "requested": format_points(claim.points),
+                },
                 {
                     "period": period,
                     "cap": cap / 100,
@@ -116,8 +132,14 @@ def _check_quota(claim: Claim) -> None:
     if used + claim.points > quota.points:
         raise ApplicationError(
             ErrorCode.QUOTA_EXCEEDED,
-            f"{claim.village.name}{year}年积分额度 {format_points(quota.points)} 分，"
-            f"已用 {format_points(used)} 分，本次 {format_points(claim.points)} 分",
+            _("%(village)s%(year)s年积分额度 %(quota)s 分，已用 %(used)s 分，本次 %(requested)s 分")
+            % {
+                "village": claim.village.name,
+                "year": year,
+                "quota": format_points(quota.points),
+                "used": format_points(used),
+                "requested": format_points(claim.points),
+            },
             {"quota": quota.points / 100, "used": used / 100, "requested": claim.points / 100},
         )
 

@@ -50,7 +50,7 @@ def claim_approve(*, actor: Actor, claim: Claim, at: dt.datetime | None = None) 
             photo_due = claim.rule.needs_photo and claim.source != ClaimSource.ACTIVITY
             if photo_due and not claim.evidence.exists():
                 raise ApplicationError(
-                    ErrorCode.EVIDENCE_REQUIRED, "该细则需要上传照片", {"field": "photo"}
+                    ErrorCode.EVIDENCE_REQUIRED, _("该细则需要上传照片"), {"field": "photo"}
                 )
             check_limits(claim)
             claim.village_approved_by_id = actor.user_id
@@ -94,9 +94,9 @@ def _require_reviewer(actor: Actor, claim: Claim, action: str) -> None:
 def _reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise invalid("请填写原因", field="reason")
+        raise invalid(_("请填写原因"), field="reason")
     if len(reason) > 500:
-        raise invalid("原因太长（最多500个字）", field="reason")
+        raise invalid(_("原因太长（最多500个字）"), field="reason")
     return reason
 
 
@@ -173,7 +173,7 @@ def claim_object(
         ):
             raise ApplicationError(
                 ErrorCode.INVALID_TRANSITION,
-                "只能在公示期内提出异议",
+                _("只能在公示期内提出异议"),
                 {"status": before, "action": "object"},
             )
         claim.status = ClaimStatus.SUBMITTED
