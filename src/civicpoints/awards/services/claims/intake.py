@@ -32,6 +32,8 @@ WHOLE_UNITS = {Unit.OCCURRENCE, Unit.BOTTLE, Unit.ITEM, Unit.DAY}
 
 
 def clean_quantity(raw: Any, unit: str) -> Decimal:
+    """A quantity as typed, checked: positive, at most two decimals, whole for counted units
+    (also used for mutual-help hours)."""
     if isinstance(raw, bool) or raw is None:
         raise invalid(_("数量必须是数字"), field="quantity")
     try:
