@@ -6,6 +6,7 @@ from ``locale/en/LC_MESSAGES`` (the .po and its compiled .mo, both committed).
 
 from __future__ import annotations
 
+import ast
 import gettext
 import re
 import shutil
@@ -232,10 +233,12 @@ def test_the_english_catalogue_is_complete_and_compiled():
         compiled = gettext.GNUTranslations(mo)._catalog  # type: ignore[attr-defined]
     expected: dict[object, str] = {}
     for e in messages:
+        # gettext keys a message with a context as "context\x04msgid"
+        key = f"{e['msgctxt']}\x04{e['msgid']}" if "msgctxt" in e else e["msgid"]
         if "msgid_plural" in e:
-            expected.update({(e["msgid"], n): e[f"msgstr[{n}]"] for n in (0, 1)})
+            expected.update({(key, n): e[f"msgstr[{n}]"] for n in (0, 1)})
         else:
-            expected[e["msgid"]] = e["msgstr"]
+            expected[key] = e["msgstr"]
     assert {k: v for k, v in compiled.items() if k != ""} == expected, (
         "django.mo is stale: run civicpoints compilemessages (see docs/operations.md)"
     )
@@ -246,3 +249,175 @@ def test_the_english_catalogue_is_complete_and_compiled():
             ["msgfmt", "--check", "-o", "/dev/null", str(po)], capture_output=True, text=True
         )
         assert check.returncode == 0, check.stderr
+
+
+# --- no bare Chinese in the code (project rule) ----------------------------------------------
+# Every message goes through gettext, so English can follow. A Chinese string literal outside
+# _() / gettext_lazy / ngettext / pgettext is a message nobody can translate, unless it is data
+# (named below, with the reason) or documentation (docstrings, --help, the OpenAPI schema).
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "civicpoints"
+CJK = re.compile(r"[\u3001-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+GETTEXT = frozenset(
+    {
+        *("_", "gettext", "gettext_lazy", "gettext_noop"),
+        *("ngettext", "ngettext_lazy", "pgettext", "pgettext_lazy", "npgettext", "npgettext_lazy"),
+    }
+)
+# Keyword arguments (and class attributes) that document, not speak: a command's --help and
+# the OpenAPI schema's descriptions, written once in Chinese like the docstrings.
+DOCUMENTATION = frozenset({"help", "description", "summary"})
+# Regular expressions (re.compile(...), re.sub(...)) match what people type.
+PATTERNS = frozenset({"compile", "search", "match", "fullmatch", "sub", "subn", "split"})
+# Text the code writes into the database (posting memos, claim notes, event reasons) stays
+# Chinese whatever the request's language, like the names it quotes: it is data, read later by
+# anyone, and the ledger's memos are hashed into the chain. Its templates sit in a module's
+# STORED_TEXT.
+STORED = "STORED_TEXT"
+# Chinese that is data, not a message. A whole file, or one named constant in a file.
+NOT_MESSAGES: dict[str | tuple[str, str], str] = {
+    "demo/county.py": "the demo county's places, people, deeds and texts (seed data)",
+    "demo/spending.py": "the demo stores' goods and the demo merchant (seed data)",
+    "demo/activities.py": "the demo activities (seed data)",
+    "demo/community.py": "the demo announcements and feedback (seed data)",
+    "rules/catalogue.py": "the demo points standard: rule names and categories (seed data)",
+    "households/pinyin.py": "surnames with more than one reading (search data)",
+    ("activities/selectors.py", "MUTUAL_HELP_CATEGORY"): "a rule category as the standard names it",
+    ("stores/models.py", "DEFAULT_UNIT"): "a product's unit is data the store types; the default",
+    ("api/schemas.py", "_COMMON_ERRORS"): "the OpenAPI schema's common answers (documentation)",
+    **{
+        ("awards/importing/sheet.py", name): "the evaluation sheet's columns and sheets: a file "
+        "format (the county's Chinese forms), the same in every language so exports import again"
+        for name in ("COLUMNS", "EXPORT_HEADERS", "WIDTHS", "SHEETS")
+    },
+    **{
+        ("households/importing/reading.py", name): "the household sheet's columns and how "
+        "its cells are written: a file format, read the same in every language"
+        for name in ("COLUMNS", "HEADER_SPELLING", "CELL_YES_NO")
+    },
+    ("households/importing/checking.py", "STATUS_BY_LABEL"): "statuses as the sheet writes them",
+    "households/importing/sample.py": "the blank household sheet: headers and a sample row",
+    ("community/transparency.py", "COMPOUND_SURNAMES"): "two-character surnames (name data)",
+    ("backoffice/ceremony_views.py", "LIST_COLUMNS"): "the uploaded list's headers (file format)",
+    **{
+        ("merchants/settlement/payout_files.py", name): "the bank's batch payment file (the bank's format)"
+        for name in ("PAYOUT_HEADERS", "PAYOUT_FILE")
+    },
+    ("notifications/events.py", "SIGN"): "the SMS signature as registered with the carrier",
+    ("notifications/inbound.py", "COMMANDS"): "the words residents text in (input)",
+    ("risk/rules.py", "NON_REASONS"): "stocktake reasons that say nothing, as clerks type them",
+}
+
+
+def _name(func: ast.expr) -> str:
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
+def bare_chinese(source: str, allowed: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
+    """(line, text) of each Chinese string constant that is no gettext argument, docstring,
+    documentation or pattern; ``allowed`` names module or class constants that hold data."""
+    tree = ast.parse(source)
+    exempt: set[int] = set()
+
+    def exempt_all(node: ast.AST) -> None:
+        exempt.update(id(n) for n in ast.walk(node) if not isinstance(n, ast.JoinedStr))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                exempt.add(id(first.value))
+        if isinstance(node, ast.Module | ast.ClassDef):
+            for statement in node.body:
+                targets = (
+                    statement.targets
+                    if isinstance(statement, ast.Assign)
+                    else [statement.target]
+                    if isinstance(statement, ast.AnnAssign)
+                    else []
+                )
+                names = {t.id for t in targets if isinstance(t, ast.Name)}
+                documents = isinstance(node, ast.ClassDef) and names & DOCUMENTATION
+                if names & (allowed | {STORED}) or documents:
+                    exempt_all(statement)
+        if isinstance(node, ast.Dict):  # {"description": ...} in a JSON schema
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value in DOCUMENTATION:
+                    exempt_all(value)
+        if isinstance(node, ast.Call):
+            if _name(node.func) in GETTEXT:
+                exempt.update(id(a) for a in node.args if isinstance(a, ast.Constant))
+            for keyword in node.keywords:
+                if keyword.arg in DOCUMENTATION:
+                    exempt_all(keyword.value)
+            func = node.func
+            regex = isinstance(func, ast.Attribute) and getattr(func.value, "id", "") == "re"
+            if regex and _name(func) in PATTERNS and node.args:
+                exempt_all(node.args[0])
+    return sorted(
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and CJK.search(node.value)
+        and id(node) not in exempt
+    )
+
+
+PLANTED_CHINESE = '''
+"""模块说明（文档字符串，不算）。"""
+from django.utils.translation import gettext as _, gettext_lazy, pgettext
+
+LABELS = {"day": "每日"}
+COLUMNS = ("乡镇", "村")
+STORED_TEXT = {"note": "志愿活动「%(title)s」"}
+
+
+def refuse(n, name):
+    """函数说明。"""
+    _("数量必须大于0")
+    gettext_lazy("每月")
+    pgettext("月份", "一月")
+    raise invalid("数量太大", field="quantity")
+    raise invalid(f"最多{n}张照片")
+    raise invalid(_(f"最多{n}张照片"))
+    parser.add_argument("--at", help="按这个时间运行")
+    schema = {"type": "number", "description": "积分", "title": "分数"}
+    words = re.compile(r"[年月日]")
+    return "、".join(name)
+
+
+class Command:
+    help = "导入考评表"
+    label = "考评表"
+'''
+
+
+def test_the_rule_finds_bare_chinese_in_a_planted_module():
+    found = bare_chinese(PLANTED_CHINESE, allowed=frozenset({"COLUMNS"}))
+
+    assert found == [
+        (5, "每日"),  # a constant not named as data
+        (15, "数量太大"),  # a message passed bare
+        (16, "张照片"),  # an f-string's pieces
+        (16, "最多"),
+        (17, "张照片"),  # an f-string inside _() cannot be looked up either
+        (17, "最多"),
+        (19, "分数"),  # only descriptions document
+        (21, "、"),  # punctuation is language too
+        (26, "考评表"),  # a class attribute that is not documentation
+    ]
+
+
+def test_every_chinese_string_in_the_code_goes_through_gettext():
+    assert all(reason for reason in NOT_MESSAGES.values())
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if "migrations" in rel.split("/") or rel in NOT_MESSAGES:
+            continue
+        allowed = frozenset(k[1] for k in NOT_MESSAGES if isinstance(k, tuple) and k[0] == rel)
+        found += [
+            f"{rel}:{line}: {text!r}" for line, text in bare_chinese(path.read_text(), allowed)
+        ]
+    assert found == []

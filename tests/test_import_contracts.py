@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = ROOT / "pyproject.toml"
@@ -52,8 +53,28 @@ PLANTED = {
 }
 
 
-def contracts() -> list[dict[str, object]]:
+FACES = {"api", "backoffice", "counter", "portal"}
+# The project's wiring, which must see the faces: the URL map, settings, WSGI, the CLI.
+WIRING = {"urls", "settings", "wsgi", "cli"}
+
+
+def contracts() -> list[dict[str, Any]]:
     return tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]
+
+
+def test_every_app_is_held_to_the_face_contract():
+    """A new app (honours, reports) is domain code unless it is named a face."""
+    package = ROOT / "src" / "civicpoints"
+    top = {
+        p.stem if p.is_file() else p.name
+        for p in package.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+    }
+    (faces,) = [c for c in contracts() if c["id"] == "domain-never-imports-a-face"]
+    named = {str(m).removeprefix("civicpoints.") for m in faces["source_modules"]}
+    forbidden = {str(m).removeprefix("civicpoints.") for m in faces["forbidden_modules"]}
+    assert forbidden == FACES
+    assert named == top - FACES - WIRING
 
 
 def lint_imports(src: Path, cwd: Path) -> subprocess.CompletedProcess[str]:

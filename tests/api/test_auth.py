@@ -1,7 +1,7 @@
 """POST /api/v1/auth/token and bearer authentication: tokens, grants, lockout and unlock.
 
 Each try comes from its own client address unless a test is about one address: the address
-throttle (three failures per account per address) is tested in test_login_throttle.py.
+throttle (three failures per account per address) is tested in tests/schemes/test_login_throttle.py.
 """
 
 from __future__ import annotations

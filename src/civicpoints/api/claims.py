@@ -228,7 +228,7 @@ photos_router = Router(tags=["claims"])
 @photos_router.get(
     "/{photo_id}",
     response={404: ErrorOut},
-    openapi_extra=file_response("照片（JPEG、PNG 或 WebP，已去除 EXIF）", IMAGE_TYPES),
+    openapi_extra=file_response(IMAGE_TYPES, description="照片（JPEG、PNG 或 WebP，已去除 EXIF）"),
 )
 def photo_file(request: HttpRequest, photo_id: str) -> FileResponse:
     evidence = evidence_for(request.actor, photo_id)  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ from civicpoints.ledger.models import (
     Entry,
     Posting,
 )
-from civicpoints.ledger.verify import check_head, verify, verify_head
+from civicpoints.ledger.verify import BadHead, check_head, verify, verify_head
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import Actor, parse_id, require_role
 from civicpoints.schemes.selectors import schemes_governed
@@ -288,9 +288,8 @@ def verify_published_head(
     """
     try:
         number, digest = check_head(seq, hash)
-    except ValueError as exc:
-        field = "hash" if "校验码" in str(exc) else "seq"
-        raise invalid(str(exc), field=field) from None
+    except BadHead as exc:
+        raise invalid(str(exc), field=exc.field) from None
     scheme_id = parse_id(scheme) if scheme else None
     if scheme and scheme_id is None:
         raise invalid(_("方案编号应为正整数"), field="scheme")

@@ -124,7 +124,7 @@ class RuleRef(Schema):
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 
-def file_response(description: str, content_types: tuple[str, ...]) -> dict[str, Any]:
+def file_response(content_types: tuple[str, ...], *, description: str) -> dict[str, Any]:
     """``openapi_extra`` for an operation that answers 200 with a file rather than JSON."""
     binary = {"schema": {"type": "string", "format": "binary"}}
     return {

@@ -159,7 +159,7 @@ PAYOUT_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.sprea
 @router.get(
     "/payouts",
     response={403: ErrorOut, 422: ErrorOut},
-    openapi_extra=file_response("银行批量代付文件（CSV 或 xlsx）", PAYOUT_TYPES),
+    openapi_extra=file_response(PAYOUT_TYPES, description="银行批量代付文件（CSV 或 xlsx）"),
 )
 def payouts(request: HttpRequest, params: Query[PayoutIn]) -> HttpResponse:
     """The bank's batch payment file for unpaid statements, with full account numbers:

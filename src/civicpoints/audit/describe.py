@@ -199,7 +199,10 @@ class EventLine:
 
     @property
     def detail_text(self) -> str:
-        return "；".join(f"{label}：{value}" if value else label for label, value in self.detail)
+        return _("；").join(
+            _("%(label)s：%(value)s") % {"label": label, "value": value} if value else label
+            for label, value in self.detail
+        )
 
 
 class Describer:
@@ -299,7 +302,8 @@ class Describer:
         name = (
             self.names.get((e.object_type, int(e.object_id)), "") if e.object_id.isdigit() else ""
         )
-        return f"{kind} {e.object_id}号" + (f"（{name}）" if name else "")
+        what = _("%(kind)s %(id)s号") % {"kind": kind, "id": e.object_id}
+        return what + (_("（%(name)s）") % {"name": name} if name else "")
 
     def detail(self, e: AuditEvent) -> list[tuple[str, str]]:
         app = ACTION_APP.get(e.action.split(".")[0], "")
@@ -328,7 +332,7 @@ class Describer:
         if isinstance(value, bool):
             return _("是") if value else _("否")
         if isinstance(value, dict):
-            return "，".join(
+            return _("，").join(
                 f"{self._label(k, model)} {self._value(k, v, app, model)}" for k, v in value.items()
             )
         if value == []:
@@ -342,17 +346,17 @@ class Describer:
         if key in NAMED:
             label = NAMED[key][0]
             ids = value if isinstance(value, list) else [value]
-            shown = [self.names.get((label, pk)) or f"{pk}号" for pk in ids]
+            shown = [self.names.get((label, pk)) or _("%(id)s号") % {"id": pk} for pk in ids]
             if len(shown) > 10:
                 return _("%(first)s 等 %(count)s 个") % {
-                    "first": "、".join(shown[:10]),
+                    "first": _("、").join(shown[:10]),
                     "count": len(shown),
                 }
-            return "、".join(shown)
+            return _("、").join(shown)
         if isinstance(value, list):
             if len(value) > 10:
                 return _("共 %(count)s 项") % {"count": len(value)}
-            return "、".join(self._value("", v, app, model) for v in value)
+            return _("、").join(self._value("", v, app, model) for v in value)
         if key in BY_CODE and isinstance(value, str):
             return self.regions.get(value, value)
         if key in YUAN and isinstance(value, int):

@@ -11,6 +11,7 @@ from typing import IO, Any
 import xlsxwriter
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from civicpoints.audit.describe import Describer
 from civicpoints.audit.models import AuditAction, AuditEvent
@@ -20,9 +21,21 @@ from civicpoints.errors import PermissionDenied, invalid
 from civicpoints.exports import csv_lines, xlsx_row, xlsx_write
 from civicpoints.schemes.scope import Actor
 
-HEADERS = ("时间", "操作人", "操作", "对象", "区域", "详情", "记录号")
+HEADERS = (
+    gettext_lazy("时间"),
+    gettext_lazy("操作人"),
+    gettext_lazy("操作"),
+    gettext_lazy("对象"),
+    gettext_lazy("区域"),
+    gettext_lazy("详情"),
+    gettext_lazy("记录号"),
+)
 CHUNK = 1000
 XLSX_MAX_ROWS = 200_000  # beyond this, CSV (streamed) is the sensible file
+
+
+def _headers() -> list[str]:
+    return [str(h) for h in HEADERS]
 
 
 def _rows(actor: Actor, wanted: AuditFilter, before: int) -> Iterator[list[Any]]:
@@ -87,7 +100,7 @@ def audit_export_csv(*, actor: Actor, wanted: AuditFilter) -> tuple[int, Iterato
         raise PermissionDenied("audit.export")
     count = audit_events(actor, wanted).count()
     before = _record(actor, wanted, "csv", count)
-    return count, csv_lines(_chain([HEADERS], _rows(actor, wanted, before)))
+    return count, csv_lines(_chain([_headers()], _rows(actor, wanted, before)))
 
 
 def audit_export_xlsx(*, actor: Actor, wanted: AuditFilter) -> tuple[int, IO[bytes]]:
@@ -104,12 +117,12 @@ def audit_export_xlsx(*, actor: Actor, wanted: AuditFilter) -> tuple[int, IO[byt
     before = _record(actor, wanted, "xlsx", count)
     out = tempfile.TemporaryFile()  # noqa: SIM115 - the response streams and closes it
     book = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
-    sheet = book.add_worksheet("审计日志")
+    sheet = book.add_worksheet(_("审计日志"))
     bold = book.add_format({"bold": True, "bg_color": "#E8F0E8"})
     when = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
     for col, width in enumerate((19, 18, 16, 28, 12, 60, 10)):
         sheet.set_column(col, col, width)
-    xlsx_row(sheet, 0, HEADERS, bold)
+    xlsx_row(sheet, 0, _headers(), bold)
     for number, row in enumerate(_rows(actor, wanted, before), start=1):
         xlsx_write(sheet, number, 0, row[0], when)
         for col, value in enumerate(row[1:], start=1):

@@ -190,5 +190,9 @@ def activity_close_view(request: HttpRequest, activity_id: int) -> HttpResponse:
         % {"title": activity.title, "made": len(result.created), "skipped": len(result.skipped)},
     )
     for skipped in result.skipped:
-        messages.warning(request, f"{skipped['head_name']}：{skipped['problem']}")
+        messages.warning(
+            request,
+            _("%(name)s：%(problem)s")
+            % {"name": skipped["head_name"], "problem": skipped["problem"]},
+        )
     return redirect("backoffice:activities")

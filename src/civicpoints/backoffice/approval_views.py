@@ -50,7 +50,10 @@ def _approver(request: HttpRequest) -> Actor | None:
 def in_words(row: ApprovalRequest) -> str:
     """What would be (or was) posted, as a county admin reads it."""
     household = row.household
-    who = f"{household.head_name}（{household.village.name}）"
+    who = _("%(name)s（%(village)s）") % {
+        "name": household.head_name,
+        "village": household.village.name,
+    }
     points = format_points(abs(row.amount))
     if row.kind == ApprovalKind.REVERSAL and row.target is not None:
         target = row.target

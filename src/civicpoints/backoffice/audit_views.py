@@ -11,6 +11,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from civicpoints.audit.describe import describe
@@ -82,7 +83,7 @@ def audit_log_export(request: HttpRequest, kind: str) -> HttpResponse | FileResp
         return _not_found(request)
     try:
         wanted = audit_filter(actor, _params(request))
-        stem = f"审计日志-{timezone.localdate():%Y%m%d}"
+        stem = _("审计日志-%(day)s") % {"day": f"{timezone.localdate():%Y%m%d}"}
         if kind == "xlsx":
             count, out = audit_export_xlsx(actor=actor, wanted=wanted)
             response: Any = FileResponse(

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods
 
 from civicpoints.backoffice.store_views import manages
@@ -47,14 +48,16 @@ from civicpoints.stores.services import (
 
 MAX_LINES = 2000
 MAX_UPLOAD = 2 * 1024 * 1024
+# The uploaded list's columns: (key, header, other headers people use).
+LIST_COLUMNS = (
+    ("household", "户主或卡号", ("户主", "户主姓名", "姓名", "卡号", "积分卡号", "农户")),
+    ("product", "商品", ("商品名称", "奖品", "物品")),
+    ("quantity", "数量", ("件数", "个数")),
+)
 LIST_LAYOUT = Layout(
-    (
-        ("household", "户主或卡号", ("户主", "户主姓名", "姓名", "卡号", "积分卡号", "农户")),
-        ("product", "商品", ("商品名称", "奖品", "物品")),
-        ("quantity", "数量", ("件数", "个数")),
-    ),
+    LIST_COLUMNS,
     required=("household", "product", "quantity"),
-    what="表彰兑换名单",
+    what=gettext_noop("表彰兑换名单"),
 )
 
 

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpoints.awards.importing import (
@@ -58,20 +59,23 @@ def claim_import(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     schemes = claim_import_schemes(actor)
     if not schemes:
-        messages.error(request, "只有网格员和县、乡镇、村级管理员可以导入考评表")
+        messages.error(request, _("只有网格员和县、乡镇、村级管理员可以导入考评表"))
         return _form(request, actor, schemes, status=403)
     if request.method == "GET":
         return _form(request, actor, schemes)
     scheme = chosen_scheme(schemes, request.POST.get("scheme"))
     upload = request.FILES.get("file")
     if scheme is None:
-        messages.error(request, "请选择积分方案")
+        messages.error(request, _("请选择积分方案"))
         return _form(request, actor, schemes, status=400)
     if upload is None:
-        messages.error(request, "请选择要上传的考评表（Excel 或 CSV）")
+        messages.error(request, _("请选择要上传的考评表（Excel 或 CSV）"))
         return _form(request, actor, schemes, status=400)
     if upload.size is not None and upload.size > MAX_BYTES:
-        messages.error(request, f"文件超过{MAX_BYTES // 1024 // 1024} MB，请分成几个文件分别导入")
+        messages.error(
+            request,
+            _("文件超过%(mb)s MB，请分成几个文件分别导入") % {"mb": MAX_BYTES // 1024 // 1024},
+        )
         return _form(request, actor, schemes, status=400)
     try:
         preview = claim_import_preview(
@@ -125,7 +129,7 @@ def claim_import_template_download(request: HttpRequest) -> HttpResponseBase:
     return FileResponse(
         io.BytesIO(claim_import_template(scheme=scheme, wide=wide)),
         as_attachment=True,
-        filename="考评表模板（每户一行）.xlsx" if wide else "考评表模板.xlsx",
+        filename=_("考评表模板（每户一行）.xlsx") if wide else _("考评表模板.xlsx"),
         content_type=XLSX,
     )
 
@@ -157,7 +161,7 @@ def claim_export(request: HttpRequest) -> HttpResponseBase:
     response = FileResponse(
         out,
         as_attachment=True,
-        filename=f"积分申报-{month}.{fmt}",
+        filename=_("积分申报-%(month)s.%(format)s") % {"month": month, "format": fmt},
         content_type="text/csv; charset=utf-8" if fmt == "csv" else XLSX,
     )
     response["X-Rows"] = str(result.rows)

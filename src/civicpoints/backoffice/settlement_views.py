@@ -279,7 +279,7 @@ def payout_file(request: HttpRequest, kind: str) -> HttpResponse:
             "statements": [r.statement.pk for r in rows],
         },
     )
-    stem = f"付款清单-{day.isoformat() if day else timezone.localdate().isoformat()}"
+    stem = _("付款清单-%(day)s") % {"day": (day or timezone.localdate()).isoformat()}
     if kind == "xlsx":
         body, content_type = payout_xlsx(rows), XLSX
     else:

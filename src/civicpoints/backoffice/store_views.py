@@ -31,6 +31,7 @@ from civicpoints.schemes.models import Region, RegionLevel, Role, User
 from civicpoints.schemes.scope import Actor, actor_for_user, parse_id
 from civicpoints.schemes.selectors import region_for, regions_visible, scheme_for_region
 from civicpoints.stores.models import (
+    DEFAULT_UNIT,
     LimitPeriod,
     StockMoveKind,
     Store,
@@ -289,7 +290,7 @@ def product_new(request: HttpRequest, store_id: int) -> HttpResponse:
             store=store,
             name=post.get("name", "")[:100],
             price=parse_points(post.get("price", "")),
-            unit=post.get("unit", "")[:10] or "件",
+            unit=post.get("unit", "")[:10] or DEFAULT_UNIT,
             limit_quantity=_whole(post.get("limit_quantity"), field="limit_quantity")
             if period != LimitPeriod.NONE
             else None,

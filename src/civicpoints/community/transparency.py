@@ -97,7 +97,7 @@ def display_name(name: str, policy: str) -> str:
         if len(given) <= 1:
             return surname + "*"
         return surname + "*" * (len(given) - 1) + given[-1]
-    return surname + "某"
+    return _("%(surname)s某") % {"surname": surname}
 
 
 # --- the village ---------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from civicpoints.schemes.services import region_get_or_create, role_grant, schem
 
 COUNTY_CODE = "220822000000"
 DEMO_PIN = "258369"
+DEMO_VILLAGE = "晓光村"  # the demo residents, the Excel fixtures and the village staff are here
 
 # Real township names of Tongyu county; the first three hold the villages the Excel fixtures use.
 TOWNSHIPS: list[tuple[str, list[str]]] = [
@@ -278,7 +279,7 @@ def build_demo(
         scheme = Scheme.objects.filter(operator_region=county).first() or scheme_create(
             name="通榆县文明积分", operator_region=county
         )
-        demo_village = next(v for v in villages if v.name == "晓光村")
+        demo_village = next(v for v in villages if v.name == DEMO_VILLAGE)
         scope = {"county": county, "township": townships["开通镇"], "village": demo_village}
         for username, display, role, level in STAFF:
             user, _ = User.objects.get_or_create(username=username)

@@ -23,6 +23,7 @@ from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, invalid
 from civicpoints.ledger.models import (
     DEFAULT_REVERSAL_THRESHOLD,
+    STORED_TEXT,
     AccountKind,
     ApprovalKind,
     ApprovalPolicy,
@@ -246,7 +247,9 @@ def _post(row: ApprovalRequest, actor: Actor) -> Posting:
         return reverse(
             posting=row.target,
             actor_id=actor.user_id,
-            memo=f"冲正 #{row.target_id}：{row.reason}"[:200],
+            memo=(
+                STORED_TEXT["reversal_because"] % {"posting": row.target_id, "reason": row.reason}
+            )[:200],
             idempotency_key=key,
             request_hash=key,
         )

@@ -85,6 +85,14 @@ class PostingKind(models.TextChoices):
     EXPIRY = "expiry", _("过期")
 
 
+# Memos the ledger writes itself: stored (and hashed into the chain) in Chinese whatever the
+# caller's language; the history recognises a reversal's own memo by its start.
+STORED_TEXT = {
+    "reversal": "冲正 #%(posting)s",
+    "reversal_because": "冲正 #%(posting)s：%(reason)s",
+}
+
+
 class Posting(models.Model):
     # No database FK on the columns every posting shares (scheme, actor, busy accounts): a
     # FK check takes FOR KEY SHARE on the referenced row, and concurrent postings sharing

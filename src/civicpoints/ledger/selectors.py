@@ -14,7 +14,7 @@ from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from civicpoints.ledger.amounts import format_points
-from civicpoints.ledger.models import Account, Entry, Posting, PostingKind
+from civicpoints.ledger.models import STORED_TEXT, Account, Entry, Posting, PostingKind
 
 
 @dataclass(frozen=True)
@@ -153,13 +153,13 @@ def _line(entry: Entry, activities: dict[int, str], items: dict[int, list[str]])
             _person(claim.village_approved_by),
             _person(claim.township_approved_by),
         ]
-        approved = "、".join(n for n in names if n)
+        approved = _("、").join(n for n in names if n)
     elif redemption is not None:
         title = _("%(store)s 兑换") % {"store": redemption.store.name}
-        detail = "、".join(items.get(redemption.pk, []))
+        detail = _("、").join(items.get(redemption.pk, []))
     elif returned is not None:
         title = _("%(store)s 退货") % {"store": returned.store.name}
-        detail = "、".join(items.get(returned.pk, []))
+        detail = _("、").join(items.get(returned.pk, []))
     elif payment is not None:
         title = _("%(shop)s 消费") % {"shop": payment.merchant.shop_name}
     elif refund is not None:
@@ -170,7 +170,8 @@ def _line(entry: Entry, activities: dict[int, str], items: dict[int, list[str]])
         title = _("冲正：%(what)s") % {
             "what": (original.memo or original.get_kind_display()) if original else kind_label
         }
-        detail = posting.memo if posting.memo and not posting.memo.startswith("冲正 #") else ""
+        own = STORED_TEXT["reversal"] % {"posting": ""}  # the memo reverse() writes
+        detail = posting.memo if posting.memo and not posting.memo.startswith(own) else ""
         approved = _person(posting.actor)
     elif posting.kind == PostingKind.ADJUSTMENT:
         title = kind_label

@@ -293,11 +293,20 @@ class HeadCheck:
         }
 
 
+class BadHead(ValueError):
+    """A head that is not one: ``field`` names the part at fault (``seq``, ``hash``, or
+    ``head`` for the whole text)."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def parse_head(text: str) -> tuple[int, str]:
-    """``"SEQ:HASH"`` as printed on a notice board -> (seq, lower-case hash); ValueError else."""
+    """``"SEQ:HASH"`` as printed on a notice board -> (seq, lower-case hash); BadHead else."""
     seq_text, sep, digest = (text or "").strip().partition(":")
     if not sep:
-        raise ValueError(_("链头应写成 序号:校验码，例如 128:3f9a…（64位）"))
+        raise BadHead(_("链头应写成 序号:校验码，例如 128:3f9a…（64位）"), field="head")
     return check_head(seq_text.strip(), digest.strip())
 
 
@@ -305,10 +314,10 @@ def check_head(seq: object, digest: object) -> tuple[int, str]:
     """A head's two parts, checked: seq a whole number from 1, hash 64 hexadecimal digits."""
     text = str(seq).strip() if isinstance(seq, (str, int)) and not isinstance(seq, bool) else ""
     if not (text.isascii() and text.isdigit() and 0 < len(text) <= 18 and int(text) >= 1):
-        raise ValueError(_("序号应为从 1 开始的整数"))
+        raise BadHead(_("序号应为从 1 开始的整数"), field="seq")
     value = digest.strip().lower() if isinstance(digest, str) else ""
     if len(value) != 64 or not set(value) <= HEX:
-        raise ValueError(_("校验码应为 64 位十六进制数字（0-9、a-f）"))
+        raise BadHead(_("校验码应为 64 位十六进制数字（0-9、a-f）"), field="hash")
     return int(text), value
 
 

@@ -51,6 +51,8 @@ CODE_PREFIX = "88"
 CODE_RANDOM_DIGITS = 10
 CODE_MAC_DIGITS = 6
 CODE_LIFETIME = dt.timedelta(seconds=60)
+# Memos written into the ledger stay Chinese whatever the caller's language.
+STORED_TEXT = {"payment": "%(shop)s 消费", "refund": "%(shop)s 退款"}
 
 
 # --- signing merchants -----------------------------------------------------------------------
@@ -111,7 +113,8 @@ def merchant_create(
         )
         if unknown := [pk for pk in cashiers if pk not in allowed]:
             raise invalid(
-                _("不是您管辖范围内的商家收银员：%(who)s") % {"who": "、".join(map(str, unknown))},
+                _("不是您管辖范围内的商家收银员：%(who)s")
+                % {"who": _("、").join(map(str, unknown))},
                 field="cashiers",
                 unknown=unknown,
             )
@@ -421,7 +424,7 @@ def _take(
                         Leg(merchant_account(merchant), points),
                     ],
                     actor_id=actor.user_id,
-                    memo=f"{merchant.shop_name} 消费",
+                    memo=STORED_TEXT["payment"] % {"shop": merchant.shop_name},
                     request_hash=digest,
                     ref=("merchant", merchant.pk),
                 ),
@@ -502,7 +505,7 @@ def refund_create(
                         Leg(household_account(household=payment.household), points),
                     ],
                     actor_id=actor.user_id,
-                    memo=f"{merchant.shop_name} 退款",
+                    memo=STORED_TEXT["refund"] % {"shop": merchant.shop_name},
                     ref=("merchant", merchant.pk),
                 ),
             )

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from civicpoints.awards.models import Claim
     from civicpoints.stores.models import Delivery, Order
 
-SIGN = "【文明积分】"
+SIGN = "【文明积分】"  # the signature registered with the SMS carrier
 LANGUAGE = "zh-hans"
 
 
@@ -119,7 +119,7 @@ def _posted_text(claims: Sequence[Claim], owed: dict[int, int]) -> str:
         parts.append(
             _("其中 %(points)s 分余额不足，将从以后的积分中扣除") % {"points": format_points(left)}
         )
-    return "，".join(parts) + "。"
+    return _("，").join(parts) + _("。")
 
 
 def order_ready(order: Order) -> bool:

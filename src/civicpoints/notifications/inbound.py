@@ -44,6 +44,8 @@ log = logging.getLogger("civicpoints.notifications")
 
 MAX_SKEW = dt.timedelta(minutes=5)
 MAX_BODY = 4096
+# What residents text in: the words of each command (Chinese, or its pinyin initials).
+COMMANDS = {"balance": frozenset({"积分", "JF"}), "history": frozenset({"明细", "MX"})}
 
 
 class Outcome(enum.Enum):
@@ -159,11 +161,7 @@ def sms_inbound(*, body: bytes, signature: str, now: dt.datetime | None = None) 
 def command_of(text: str) -> str:
     """积分 / JF -> "balance", 明细 / MX -> "history", else "help"."""
     word = "".join(unicodedata.normalize("NFKC", text or "").split()).upper()
-    if word in {"积分", "JF"}:
-        return "balance"
-    if word in {"明细", "MX"}:
-        return "history"
-    return "help"
+    return next((command for command, words in COMMANDS.items() if word in words), "help")
 
 
 def reply_for(household: Household, text: str) -> str:
@@ -194,7 +192,7 @@ def _balance_text(household: Household) -> str:
         text += _("；暂无公示中的积分")
     if coming.deduction:
         text += _("；公示中扣分 %(points)s 分") % {"points": format_points(coming.deduction)}
-    return text + "。"
+    return text + _("。")
 
 
 def _history_text(household: Household) -> str:
@@ -204,5 +202,8 @@ def _history_text(household: Household) -> str:
     parts = []
     for line in lines:
         day = timezone.localtime(line.created_at)
-        parts.append(f"{day.month}月{day.day}日 {line.title} {line.signed_points}")
-    return _("最近三笔：") + "；".join(parts) + "。"
+        parts.append(
+            _("%(m)d月%(d)d日 %(title)s %(points)s")
+            % {"m": day.month, "d": day.day, "title": line.title, "points": line.signed_points}
+        )
+    return _("最近三笔：") + _("；").join(parts) + _("。")

@@ -113,7 +113,7 @@ def key_problems(recorded: dict[str, Any]) -> list[str]:
     if missing:
         problems.append(
             _("FIELD_ENCRYPTION_KEYS 缺少备份时的第 %(n)s 个密钥：用它加密的身份证号将无法解密")
-            % {"n": "、".join(missing)}
+            % {"n": _("、").join(missing)}
         )
     return problems
 
@@ -645,7 +645,7 @@ def _check_target(
     if unknown:
         raise BackupError(
             _("备份来自更新的程序版本（本程序不认识迁移 %(names)s）：请先升级程序再恢复")
-            % {"names": "、".join(unknown[:5])}
+            % {"names": _("、").join(unknown[:5])}
         )
     if force:
         return

@@ -115,7 +115,12 @@ def activity_cancel_view(
 def _when(activity: Activity) -> str:
     start = timezone.localtime(activity.starts_at)
     end = timezone.localtime(activity.ends_at)
-    return f"{start.month}月{start.day}日 {start:%H:%M}–{end:%H:%M}"
+    return _("%(m)d月%(d)d日 %(start)s–%(end)s") % {
+        "m": start.month,
+        "d": start.day,
+        "start": f"{start:%H:%M}",
+        "end": f"{end:%H:%M}",
+    }
 
 
 def _hours_state(row: Attendance) -> tuple[str, str, str]:

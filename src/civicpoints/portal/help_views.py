@@ -110,7 +110,7 @@ def _choices(household: Household) -> list[tuple[int, str]]:
     for pk, name, address in rows:
         if seen[name] > 1:
             tail = address.split(village)[-1] if village and village in address else address
-            name = f"{name}（{tail[-10:] or pk}）"
+            name = _("%(name)s（%(where)s）") % {"name": name, "where": tail[-10:] or pk}
         out.append((pk, name))
     return out
 

@@ -155,7 +155,7 @@ def report(request: HttpRequest, household: Household) -> HttpResponse:
             quantity = Decimal(request.POST.get("quantity", "").strip() or "x")
             occurred_on = dt.date.fromisoformat(request.POST.get("occurred_on") or "")
         except (InvalidOperation, ValueError):
-            messages.error(request, "请填写数量和日期")
+            messages.error(request, _("请填写数量和日期"))
         else:
             try:
                 claim_self_report(
@@ -170,7 +170,7 @@ def report(request: HttpRequest, household: Household) -> HttpResponse:
             except ApplicationError as exc:
                 messages.error(request, exc.message)
             else:
-                messages.success(request, "已提交，村里审核后会公示。")
+                messages.success(request, _("已提交，村里审核后会公示。"))
                 return redirect("portal:home")
     return render(
         request,

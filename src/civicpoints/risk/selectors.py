@@ -318,7 +318,8 @@ def evidence_rows(flag: RiskFlag) -> list[EvidenceRow]:
     for h in Household.objects.filter(
         scheme_id=scheme_id, pk__in=by_kind[EvidenceKind.HOUSEHOLD]
     ).select_related("village"):
-        add(EvidenceKind.HOUSEHOLD, h.pk, f"{h.head_name}（{h.village.name}）", ("household", h.pk))
+        name = _("%(name)s（%(village)s）") % {"name": h.head_name, "village": h.village.name}
+        add(EvidenceKind.HOUSEHOLD, h.pk, name, ("household", h.pk))
     for c in (
         Claim.objects.filter(scheme_id=scheme_id, pk__in=by_kind[EvidenceKind.CLAIM])
         .select_related("household", "rule")

@@ -76,11 +76,15 @@ class LimitPeriod(models.TextChoices):
     YEAR = "year", _("每年")
 
 
+# A product's unit is data the store types (件, 斤, 袋); this is the one most goods take.
+DEFAULT_UNIT = "件"
+
+
 class Product(models.Model):
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
     store = models.ForeignKey(Store, models.PROTECT, related_name="products")
     name = models.CharField(_("商品名称"), max_length=100)
-    unit = models.CharField(_("单位"), max_length=10, default="件")
+    unit = models.CharField(_("单位"), max_length=10, default=DEFAULT_UNIT)
     price = models.BigIntegerField(_("积分价格(百分之一积分)"))
     photo = models.CharField(max_length=200, blank=True)  # relative to settings.EVIDENCE_ROOT
     limit_quantity = models.PositiveIntegerField(_("每户限兑数量"), null=True, blank=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.activities.models import (
     Activity,
@@ -42,6 +43,16 @@ CODE_LENGTH = 12  # card codes have 10: the two never look alike
 MAX_DURATION = dt.timedelta(hours=24)
 ROUNDING_MINUTES = (1, 15, 30, 60)
 
+# Text written into the claims an activity makes (and into attendance rows) stays Chinese
+# whatever the language of the admin who closes it.
+STORED_TEXT = {
+    "note": "志愿活动「%(activity)s」%(hours)s 小时%(capped)s",
+    "capped": "（已按本次活动上限计）",
+    "witness": "签到员 %(user)s",
+    "witness_record": "活动签到记录",
+    "too_short": "在活动时间内不足一个计时单位",
+}
+
 
 def new_activity_code() -> str:
     return "".join(secrets.choice(CARD_ALPHABET) for _ in range(CODE_LENGTH))
@@ -50,9 +61,9 @@ def new_activity_code() -> str:
 def clean_text(raw: str, *, field: str, limit: int, required: bool = False) -> str:
     value = (raw or "").strip()
     if required and not value:
-        raise invalid("不能为空", field=field)
+        raise invalid(_("不能为空"), field=field)
     if len(value) > limit:
-        raise invalid(f"太长（最多{limit}个字）", field=field)
+        raise invalid(_("太长（最多%(limit)d个字）") % {"limit": limit}, field=field)
     return value
 
 
@@ -77,7 +88,7 @@ def activity_locked(activity: Activity) -> Activity:
 def _activity_rule(scheme_id: int, rule_id: object, at: dt.datetime) -> Rule:
     rule = rule_in_force(scheme_id=scheme_id, rule_id=rule_id, at=at)
     if rule.unit != Unit.HOUR or rule.is_deduction:
-        raise invalid("志愿活动只能使用按小时计的加分细则", field="rule")
+        raise invalid(_("志愿活动只能使用按小时计的加分细则"), field="rule")
     return rule
 
 
@@ -107,7 +118,7 @@ def activity_create(
         RegionLevel.VILLAGE,
         RegionLevel.TOWNSHIP,
     ) or not region.path.startswith(scheme.operator_region.path):
-        raise invalid("活动须属于本方案内的一个村或乡镇", field="region")
+        raise invalid(_("活动须属于本方案内的一个村或乡镇"), field="region")
     require_role(
         actor,
         roles=ADMIN_ROLES,
@@ -121,23 +132,23 @@ def activity_create(
         "description": clean_text(description, field="description", limit=2000),
     }
     if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
-        raise invalid("时间须带时区", field="starts_at")
+        raise invalid(_("时间须带时区"), field="starts_at")
     if not (2000 <= starts_at.year <= 2100 and 2000 <= ends_at.year <= 2100):
-        raise invalid("活动时间不在合理范围内", field="starts_at")
+        raise invalid(_("活动时间不在合理范围内"), field="starts_at")
     if ends_at <= starts_at:
-        raise invalid("结束时间须晚于开始时间", field="ends_at")
+        raise invalid(_("结束时间须晚于开始时间"), field="ends_at")
     if ends_at - starts_at > MAX_DURATION:
-        raise invalid("一次活动不超过24小时；多日活动请按天分别发布", field="ends_at")
+        raise invalid(_("一次活动不超过24小时；多日活动请按天分别发布"), field="ends_at")
     if ends_at <= now:
-        raise invalid("活动结束时间已过", field="ends_at")
+        raise invalid(_("活动结束时间已过"), field="ends_at")
     if capacity is not None and not 1 <= capacity <= 100_000:
-        raise invalid("名额应在1到100000之间", field="capacity")
+        raise invalid(_("名额应在1到100000之间"), field="capacity")
     if per_activity_cap is not None and not 0 < per_activity_cap <= MAX_HUNDREDTHS:
-        raise invalid("每人上限必须为正数", field="per_activity_cap")
+        raise invalid(_("每人上限必须为正数"), field="per_activity_cap")
     if rounding_minutes not in ROUNDING_MINUTES:
-        raise invalid("时长取整只能是1、15、30或60分钟", field="rounding_minutes")
+        raise invalid(_("时长取整只能是1、15、30或60分钟"), field="rounding_minutes")
     if rounding not in Rounding.values:
-        raise invalid("取整方式无效", field="rounding")
+        raise invalid(_("取整方式无效"), field="rounding")
     rule = _activity_rule(scheme.pk, rule_id, now)
     with transaction.atomic():
         for _attempt in range(3):
@@ -181,7 +192,7 @@ def activity_publish(*, actor: Actor, activity: Activity) -> Activity:
         activity = activity_locked(activity)
         if activity.status != ActivityStatus.DRAFT:
             raise ApplicationError(
-                ErrorCode.ACTIVITY_NOT_OPEN, "只有草稿可以发布", {"status": activity.status}
+                ErrorCode.ACTIVITY_NOT_OPEN, _("只有草稿可以发布"), {"status": activity.status}
             )
         activity.status = ActivityStatus.PUBLISHED
         activity.save(update_fields=["status"])
@@ -202,11 +213,11 @@ def activity_cancel(*, actor: Actor, activity: Activity, reason: str) -> Activit
         activity = activity_locked(activity)
         if activity.status not in (ActivityStatus.DRAFT, ActivityStatus.PUBLISHED):
             raise ApplicationError(
-                ErrorCode.ACTIVITY_NOT_OPEN, "活动已结束或已取消", {"status": activity.status}
+                ErrorCode.ACTIVITY_NOT_OPEN, _("活动已结束或已取消"), {"status": activity.status}
             )
         if Attendance.objects.filter(activity_id=activity.pk).exists():
             raise ApplicationError(
-                ErrorCode.ACTIVITY_NOT_OPEN, "已有人签到的活动不能取消，请结束活动", {}
+                ErrorCode.ACTIVITY_NOT_OPEN, _("已有人签到的活动不能取消，请结束活动"), {}
             )
         activity.status = ActivityStatus.CANCELLED
         activity.save(update_fields=["status"])
@@ -241,7 +252,9 @@ def enrol_locked(
     """Enrol under the caller's lock on ``activity``: the guarded count of places."""
     existing = Enrolment.objects.filter(activity_id=activity.pk, household_id=household.pk).first()
     if existing is not None and existing.status == EnrolmentStatus.ENROLLED:
-        raise ApplicationError(ErrorCode.DUPLICATE, "该户已报名此活动", {"enrolment": existing.pk})
+        raise ApplicationError(
+            ErrorCode.DUPLICATE, _("该户已报名此活动"), {"enrolment": existing.pk}
+        )
     if activity.capacity is not None:
         taken = Enrolment.objects.filter(
             activity_id=activity.pk, status=EnrolmentStatus.ENROLLED
@@ -249,7 +262,8 @@ def enrol_locked(
         if taken >= activity.capacity:
             raise ApplicationError(
                 ErrorCode.ACTIVITY_FULL,
-                f"「{activity.title}」{activity.capacity} 个名额已满",
+                _("「%(activity)s」%(capacity)d 个名额已满")
+                % {"activity": activity.title, "capacity": activity.capacity},
                 {"capacity": activity.capacity, "enrolled": taken},
             )
     if existing is not None:  # signed up again after cancelling
@@ -295,12 +309,12 @@ def activity_enrol(
         member_id is not None
         and not Member.objects.filter(pk=member_id, household=household).exists()
     ):
-        raise invalid("成员不属于该户", field="member")
+        raise invalid(_("成员不属于该户"), field="member")
     with transaction.atomic():
         activity = activity_locked(activity)
         if activity.status != ActivityStatus.PUBLISHED or now >= activity.ends_at:
             raise ApplicationError(
-                ErrorCode.ACTIVITY_NOT_OPEN, "活动未在报名中", {"status": activity.status}
+                ErrorCode.ACTIVITY_NOT_OPEN, _("活动未在报名中"), {"status": activity.status}
             )
         enrolment = enrol_locked(
             activity,
@@ -340,7 +354,7 @@ def activity_enrolment_cancel(
         if Attendance.objects.filter(
             activity_id=activity.pk, household_id=enrolment.household_id
         ).exists():
-            raise ApplicationError(ErrorCode.ALREADY_CHECKED_IN, "已签到，不能取消报名")
+            raise ApplicationError(ErrorCode.ALREADY_CHECKED_IN, _("已签到，不能取消报名"))
         if enrolment.status == EnrolmentStatus.ENROLLED:
             enrolment.status = EnrolmentStatus.CANCELLED
             enrolment.save(update_fields=["status"])
@@ -364,7 +378,9 @@ class CloseResult:
 def _witness(attendance: Attendance) -> str:
     user_id = attendance.checked_out_by_id or attendance.checked_in_by_id
     user = User.objects.filter(pk=user_id).first() if user_id else None
-    return f"签到员 {user}"[:60] if user else "活动签到记录"
+    if user is None:
+        return STORED_TEXT["witness_record"]
+    return (STORED_TEXT["witness"] % {"user": user})[:60]
 
 
 def activity_close(
@@ -382,27 +398,28 @@ def activity_close(
         if activity.status not in (ActivityStatus.PUBLISHED, ActivityStatus.CLOSED):
             raise ApplicationError(
                 ErrorCode.ACTIVITY_NOT_OPEN,
-                "草稿或已取消的活动不能结束",
+                _("草稿或已取消的活动不能结束"),
                 {"status": activity.status},
             )
         if now < activity.starts_at:
-            raise ApplicationError(ErrorCode.ACTIVITY_NOT_OPEN, "活动开始后才能结束")
+            raise ApplicationError(ErrorCode.ACTIVITY_NOT_OPEN, _("活动开始后才能结束"))
         still_in = list(
             Attendance.objects.filter(activity_id=activity.pk, checked_out_at__isnull=True)
             .select_related("household")
             .order_by("pk")
         )
         if still_in:
-            names = "、".join(a.household.head_name for a in still_in[:5])
+            names = _("、").join(a.household.head_name for a in still_in[:5])
             raise ApplicationError(
                 ErrorCode.OPEN_ATTENDANCE,
-                f"还有 {len(still_in)} 户未签退（{names}），请先签退或由工作人员补签退",
+                _("还有 %(count)d 户未签退（%(names)s），请先签退或由工作人员补签退")
+                % {"count": len(still_in), "names": names},
                 {"attendances": [a.pk for a in still_in]},
             )
         try:
             rule = _activity_rule(activity.scheme_id, activity.rule_id, now)
         except NotFound:
-            raise invalid("该活动的积分细则已停用，请联系管理员", field="rule") from None
+            raise invalid(_("该活动的积分细则已停用，请联系管理员"), field="rule") from None
         result = CloseResult(activity=activity)
         rows = (
             Attendance.objects.select_for_update()
@@ -443,9 +460,9 @@ def _claim_for(
     problem = ""
     claim = None
     if quantity <= 0:
-        problem = "在活动时间内不足一个计时单位"
+        problem = STORED_TEXT["too_short"]
     else:
-        capped = "（已按本次活动上限计）" if quantity < hours else ""
+        capped = STORED_TEXT["capped"] if quantity < hours else ""
         try:
             with transaction.atomic():
                 claim = claim_create(
@@ -457,7 +474,12 @@ def _claim_for(
                         source=ClaimSource.ACTIVITY,
                         proposed_by_id=actor.user_id,
                         member_id=attendance.member_id,
-                        note=f"志愿活动「{activity.title}」{format_hours(hours)} 小时{capped}",
+                        note=STORED_TEXT["note"]
+                        % {
+                            "activity": activity.title,
+                            "hours": format_hours(hours),
+                            "capped": capped,
+                        },
                         witness=_witness(attendance),
                         origin_ref=f"activity:{activity.pk}",
                     ),

@@ -14,6 +14,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from civicpoints.activities.models import (
     Activity,
@@ -36,7 +37,7 @@ from civicpoints.households.models import Household
 from civicpoints.schemes.scope import Actor
 
 CHECKIN_OPENS_BEFORE = dt.timedelta(hours=1)
-UNKNOWN_CARD = "未找到该卡号，或该户不在本活动范围内"
+UNKNOWN_CARD = gettext_lazy("未找到该卡号，或该户不在本活动范围内")
 
 
 def _require_checker(actor: Actor, activity: Activity, action: str) -> None:
@@ -47,7 +48,7 @@ def _require_checker(actor: Actor, activity: Activity, action: str) -> None:
 def _scanned(activity: Activity, code: str) -> Household:
     household = household_by_code(activity, code)
     if household is None:
-        raise ApplicationError(ErrorCode.NOT_FOUND, UNKNOWN_CARD, {"object": "card"})
+        raise ApplicationError(ErrorCode.NOT_FOUND, str(UNKNOWN_CARD), {"object": "card"})
     may_take_part(activity, household)
     return household
 
@@ -56,13 +57,22 @@ def _open(activity: Activity) -> None:
     if activity.status != ActivityStatus.PUBLISHED:
         raise ApplicationError(
             ErrorCode.ACTIVITY_NOT_OPEN,
-            "活动未发布、已结束或已取消，不能签到签退",
+            _("活动未发布、已结束或已取消，不能签到签退"),
             {"status": activity.status},
         )
 
 
 def _local_hm(value: dt.datetime) -> str:
     return f"{timezone.localtime(value):%H:%M}"
+
+
+def _local_day_hm(value: dt.datetime) -> str:
+    local = timezone.localtime(value)
+    return _("%(month)s月%(day)s日 %(time)s") % {
+        "month": f"{local:%m}",
+        "day": f"{local:%d}",
+        "time": f"{local:%H:%M}",
+    }
 
 
 def activity_check_in(
@@ -101,8 +111,8 @@ def _check_in_locked(
     if not opens <= now <= activity.ends_at:
         raise ApplicationError(
             ErrorCode.OUTSIDE_CHECKIN_WINDOW,
-            f"签到时间为 {timezone.localtime(opens):%m月%d日 %H:%M} 至 "
-            f"{_local_hm(activity.ends_at)}",
+            _("签到时间为 %(opens)s 至 %(closes)s")
+            % {"opens": _local_day_hm(opens), "closes": _local_hm(activity.ends_at)},
             {"opens_at": opens.isoformat(), "closes_at": activity.ends_at.isoformat()},
         )
     earlier = Attendance.objects.filter(activity_id=activity.pk, household_id=household.pk).first()
@@ -203,12 +213,14 @@ def _refuse_again(earlier: Attendance, household: Household) -> None:
     if earlier.checked_out_at is None:
         raise ApplicationError(
             ErrorCode.ALREADY_CHECKED_IN,
-            f"{household.head_name} 已于 {_local_hm(earlier.checked_in_at)} 签到，请勿重复签到",
+            _("%(name)s 已于 %(time)s 签到，请勿重复签到")
+            % {"name": household.head_name, "time": _local_hm(earlier.checked_in_at)},
             detail,
         )
     raise ApplicationError(
         ErrorCode.ALREADY_CHECKED_OUT,
-        f"{household.head_name} 已于 {_local_hm(earlier.checked_out_at)} 签退",
+        _("%(name)s 已于 %(time)s 签退")
+        % {"name": household.head_name, "time": _local_hm(earlier.checked_out_at)},
         detail | {"checked_out_at": earlier.checked_out_at.isoformat()},
     )
 
@@ -222,7 +234,7 @@ def _attendance_locked(activity: Activity, household: Household) -> Attendance:
     if attendance is None:
         raise ApplicationError(
             ErrorCode.NOT_CHECKED_IN,
-            f"{household.head_name} 尚未签到，不能签退",
+            _("%(name)s 尚未签到，不能签退") % {"name": household.head_name},
             {"household": household.pk, "head_name": household.head_name},
         )
     if attendance.checked_out_at is not None:
@@ -256,7 +268,7 @@ def _check_out_locked(
     _open(activity)
     attendance = _attendance_locked(activity, household)
     if now < attendance.checked_in_at:
-        raise invalid("签退时间早于签到时间", field="at")
+        raise invalid(_("签退时间早于签到时间"), field="at")
     attendance.checked_out_at = now
     attendance.checked_out_by_id = user_id
     attendance.save(update_fields=["checked_out_at", "checked_out_by"])
@@ -286,9 +298,9 @@ def attendance_close_checkout(
         attendance = _attendance_locked(activity, household)
         leave = checked_out_at or min(activity.ends_at, now)
         if timezone.is_naive(leave):
-            raise invalid("时间须带时区", field="checked_out_at")
+            raise invalid(_("时间须带时区"), field="checked_out_at")
         if not attendance.checked_in_at <= leave <= now:
-            raise invalid("签退时间须在签到之后、当前时间之前", field="checked_out_at")
+            raise invalid(_("签退时间须在签到之后、当前时间之前"), field="checked_out_at")
         attendance.checked_out_at = leave
         attendance.checked_out_by_id = actor.user_id
         attendance.closed_by_staff = True

@@ -35,6 +35,15 @@ from civicpoints.schemes.scope import Actor, require_role
 
 MAX_HOURS = Decimal(24)
 
+# Text written into the helper's claim stays Chinese whatever the language of who confirms it.
+STORED_TEXT = {
+    "note": "邻里互助：帮助 %(name)s %(hours)s 小时",
+    "note_more": "%(note)s。%(more)s",
+    "recorded": "受助户 %(name)s 登记",
+    "confirmed": "受助户 %(name)s 确认",
+    "checked": "受助户 %(name)s（%(user)s 核实）",
+}
+
 
 def _checked(
     *,
@@ -165,7 +174,7 @@ def mutual_help_report(
             "【文明积分】%(helper)s 登记了 %(day)s 帮助您 %(hours)s 小时，请在手机上确认。"
         ) % {
             "helper": helper.head_name,
-            "day": f"{occurred_on.month}月{occurred_on.day}日",
+            "day": _("%(month)d月%(day)d日") % {"month": occurred_on.month, "day": occurred_on.day},
             "hours": format_hours(quantity),
         }
         # One "please confirm" text a day per helped household, however many records: a
@@ -218,7 +227,11 @@ def mutual_help_record_received(
         # record in one UPDATE: the database never holds a helped-side record without a claim.
         help_row = _locked(help_row)
         _confirm_locked(
-            help_row, actor=None, now=now, witness=f"受助户 {helped.head_name} 登记", received=True
+            help_row,
+            actor=None,
+            now=now,
+            witness=STORED_TEXT["recorded"] % {"name": helped.head_name},
+            received=True,
         )
         audit_record(
             actor_id=None,
@@ -259,7 +272,7 @@ def _decider(help_row: MutualHelp, actor: Actor | None, household: Household | N
     )
     if help_row.reported_by_id is not None and actor.user_id == help_row.reported_by_id:
         raise ApplicationError(
-            ErrorCode.SAME_APPROVER, "报告人不能自己确认，请由受助户或另一位工作人员确认"
+            ErrorCode.SAME_APPROVER, _("报告人不能自己确认，请由受助户或另一位工作人员确认")
         )
 
 
@@ -285,12 +298,15 @@ def _confirm_locked(
     helped_name = help_row.helped.head_name
     if not witness and actor is not None:
         user = User.objects.filter(pk=actor.user_id or 0).first()
-        witness = f"受助户 {helped_name}（{user} 核实）"
+        witness = STORED_TEXT["checked"] % {"name": helped_name, "user": user}
     elif not witness:
-        witness = f"受助户 {helped_name} 确认"
-    note = f"邻里互助：帮助 {helped_name} {format_hours(help_row.hours)} 小时"
+        witness = STORED_TEXT["confirmed"] % {"name": helped_name}
+    note = STORED_TEXT["note"] % {
+        "name": helped_name,
+        "hours": format_hours(help_row.hours),
+    }
     if help_row.note:
-        note += f"。{help_row.note}"
+        note = STORED_TEXT["note_more"] % {"note": note, "more": help_row.note}
     claim = claim_create(
         NewClaim(
             household=help_row.helper,

@@ -28,6 +28,7 @@ from civicpoints.schemes.models import Region, Role
 from civicpoints.schemes.scope import Actor
 from civicpoints.schemes.selectors import region_for, scheme_for_region, staff_holding
 from civicpoints.stores.models import (
+    DEFAULT_UNIT,
     LimitPeriod,
     Product,
     StockMove,
@@ -221,7 +222,7 @@ def products(request: HttpRequest, store_id: str) -> list[dict[str, Any]]:
 class ProductIn(Schema):
     name: Trimmed = Field(min_length=1, max_length=100)
     price: Points = Field(description="积分价格，最多两位小数")
-    unit: Trimmed = Field(default="件", min_length=1, max_length=10)
+    unit: Trimmed = Field(default=DEFAULT_UNIT, min_length=1, max_length=10)
     limit_quantity: int | None = Field(default=None, ge=1, le=10_000, strict=True)
     limit_period: LimitPeriod = LimitPeriod.NONE
     low_stock_at: int = Field(default=5, ge=0, le=1_000_000, strict=True)

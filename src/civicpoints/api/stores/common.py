@@ -106,5 +106,5 @@ def named_staff(
     by_name = {name: pk for pk, name in found}
     unknown = [str(r) for r in ids if r not in by_id] + [n for n in names if n not in by_name]
     if unknown:
-        raise invalid(message % {"who": "、".join(unknown)}, field=field, unknown=unknown)
+        raise invalid(message % {"who": _("、").join(unknown)}, field=field, unknown=unknown)
     return sorted({*(by_id[i] for i in ids), *(by_name[n] for n in names)})

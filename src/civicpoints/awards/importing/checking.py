@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Sum
 from django.db.models.functions import ExtractYear
+from django.utils.translation import gettext as _
 
 from civicpoints.awards.importing.parsing import Line
 from civicpoints.awards.importing.sheet import LABEL
@@ -241,7 +242,7 @@ class Checker:
             used = (
                 Claim.objects.filter(
                     scheme_id=self.scheme.pk,
-                    village_id__in=sorted({v for v, _ in self.quotas}),
+                    village_id__in=sorted({v for v, _year in self.quotas}),
                     is_deduction=False,
                     status__in=LIVE_STATUSES,
                     occurred_on__year__in=years,
@@ -264,14 +265,18 @@ class Checker:
         if line.card:
             by_card = self.by_card.get(line.card)
             if by_card is None:
-                self.bad(line, LABEL["card"], f"没有卡号为 {line.card} 的农户")
+                self.bad(line, LABEL["card"], _("没有卡号为 %(card)s 的农户") % {"card": line.card})
                 return None
             if line.digest and (by_id is None or by_id.household_id != by_card.household_id):
-                self.bad(line, LABEL["id"], "身份证号与卡号不是同一户，请核对")
+                self.bad(line, LABEL["id"], _("身份证号与卡号不是同一户，请核对"))
                 return None
             return by_id or by_card
         if by_id is None:
-            self.bad(line, LABEL["id"], f"本方案中没有登记这个身份证号（{line.masked_id}）的农户")
+            self.bad(
+                line,
+                LABEL["id"],
+                _("本方案中没有登记这个身份证号（%(id)s）的农户") % {"id": line.masked_id},
+            )
         return by_id
 
     def covered(self, path: str, cache: dict[str, bool], roles: frozenset[str]) -> bool:
@@ -292,25 +297,36 @@ class Checker:
         person = self.person(line)
         rule = self.rules.get(line.code)
         if rule is None:
-            state = "已停用" if line.code in self.retired else "不存在"
-            self.bad(line, line.column or LABEL["rule"], f"细则编号 {line.code} {state}")
+            message = (
+                _("细则编号 %(code)s 已停用")
+                if line.code in self.retired
+                else _("细则编号 %(code)s 不存在")
+            )
+            self.bad(line, line.column or LABEL["rule"], message % {"code": line.code})
         if person is None:
             return None
         home = self.homes[person.household_id]
         if not self.covered(home.village_path, self.in_scope, PROPOSERS):
-            self.bad(line, LABEL["village"], "该户不在您的管辖范围内")
+            self.bad(line, LABEL["village"], _("该户不在您的管辖范围内"))
             return None
         if line.name != person.name.replace(" ", "").replace("\u3000", ""):
-            whose = "该身份证号登记的姓名" if person.member_id else "该卡号登记的户主姓名"
-            self.bad(line, LABEL["name"], f"姓名“{line.name}”与{whose}“{person.name}”不一致")
+            message = (
+                _("姓名“%(name)s”与该身份证号登记的姓名“%(registered)s”不一致")
+                if person.member_id
+                else _("姓名“%(name)s”与该卡号登记的户主姓名“%(registered)s”不一致")
+            )
+            self.bad(line, LABEL["name"], message % {"name": line.name, "registered": person.name})
         if (line.village and line.village != home.village_name) or (
             line.township and line.township != home.township_name
         ):
             self.bad(
                 line,
                 LABEL["village"],
-                f"该户登记在{home.township_name}{home.village_name}，"
-                f"表中填的是{line.township}{line.village}",
+                _("该户登记在%(registered)s，表中填的是%(written)s")
+                % {
+                    "registered": home.township_name + home.village_name,
+                    "written": line.township + line.village,
+                },
             )
         if rule is None:
             return None
@@ -331,7 +347,7 @@ class Checker:
                 now=self.now,
             )
         except ApplicationError as exc:
-            prefix = f"「{line.column}」" if line.column else ""
+            prefix = _("「%(code)s」") % {"code": line.column} if line.column else ""
             self.bad(line, line.column or LABEL["quantity"], prefix + exc.message)
             return None
         if not self._limits(line, claim, rule, home):
@@ -343,12 +359,13 @@ class Checker:
         ok = True
         household_id, code, day = claim.household_id, line.code, claim.occurred_on
         key = (household_id, code, day)
-        prefix = f"「{line.column}」" if line.column else ""
+        prefix = _("「%(code)s」") % {"code": line.column} if line.column else ""
         if key in self.first_row:
             self.bad(
                 line,
                 line.column or LABEL["rule"],
-                f"{prefix}与第{self.first_row[key]}行重复（同一户、同一细则、同一天）",
+                _("%(prefix)s与第%(row)s行重复（同一户、同一细则、同一天）")
+                % {"prefix": prefix, "row": self.first_row[key]},
             )
             return False
         self.first_row[key] = line.row
@@ -356,8 +373,8 @@ class Checker:
             self.bad(
                 line,
                 line.column or LABEL["rule"],
-                f"该户 {day:%Y-%m-%d} 已有「{rule.name}」的申报（#{self.existing[key]}），"
-                "不能重复导入",
+                _("该户 %(day)s 已有「%(rule)s」的申报（#%(claim)s），不能重复导入")
+                % {"day": f"{day:%Y-%m-%d}", "rule": rule.name, "claim": self.existing[key]},
             )
             ok = False
         if claim.is_deduction:
@@ -365,7 +382,10 @@ class Checker:
         for start, end, reason in self.bans.get(household_id, ()):
             if start <= day <= end:
                 self.bad(
-                    line, LABEL["name"], f"该户处于一票否决期内（至 {end:%Y-%m-%d}）：{reason}"
+                    line,
+                    LABEL["name"],
+                    _("该户处于一票否决期内（至 %(until)s）：%(reason)s")
+                    % {"until": f"{end:%Y-%m-%d}", "reason": reason},
                 )
                 ok = False
         periods = _period_keys(household_id, code, day)
@@ -381,10 +401,26 @@ class Checker:
                 self.bad(
                     line,
                     line.column or LABEL["quantity"],
-                    f"{prefix}「{rule.name}」{CAP_NAMES[period]}上限 {format_points(cap)} 分，"
-                    f"已有 {format_points(earlier + here)} 分"
-                    + (f"（其中本文件 {format_points(here)} 分）" if here else "")
-                    + f"，本次 {format_points(claim.points)} 分",
+                    (
+                        _(
+                            "%(prefix)s「%(rule)s」%(period)s上限 %(cap)s 分，已有 %(used)s 分"
+                            "（其中本文件 %(here)s 分），本次 %(requested)s 分"
+                        )
+                        if here
+                        else _(
+                            "%(prefix)s「%(rule)s」%(period)s上限 %(cap)s 分，已有 %(used)s 分，"
+                            "本次 %(requested)s 分"
+                        )
+                    )
+                    % {
+                        "prefix": prefix,
+                        "rule": rule.name,
+                        "period": CAP_NAMES[period],
+                        "cap": format_points(cap),
+                        "used": format_points(earlier + here),
+                        "here": format_points(here),
+                        "requested": format_points(claim.points),
+                    },
                 )
                 ok = False
         quota_key = (claim.village_id, day.year)
@@ -397,9 +433,17 @@ class Checker:
                     self.bad(
                         line,
                         LABEL["village"],
-                        f"{home.village_name}{day.year}年积分额度 {format_points(quota)} 分，"
-                        f"已用 {format_points(used)} 分，本文件到这一行共 "
-                        f"{format_points(here + claim.points)} 分，超出额度（后面同村的行不再逐行列出）",
+                        _(
+                            "%(village)s%(year)s年积分额度 %(quota)s 分，已用 %(used)s 分，"
+                            "本文件到这一行共 %(file)s 分，超出额度（后面同村的行不再逐行列出）"
+                        )
+                        % {
+                            "village": home.village_name,
+                            "year": day.year,
+                            "quota": format_points(quota),
+                            "used": format_points(used),
+                            "file": format_points(here + claim.points),
+                        },
                     )
                 ok = False
         if not self._approvable(line, claim, rule, home):
@@ -420,8 +464,11 @@ class Checker:
             self.bad(
                 line,
                 line.column or LABEL["rule"],
-                f"「{rule.name}」需要上传照片，不能导入即审核通过；"
-                "请不勾选“导入即审核通过”，导入后补传照片再审核",
+                _(
+                    "「%(rule)s」需要上传照片，不能导入即审核通过；"
+                    "请不勾选“导入即审核通过”，导入后补传照片再审核"
+                )
+                % {"rule": rule.name},
             )
             return False
         return True
@@ -432,12 +479,15 @@ class Checker:
         head = [i for i in head if not i.row]
         tail = sorted(rows, key=lambda i: (i.row or 0, COLUMN_ORDER.get(i.column, 99)))
         if self.not_approver:
-            names = "、".join(self.not_approver)
+            names = _("、").join(self.not_approver)
             head = [
                 *head,
                 ImportIssue(
-                    f"您不是{names}的管理员，不能“导入即审核通过”。"
-                    "请不勾选这一项，导入后由村管理员在审核页面审核"
+                    _(
+                        "您不是%(villages)s的管理员，不能“导入即审核通过”。"
+                        "请不勾选这一项，导入后由村管理员在审核页面审核"
+                    )
+                    % {"villages": names}
                 ),
             ]
         return head + tail

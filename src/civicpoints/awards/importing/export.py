@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
@@ -69,7 +70,7 @@ class ExportResult:
 def parse_month(text: str) -> tuple[dt.date, dt.date]:
     found = MONTH.match((text or "").strip())
     if found is None or not 1 <= int(found.group(2)) <= 12:
-        raise invalid("月份应写成 2026-11 这样的格式", field="month")
+        raise invalid(_("月份应写成 2026-11 这样的格式"), field="month")
     first = dt.date(int(found.group(1)), int(found.group(2)), 1)
     last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
     return first, last
@@ -167,7 +168,7 @@ def claims_export(
 ) -> ExportResult:
     """Write the month's claims in the actor's scope to ``out`` (xlsx, or CSV as utf-8-sig)."""
     if fmt not in ("xlsx", "csv"):
-        raise invalid("格式只能是 xlsx 或 csv", field="format")
+        raise invalid(_("格式只能是 xlsx 或 csv"), field="format")
     if not any(g.scheme_id == scheme.pk for g in actor.grants):
         raise NotFound("scheme")
     first, last = parse_month(month)

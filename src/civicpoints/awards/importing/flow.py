@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
@@ -45,6 +46,8 @@ from civicpoints.schemes.scope import Actor
 
 BATCH = 1000
 KIND = "claims"
+# The claims' history says where they came from, in Chinese whatever the importer's language.
+STORED_TEXT = {"imported": "批量导入：%(file)s", "approved": "导入即审核通过"}
 
 
 @dataclass
@@ -150,9 +153,12 @@ class _Writer:
 
     def events(self, origin_ref: str, filename: str) -> None:
         """One INSERT ... SELECT per kind of event, over this import's claims."""
-        self._events(origin_ref, "submit", "", "%s", ClaimStatus.SUBMITTED, f"批量导入：{filename}")
+        reason = STORED_TEXT["imported"] % {"file": filename}
+        self._events(origin_ref, "submit", "", "%s", ClaimStatus.SUBMITTED, reason)
         if self.approve:
-            self._events(origin_ref, "approve", ClaimStatus.SUBMITTED, None, None, "导入即审核通过")
+            self._events(
+                origin_ref, "approve", ClaimStatus.SUBMITTED, None, None, STORED_TEXT["approved"]
+            )
 
     def _events(
         self,
@@ -412,7 +418,7 @@ def claim_import_commit(
         done = pending.done(user_id=actor.user_id, scheme_id=scheme.pk)
         if done is None:
             raise ApplicationError(
-                ErrorCode.IMPORT_IN_PROGRESS, "这个文件正在导入，请稍候刷新页面查看结果"
+                ErrorCode.IMPORT_IN_PROGRESS, _("这个文件正在导入，请稍候刷新页面查看结果")
             )
     return _result(token, done, replayed=True)
 

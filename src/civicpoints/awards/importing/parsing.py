@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from civicpoints.awards.importing.sheet import LABEL, RULE_KEY, normal_code
 from civicpoints.households import crypto, idcard
 from civicpoints.households.importing.checking import SCIENTIFIC, _as_typed, _numbers_lost
@@ -24,7 +27,7 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)
 SERIAL_DAYS = range(36_526, 73_051)  # an Excel date number between 2000 and 2099
 DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 DATE_DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-FORMS_HELP = (
+FORMS_HELP = gettext_lazy(
     "表头应包含：乡镇、村、户主姓名、身份证号、手机号、细则编号、细则名称、数量、发生日期、说明、证明人"
     "（每行一条）；或者每项细则一列、列名为细则编号（如 V01），每行一户"
 )
@@ -127,14 +130,16 @@ class _Reader:
         number = idcard.normalize(text)
         if "*" in number:
             self.bad(
-                LABEL["id"], "身份证号中间是*号（隐去了数字），请填写完整的身份证号，或者填写卡号"
+                LABEL["id"],
+                _("身份证号中间是*号（隐去了数字），请填写完整的身份证号，或者填写卡号"),
             )
             return "", "", card, False
         if not number:
             if card:
                 return "", "", card, True
             self.bad(
-                LABEL["id"], "身份证号不能为空" if "card" not in cells else "请填写身份证号或卡号"
+                LABEL["id"],
+                _("身份证号不能为空") if "card" not in cells else _("请填写身份证号或卡号"),
             )
             return "", "", "", False
         problem = idcard.problem(number)
@@ -154,23 +159,28 @@ class _Reader:
         if not text:
             if default is not None:
                 return default
-            self.bad(LABEL["date"], "发生日期不能为空")
+            self.bad(LABEL["date"], _("发生日期不能为空"))
             return None
         found = parse_date(raw, text)
         if found is None:
-            self.bad(LABEL["date"], f"发生日期“{text}”无法识别，请写成 2026-11-01 这样的日期")
+            self.bad(
+                LABEL["date"],
+                _("发生日期“%(text)s”无法识别，请写成 2026-11-01 这样的日期") % {"text": text},
+            )
         return found
 
     def quantity(self, raw: Any, column: str, prefix: str = "") -> Decimal | None:
         text = cell_text(raw)
         if not text:
-            self.bad(column, f"{prefix}数量不能为空")
+            self.bad(column, _("%(prefix)s数量不能为空") % {"prefix": prefix})
             return None
         value = parse_quantity(raw, text)
         if value is None:
-            self.bad(column, f"{prefix}数量“{text}”不是数字")
+            self.bad(
+                column, _("%(prefix)s数量“%(text)s”不是数字") % {"prefix": prefix, "text": text}
+            )
         elif value <= 0:
-            self.bad(column, f"{prefix}数量应为正数")
+            self.bad(column, _("%(prefix)s数量应为正数") % {"prefix": prefix})
             return None
         return value
 
@@ -190,16 +200,21 @@ def _form(table: Table) -> bool:
     at = table.header_row
     if "rule" in columns and rule_columns:
         raise FileProblem(
-            f"表头（第{at}行）既有“细则编号”列，又有按细则分列的数量列"
-            f"（{'、'.join(k[len(RULE_KEY) :] for k in rule_columns[:3])}），请只用一种格式"
+            _(
+                "表头（第%(row)s行）既有“细则编号”列，又有按细则分列的数量列（%(codes)s），请只用一种格式"
+            )
+            % {"row": at, "codes": _("、").join(k[len(RULE_KEY) :] for k in rule_columns[:3])}
         )
-    missing = [] if "id" in columns or "card" in columns else ["身份证号"]
+    missing = [] if "id" in columns or "card" in columns else [LABEL["id"]]
     if "rule" in columns:
         missing += [LABEL[k] for k in ("quantity", "date") if k not in columns]
     elif not rule_columns:
         missing += [LABEL["rule"], LABEL["quantity"]]
     if missing:
-        raise FileProblem(f"缺少必需的列：{'、'.join(missing)}。{FORMS_HELP}")
+        raise FileProblem(
+            _("缺少必需的列：%(missing)s。%(help)s")
+            % {"missing": _("、").join(missing), "help": FORMS_HELP}
+        )
     return "rule" not in columns
 
 
@@ -207,7 +222,10 @@ def parse_table(table: Table, *, default_date: dt.date | None = None) -> Parsed:
     """Lines of a sheet; ``default_date`` fills a wide sheet without a 发生日期 column."""
     wide = _form(table)
     if wide and "date" not in table.columns and default_date is None:
-        raise FileProblem(f"缺少必需的列：发生日期。{FORMS_HELP}")
+        raise FileProblem(
+            _("缺少必需的列：%(missing)s。%(help)s")
+            % {"missing": LABEL["date"], "help": FORMS_HELP}
+        )
     reader = _Reader(table)
     lines: list[Line] = []
     rule_columns = [k for k in table.columns if k.startswith(RULE_KEY)]
@@ -229,22 +247,22 @@ def parse_table(table: Table, *, default_date: dt.date | None = None) -> Parsed:
         digest, masked, card, usable = reader.identity(cells)
         name = _plain(text.get("name", ""))
         if not name:
-            reader.bad(LABEL["name"], "户主姓名不能为空")
+            reader.bad(LABEL["name"], _("户主姓名不能为空"))
         occurred_on = reader.date(cells, default_date)
         note, witness = text.get("note", ""), text.get("witness", "")
         if len(note) > 500:
-            reader.bad(LABEL["note"], "说明太长（最多500个字）")
+            reader.bad(LABEL["note"], _("说明太长（最多500个字）"))
         if len(witness) > 60:
-            reader.bad(LABEL["witness"], "证明人太长（最多60个字）")
+            reader.bad(LABEL["witness"], _("证明人太长（最多60个字）"))
         row_ok = len(reader.issues) + len(reader.lost) + len(reader.truncated) == before
         for key in filled:
             if wide:
                 code = key[len(RULE_KEY) :]
-                quantity = reader.quantity(cells.get(key), code, f"「{code}」")
+                quantity = reader.quantity(cells.get(key), code, _("「%(code)s」") % {"code": code})
             else:
                 code = normal_code(text.get("rule", ""))
                 if not code:
-                    reader.bad(LABEL["rule"], "细则编号不能为空")
+                    reader.bad(LABEL["rule"], _("细则编号不能为空"))
                 quantity = reader.quantity(cells.get("quantity"), LABEL["quantity"])
             lines.append(
                 Line(
@@ -265,8 +283,10 @@ def parse_table(table: Table, *, default_date: dt.date | None = None) -> Parsed:
                 )
             )
             if len(lines) > MAX_LINES:
-                raise FileProblem(f"一次最多导入{MAX_LINES}条积分，请分成几个文件分别导入")
+                raise FileProblem(
+                    _("一次最多导入%(limit)s条积分，请分成几个文件分别导入") % {"limit": MAX_LINES}
+                )
     if not lines:
-        raise FileProblem("文件里没有要导入的积分（数量都是空的）")
+        raise FileProblem(_("文件里没有要导入的积分（数量都是空的）"))
     issues = reader.finish()
     return Parsed(wide, lines, issues, len(table.rows), reader.id_rows)

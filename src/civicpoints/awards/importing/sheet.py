@@ -18,6 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 import xlsxwriter
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from civicpoints.exports import csv_writer, xlsx_write
 from civicpoints.households.importing.reading import COLUMNS as HOUSEHOLD_COLUMNS
@@ -52,6 +54,9 @@ RULE_KEY = "rule:"
 CODE_SHAPED = re.compile(r"^[A-Z]{1,4}[0-9]{1,4}$")
 LEADING_CODE = re.compile(r"^([A-Za-z0-9_-]+)(.*)$")
 WIDTHS = {"身份证号": 22, "手机号": 15, "细则名称": 24, "说明": 30, "发生日期": 12, "卡号": 13}
+# The template's sheets: claims, and the rules in force (the claims sheet's rule column
+# checks against the rules sheet by name, so the names are part of the format).
+SHEETS = {"claims": "积分申报", "rules": "细则"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -79,7 +84,7 @@ def layout(codes: Iterable[str]) -> Layout:
             return RULE_KEY + known.get(code, code)
         return None
 
-    return Layout(COLUMNS, required=("name",), what="考评表格", extra=rule_column)
+    return Layout(COLUMNS, required=("name",), what=gettext_noop("考评表格"), extra=rule_column)
 
 
 @dataclass(frozen=True)
@@ -97,25 +102,30 @@ class RuleInfo:
 
 def rule_info(rule: Rule) -> RuleInfo:
     caps = [
-        f"{label}{format_points(cap)}分"
-        for label, cap in (("日", rule.cap_day), ("月", rule.cap_month), ("年", rule.cap_year))
+        _("%(period)s%(points)s分") % {"period": label, "points": format_points(cap)}
+        for label, cap in (
+            (_("日"), rule.cap_day),
+            (_("月"), rule.cap_month),
+            (_("年"), rule.cap_year),
+        )
         if cap is not None
     ]
     evidence = [
         label
         for label, needed in (
-            ("照片", rule.needs_photo),
-            ("说明", rule.needs_note),
-            ("证明人", rule.needs_witness),
+            (_("照片"), rule.needs_photo),
+            (_("说明"), rule.needs_note),
+            (_("证明人"), rule.needs_witness),
         )
         if needed
     ]
-    review = "村级"
+    review = _("村级")
     if rule.approval_level == "township":
         review = (
-            "村级+乡镇"
+            _("村级+乡镇")
             if rule.township_threshold is None
-            else f"超过{format_points(rule.township_threshold)}分需乡镇复核"
+            else _("超过%(points)s分需乡镇复核")
+            % {"points": format_points(rule.township_threshold)}
         )
     return RuleInfo(
         code=rule.code,
@@ -124,23 +134,24 @@ def rule_info(rule: Rule) -> RuleInfo:
         unit=rule.get_unit_display(),
         points=format_points(rule.points_per_unit),
         sign=rule.get_sign_display(),
-        caps="，".join(caps) or "不限",
-        evidence="、".join(evidence) or "无",
+        caps=_("，").join(caps) or _("不限"),
+        evidence=_("、").join(evidence) or _("无"),
         review=review,
     )
 
 
 RULE_SHEET_HEADERS = (
-    "细则编号",
-    "类别",
-    "细则名称",
-    "单位",
-    "每单位积分",
-    "加分/扣分",
-    "每户上限",
-    "需要",
-    "审核",
+    gettext_lazy("细则编号"),
+    gettext_lazy("类别"),
+    gettext_lazy("细则名称"),
+    gettext_lazy("单位"),
+    gettext_lazy("每单位积分"),
+    gettext_lazy("加分/扣分"),
+    gettext_lazy("每户上限"),
+    gettext_lazy("需要"),
+    gettext_lazy("审核"),
 )
+RULE_NAME_COLUMN = 2
 
 
 def template_workbook(rules: Sequence[Rule], *, wide: bool = False) -> bytes:
@@ -151,7 +162,7 @@ def template_workbook(rules: Sequence[Rule], *, wide: bool = False) -> bytes:
     bold = book.add_format({"bold": True, "num_format": "@", "bg_color": "#E8F0E8"})
     date = book.add_format({"num_format": "yyyy-mm-dd"})
     number = book.add_format({"num_format": "0.##"})
-    sheet = book.add_worksheet("积分申报")
+    sheet = book.add_worksheet(SHEETS["claims"])
     keys: tuple[str, ...]
     if wide:
         keys = ("township", "village", "name", "id", "phone", "card", "date", "note", "witness")
@@ -176,9 +187,10 @@ def template_workbook(rules: Sequence[Rule], *, wide: bool = False) -> bytes:
             rule_col,
             {
                 "validate": "list",
-                "source": f"=细则!$A$2:$A${len(rules) + 1}",
+                "source": f"={SHEETS['rules']}!$A$2:$A${len(rules) + 1}",
                 "error_type": "warning",
-                "error_message": "请填写“细则”工作表中的细则编号",
+                "error_message": _("请填写“%(sheet)s”工作表中的细则编号")
+                % {"sheet": SHEETS["rules"]},
             },
         )
     first_quantity = len(keys) if wide else keys.index("quantity")
@@ -193,13 +205,13 @@ def template_workbook(rules: Sequence[Rule], *, wide: bool = False) -> bytes:
             "criteria": ">",
             "value": 0,
             "error_type": "warning",
-            "error_message": "数量应为正数",
+            "error_message": _("数量应为正数"),
         },
     )
-    listing = book.add_worksheet("细则")
-    for col, header in enumerate(RULE_SHEET_HEADERS):
-        listing.set_column(col, col, 24 if header == "细则名称" else 12, text)
-        xlsx_write(listing, 0, col, header, bold)
+    listing = book.add_worksheet(SHEETS["rules"])
+    for col, title in enumerate(RULE_SHEET_HEADERS):
+        listing.set_column(col, col, 24 if col == RULE_NAME_COLUMN else 12, text)
+        xlsx_write(listing, 0, col, str(title), bold)
     for r, rule in enumerate(rules, start=1):
         info = rule_info(rule)
         for col, value in enumerate(
@@ -228,9 +240,11 @@ def write_xlsx(rows: Iterable[Sequence[Any]], out: Any) -> int:
     text = book.add_format({"num_format": "@"})
     bold = book.add_format({"bold": True, "num_format": "@", "bg_color": "#E8F0E8"})
     date = book.add_format({"num_format": "yyyy-mm-dd"})
-    sheet = book.add_worksheet("积分申报")
+    sheet = book.add_worksheet(SHEETS["claims"])
     for col, header in enumerate(EXPORT_HEADERS):
-        sheet.set_column(col, col, WIDTHS.get(header, 12), date if header == "发生日期" else text)
+        sheet.set_column(
+            col, col, WIDTHS.get(header, 12), date if header == LABEL["date"] else text
+        )
         xlsx_write(sheet, 0, col, header, bold)
     count = 0
     for count, cells in enumerate(rows, start=1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
@@ -36,12 +37,12 @@ def fund_record(
         action="budget.fund",
     )
     if kind not in FundKind.values:
-        raise invalid("资金来源无效", field="kind")
+        raise invalid(_("资金来源无效"), field="kind")
     if not isinstance(amount_fen, int) or not 0 < amount_fen <= 10**14:
-        raise invalid("金额必须为正数", field="amount")
+        raise invalid(_("金额必须为正数"), field="amount")
     source = (source or "").strip()
     if not source or len(source) > 100:
-        raise invalid("请填写拨款单位或捐赠人（最多100个字）", field="source")
+        raise invalid(_("请填写拨款单位或捐赠人（最多100个字）"), field="source")
     with transaction.atomic():
         fund = Fund.objects.create(
             scheme=scheme,
@@ -75,13 +76,13 @@ def quota_set(
     if village.level != RegionLevel.VILLAGE or not village.path.startswith(
         scheme.operator_region.path
     ):
-        raise invalid("只能给本方案的村设定额度", field="village")
+        raise invalid(_("只能给本方案的村设定额度"), field="village")
     if not 2000 <= year <= 2100:
-        raise invalid("年度无效", field="year")
+        raise invalid(_("年度无效"), field="year")
     if not isinstance(points, int) or not 0 <= points <= MAX_HUNDREDTHS:
-        raise invalid("额度必须为非负数", field="points")
+        raise invalid(_("额度必须为非负数"), field="points")
     with transaction.atomic():
-        quota, _ = VillageQuota.objects.update_or_create(
+        quota, _created = VillageQuota.objects.update_or_create(
             scheme=scheme, village=village, year=year, defaults={"points": points}
         )
         audit_record(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
@@ -29,7 +30,7 @@ def evidence_attach(
     """Attach a photo to a claim still under review (the caller found the claim in scope)."""
     check_image(data)
     if claim.status not in (ClaimStatus.SUBMITTED, ClaimStatus.APPROVED):
-        raise ApplicationError(ErrorCode.INVALID_TRANSITION, "审核通过后不能再添加照片")
+        raise ApplicationError(ErrorCode.INVALID_TRANSITION, _("审核通过后不能再添加照片"))
     if household is not None:
         # A resident adds photos only to their own self-report.
         allowed = claim.household_id == household.pk and claim.source == ClaimSource.SELF_REPORT
@@ -42,7 +43,7 @@ def evidence_attach(
     if not allowed:
         raise ApplicationError(ErrorCode.PERMISSION_DENIED, detail={"action": "claim.evidence"})
     if ClaimEvidence.objects.filter(claim=claim).count() >= MAX_PHOTOS:
-        raise invalid(f"每条申报最多 {MAX_PHOTOS} 张照片", field="photo")
+        raise invalid(_("每条申报最多 %(n)d 张照片") % {"n": MAX_PHOTOS}, field="photo")
     with image_saved(data, scheme_id=claim.scheme_id) as image, transaction.atomic():
         evidence = ClaimEvidence.objects.create(
             scheme_id=claim.scheme_id,

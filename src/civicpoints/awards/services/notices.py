@@ -51,6 +51,12 @@ class FinalizeResult:
 
 BATCH = 500
 NOTIFY_CHUNK = 500  # households per notification transaction
+# Text written into claims' history and the ledger stays Chinese whatever the caller's language.
+STORED_TEXT = {
+    "posted": "公示期满，积分入账",
+    "posted_deduction": "公示期满，扣分入账",
+    "owed_taken": "（抵扣欠扣分 %(points)s）",
+}
 
 
 def notices_finalize(
@@ -233,7 +239,7 @@ def _finalize_batch(
                     action="post",
                     from_status=ClaimStatus.ON_NOTICE,
                     to_status=ClaimStatus.POSTED,
-                    reason=f"公示期满，{'扣分' if claim.is_deduction else '积分'}入账",
+                    reason=STORED_TEXT["posted_deduction" if claim.is_deduction else "posted"],
                 )
                 for claim in claims
             ]
@@ -249,7 +255,7 @@ def _post_award(claim: Claim, account: Account, issuance: Account, *, owing: boo
     memo = claim.rule.name
     if taken:
         legs += [Leg(account, -taken), Leg(issuance, taken)]
-        memo += f"（抵扣欠扣分 {format_points(taken)}）"
+        memo += STORED_TEXT["owed_taken"] % {"points": format_points(taken)}
     return post(
         scheme_id=claim.scheme_id,
         kind=PostingKind.AWARD,

@@ -145,7 +145,7 @@ class _RowChecker:
             else:
                 size = whole
         status_text = _plain(text.get("status", ""))
-        status = STATUS_BY_LABEL.get(status_text or "正常")
+        status = STATUS_BY_LABEL.get(status_text) if status_text else HouseholdStatus.ACTIVE
         if status is None:
             self.bad(
                 "status",
@@ -265,7 +265,7 @@ class _RowChecker:
                     ImportIssue(
                         _("身份证号已在系统中登记，不能重复导入"),
                         self.first_seen[digest],
-                        "身份证号",
+                        LABEL["id"],
                     )
                 )
         if len(self.truncated) >= 2:

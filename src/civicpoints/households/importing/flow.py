@@ -77,7 +77,7 @@ def command_line_actor(scheme: Scheme) -> Actor:
     region = scheme.operator_region
     return Actor(
         user_id=None,
-        username="命令行",
+        username=_("命令行"),
         grants=(Grant(scheme.pk, region.pk, region.path, Role.COUNTY_ADMIN),),
     )
 

@@ -50,19 +50,16 @@ COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 LABEL = {key: label for key, label, _ in COLUMNS}
 REQUIRED = ("township", "village", "name", "id")
-ALL_HEADERS = "、".join(LABEL.values())
-UNKNOWN_FORMAT = (
-    "无法识别这个文件：请上传Excel（.xlsx、.xls）、WPS表格（.et）或CSV文件，第一行为表头："
-    + ALL_HEADERS
-)
+# How headers are written: full-width brackets and stars, and "(必填)" after a required one.
+HEADER_SPELLING = (str.maketrans("（）＊", "()*"), "(必填)")
+# How a TRUE / FALSE cell reads in a Chinese sheet.
+CELL_YES_NO = ("是", "否")
 
 
 def _header_key(text: str) -> str:
-    text = re.sub(r"\s+", "", text).replace("（", "(").replace("）", ")").replace("＊", "*")
-    return text.strip("*").removesuffix("(必填)").strip("*")
-
-
-HEADERS = {_header_key(a): key for key, label, aliases in COLUMNS for a in (label, *aliases)}
+    fold, required_mark = HEADER_SPELLING
+    text = re.sub(r"\s+", "", text).translate(fold)
+    return text.strip("*").removesuffix(required_mark).strip("*")
 
 
 class Layout:
@@ -89,7 +86,10 @@ class Layout:
         self.headers = {
             _header_key(a): key for key, label, aliases in columns for a in (label, *aliases)
         }
-        self.all_headers = "、".join(self.labels.values())
+
+    @property
+    def all_headers(self) -> str:
+        return _("、").join(self.labels.values())
 
     def key(self, header: str) -> str | None:
         plain = _header_key(header)
@@ -155,7 +155,7 @@ def cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return CELL_YES_NO[0] if value else CELL_YES_NO[1]
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
@@ -223,7 +223,7 @@ def _table(grid: list[list[Any]], *, from_text: bool, layout: Layout) -> Table:
     if missing:
         raise FileProblem(
             _("缺少必需的列：%(missing)s。表头（第%(row)d行）应包含这些列名：%(headers)s")
-            % {"missing": "、".join(missing), "row": at + 1, "headers": layout.all_headers}
+            % {"missing": _("、").join(missing), "row": at + 1, "headers": layout.all_headers}
         )
     rows: list[tuple[int, dict[str, Any]]] = []
     for i in range(at + 1, len(grid)):

@@ -51,11 +51,11 @@ def post_awards(
         return {}
     for award in awards:
         if award.account.kind != AccountKind.HOUSEHOLD or award.account.scheme_id != scheme_id:
-            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, "奖励只能记入本方案的农户账户")
+            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, _("奖励只能记入本方案的农户账户"))
         if not isinstance(award.amount, int) or not 0 < award.amount <= MAX_HUNDREDTHS:
-            raise ApplicationError(ErrorCode.INVALID_INPUT, "积分超出允许范围")
+            raise ApplicationError(ErrorCode.INVALID_INPUT, _("积分超出允许范围"))
     if len({a.idempotency_key for a in awards}) != len(awards):
-        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "同一批次里有重复的键")
+        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED, _("同一批次里有重复的键"))
     if connection.vendor != "postgresql":
         return {
             a.idempotency_key: post(

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS
-from civicpoints.ledger.models import Account, AccountKind, Posting, PostingKind
+from civicpoints.ledger.models import STORED_TEXT, Account, AccountKind, Posting, PostingKind
 
 
 @dataclass(frozen=True)
@@ -310,7 +310,7 @@ def reverse(
                 kind=PostingKind.REVERSAL,
                 legs=legs,
                 actor_id=actor_id,
-                memo=memo or f"冲正 #{posting.pk}",
+                memo=memo or STORED_TEXT["reversal"] % {"posting": posting.pk},
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
                 reverses=posting,

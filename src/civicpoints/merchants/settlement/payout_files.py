@@ -16,7 +16,9 @@ from civicpoints.exports import csv_writer, xlsx_row, xlsx_write
 from civicpoints.merchants.models import Statement, StatementStatus
 from civicpoints.merchants.services import bank_account_number
 
+# The bank's batch payment file: its columns, sheet and purpose line are the bank's format.
 PAYOUT_HEADERS = ["序号", "收款户名", "收款账号", "开户行", "金额(元)", "用途", "参考号"]
+PAYOUT_FILE = {"sheet": "付款清单", "purpose": "文明积分结算 %(day)s"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def payout_rows(statements: QuerySet[Statement]) -> list[PayoutRow]:
                 account_number=bank_account_number(m),
                 bank_name=m.bank_name,
                 amount=(Decimal(s.amount_fen) / 100).quantize(Decimal("0.01")),
-                purpose=f"文明积分结算 {s.business_date:%Y-%m-%d}",
+                purpose=PAYOUT_FILE["purpose"] % {"day": f"{s.business_date:%Y-%m-%d}"},
             )
         )
     return rows
@@ -80,7 +82,7 @@ def payout_xlsx(rows: list[PayoutRow]) -> bytes:
     """The same rows as .xlsx; account numbers as text so Excel keeps every digit."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    sheet = book.add_worksheet("付款清单")
+    sheet = book.add_worksheet(PAYOUT_FILE["sheet"])
     text = book.add_format({"num_format": "@"})
     money = book.add_format({"num_format": "0.00"})
     xlsx_row(sheet, 0, PAYOUT_HEADERS)

@@ -40,6 +40,12 @@ from civicpoints.schemes.scope import Actor
 
 OVERDUE_AFTER = dt.timedelta(hours=24)
 
+# Memos written into the ledger stay Chinese whatever the caller's language.
+STORED_TEXT = {
+    "settle": "%(day)s 结算 %(shop)s",
+    "payout": "付款 %(statement)s 银行流水 %(reference)s",
+}
+
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """[00:00, 24:00) of a business day in the scheme's time zone (Asia/Shanghai)."""
@@ -165,7 +171,8 @@ def settle(*, scheme: Scheme, day: dt.date, actor_id: int | None = None) -> Sett
                     target=clearing,
                     amount=s.net,
                     idempotency_key=f"settle:{s.pk}",
-                    memo=f"{day:%Y-%m-%d} 结算 {merchants[s.merchant_id].shop_name}",
+                    memo=STORED_TEXT["settle"]
+                    % {"day": f"{day:%Y-%m-%d}", "shop": merchants[s.merchant_id].shop_name},
                     ref=("statement", s.pk),
                 )
                 for s in due
@@ -235,7 +242,8 @@ def statement_mark_paid(*, actor: Actor, statement: Statement, bank_reference: s
                 Leg(system_account(scheme_id=scheme_id, kind=AccountKind.FUNDS), statement.net),
             ],
             actor_id=actor.user_id,
-            memo=f"付款 {statement.reference} 银行流水 {reference[:60]}",
+            memo=STORED_TEXT["payout"]
+            % {"statement": statement.reference, "reference": reference[:60]},
             idempotency_key=f"payout:{statement.pk}",
             ref=("statement", statement.pk),
         )

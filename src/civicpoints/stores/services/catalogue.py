@@ -22,6 +22,7 @@ from civicpoints.schemes.models import Region, RegionLevel, Role
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, require_role
 from civicpoints.schemes.selectors import staff_holding
 from civicpoints.stores.models import (
+    DEFAULT_UNIT,
     LimitPeriod,
     Product,
     Store,
@@ -100,7 +101,7 @@ def store_create(
         )
         if unknown := [pk for pk in clerks if pk not in allowed]:
             raise invalid(
-                _("不是您管辖范围内的超市店员：%(who)s") % {"who": "、".join(map(str, unknown))},
+                _("不是您管辖范围内的超市店员：%(who)s") % {"who": _("、").join(map(str, unknown))},
                 field="clerks",
                 unknown=unknown,
             )
@@ -188,7 +189,7 @@ def product_create(
     store: Store,
     name: str,
     price: int,
-    unit: str = "件",
+    unit: str = DEFAULT_UNIT,
     limit_quantity: int | None = None,
     limit_period: str = LimitPeriod.NONE,
     low_stock_at: int = 5,
@@ -209,7 +210,7 @@ def product_create(
         "scheme_id": store.scheme_id,
         "store": store,
         "name": name[:100],
-        "unit": (unit or "件")[:10],
+        "unit": (unit or DEFAULT_UNIT)[:10],
         "price": price,
         "limit_quantity": limit_quantity if limit_period != LimitPeriod.NONE else None,
         "limit_period": limit_period if limit_quantity else LimitPeriod.NONE,

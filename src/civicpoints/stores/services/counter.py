@@ -55,6 +55,15 @@ from civicpoints.stores.selectors import local_midnight, period_start, serves
 from civicpoints.stores.services.catalogue import require_counter, store_open_on
 from civicpoints.stores.services.stock import _stock_in, _stock_out
 
+# Memos and reasons written into the ledger and the delivery stay Chinese whatever the clerk's
+# language (the store's and the goods' names are Chinese data too).
+STORED_TEXT = {
+    "redeem": "%(store)s 兑换 %(items)s",
+    "return": "退货 %(receipt)s",
+    "returned": "已退货",
+    "and": "、",
+}
+
 
 @dataclass(frozen=True)
 class Item:
@@ -337,7 +346,7 @@ def _redeem_write(
                 for p, q in basket.lines
             ]
         )
-        names = "、".join(f"{p.name}×{q}" for p, q in basket.lines)
+        names = STORED_TEXT["and"].join(f"{p.name}×{q}" for p, q in basket.lines)
         posting = post(
             scheme_id=store.scheme_id,
             kind=PostingKind.REDEMPTION,
@@ -346,7 +355,7 @@ def _redeem_write(
                 Leg(store_account(store), points),
             ],
             actor_id=actor.user_id,
-            memo=f"{store.name} 兑换 {names}",
+            memo=STORED_TEXT["redeem"] % {"store": store.name, "items": names},
             idempotency_key=f"redeem:{redemption.pk}",
             request_hash=digest,
             ref=("redemption", redemption.pk),
@@ -394,7 +403,9 @@ def redemption_return(
         if marked != 1:
             raise ApplicationError(ErrorCode.ALREADY_RETURNED)
         reversal = reverse(
-            posting=redemption.posting, actor_id=actor.user_id, memo=f"退货 {redemption.receipt_no}"
+            posting=redemption.posting,
+            actor_id=actor.user_id,
+            memo=STORED_TEXT["return"] % {"receipt": redemption.receipt_no},
         )
         Redemption.objects.filter(pk=redemption.pk).update(return_posting=reversal)
         lines = list(redemption.lines.select_related("product").order_by("product_id"))
@@ -420,7 +431,7 @@ def redemption_return(
             redemption=redemption, status__in=[DeliveryStatus.PENDING, DeliveryStatus.OUT]
         ).update(
             status=DeliveryStatus.FAILED,
-            failure_reason="已退货",  # stored text stays Chinese
+            failure_reason=STORED_TEXT["returned"],
             closed_at=now,
         )
         audit_record(

@@ -54,6 +54,9 @@ from civicpoints.stores.services.counter import (
 )
 from civicpoints.stores.services.stock import _stock_in, _stock_out
 
+# Memos written into the ledger stay Chinese whatever the caller's language.
+STORED_TEXT = {"order": "%(store)s 订单", "pickup": "%(store)s 订单取货 %(order)s"}
+
 
 def order_place(
     *,
@@ -86,7 +89,7 @@ def order_place(
             held = hold(
                 account=household_account(household=household),
                 amount=basket.total,
-                memo=f"{store.name} 订单",
+                memo=STORED_TEXT["order"] % {"store": store.name},
                 expires_at=expires_at,
                 idempotency_key=f"order:{idempotency_key}" if idempotency_key else None,
             )
@@ -194,7 +197,7 @@ def order_pickup(*, actor: Actor, order: Order) -> Redemption:
             to_account=store_account(store),
             kind=PostingKind.REDEMPTION,
             actor_id=actor.user_id,
-            memo=f"{store.name} 订单取货 {order.order_no}",
+            memo=STORED_TEXT["pickup"] % {"store": store.name, "order": order.order_no},
         )
         lines = []
         for line in order.lines.select_related("product"):

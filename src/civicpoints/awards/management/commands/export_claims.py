@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from civicpoints.awards.importing.export import claims_export
 from civicpoints.errors import ApplicationError
@@ -32,11 +33,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         scheme = Scheme.objects.select_related("operator_region").filter(pk=opts["scheme"]).first()
         if scheme is None:
-            raise CommandError(f"没有编号为 {opts['scheme']} 的积分方案")
+            raise CommandError(_("没有编号为 %(scheme)s 的积分方案") % {"scheme": opts["scheme"]})
         if opts["user"]:
             user = User.objects.filter(username=opts["user"], is_active=True).first()
             if user is None:
-                raise CommandError(f"没有名为 {opts['user']} 的工作人员（或已停用）")
+                raise CommandError(
+                    _("没有名为 %(user)s 的工作人员（或已停用）") % {"user": opts["user"]}
+                )
             actor = actor_for_user(user)
         else:
             actor = command_line_actor(scheme)
@@ -56,5 +59,9 @@ class Command(BaseCommand):
             path.unlink(missing_ok=True)
             raise CommandError(exc.message) from None
         except OSError as exc:
-            raise CommandError(f"无法写入文件 {path}：{exc.strerror or exc}") from None
-        self.stdout.write(f"已导出 {result.rows} 条积分申报到 {path}")
+            raise CommandError(
+                _("无法写入文件 %(path)s：%(error)s") % {"path": path, "error": exc.strerror or exc}
+            ) from None
+        self.stdout.write(
+            _("已导出 %(count)s 条积分申报到 %(path)s") % {"count": result.rows, "path": path}
+        )

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.awards.services import notices_finalize
 
@@ -35,15 +36,20 @@ class Command(BaseCommand):
             try:
                 at = dt.datetime.fromisoformat(opts["at"])
             except ValueError:
-                raise CommandError("--at 应为 ISO 时间，如 2026-12-01T08:00+08:00") from None
+                raise CommandError(_("--at 应为 ISO 时间，如 2026-12-01T08:00+08:00")) from None
             if timezone.is_naive(at):
                 at = timezone.make_aware(at)
             # A time ahead of now would post claims whose notice has not ended (issue 9, item
             # 7); catching up after downtime only ever needs a time in the past.
             if at > timezone.now():
-                raise CommandError("--at 不能晚于现在：公示未满的申报不能提前入账")
+                raise CommandError(_("--at 不能晚于现在：公示未满的申报不能提前入账"))
         result = notices_finalize(at=at, scheme_id=opts["scheme"], by=_who())
-        self.stdout.write(
-            f"截至 {timezone.localtime(at):%Y-%m-%d %H:%M}：入账 {result.count} 条申报"
-            + (f"，其中 {result.owed / 100:.2f} 分扣分因余额不足记为欠扣" if result.owed else "")
-        )
+        done = _("截至 %(at)s：入账 %(count)s 条申报") % {
+            "at": f"{timezone.localtime(at):%Y-%m-%d %H:%M}",
+            "count": result.count,
+        }
+        if result.owed:
+            done += _("，其中 %(points)s 分扣分因余额不足记为欠扣") % {
+                "points": f"{result.owed / 100:.2f}"
+            }
+        self.stdout.write(done)

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from django.core.management.base import CommandError
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from civicpoints.awards.importing import claim_import_file, claim_import_preview
 from civicpoints.errors import ApplicationError
@@ -18,10 +21,10 @@ from civicpoints.households.importing.command import ImportCommand
 
 
 class Command(ImportCommand):
-    stages: ClassVar[dict[str, tuple[str, str]]] = {
-        "read": ("已读取", "行"),
-        "check": ("已检查", "条"),
-        "save": ("已写入", "条"),
+    stages: ClassVar[dict[str, tuple[str | Promise, str | Promise]]] = {
+        "read": (gettext_lazy("已读取"), pgettext_lazy("progress unit", "行")),
+        "check": (gettext_lazy("已检查"), pgettext_lazy("progress unit", "条")),
+        "save": (gettext_lazy("已写入"), pgettext_lazy("progress unit", "条")),
     }
     help = "从 Excel（.xlsx/.xls/WPS .et）或 CSV 考评表导入积分申报；有任何错误则一条也不导入"
 
@@ -40,7 +43,7 @@ class Command(ImportCommand):
         scheme, actor = self.scheme_and_actor(opts)
         if actor is None:
             if opts["approve"]:
-                raise CommandError("--approve 需要用 --user 指定审核的工作人员")
+                raise CommandError(_("--approve 需要用 --user 指定审核的工作人员"))
             actor = self.whole_scheme(scheme)
         try:
             if opts["dry_run"]:
@@ -55,7 +58,10 @@ class Command(ImportCommand):
                 )
                 if not preview.ok:
                     self.fail([str(e) for e in preview.errors])
-                self.stdout.write(f"检查通过：{preview.lines} 条积分可以导入（试运行，未导入）")
+                self.stdout.write(
+                    _("检查通过：%(count)s 条积分可以导入（试运行，未导入）")
+                    % {"count": preview.lines}
+                )
                 return
             result = claim_import_file(
                 actor=actor,
@@ -68,7 +74,13 @@ class Command(ImportCommand):
         except ApplicationError as exc:
             self.refused(exc)
         if opts["approve"]:
-            tail = f"{result.on_notice} 条进入公示，{result.awaiting_township} 条待乡镇复核"
+            tail = _("%(notice)s 条进入公示，%(township)s 条待乡镇复核") % {
+                "notice": result.on_notice,
+                "township": result.awaiting_township,
+            }
         else:
-            tail = "待审核"
-        self.stdout.write(f"导入完成：共导入 {result.created} 条积分申报，{tail}（{scheme.name}）")
+            tail = _("待审核")
+        self.stdout.write(
+            _("导入完成：共导入 %(count)s 条积分申报，%(tail)s（%(scheme)s）")
+            % {"count": result.created, "tail": tail, "scheme": scheme.name}
+        )

@@ -6,8 +6,9 @@ import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
-from civicpoints.demo.county import DEMO_PIN, STAFF, build_demo
+from civicpoints.demo.county import DEMO_PIN, DEMO_VILLAGE, STAFF, build_demo
 from civicpoints.households.models import Household
 from civicpoints.schemes.models import Scheme, User
 
@@ -27,16 +28,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         password = opts["password"]
         if not password:
-            raise CommandError("请用 --password 或环境变量 DEMO_PASSWORD 设置演示账号的密码")
+            raise CommandError(_("请用 --password 或环境变量 DEMO_PASSWORD 设置演示账号的密码"))
         if not 1 <= opts["households"] <= 1_000_000:
-            raise CommandError("--households 应在 1 到 1000000 之间")
+            raise CommandError(_("--households 应在 1 到 1000000 之间"))
         if opts["if_empty"] and Scheme.objects.exists():
-            for username, *_ in STAFF:
+            for username, *_rest in STAFF:
                 user = User.objects.filter(username=username).first()
                 if user is not None:
                     user.set_password(password)
                     user.save(update_fields=["password"])
-            self.stdout.write("数据库已有数据，跳过演示数据生成。")
+            self.stdout.write(_("数据库已有数据，跳过演示数据生成。"))
             self._resident()
             return
         result = build_demo(
@@ -47,23 +48,36 @@ class Command(BaseCommand):
             progress=lambda msg: self.stdout.write(f"  {msg}"),
         )
         self.stdout.write(
-            f"演示县已生成：{result.scheme.name}，{result.villages} 个村，"
-            f"{result.households} 户，{result.postings} 笔积分记录。演示农户 PIN：{DEMO_PIN}"
+            _(
+                "演示县已生成：%(scheme)s，%(villages)s 个村，%(households)s 户，"
+                "%(postings)s 笔积分记录。演示农户 PIN：%(pin)s"
+            )
+            % {
+                "scheme": result.scheme.name,
+                "villages": result.villages,
+                "households": result.households,
+                "postings": result.postings,
+                "pin": DEMO_PIN,
+            }
         )
         self._resident()
 
     def _resident(self) -> None:
         """A demo resident to try the phone pages (/m/) with."""
         household = (
-            Household.objects.filter(village__name="晓光村", pin_hash__gt="").order_by("pk").first()
+            Household.objects.filter(village__name=DEMO_VILLAGE, pin_hash__gt="")
+            .order_by("pk")
+            .first()
         )
         if household is not None:
             self.stdout.write(
-                f"演示村民：{household.head_name}，卡号 {household.card_code}，PIN {DEMO_PIN}"
-                "（村民页面 /m/）"
+                _("演示村民：%(name)s，卡号 %(card)s，PIN %(pin)s（村民页面 /m/）")
+                % {"name": household.head_name, "card": household.card_code, "pin": DEMO_PIN}
             )
             if household.phone:
                 self.stdout.write(
-                    f"  也可用手机号 {household.phone} 和短信验证码登录"
-                    "（开发环境的短信打印在服务器日志里）"
+                    _(
+                        "  也可用手机号 %(phone)s 和短信验证码登录（开发环境的短信打印在服务器日志里）"
+                    )
+                    % {"phone": household.phone}
                 )

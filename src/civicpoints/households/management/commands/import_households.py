@@ -9,6 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+
 from civicpoints.errors import ApplicationError
 from civicpoints.households.importing import (
     household_import_file,
@@ -18,9 +22,9 @@ from civicpoints.households.importing.command import ImportCommand
 
 
 class Command(ImportCommand):
-    stages: ClassVar[dict[str, tuple[str, str]]] = {
-        "check": ("已检查", "行"),
-        "save": ("已写入", "户"),
+    stages: ClassVar[dict[str, tuple[str | Promise, str | Promise]]] = {
+        "check": (gettext_lazy("已检查"), pgettext_lazy("progress unit", "行")),
+        "save": (gettext_lazy("已写入"), pgettext_lazy("progress unit", "户")),
     }
     help = "从 Excel（.xlsx/.xls/WPS .et）或 CSV 文件导入农户；有任何错误则一户也不导入"
 
@@ -48,7 +52,10 @@ class Command(ImportCommand):
                 )
                 if not preview.ok:
                     self.fail([str(e) for e in preview.errors])
-                self.stdout.write(f"检查通过：{preview.total_rows} 户可以导入（试运行，未导入）")
+                self.stdout.write(
+                    _("检查通过：%(count)s 户可以导入（试运行，未导入）")
+                    % {"count": preview.total_rows}
+                )
                 return
             result = household_import_file(
                 actor=actor,
@@ -59,4 +66,7 @@ class Command(ImportCommand):
             )
         except ApplicationError as exc:
             self.refused(exc)
-        self.stdout.write(f"导入完成：共导入 {result.created} 户（{scheme.name}）")
+        self.stdout.write(
+            _("导入完成：共导入 %(count)s 户（%(scheme)s）")
+            % {"count": result.created, "scheme": scheme.name}
+        )

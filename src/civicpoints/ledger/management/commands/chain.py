@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from civicpoints.ledger.chain import chain_follow
 from civicpoints.schemes.models import Scheme
@@ -16,4 +17,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         for scheme in Scheme.objects.order_by("pk"):
             added = chain_follow(scheme_id=scheme.pk)
-            self.stdout.write(f"{scheme.name}: 新入链 {added} 笔")
+            self.stdout.write(
+                _("%(scheme)s: 新入链 %(count)s 笔") % {"scheme": scheme.name, "count": added}
+            )

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.ledger.chain import chain_follow
 from civicpoints.ledger.verify import parse_head, verify, verify_head
@@ -46,17 +47,28 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps([r.as_dict() for _, r in reports], ensure_ascii=False))
         else:
             for scheme, r in reports:
-                state = "正常" if r.ok else "有问题"
+                state = _("正常") if r.ok else _("有问题")
                 self.stdout.write(
-                    f"{scheme.name}: {state}；记账 {r.postings} 笔，已入链 {r.chained} 笔"
-                    f"（待入链 {r.lag}），链头 seq={r.head_seq} hash={r.head_hash}"
+                    _(
+                        "%(scheme)s: %(state)s；记账 %(postings)s 笔，已入链 %(chained)s 笔"
+                        "（待入链 %(lag)s），链头 seq=%(seq)s hash=%(hash)s"
+                    )
+                    % {
+                        "scheme": scheme.name,
+                        "state": state,
+                        "postings": r.postings,
+                        "chained": r.chained,
+                        "lag": r.lag,
+                        "seq": r.head_seq,
+                        "hash": r.head_hash,
+                    }
                 )
                 if r.first_bad_seq is not None:
-                    self.stdout.write(f"  第一个损坏的 seq: {r.first_bad_seq}")
+                    self.stdout.write(_("  第一个损坏的 seq: %(seq)s") % {"seq": r.first_bad_seq})
                 for p in r.problems:
                     self.stdout.write(f"  - [{p.check}] {p.message}")
         if any(not r.ok for _, r in reports):
-            raise CommandError("账本校验未通过")
+            raise CommandError(_("账本校验未通过"))
 
     def _head(self, text: str, *, scheme_id: int | None, as_json: bool) -> None:
         """``--head SEQ:HASH``: exit 0 when the published head still verifies, 1 when not."""
@@ -74,9 +86,14 @@ class Command(BaseCommand):
                 else None
             )
             when = f"{timezone.localtime(check.at):%Y-%m-%d %H:%M}" if check.at else "-"
-            self.stdout.write(f"链头 seq={check.seq} hash={check.hash}")
+            self.stdout.write(
+                _("链头 seq=%(seq)s hash=%(hash)s") % {"seq": check.seq, "hash": check.hash}
+            )
             if scheme is not None:
-                self.stdout.write(f"方案：{scheme.name}（{scheme.pk}），该条入链时间 {when}")
+                self.stdout.write(
+                    _("方案：%(scheme)s（%(id)s），该条入链时间 %(when)s")
+                    % {"scheme": scheme.name, "id": scheme.pk, "when": when}
+                )
             self.stdout.write(check.message)
         if not check.ok:
-            raise CommandError("链头核对未通过")
+            raise CommandError(_("链头核对未通过"))

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpoints.errors import ApplicationError
 from civicpoints.ledger.amounts import format_points
@@ -27,12 +28,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         if not opts["date"]:
             made = settle_due()
-            self.stdout.write(f"补结算完成：新结算单 {made} 张")
+            self.stdout.write(_("补结算完成：新结算单 %(count)s 张") % {"count": made})
             return
         try:
             day = dt.date.fromisoformat(opts["date"])
         except ValueError:
-            raise CommandError("--date 应为日期，如 2026-11-27") from None
+            raise CommandError(_("--date 应为日期，如 2026-11-27")) from None
         schemes = Scheme.objects.all()
         if opts["scheme"]:
             schemes = schemes.filter(pk=opts["scheme"])
@@ -42,9 +43,13 @@ class Command(BaseCommand):
             except ApplicationError as exc:
                 raise CommandError(exc.message) from None
             net = sum(s.net for s in Statement.objects.filter(pk__in=result.statements))
-            self.stdout.write(
-                f"{scheme.name} {day:%Y-%m-%d}：新结算单 {len(result.statements)} 张，"
-                f"净额 {format_points(net)} 积分"
-                + (f"，{len(result.carried)} 家退款多于收款，结转次日" if result.carried else "")
-            )
-        self.stdout.write(f"完成于 {timezone.localtime():%Y-%m-%d %H:%M}")
+            done = _("%(scheme)s %(day)s：新结算单 %(count)s 张，净额 %(net)s 积分") % {
+                "scheme": scheme.name,
+                "day": f"{day:%Y-%m-%d}",
+                "count": len(result.statements),
+                "net": format_points(net),
+            }
+            if result.carried:
+                done += _("，%(count)s 家退款多于收款，结转次日") % {"count": len(result.carried)}
+            self.stdout.write(done)
+        self.stdout.write(_("完成于 %(at)s") % {"at": f"{timezone.localtime():%Y-%m-%d %H:%M}"})

@@ -46,7 +46,14 @@ class Command(BaseCommand):
             head = scheme["head"]
             state = _("链头核对通过") if head["verified"] else _("链头核对未通过")
             self.stdout.write(
-                f"{scheme['name']}（{scheme['id']}）：seq={head['seq']} hash={head['hash']} {state}"
+                _("%(scheme)s（%(id)s）：seq=%(seq)s hash=%(hash)s %(state)s")
+                % {
+                    "scheme": scheme["name"],
+                    "id": scheme["id"],
+                    "seq": head["seq"],
+                    "hash": head["hash"],
+                    "state": state,
+                }
             )
             if not head["verified"]:
                 self.stderr.write(head.get("problem", ""))

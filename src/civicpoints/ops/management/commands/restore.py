@@ -58,7 +58,10 @@ class Command(BaseCommand):
         for h in result.heads:
             same = _("一致") if h.same else _("不一致")
             state = _("账本校验正常") if h.verify_ok else _("账本校验有问题")
-            self.stdout.write(f"{h.name}（{h.scheme_id}）：{same}，{state}")
+            self.stdout.write(
+                _("%(scheme)s（%(id)s）：%(same)s，%(state)s")
+                % {"scheme": h.name, "id": h.scheme_id, "same": same, "state": state}
+            )
             self.stdout.write(
                 _("  备份时链头 seq=%(seq)s hash=%(hash)s")
                 % {"seq": h.saved_seq, "hash": h.saved_hash}

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from civicpoints.ops.scheduler import run_forever
 
@@ -72,7 +73,8 @@ class Command(BaseCommand):
             scheduler = threading.Thread(target=run_forever, args=(stop,), daemon=True)
             scheduler.start()
         self.stdout.write(
-            f"civicpoints 已启动：http://{opts['host']}:{opts['port']}/  （Ctrl-C 停止）"
+            _("civicpoints 已启动：%(url)s  （Ctrl-C 停止）")
+            % {"url": f"http://{opts['host']}:{opts['port']}/"}
         )
         self.stdout.flush()
         while not stop.is_set():
@@ -107,6 +109,6 @@ class Command(BaseCommand):
                 child.wait()
         if scheduler is not None:
             scheduler.join(timeout=5)  # a daemon thread: a long job does not hold the exit
-        self.stdout.write("civicpoints 已停止")
+        self.stdout.write(_("civicpoints 已停止"))
         if web.returncode not in (0, -signal.SIGTERM, -signal.SIGINT, None):
             sys.exit(1)

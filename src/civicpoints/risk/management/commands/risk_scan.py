@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from civicpoints.risk.models import FlagStatus, RiskFlag
 from civicpoints.risk.services import risk_scan
@@ -21,13 +22,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         scheme_id = opts["scheme"]
         if scheme_id is not None and not Scheme.objects.filter(pk=scheme_id).exists():
-            raise CommandError(f"没有编号为 {scheme_id} 的方案")
+            raise CommandError(_("没有编号为 %(scheme)s 的方案") % {"scheme": scheme_id})
         began = time.monotonic()
         raised = risk_scan(scheme_id=scheme_id, force=True)
         flags = RiskFlag.objects.filter(status=FlagStatus.OPEN)
         if scheme_id is not None:
             flags = flags.filter(scheme_id=scheme_id)
         self.stdout.write(
-            f"新风险提示 {raised} 条，待核查共 {flags.count()} 条"
-            f"（用时 {time.monotonic() - began:.1f} 秒）"
+            _("新风险提示 %(new)s 条，待核查共 %(open)s 条（用时 %(seconds)s 秒）")
+            % {
+                "new": raised,
+                "open": flags.count(),
+                "seconds": f"{time.monotonic() - began:.1f}",
+            }
         )

@@ -52,7 +52,7 @@ def _checks(user: User) -> Counter[str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_parallel_guesses_check_no_more_passwords_than_the_limit(world, settings):
-    settings.PASSWORD_HASHERS = ["tests.api.test_login_races.SlowHasher"]
+    settings.PASSWORD_HASHERS = ["tests.schemes.test_login_races.SlowHasher"]
     clerk = make_staff("clerk", Role.STORE_CLERK, world.village_a1, world.scheme)
     clerk.set_password(PASSWORD)
     clerk.save()
