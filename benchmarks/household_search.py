@@ -2,7 +2,7 @@
 
     .venv/bin/civicpoints bench search [--households 52767] [--faces page,api] [--clients 8]
         [--duration 8] [--rounds 3] [--kinds one,two,...] [--web-workers 2] [--web-threads 4]
-        [--port 18093] [--rebuild] [--database-url URL] [--drop] [--json]
+        [--port 18093] [--rebuild] [--database-url URL | --sqlite [PATH]] [--drop] [--json]
 
 1. The database (``--database-url``, else ``BENCH_DATABASE_URL``, else the server of
    ``DATABASE_URL`` with the database ``civicpoints_bench_search``; the name must contain
@@ -12,6 +12,8 @@
    counts, the visibility map), never ``ANALYZE``: autovacuum is off on this machine, so no
    column statistics exist and no plan may depend on them. The keys the data was written with
    (sessions are signed, ID-number digests keyed) are kept in the table ``bench_search_state``.
+   With ``--sqlite`` the same runs on a kept SQLite file (default
+   ``$TMPDIR/civicpoints_bench_search.sqlite3``, its keys in ``<file>.keys.json``).
 2. Queries drawn from the data (fixed seed), one list per kind: ``one`` (one character of a
    name: a surname or a given-name character), ``two`` (a name's first two characters),
    ``three`` (a head's full three-character name), ``member`` (a spouse's or child's full
@@ -120,6 +122,62 @@ def _var_dir() -> str:
     return path
 
 
+def _env(ns: argparse.Namespace) -> dict[str, str]:
+    """The product's production-like environment for this run's database."""
+    if not ns.sqlite:
+        return _pg.bench_env(ns.database_url)
+    env = _pg.bench_env("")
+    env.pop("DATABASE_URL", None)
+    env["SQLITE_PATH"] = ns.sqlite
+    return env
+
+
+def _prepare_sqlite(ns: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """SQLite: the demo county in a kept file (``--sqlite PATH``), its keys beside it."""
+    keys = ns.sqlite + ".keys.json"
+    state = None
+    if not ns.rebuild and os.path.exists(keys) and os.path.exists(ns.sqlite):
+        with open(keys) as f:
+            state = json.load(f)
+        if state.get("households") != ns.households or state.get("version") != DATA_VERSION:
+            state = None
+    built_now = state is None
+    if state is None:
+        for leftover in (ns.sqlite, ns.sqlite + "-wal", ns.sqlite + "-shm"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        state = {
+            "households": ns.households,
+            "version": DATA_VERSION,
+            "secret_key": secrets.token_urlsafe(60),
+            "field_keys": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "built": {},
+        }
+    os.environ["SECRET_KEY"] = state["secret_key"]
+    os.environ["FIELD_ENCRYPTION_KEYS"] = state["field_keys"]
+    env = _env(ns)
+    env["CIVICPOINTS_VAR_DIR"] = _var_dir()
+    _pg.log(f"migrating {ns.sqlite}")
+    _pg.migrate(env)
+    if built_now:
+        _pg.log(f"civicpoints demo --households {ns.households} (SQLite)")
+        t0 = time.perf_counter()
+        cmd = [sys.executable, "-m", "civicpoints.cli", "demo", "--households", str(ns.households)]
+        subprocess.run(
+            [*cmd, "--password", DEMO_PASSWORD], env=env, check=True, stdout=subprocess.DEVNULL
+        )
+        state["built"]["demo_s"] = round(time.perf_counter() - t0, 1)
+        state["built"]["at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with open(keys, "w") as f:
+            json.dump(state, f)
+    os.environ.update(env)
+    sys.path.insert(0, str(_pg.REPO / "src"))
+    import django
+
+    django.setup()
+    return state, built_now
+
+
 def _prepare(url: str, households: int, rebuild: bool) -> tuple[dict[str, Any], bool]:
     """The database migrated, vacuumed (never analysed) and holding the demo county."""
     state = None if rebuild else _state(url, households)
@@ -168,17 +226,19 @@ def _describe() -> dict[str, Any]:
 
     from civicpoints.households.models import Household, Member
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stats WHERE tablename IN"
-            " ('households_household', 'households_member')"
-        )
-        stats_rows = cursor.fetchone()[0]
-    return {
+    out: dict[str, Any] = {
+        "database": connection.vendor,
         "households": Household.objects.count(),
         "members": Member.objects.count(),
-        "column_statistics_rows": stats_rows,  # 0: never analysed
     }
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stats WHERE tablename IN"
+                " ('households_household', 'households_member')"
+            )
+            out["column_statistics_rows"] = cursor.fetchone()[0]  # 0: never analysed
+    return out
 
 
 # --------------------------------------------------------------------------- the queries
@@ -344,7 +404,7 @@ def _cpu_now(server_pid: int, db: str) -> dict[str, float]:
         _ppid, ticks, cmd = found
         if sid == server_pid:
             web += ticks
-        elif cmd.startswith("postgres: ") and f" {db} " in cmd:
+        elif db and cmd.startswith("postgres: ") and f" {db} " in cmd:
             pg += ticks
     return {"web": web / CLK_TCK, "db": pg / CLK_TCK}
 
@@ -366,9 +426,9 @@ def _sample_cpu(
 # --------------------------------------------------------------------------- the run
 
 
-def _server(url: str, ns: argparse.Namespace) -> subprocess.Popen[bytes]:
+def _server(ns: argparse.Namespace) -> subprocess.Popen[bytes]:
     env = {
-        **_pg.bench_env(url),
+        **_env(ns),
         "CIVICPOINTS_ENV": "production",
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
@@ -438,7 +498,10 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
     url = ns.database_url
     if not _port_free(ns.port):
         raise SystemExit(f"port {ns.port} is in use: pass --port")
-    state, built_now = _prepare(url, ns.households, ns.rebuild)
+    if ns.sqlite:
+        state, built_now = _prepare_sqlite(ns)
+    else:
+        state, built_now = _prepare(url, ns.households, ns.rebuild)
     server = None
     try:
         data = _describe()
@@ -448,9 +511,10 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
         from django.db import connections
 
         connections.close_all()
-        server = _server(url, ns)
+        server = _server(ns)
         _wait_for(ns.port, server)
-        _pg.admin_sql(url, "CHECKPOINT")
+        if not ns.sqlite:
+            _pg.admin_sql(url, "CHECKPOINT")
         load_before = round(os.getloadavg()[0], 1)
         queue: Any = mp.Queue()
         start_at = time.time() + 2
@@ -470,7 +534,8 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
             )
         for p in procs:
             p.start()
-        cpu = _sample_cpu(server.pid, _pg.db_name(url), phases)
+        # On SQLite the database's work is done in the server's processes.
+        cpu = _sample_cpu(server.pid, "" if ns.sqlite else _pg.db_name(url), phases)
         results = [queue.get(timeout=total + 180) for _ in procs]
         for p in procs:
             p.join()
@@ -481,7 +546,7 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
         from django.db import connections
 
         connections.close_all()
-        if ns.drop:
+        if ns.drop and not ns.sqlite:
             _pg.drop_db(url)
     return _summarise(ns, phases, results, cpu, queries) | {
         "machine": {
@@ -490,7 +555,11 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
             "load_before": load_before,
             "load_after": load_after,
         },
-        "database": {"name": _pg.db_name(url), "built_now": built_now, "built": state["built"]},
+        "database": {
+            "name": ns.sqlite or _pg.db_name(url),
+            "built_now": built_now,
+            "built": state["built"],
+        },
         "data": data,
         "clients": ns.clients,
         "web": {"workers": ns.web_workers, "threads": ns.web_threads},
@@ -619,6 +688,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=18093)
     parser.add_argument("--database-url", default=_pg.default_url("civicpoints_bench_search"))
+    parser.add_argument(
+        "--sqlite",
+        nargs="?",
+        const=os.path.join(os.environ.get("TMPDIR", "/tmp"), "civicpoints_bench_search.sqlite3"),
+        help="run on a kept SQLite file instead (default path in $TMPDIR)",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the kept database")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     parser.add_argument("--json", action="store_true")

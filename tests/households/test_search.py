@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from civicpoints.households import search
 from civicpoints.households.idcard import make as make_id
 from civicpoints.households.models import Household, Relation
 from civicpoints.households.search import name_grams, search_fields
@@ -23,6 +24,7 @@ from civicpoints.households.services import (
 )
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import Actor, actor_for_user
+from civicpoints.schemes.services import role_grant
 from tests.factories import make_household, make_staff
 
 SPOUSE_ID = make_id("22082219820304002")
@@ -81,55 +83,65 @@ def found(county: County, query: str, **kw: int) -> list[str]:
     return [h.head_name for h in household_search(county.actor, query, **kw)]
 
 
-@pytest.mark.parametrize(
-    "query,heads",
-    [
-        # One character: a head's or a member's, each household once, in id order.
-        ("曾", ["曾国涛"]),
-        ("王", ["王建军"]),  # the head and a member match: listed once
-        ("秀", ["曾国涛", "王建军"]),  # members only (李秀英, 王秀兰)
-        ("李", ["曾国涛", "李四"]),  # a member (李秀英) and a head
-        ("海", ["张桂芳"]),  # a member of a household made by the bulk path
-        ("赵", []),
-        # Two characters.
-        ("国涛", ["曾国涛"]),
-        ("秀英", ["曾国涛"]),
-        ("李四", ["李四"]),
-        ("小明", ["曾国涛"]),
-        ("刘海", ["张桂芳"]),
-        ("涛李", []),  # across two names of one household: no name holds it
-        ("国强", []),
-        # Three characters and more.
-        ("曾国涛", ["曾国涛"]),
-        ("李秀英", ["曾国涛"]),  # a member's whole name finds the household
-        ("王秀兰", ["王建军"]),
-        ("张桂芳", ["张桂芳"]),
-        ("涛李秀", []),
-        ("曾国强", []),
-        ("国涛曾", []),
-        # Pinyin initials and full pinyin (the head's name), every reading of the surname.
-        ("zgt", ["曾国涛"]),
-        ("cgt", ["曾国涛"]),
-        ("ZGT", ["曾国涛"]),
-        ("zengguotao", ["曾国涛"]),
-        ("zg", ["曾国涛", "张桂芳"]),
-        ("wjj", ["王建军"]),
-        ("zgf", ["张桂芳"]),
-        ("xgt", []),
-        # Phone digits: four or more, anywhere in the head's or a member's number.
-        ("5678", ["曾国涛"]),
-        ("13812345678", ["曾国涛"]),
-        ("00001111", ["曾国涛"]),  # the spouse's number
-        ("15900001111", ["曾国涛"]),
-        ("2222", ["王建军"]),
-        ("0000", ["曾国涛", "王建军", "张桂芳"]),
-        ("4444", ["张桂芳"]),  # a member's number through the bulk path
-        ("567", []),  # fewer than four digits match no phone
-        ("99999", []),
-    ],
-)
+QUERIES = [
+    # One character: a head's or a member's, each household once, in id order.
+    ("曾", ["曾国涛"]),
+    ("王", ["王建军"]),  # the head and a member match: listed once
+    ("秀", ["曾国涛", "王建军"]),  # members only (李秀英, 王秀兰)
+    ("李", ["曾国涛", "李四"]),  # a member (李秀英) and a head
+    ("海", ["张桂芳"]),  # a member of a household made by the bulk path
+    ("赵", []),
+    # Two characters.
+    ("国涛", ["曾国涛"]),
+    ("秀英", ["曾国涛"]),
+    ("李四", ["李四"]),
+    ("小明", ["曾国涛"]),
+    ("刘海", ["张桂芳"]),
+    ("涛李", []),  # across two names of one household: no name holds it
+    ("国强", []),
+    # Three characters and more.
+    ("曾国涛", ["曾国涛"]),
+    ("李秀英", ["曾国涛"]),  # a member's whole name finds the household
+    ("王秀兰", ["王建军"]),
+    ("张桂芳", ["张桂芳"]),
+    ("涛李秀", []),
+    ("曾国强", []),
+    ("国涛曾", []),
+    # Pinyin initials and full pinyin (the head's name), every reading of the surname.
+    ("zgt", ["曾国涛"]),
+    ("cgt", ["曾国涛"]),
+    ("ZGT", ["曾国涛"]),
+    ("zengguotao", ["曾国涛"]),
+    ("zg", ["曾国涛", "张桂芳"]),
+    ("wjj", ["王建军"]),
+    ("zgf", ["张桂芳"]),
+    ("xgt", []),
+    # Phone digits: four or more, anywhere in the head's or a member's number.
+    ("5678", ["曾国涛"]),
+    ("13812345678", ["曾国涛"]),
+    ("00001111", ["曾国涛"]),  # the spouse's number
+    ("15900001111", ["曾国涛"]),
+    ("2222", ["王建军"]),
+    ("0000", ["曾国涛", "王建军", "张桂芳"]),
+    ("4444", ["张桂芳"]),  # a member's number through the bulk path
+    ("567", []),  # fewer than four digits match no phone
+    ("99999", []),
+]
+
+
+@pytest.mark.parametrize("query,heads", QUERIES)
 def test_each_kind_of_query(county, query, heads):
     assert found(county, query) == heads
+
+
+def test_sqlite_without_fts5_finds_the_same(county, monkeypatch):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only: a build without FTS5 reads the search columns alone")
+    monkeypatch.setattr(search, "_fts_ready", lambda alias: False)
+
+    for query, heads in QUERIES:
+        assert found(county, query) == heads, query
+    assert found(county, county.zeng.card_code.lower()) == ["曾国涛"]
 
 
 def test_card_codes_and_id_numbers(county):
@@ -157,6 +169,45 @@ def test_odd_queries_find_nothing_and_empty_lists_in_id_order(county):
     assert found(county, "") == ["曾国涛", "王建军", "李四", "张桂芳"]
     assert found(county, "  ", limit=2) == ["曾国涛", "王建军"]
     assert found(county, "李", limit=1) == ["曾国涛"]
+
+
+def test_a_search_stays_inside_each_actor_scope(county, world):
+    def search_as(user, query):
+        return [h.head_name for h in household_search(actor_for_user(user), query)]
+
+    village = make_staff("village", Role.VILLAGE_ADMIN, world.village_a1, world.scheme)
+    township = make_staff("township", Role.TOWNSHIP_ADMIN, world.township_b, world.scheme)
+    clerk = make_staff("till", Role.MERCHANT_CLERK, world.county, world.scheme)
+    two = make_staff("two", Role.VILLAGE_ADMIN, world.village_a1, world.scheme)
+    role_grant(user=two, scheme=world.scheme, region=world.village_b1, role=Role.GRID_WORKER)
+    elsewhere = make_staff("other", Role.COUNTY_ADMIN, world.other_county, world.other_scheme)
+
+    assert search_as(village, "李") == ["曾国涛"]
+    assert search_as(village, "0000") == ["曾国涛", "张桂芳"]
+    assert search_as(township, "李") == ["李四"]
+    assert search_as(two, "李") == ["曾国涛", "李四"]
+    assert search_as(clerk, "李") == []  # merchants' clerks never browse households
+    assert search_as(elsewhere, "李秀英") == ["曾国涛"]  # the other scheme's own 曾国涛
+    assert search_as(elsewhere, "王") == []
+    assert search_as(village, county.wang.card_code) == []
+
+
+def test_the_staff_page_pages_and_counts_a_search(county, client, world):
+    for i in range(55):
+        make_household(world.scheme, world.village_a2, f"秀{i:02d}")
+    client.force_login(make_staff("c2", Role.COUNTY_ADMIN, world.county, world.scheme))
+
+    first = client.get("/households/", {"q": "秀"}).content.decode()
+    second = client.get("/households/", {"q": "秀", "page": "2"}, HTTP_HX_REQUEST="true")
+
+    # 曾国涛 (李秀英) and 王建军 (王秀兰) first, in id order, then 秀00 … 秀47; then 秀48 … 秀54.
+    assert "共 57 条" in first
+    assert first.index(f'href="/households/{county.zeng.pk}/"') < first.index(
+        f'href="/households/{county.wang.pk}/"'
+    )
+    assert ">秀47<" in first and ">秀48<" not in first
+    page2 = second.content.decode()
+    assert ">秀48<" in page2 and ">秀54<" in page2 and ">曾国涛<" not in page2
 
 
 def test_a_new_member_and_an_edited_name_are_found(county):

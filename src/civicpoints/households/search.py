@@ -14,10 +14,12 @@ from collections.abc import Iterable
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.fields.array import ArrayContains
+from django.db import connections
 from django.db.models import F, Func, Q, TextField, Value
+from django.db.models.expressions import RawSQL
 
 from civicpoints.households import crypto, idcard
-from civicpoints.households.models import Member
+from civicpoints.households.models import Household, Member
 from civicpoints.households.pinyin import search_keys
 
 # Names and numbers are kept one a line: a query (one line of a search box) never spans two.
@@ -31,6 +33,18 @@ PINYIN = "p:"
 # Fewer digits than this match no phone: too broad to be useful, too easy to enumerate.
 PHONE_DIGITS_MIN = 4
 SEARCH_FIELDS = ("search_keys", "search_names", "search_terms", "search_phones")
+# SQLite's FTS5 tables over search_terms and search_phones (migration 0007).
+FTS_TERMS = "households_search_terms_fts"
+FTS_PHONES = "households_search_phones_fts"
+_FTS_READY: dict[tuple[str, str], bool] = {}
+# Chinese characters: the unified ideographs and extension A, the compatibility ideographs,
+# extensions B to F.
+HAN = [
+    ("\u3400", "\u4dbf"),
+    ("\u4e00", "\u9fff"),
+    ("\uf900", "\ufaff"),
+    ("\U00020000", "\U0002ebef"),
+]
 
 
 def name_grams(names: Iterable[str]) -> list[str]:
@@ -86,39 +100,81 @@ def _terms_contain(terms: list[str]) -> Q:
     return Q(ArrayContains(split, terms))
 
 
-def search_match(query: str, *, vendor: str) -> Q:
+def _fts_ready(alias: str) -> bool:
+    """SQLite: whether migration 0007 made the FTS5 tables (SQLite without FTS5 has none)."""
+    connection = connections[alias]
+    key = (alias, str(connection.settings_dict["NAME"]))
+    if key not in _FTS_READY:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (%s, %s)",
+                [FTS_TERMS, FTS_PHONES],
+            )
+            _FTS_READY[key] = cursor.fetchone()[0] == 2
+    return _FTS_READY[key]
+
+
+def _fts(table: str, phrases: list[str], *, or_card: str | None = None) -> Q:
+    """SQLite: the households whose column holds every phrase, through the FTS5 table, and
+    the household with card code ``or_card``. One set of ids, which SQLite walks in id order
+    and stops at the limit (an OR beside it would sort every match first). The tables are
+    ours; the phrases a parameter, quoted for FTS5's own syntax."""
+    match = " AND ".join('"' + p.replace('"', '""') + '"' for p in phrases)
+    sql = f"SELECT rowid FROM {table} WHERE {table} MATCH %s"  # noqa: S608
+    params = [match]
+    if or_card is not None:
+        sql += f" UNION ALL SELECT id FROM {Household._meta.db_table} WHERE card_code = %s"  # noqa: S608
+        params.append(or_card)
+    return Q(pk__in=RawSQL(sql, params))  # noqa: S611
+
+
+def _fts_tokens(text: str) -> bool:
+    """Whether every character is one FTS5's unicode61 keeps in a token for sure (ASCII letters
+    and digits, Chinese characters): else a query could become an empty phrase there."""
+    return all((c.isascii() and c.isalnum()) or any(a <= c <= b for a, b in HAN) for c in text)
+
+
+def search_match(query: str, *, vendor: str, alias: str = "default") -> Q:
     """The filter for one query, already stripped and not empty: an ID number (a member's);
     digits (a card code, or part of a phone number on file when four digits or more);
     letters (the start of the head's pinyin, or a card code); letters and digits (a card
     code); anything else is part of the head's or a member's name.
 
-    On PostgreSQL names and pinyin go through the terms' index; SQLite reads the names and
-    keys themselves (one table, in id order, no index for a part of a text)."""
+    On PostgreSQL names and pinyin go through the terms' GIN index, phone digits through
+    pg_trgm; on SQLite through the FTS5 tables over the same columns (migration 0007). A name
+    of three characters or more is then read in ``search_names`` itself. Without FTS5, or for
+    a query FTS5 would not keep whole, SQLite reads the columns alone, in id order."""
     q = query
     postgres = vendor == "postgresql"
+    fts = vendor == "sqlite" and _fts_ready(alias)
     if len(q) == 18 and idcard.problem(idcard.normalize(q)) is None:
         holders = Member.objects.filter(id_number_digest=crypto.digest(idcard.normalize(q)))
         return Q(pk__in=holders.values("household_id"))
     if q.isascii() and q.isdigit():
-        match = Q(card_code=q)
-        if len(q) >= PHONE_DIGITS_MIN:
-            match |= Q(search_phones__contains=q)
-        return match
+        if len(q) < PHONE_DIGITS_MIN:
+            return Q(card_code=q)
+        if fts:
+            # FTS5's trigram phrase is the digits side by side: exactly "part of a number".
+            return _fts(FTS_PHONES, [q], or_card=q)
+        return Q(search_phones__contains=q) | Q(card_code=q)
     if q.isascii() and q.isalpha():
         key = q.lower()
-        pinyin = _terms_contain([PINYIN + key]) if postgres else Q(search_keys__contains=" " + key)
-        return pinyin | Q(card_code=q.upper())
+        if fts:
+            return _fts(FTS_TERMS, [PINYIN + key], or_card=q.upper())
+        if postgres:
+            return _terms_contain([PINYIN + key]) | Q(card_code=q.upper())
+        return Q(search_keys__contains=" " + key) | Q(card_code=q.upper())
     if q.isascii() and q.isalnum():
         return Q(card_code=q.upper())
     if LINE in q:
         return Q(pk__in=[])
-    if not postgres:
-        return Q(search_names__contains=q)
-    if len(q) <= 2:
-        # Stripped, so the query is itself one of the names' terms: the index answers exactly.
-        return _terms_contain([q])
-    # Longer: the index finds the households with every pair of the query (every character
-    # where white space breaks the pairs), then the names are read for the query itself.
+    names = Q(search_names__contains=q)
+    if not postgres and not (fts and _fts_tokens(q)):
+        return names
+    # Stripped, so a query of one or two characters is itself one of the names' terms, which
+    # the index answers exactly. A longer one: the households with all its pairs (every
+    # character where white space breaks the pairs), then the names read for the query itself.
     grams = name_grams([q])
-    pairs = [g for g in grams if len(g) == 2] or grams
-    return _terms_contain(pairs) & Q(search_names__contains=q)
+    terms = [q] if len(q) <= 2 else [g for g in grams if len(g) == 2] or grams
+    found = _terms_contain(terms) if postgres else _fts(FTS_TERMS, terms)
+    return found if len(q) <= 2 else found & names

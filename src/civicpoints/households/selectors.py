@@ -81,5 +81,6 @@ def _search_ids(households: QuerySet[Household], query: str, *, limit: int) -> Q
     q = (query or "").strip()
     ids = households.order_by("pk").values_list("pk", flat=True)
     if q:
-        ids = ids.filter(search_match(q, vendor=connections[households.db].vendor))
+        db = households.db
+        ids = ids.filter(search_match(q, vendor=connections[db].vendor, alias=db))
     return ids[:limit]
