@@ -1,11 +1,8 @@
 """Household search: the text kept on each household to find it, and the filter that finds it.
 
-Every household carries its search text, written by the household services (never by a trigger
-or ``save()``) whenever a name or a phone number changes: ``search_keys`` (the head's pinyin),
-``search_names`` (the head's and every member's name), ``search_terms`` (every character and
-pair of neighbouring characters of those names, and every start of the head's pinyin keys) and
-``search_phones``. A search reads the household table alone: no join to the members, no
-DISTINCT. Must never decide who may see a household: the caller's queryset is the scope.
+The household services write the ``search_*`` columns whenever a name or a phone changes; a
+search reads the household row alone (no join to members, no DISTINCT). It never decides who
+may see a household: the caller's queryset is the scope. See docs/households.md, "Search".
 """
 
 from __future__ import annotations
