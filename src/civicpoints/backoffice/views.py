@@ -28,7 +28,11 @@ from civicpoints.community.selectors import COMMUNITY_WRITERS
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.households.cards import card_qr_svg
 from civicpoints.households.importing.pending import pending_uploads
-from civicpoints.households.selectors import household_for, household_search
+from civicpoints.households.selectors import (
+    household_for,
+    household_search_ids,
+    households_by_ids,
+)
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance, household_history
 from civicpoints.merchants.selectors import statements_overdue_count
@@ -216,8 +220,9 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def households(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     q = request.GET.get("q", "")[:40]
-    page = paged(request, household_search(actor, q, limit=HOUSEHOLDS_MAX))
-    rows = list(page.object_list)
+    # The page of ids first (counted and cut in the database), then only its rows.
+    page = paged(request, household_search_ids(actor, q, limit=HOUSEHOLDS_MAX))
+    rows = list(households_by_ids(list(page.object_list)))
     prefetch_related_objects(rows, "village__parent")
     template = (
         "backoffice/_household_rows.html"

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin
 
 from civicpoints.households.models import Household, Member
+from civicpoints.households.services import household_search_refresh
 
 
 class MemberInline(admin.TabularInline):
@@ -31,6 +32,11 @@ class HouseholdAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: Any) -> bool:
         return False
+
+    def save_model(self, request: Any, obj: Household, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # A name or a number edited here is found by the search too.
+        household_search_refresh(household_ids=[obj.pk])
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False

@@ -2,7 +2,8 @@
 
 ID card numbers are stored encrypted (``crypto.py``) with a keyed digest for duplicate checks,
 and shown masked; phone numbers are masked in lists. ``search_keys`` holds pinyin initials and
-full pinyin for every reading of the head's surname, so 曾 is found by both z and c.
+full pinyin for every reading of the head's surname, so 曾 is found by both z and c; it and
+the other ``search_*`` columns are kept by the services (``households/search.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class Household(models.Model):
     # Raised when the PIN is reset or changed: phone sessions of an older epoch are signed out.
     login_epoch = models.PositiveIntegerField(default=0, editable=False)
     search_keys = models.TextField(blank=True, editable=False)
+    # Written with search_keys by the household services (households/search.py): every name
+    # and phone number of the household, so a search never joins the members.
+    search_names = models.TextField(blank=True, default="", editable=False)
+    search_terms = models.TextField(blank=True, default="", editable=False)
+    search_phones = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -53,7 +59,12 @@ class Household(models.Model):
                 condition=models.Q(status__in=HouseholdStatus.values), name="household_status_valid"
             ),
         ]
-        indexes = [models.Index(fields=["scheme", "village"])]
+        indexes = [
+            models.Index(fields=["scheme", "village"]),
+            # A search's card code (households/search.py): the unique (scheme, card_code) index
+            # needs the scheme, which a search checks only on the rows it finds.
+            models.Index(fields=["card_code"], name="household_card_code_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.head_name

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from collections.abc import Iterable
+from typing import Any
 
-from civicpoints.households import crypto, idcard
+from django.db import connections
+from django.db.models import QuerySet
+
 from civicpoints.households.models import Household
-from civicpoints.schemes.scope import HOUSEHOLD_READERS, Actor, get_scoped, scoped
+from civicpoints.households.search import search_match
+from civicpoints.schemes.scope import (
+    HOUSEHOLD_READERS,
+    Actor,
+    get_scoped,
+    scope_key,
+    scope_key_q,
+    scoped,
+)
 
 REGION_PATH = "village__path"
 
@@ -29,29 +40,47 @@ def household_for(actor: Actor, household_id: object) -> Household:
 
 
 def household_search(actor: Actor, query: str, *, limit: int = 50) -> QuerySet[Household]:
-    """By name, pinyin initials or full pinyin, phone digits, or card code."""
-    return household_search_in(households_visible(actor), query, limit=limit)
+    """By name (the head's or a member's), pinyin initials or full pinyin, phone digits, ID
+    number or card code: at most ``limit`` households in id order (``household_search_ids``)."""
+    return households_by_ids(household_search_ids(actor, query, limit=limit))
+
+
+def household_search_ids(actor: Actor, query: str, *, limit: int) -> QuerySet[Any]:
+    """The ids ``household_search`` shows, for a page to count and cut before it loads rows.
+
+    The scope is checked on the households the search's index finds (``scope_key_q``), not
+    used as a way in: without column statistics PostgreSQL would otherwise read every
+    household of the scheme through its scheme or (scheme, village) index. Without a query
+    the list is the scope itself, for which those indexes are right.
+    """
+    if not (query or "").strip():
+        return _search_ids(households_visible(actor), query, limit=limit)
+    households = Household.objects.alias(scope=scope_key(region_path_field=REGION_PATH)).filter(
+        scope_key_q(actor, key_field="scope", roles=HOUSEHOLD_READERS)
+    )
+    return _search_ids(households, query, limit=limit)
 
 
 def household_search_in(
     households: QuerySet[Household], query: str, *, limit: int = 50
 ) -> QuerySet[Household]:
     """The same search within a given set (e.g. the households a store serves)."""
+    return households_by_ids(_search_ids(households, query, limit=limit))
+
+
+def households_by_ids(ids: Iterable[int] | QuerySet[Any]) -> QuerySet[Household]:
+    """The households of a page of ids (a list, or a sliced ids query) with their village and
+    account, in id order: the joins run for the page only, never for every match."""
+    return Household.objects.select_related("village", "account").filter(pk__in=ids).order_by("pk")
+
+
+def _search_ids(households: QuerySet[Household], query: str, *, limit: int) -> QuerySet[Any]:
+    """The first ``limit`` ids of a search within ``households``, in id order. One table: no
+    join to members and no DISTINCT (the names and numbers of every member are kept on the
+    household, ``households/search.py``)."""
     q = (query or "").strip()
-    base = households.select_related("village", "account").order_by("pk")
-    if not q:
-        return base[:limit]
-    # An ID number first: most end in a digit and would otherwise be taken for phone digits.
-    if len(q) == 18 and idcard.problem(idcard.normalize(q)) is None:
-        match = Q(members__id_number_digest=crypto.digest(idcard.normalize(q)))
-    elif q.isascii() and q.isdigit():
-        match = Q(phone__contains=q) if len(q) >= 4 else Q(pk__in=[])
-        match |= Q(members__phone__contains=q) if len(q) >= 4 else Q()
-        match |= Q(card_code=q)
-    elif q.isascii() and q.isalpha():
-        match = Q(search_keys__contains=" " + q.lower()) | Q(card_code=q.upper())
-    elif q.isascii() and q.isalnum():
-        match = Q(card_code=q.upper())
-    else:
-        match = Q(head_name__contains=q) | Q(members__name__contains=q)
-    return base.filter(match).distinct()[:limit]
+    ids = households.order_by("pk").values_list("pk", flat=True)
+    if q:
+        db = households.db
+        ids = ids.filter(search_match(q, vendor=connections[db].vendor, alias=db))
+    return ids[:limit]

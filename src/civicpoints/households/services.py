@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
+from civicpoints.bulk import update_many
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households import crypto, idcard, phones
 from civicpoints.households.attempts import PIN_FAILURE_LIMIT, PIN_LOCKOUT, household_pin_try
@@ -29,7 +30,7 @@ from civicpoints.households.models import (
     Relation,
     ResidentToken,
 )
-from civicpoints.households.pinyin import search_keys
+from civicpoints.households.search import SEARCH_FIELDS, search_fields
 from civicpoints.ledger.services import household_account, household_accounts_create
 from civicpoints.schemes.models import Region, RegionLevel, Scheme
 
@@ -124,7 +125,7 @@ def household_create(
                     status=status,
                     card_code=new_card_code(),
                     pin_hash=pin_hash_make(pin) if pin else "",
-                    search_keys=search_keys(head_name),
+                    **search_fields(head_name=head_name, phone=phone, members=[]),
                 )
                 Member.objects.create(
                     scheme=scheme,
@@ -186,6 +187,7 @@ def member_add(
                 )
         except IntegrityError:
             raise _duplicate_id() from None
+        household_search_refresh(household_ids=[household.pk])
         audit_record(
             actor_id=actor_id,
             scheme_id=household.scheme_id,
@@ -193,6 +195,29 @@ def member_add(
             obj=member,
         )
     return member
+
+
+def household_search_refresh(*, household_ids: list[int]) -> None:
+    """Write the search columns (``households/search.py``) of these households again from their
+    head's name and phone and their members' (after a member is added, or the admin edits a
+    name or a number). The households are locked first, so two refreshes of one household
+    never write from two different readings of its members."""
+    with transaction.atomic():
+        households = list(
+            Household.objects.select_for_update()
+            .filter(pk__in=household_ids)
+            .order_by("pk")
+            .only("pk", "head_name", "phone")
+        )
+        members: dict[int, list[tuple[str, str]]] = {h.pk: [] for h in households}
+        rows = Member.objects.filter(household_id__in=members).order_by("pk")
+        for household_id, name, phone in rows.values_list("household_id", "name", "phone"):
+            members[household_id].append((name, phone))
+        for h in households:
+            values = search_fields(head_name=h.head_name, phone=h.phone, members=members[h.pk])
+            for column, value in values.items():
+                setattr(h, column, value)
+        update_many(Household, households, SEARCH_FIELDS)
 
 
 def household_set_pin(*, actor_id: int | None, household: Household, pin: str) -> None:
@@ -299,7 +324,11 @@ def households_bulk_create(
                         status=r.status,
                         card_code=new_card_code(),
                         pin_hash=pin_hash,
-                        search_keys=search_keys(r.head_name),
+                        **search_fields(
+                            head_name=r.head_name,
+                            phone=r.phone,
+                            members=[(m.name, m.phone) for m in r.members],
+                        ),
                     )
                     for r in batch
                 ]
