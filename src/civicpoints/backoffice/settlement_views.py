@@ -30,6 +30,7 @@ from civicpoints.backoffice.merchant_views import (
     scheme_statements,
 )
 from civicpoints.backoffice.paging import paged
+from civicpoints.calendar import day_over, last_day_over
 from civicpoints.errors import ApplicationError, ErrorCode, PermissionDenied
 from civicpoints.ledger.amounts import format_points
 from civicpoints.merchants.models import StatementStatus
@@ -58,7 +59,7 @@ def _day(raw: object) -> dt.date:
     try:
         return dt.date.fromisoformat(str(raw or ""))
     except ValueError:
-        return timezone.localdate() - dt.timedelta(days=1)
+        return last_day_over()
 
 
 def _settlement_url(day: dt.date, scheme: Scheme) -> str:
@@ -102,7 +103,7 @@ def settlement(request: HttpRequest) -> HttpResponse:
             "late": late,
             "manages": manages_scheme(actor, scheme),
             "overdue_hours": int(OVERDUE_AFTER.total_seconds() // 3600),
-            "day_over": timezone.localdate(now) > day,
+            "day_over": day_over(day, now=now),
         },
     )
 
@@ -252,7 +253,7 @@ def payouts(request: HttpRequest) -> HttpResponse:
             "total": sum((r.amount for r in rows), start=0),
             "manages": manages_scheme(actor, scheme),
             "query": query,
-            "back_day": day or timezone.localdate() - dt.timedelta(days=1),
+            "back_day": day or last_day_over(),
         },
     )
 
