@@ -307,8 +307,8 @@ def notice_print(request: HttpRequest, village_id: int) -> HttpResponse:
 
 def _budget_scheme(request: HttpRequest) -> Scheme | None:
     actor = actor_for_user(request.user)
-    ids = schemes_governed(actor, roles=[Role.COUNTY_ADMIN, Role.AUDITOR])
-    return Scheme.objects.filter(pk__in=ids).select_related("operator_region").first()
+    governed = schemes_governed(actor, roles=[Role.COUNTY_ADMIN, Role.AUDITOR])
+    return governed[0] if governed else None
 
 
 @login_required

@@ -34,7 +34,7 @@ from civicpoints.merchants.selectors import (
 from civicpoints.merchants.services import MERCHANT_MANAGERS, merchant_create, merchant_set_status
 from civicpoints.schemes.models import Region, RegionLevel, Role, Scheme
 from civicpoints.schemes.scope import Actor, actor_for_user, parse_id, scope_q
-from civicpoints.schemes.selectors import regions_visible, schemes_governed
+from civicpoints.schemes.selectors import governs, regions_visible, schemes_governed
 
 
 def _not_found(request: HttpRequest) -> HttpResponse:
@@ -43,8 +43,7 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 
 def readable_schemes(actor: Actor) -> list[Scheme]:
     """Schemes whose merchants and settlement this person reads (county admin, auditor)."""
-    ids = schemes_governed(actor, MERCHANT_READERS)
-    return list(Scheme.objects.filter(pk__in=ids).select_related("operator_region").order_by("pk"))
+    return schemes_governed(actor, MERCHANT_READERS)
 
 
 def scheme_chosen(request: HttpRequest, actor: Actor) -> Scheme | None:
@@ -54,7 +53,7 @@ def scheme_chosen(request: HttpRequest, actor: Actor) -> Scheme | None:
 
 
 def manages_scheme(actor: Actor, scheme: Scheme) -> bool:
-    return scheme.pk in schemes_governed(actor, MERCHANT_MANAGERS)
+    return governs(actor, scheme, MERCHANT_MANAGERS)
 
 
 def scheme_merchants(actor: Actor, scheme: Scheme) -> QuerySet[Merchant]:
