@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from civicpoints.counter.common import error_text, form_key, key_after, new_key, refused
+from civicpoints.counter.common import KEYS, error_text, refused
 from civicpoints.errors import ApplicationError, invalid
 from civicpoints.ledger.amounts import BadPoints, format_points, parse_points
 from civicpoints.merchants.models import Merchant, Payment
@@ -61,7 +61,7 @@ def _till(
     context = {
         "merchant": merchant,
         "can_take": _is_cashier(actor, merchant),
-        "key": key_after((form or {}).get("key"), error) if error else new_key(),
+        "key": KEYS.after((form or {}).get("key"), error) if error else KEYS.new(),
         "form": form or {"mode": "code"},
         "payments": payments,
         "today_net": sum(p.points - p.refunded for p in payments),
@@ -107,7 +107,7 @@ def merchant_pay(request: HttpRequest, merchant_id: int) -> HttpResponse:
             code=post.get("code", "")[:40] if mode == "code" else "",
             card=form["card"],
             pin=post.get("pin", "").strip()[:12] if mode == "card" else "",
-            idempotency_key=form_key(form["key"]),
+            idempotency_key=KEYS.check(form["key"]),
         )
     except ApplicationError as exc:
         return _till(request, actor, merchant, form=form, error=exc)
@@ -154,7 +154,7 @@ def merchant_refund(request: HttpRequest, merchant_id: int, payment_id: int) -> 
         "merchant": merchant,
         "p": payment,
         "refundable": format_points(payment.refundable),
-        "form": {"points": format_points(payment.refundable), "reason": "", "key": new_key()},
+        "form": {"points": format_points(payment.refundable), "reason": "", "key": KEYS.new()},
     }
     if request.method == "GET":
         return render(request, "counter/merchant_refund.html", context)
@@ -166,7 +166,7 @@ def merchant_refund(request: HttpRequest, merchant_id: int, payment_id: int) -> 
     context["form"] = form
     try:
         points = _points(form["points"])
-        key = form_key(form["key"])
+        key = KEYS.check(form["key"])
         if not form["reason"]:
             raise invalid(_("请填写退款原因"), field="reason")
         if request.POST.get("confirm") != "1":
@@ -177,7 +177,7 @@ def merchant_refund(request: HttpRequest, merchant_id: int, payment_id: int) -> 
         )
     except ApplicationError as exc:
         context["error"] = error_text(exc)
-        form["key"] = key_after(form["key"], exc)
+        form["key"] = KEYS.after(form["key"], exc)
         return render(request, "counter/merchant_refund.html", context, status=exc.status)
     messages.success(request, _("已退款 %(points)s 分") % {"points": format_points(refund.points)})
     return redirect("counter:merchant_receipt", merchant_id=merchant.pk, payment_id=payment.pk)

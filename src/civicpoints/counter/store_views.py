@@ -19,11 +19,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from civicpoints.counter.common import (
+    KEYS,
     error_text,
-    form_key,
     items_of,
-    key_after,
-    new_key,
     not_found,
     parse_quantities,
     parse_yuan,
@@ -73,7 +71,7 @@ def _sale(
         "products": [(p, quantities.get(p.pk, 0)) for p in products],
         "has_large": any(p.large_item for p in products),
         "rate": store.scheme.yuan_per_point,
-        "key": key or new_key(),
+        "key": key or KEYS.new(),
         "form": form or {},
     }
 
@@ -141,7 +139,7 @@ def store_redeem(request: HttpRequest, store_id: int) -> HttpResponse:
             assisted_reason=reason if assisted else "",
             cash_fen=parse_yuan(cash),
             delivery_address=address or None,
-            idempotency_key=form_key(key),
+            idempotency_key=KEYS.check(key),
         )
     except ApplicationError as exc:
         context = {
@@ -150,7 +148,7 @@ def store_redeem(request: HttpRequest, store_id: int) -> HttpResponse:
             "q": "",
             "candidates": None,
             "sale": _sale(
-                store, household, quantities=quantities, form=form, key=key_after(key, exc)
+                store, household, quantities=quantities, form=form, key=KEYS.after(key, exc)
             ),
             "error": error_text(exc),
             "error_code": str(exc.code),

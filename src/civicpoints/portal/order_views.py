@@ -9,11 +9,8 @@ carries an idempotency key made when it rendered, so a double tap or a resubmit 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,10 +20,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, invalid
+from civicpoints.faces.forms import FormKeys, detail_hundredths
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance
@@ -45,8 +44,9 @@ from civicpoints.stores.selectors import (
 )
 from civicpoints.stores.services import Item, order_cancel, order_place
 
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
 MAX_QUANTITY = 999
+# The confirm page's key: a double tap or a resubmit is one order.
+KEYS = FormKeys(prefix="app-order-", expired=gettext_lazy("页面已过期，请重新下单"))
 
 
 @dataclass(frozen=True)
@@ -92,30 +92,13 @@ def _choice(data: Mapping[str, Any], product: Product, household: Household) -> 
     return choice
 
 
-def _new_key() -> str:
-    return "app-order-" + secrets.token_hex(16)
-
-
-def _form_key(raw: str | None) -> str:
-    key = (raw or "").strip()
-    if not KEY_PATTERN.match(key):
-        raise invalid(_("页面已过期，请重新下单"), field="key")
-    return key
-
-
-def _hundredths(value: object) -> int | None:
-    try:
-        return int((Decimal(str(value)) * 100).to_integral_value())
-    except (InvalidOperation, ValueError):
-        return None
-
-
 def _error_text(exc: ApplicationError, product: Product | None = None) -> str:
     """The service's refusal in the same words the stores page uses (``stores.selectors``),
     with the numbers to act on."""
     detail = exc.detail or {}
     if exc.code == ErrorCode.INSUFFICIENT_POINTS and "available" in detail:
-        need, have = _hundredths(detail.get("needed", "")), _hundredths(detail["available"])
+        need = detail_hundredths(detail.get("needed", ""))
+        have = detail_hundredths(detail["available"])
         if need is not None and have is not None:
             return words_short(need, have)
     if exc.code == ErrorCode.DISQUALIFIED and "until" in detail:
@@ -213,7 +196,7 @@ def order_confirm(
             "why": _why_not(household, product, choice.quantity),
             "deadline": timezone.localtime() + dt.timedelta(days=store.order_hold_days),
             "back": _start_url(store, product, choice),
-            "key": _new_key(),
+            "key": KEYS.new(),
         },
     )
 
@@ -239,7 +222,7 @@ def order_place_view(
             store=store,
             items=[Item(product_id=product.pk, quantity=choice.quantity)],
             delivery_address=choice.address if choice.delivery else None,
-            idempotency_key=_form_key(request.POST.get("key", "")[:100]),
+            idempotency_key=KEYS.check(request.POST.get("key", "")[:100]),
         )
     except ApplicationError as exc:
         # Back to the first page (a redirect: reloading it never asks to resend a form).
