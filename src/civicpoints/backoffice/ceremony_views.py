@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.errors import ApplicationError, ErrorCode, NotFound
 from civicpoints.households.importing.reading import FileProblem
 from civicpoints.schemes.scope import actor_for_user, parse_id
 from civicpoints.stores.ceremony_list import (
@@ -43,17 +43,13 @@ from civicpoints.stores.services import ceremony_check, ceremony_redeem
 MAX_UPLOAD = 2 * 1024 * 1024
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def ceremony_new(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     stores = list(stores_managed(actor)[:500])
     if not stores:
-        return _not_found(request)
+        raise NotFound("store")
     data: Any = request.POST if request.method == "POST" else request.GET
     store = next((s for s in stores if s.pk == parse_id(data.get("store"))), None)
     if store is None and len(stores) == 1:
@@ -152,10 +148,7 @@ def ceremony_new(request: HttpRequest) -> HttpResponse:
 def ceremony_households(request: HttpRequest) -> HttpResponse:
     """HTMX: households the chosen store serves, by name, pinyin initials, phone or card."""
     actor = actor_for_user(request.user)
-    try:
-        store = store_managed_for(actor, request.GET.get("store"))
-    except ApplicationError:
-        return _not_found(request)
+    store = store_managed_for(actor, request.GET.get("store"))
     q = request.GET.get("q", "")[:40].strip()
     found = list(counter_search(store, q, limit=20)) if q else []
     return render(request, "backoffice/_ceremony_households.html", {"found": found, "q": q})
@@ -165,10 +158,7 @@ def ceremony_households(request: HttpRequest) -> HttpResponse:
 @require_GET
 def ceremony_detail(request: HttpRequest, ceremony_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        ceremony = ceremony_for(actor, ceremony_id)
-    except ApplicationError:
-        return _not_found(request)
+    ceremony = ceremony_for(actor, ceremony_id)
     redemptions = list(
         redemptions_visible(actor)
         .filter(ceremony=ceremony)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -44,23 +42,6 @@ def error_text(exc: ApplicationError) -> str:
             "left": detail_points(detail["refundable"])
         }
     return exc.message
-
-
-def not_found(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "counter/refused.html", {"text": _("没有找到，或您无权查看")}, status=404
-    )
-
-
-def forbidden(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    return render(request, "counter/refused.html", {"text": exc.message}, status=exc.status)
-
-
-def refused(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    """A lookup that failed: 404 for out of scope (never telling why), 403 for a role."""
-    if exc.code == ErrorCode.NOT_FOUND:
-        return not_found(request)
-    return forbidden(request, exc)
 
 
 def parse_quantities(data: dict[str, str]) -> dict[int, int]:

@@ -18,9 +18,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from civicpoints.counter.common import KEYS, error_text, refused
+from civicpoints.counter.common import KEYS, error_text
 from civicpoints.errors import ApplicationError, invalid
-from civicpoints.ledger.amounts import BadPoints, format_points, parse_points
+from civicpoints.faces.forms import typed_points
+from civicpoints.ledger.amounts import format_points
 from civicpoints.merchants.models import Merchant, Payment
 from civicpoints.merchants.selectors import (
     merchant_for,
@@ -32,13 +33,6 @@ from civicpoints.merchants.services import payment_take, refund_create, require_
 from civicpoints.schemes.scope import Actor, actor_for_user
 
 STATEMENTS_SHOWN = 31
-
-
-def _points(raw: str) -> int:
-    try:
-        return parse_points(raw.strip())
-    except BadPoints as exc:
-        raise invalid(str(exc), field="points") from None
 
 
 def _is_cashier(actor: Actor, merchant: Merchant) -> bool:
@@ -76,21 +70,14 @@ def _till(
 @login_required
 def merchant_counter(request: HttpRequest, merchant_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        merchant = merchant_for(actor, merchant_id)
-    except ApplicationError as exc:
-        return refused(request, exc)
-    return _till(request, actor, merchant)
+    return _till(request, actor, merchant_for(actor, merchant_id))
 
 
 @login_required
 @require_POST
 def merchant_pay(request: HttpRequest, merchant_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        merchant = merchant_for(actor, merchant_id)
-    except ApplicationError as exc:
-        return refused(request, exc)
+    merchant = merchant_for(actor, merchant_id)
     post = request.POST
     mode = "card" if post.get("mode") == "card" else "code"
     form = {
@@ -103,7 +90,7 @@ def merchant_pay(request: HttpRequest, merchant_id: int) -> HttpResponse:
         payment = payment_take(
             actor=actor,
             merchant=merchant,
-            points=_points(form["points"]),
+            points=typed_points(form["points"], field="points"),
             code=post.get("code", "")[:40] if mode == "code" else "",
             card=form["card"],
             pin=post.get("pin", "").strip()[:12] if mode == "card" else "",
@@ -123,10 +110,7 @@ def _payment(actor: Actor, merchant_id: int, payment_id: int) -> tuple[Merchant,
 @login_required
 def merchant_receipt(request: HttpRequest, merchant_id: int, payment_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        merchant, payment = _payment(actor, merchant_id, payment_id)
-    except ApplicationError as exc:
-        return refused(request, exc)
+    merchant, payment = _payment(actor, merchant_id, payment_id)
     return render(
         request,
         "counter/merchant_receipt.html",
@@ -145,11 +129,8 @@ def merchant_receipt(request: HttpRequest, merchant_id: int, payment_id: int) ->
 def merchant_refund(request: HttpRequest, merchant_id: int, payment_id: int) -> HttpResponse:
     """GET: the form; POST: a confirmation page; POST with confirm=1: the refund."""
     actor = actor_for_user(request.user)
-    try:
-        merchant, payment = _payment(actor, merchant_id, payment_id)
-        require_cashier(actor, merchant)
-    except ApplicationError as exc:
-        return refused(request, exc)
+    merchant, payment = _payment(actor, merchant_id, payment_id)
+    require_cashier(actor, merchant)
     context: dict[str, Any] = {
         "merchant": merchant,
         "p": payment,
@@ -165,7 +146,7 @@ def merchant_refund(request: HttpRequest, merchant_id: int, payment_id: int) -> 
     }
     context["form"] = form
     try:
-        points = _points(form["points"])
+        points = typed_points(form["points"], field="points")
         key = KEYS.check(form["key"])
         if not form["reason"]:
             raise invalid(_("请填写退款原因"), field="reason")

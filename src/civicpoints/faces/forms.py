@@ -1,6 +1,6 @@
 """Form helpers the page faces share: the idempotency key a form carries (made when the page
-renders, so a double tap or a resubmit is one sale, one order, one batch) and the points a
-service's refusal names in its detail (``"available": "12.5"``) written for a page.
+renders, so a double tap or a resubmit is one sale, one order, one batch), points typed in a
+form, and the points a service's refusal names in its detail (``"available": "12.5"``).
 
 Parsing only: whether a sale may happen is decided by the services, never here.
 """
@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils.functional import Promise
 
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
-from civicpoints.ledger.amounts import format_points
+from civicpoints.ledger.amounts import BadPoints, format_points, parse_points
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
 
@@ -46,6 +46,17 @@ class FormKeys:
         if exc.code == ErrorCode.IDEMPOTENCY_KEY_REUSED or not KEY_PATTERN.match(key):
             return self.new()
         return key
+
+
+def typed_points(
+    raw: str, *, field: str, words: str | Promise = "%(problem)s", **options: bool
+) -> int:
+    """Points typed in a form, in hundredths; else a refusal at ``field`` in ``words`` (which
+    take the parser's ``problem``: "积分价格：%(problem)s"). ``options`` go to ``parse_points``."""
+    try:
+        return parse_points(raw, **options)
+    except BadPoints as exc:
+        raise invalid(str(words) % {"problem": exc}, field=field) from None
 
 
 def detail_hundredths(value: object) -> int | None:

@@ -25,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, invalid
+from civicpoints.faces.errors import refusals_return_to
 from civicpoints.faces.forms import FormKeys, detail_hundredths
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
@@ -118,10 +119,6 @@ def _why_not(household: Household, product: Product, quantity: int = 1) -> str:
     return orderable_for(household, [product]).why_not(product, quantity)
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/not_found.html", status=404)
-
-
 def _on_sale(household: Household, store_id: int, product_id: int) -> tuple[Store, Product]:
     """A product of one of the household's stores, still on the shelf; else NotFound."""
     store = store_for_household(household, store_id)
@@ -143,10 +140,7 @@ def order_start(
     request: HttpRequest, household: Household, store_id: int, product_id: int
 ) -> HttpResponse:
     """How many (big - and + buttons) and, for a large item, pickup or delivery."""
-    try:
-        store, product = _on_sale(household, store_id, product_id)
-    except ApplicationError:
-        return _not_found(request)
+    store, product = _on_sale(household, store_id, product_id)
     choice = _first_choice(request.GET, product, household)
     return render(
         request,
@@ -171,15 +165,11 @@ def order_confirm(
     request: HttpRequest, household: Household, store_id: int, product_id: int
 ) -> HttpResponse:
     """What the order costs and leaves available, and until when the goods wait. No write."""
-    try:
-        store, product = _on_sale(household, store_id, product_id)
-    except ApplicationError:
-        return _not_found(request)
-    try:
-        choice = _choice(request.GET, product, household)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect(_start_url(store, product, _first_choice(request.GET, product, household)))
+    store, product = _on_sale(household, store_id, product_id)
+    refusals_return_to(
+        request, _start_url(store, product, _first_choice(request.GET, product, household))
+    )
+    choice = _choice(request.GET, product, household)
     available = household_balance(household_id=household.pk).available
     total = product.price * choice.quantity
     return render(
@@ -206,28 +196,26 @@ def order_confirm(
 def order_place_view(
     request: HttpRequest, household: Household, store_id: int, product_id: int
 ) -> HttpResponse:
-    try:
-        store, product = _on_sale(household, store_id, product_id)
-    except ApplicationError:
-        return _not_found(request)
-    choice = _first_choice(request.POST, product, household)
-    try:
-        choice = _choice(request.POST, product, household)
-        # Refused in the page's words before anything is written (the service checks again).
-        if why := _why_not(household, product, choice.quantity):
-            messages.error(request, why)
-            return redirect(_start_url(store, product, choice))
-        order = order_place(
-            household=household,
-            store=store,
-            items=[Item(product_id=product.pk, quantity=choice.quantity)],
-            delivery_address=choice.address if choice.delivery else None,
-            idempotency_key=KEYS.check(request.POST.get("key", "")[:100]),
-        )
-    except ApplicationError as exc:
-        # Back to the first page (a redirect: reloading it never asks to resend a form).
-        messages.error(request, _error_text(exc, product))
-        return redirect(_start_url(store, product, choice))
+    store, product = _on_sale(household, store_id, product_id)
+    # A refusal goes back to the first page with what was picked (a redirect: reloading it
+    # never asks to resend a form), in the stores page's words.
+    back = refusals_return_to(
+        request,
+        _start_url(store, product, _first_choice(request.POST, product, household)),
+        words=lambda exc: _error_text(exc, product),
+    )
+    choice = _choice(request.POST, product, household)
+    # Refused in the page's words before anything is written (the service checks again).
+    if why := _why_not(household, product, choice.quantity):
+        messages.error(request, why)
+        return redirect(back)
+    order = order_place(
+        household=household,
+        store=store,
+        items=[Item(product_id=product.pk, quantity=choice.quantity)],
+        delivery_address=choice.address if choice.delivery else None,
+        idempotency_key=KEYS.check(request.POST.get("key", "")[:100]),
+    )
     messages.success(
         request,
         _("下单成功，订单号 %(no)s。%(points)s 分先冻结，取货时才扣除。")
@@ -254,21 +242,15 @@ def orders(request: HttpRequest, household: Household) -> HttpResponse:
 @resident_required
 def order_cancel_view(request: HttpRequest, household: Household, order_id: int) -> HttpResponse:
     """GET asks "cancel this order?"; POST cancels it and the held points come back."""
-    try:
-        order = order_for_household(household, order_id)
-    except ApplicationError:
-        return _not_found(request)
+    order = order_for_household(household, order_id)
     if request.method == "POST":
-        try:
-            order_cancel(order=order, actor=None)
-        except ApplicationError as exc:
-            messages.error(request, _error_text(exc))
-        else:
-            messages.success(
-                request,
-                _("订单 %(no)s 已取消，冻结的 %(points)s 分已退回。")
-                % {"no": order.order_no, "points": format_points(order.points)},
-            )
+        refusals_return_to(request, reverse("portal:orders"), words=_error_text)
+        order_cancel(order=order, actor=None)
+        messages.success(
+            request,
+            _("订单 %(no)s 已取消，冻结的 %(points)s 分已退回。")
+            % {"no": order.order_no, "points": format_points(order.points)},
+        )
         return redirect("portal:orders")
     if order.status != OrderStatus.HELD:
         messages.error(request, ApplicationError(ErrorCode.ORDER_NOT_OPEN).message)
