@@ -298,9 +298,12 @@ NOT_MESSAGES: dict[str | tuple[str, str], str] = {
     ("households/importing/checking.py", "STATUS_BY_LABEL"): "statuses as the sheet writes them",
     "households/importing/sample.py": "the blank household sheet: headers and a sample row",
     ("community/transparency.py", "COMPOUND_SURNAMES"): "two-character surnames (name data)",
-    ("backoffice/ceremony_views.py", "LIST_COLUMNS"): "the uploaded list's headers (file format)",
+    ("stores/ceremony_list.py", "LIST_COLUMNS"): "the uploaded list's headers (file format)",
     **{
-        ("merchants/settlement/payout_files.py", name): "the bank's batch payment file (the bank's format)"
+        (
+            "merchants/settlement/payout_files.py",
+            name,
+        ): "the bank's batch payment file (the bank's format)"
         for name in ("PAYOUT_HEADERS", "PAYOUT_FILE")
     },
     ("notifications/events.py", "SIGN"): "the SMS signature as registered with the carrier",

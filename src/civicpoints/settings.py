@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "civicpoints.backoffice.sessions.StaffSessionLimits",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A refusal (ApplicationError) out of a page view becomes its page (faces/errors.py).
+    "civicpoints.faces.errors.PageErrors",
 ]
 
 ROOT_URLCONF = "civicpoints.urls"

@@ -11,6 +11,7 @@ from civicpoints.audit.models import AuditEvent
 from civicpoints.ledger.models import ApprovalRequest, ApprovalStatus, Posting, PostingKind
 from civicpoints.ledger.selectors import household_balance
 from civicpoints.schemes.models import Role
+from civicpoints.schemes.services import role_grant
 from tests.factories import fund, make_household, make_staff
 
 LIST = "/approvals/"
@@ -163,3 +164,23 @@ def test_county_admin_menu_shows_the_pending_count(world, admins, household):
     home = b.get("/").content.decode()
 
     assert LIST in home and "调整复核" in home
+
+
+def test_the_adjust_button_is_only_for_households_the_person_approves_for(world, household):
+    # A county admin of the other scheme who is also a village admin here: approves
+    # somewhere (the menu item), but not for this household.
+    user = make_staff("both", Role.COUNTY_ADMIN, world.other_county, world.other_scheme)
+    role_grant(user=user, scheme=world.scheme, region=world.village_a1, role=Role.VILLAGE_ADMIN)
+    client = logged_in(user)
+    own = make_household(world.other_scheme, world.other_village, "李四")
+
+    here = client.get(f"/households/{household.pk}/")
+    there = client.get(f"/households/{own.pk}/").content.decode()
+
+    assert here.status_code == 200
+    assert LIST in client.get("/").content.decode()  # the menu: approves in one scheme
+    assert 'id="adjust-household"' not in here.content.decode()
+    assert f"/households/{household.pk}/adjust/" not in here.content.decode()
+    assert file_adjustment(client, household).status_code == 404
+    assert f'id="adjust-household" href="/households/{own.pk}/adjust/"' in there
+    assert ApprovalRequest.objects.count() == 0

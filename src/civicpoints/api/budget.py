@@ -50,7 +50,7 @@ def _governed_scheme(request: HttpRequest, roles: tuple[str, ...], action: str) 
     schemes = schemes_governed(request.actor, roles=roles)  # type: ignore[attr-defined]
     if not schemes:
         raise PermissionDenied(action)
-    return Scheme.objects.select_related("operator_region").get(pk=schemes[0])
+    return schemes[0]
 
 
 @router.get("", response={200: BudgetOut, **ERRORS})

@@ -248,7 +248,7 @@ VERIFIERS = (Role.AUDITOR, Role.COUNTY_ADMIN)
 def verify_ledger(request: HttpRequest) -> list[dict]:
     """Every invariant and the hash chain, for each scheme the caller audits."""
     actor: Actor = request.actor  # type: ignore[attr-defined]
-    schemes = schemes_governed(actor, VERIFIERS)
+    schemes = [s.pk for s in schemes_governed(actor, VERIFIERS)]
     if not schemes:
         raise PermissionDenied("ledger.verify")
     return [verify(scheme_id=s).as_dict() for s in schemes]

@@ -60,7 +60,7 @@ class FinalizeOut(Schema):
 def finalize(request: HttpRequest, body: FinalizeIn) -> dict:
     """Post every claim whose notice has ended (county admins; also a scheduled job)."""
     actor = request.actor  # type: ignore[attr-defined]
-    schemes = schemes_governed(actor, roles=[Role.COUNTY_ADMIN])
+    schemes = [s.pk for s in schemes_governed(actor, roles=[Role.COUNTY_ADMIN])]
     if not schemes:
         raise PermissionDenied("notices.finalize")
     at = body.at or timezone.now()

@@ -44,10 +44,10 @@ def _actor(request: HttpRequest) -> Actor:
 
 def _governed(request: HttpRequest, roles: tuple[str, ...], action: str) -> list[Scheme]:
     """The schemes the caller governs as a whole (settlement is scheme-wide), or 403."""
-    ids = schemes_governed(_actor(request), roles=roles)
-    if not ids:
+    schemes = schemes_governed(_actor(request), roles=roles)
+    if not schemes:
         raise PermissionDenied(action)
-    return list(Scheme.objects.filter(pk__in=ids).order_by("pk"))
+    return schemes
 
 
 class RunIn(Schema):

@@ -13,13 +13,14 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction, AuditEvent
+from civicpoints.calendar import day_bounds, day_start
 from civicpoints.errors import invalid
 from civicpoints.schemes.models import Region, RegionLevel, Role, RoleGrant, Scheme, User
 from civicpoints.schemes.scope import Actor, parse_id, scope_q
+from civicpoints.schemes.selectors import schemes_governed, schemes_granted
 
 AUDIT_READERS = frozenset({Role.COUNTY_ADMIN, Role.AUDITOR})
 
@@ -30,23 +31,12 @@ def may_read_audit(actor: Actor) -> bool:
 
 def audit_schemes(actor: Actor) -> list[Scheme]:
     """The schemes whose audit log the actor reads (any part of it)."""
-    ids = {g.scheme_id for g in actor.grants_for(AUDIT_READERS)}
-    return list(Scheme.objects.filter(pk__in=ids).order_by("pk"))
+    return schemes_granted(actor, AUDIT_READERS)
 
 
 def _whole_schemes(actor: Actor) -> list[int]:
     """Schemes where a grant covers the scheme's own region (so its scheme-wide events)."""
-    grants = actor.grants_for(AUDIT_READERS)
-    if not grants:
-        return []
-    paths = Scheme.objects.filter(pk__in={g.scheme_id for g in grants}).values_list(
-        "pk", "operator_region__path"
-    )
-    return [
-        pk
-        for pk, path in paths
-        if any(g.scheme_id == pk and path.startswith(g.region_path) for g in grants)
-    ]
+    return [s.pk for s in schemes_governed(actor, AUDIT_READERS)]
 
 
 def audit_visible(actor: Actor) -> QuerySet[AuditEvent]:
@@ -136,10 +126,6 @@ def audit_filter(actor: Actor, params: dict[str, str]) -> AuditFilter:
     )
 
 
-def _bound(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
 def audit_events(actor: Actor, wanted: AuditFilter) -> QuerySet[AuditEvent]:
     """The events the actor may read that match ``wanted``, newest first."""
     rows = audit_visible(actor)
@@ -150,7 +136,7 @@ def audit_events(actor: Actor, wanted: AuditFilter) -> QuerySet[AuditEvent]:
     if wanted.region is not None:
         rows = rows.filter(region__path__startswith=wanted.region.path)
     if wanted.since is not None:
-        rows = rows.filter(created_at__gte=_bound(wanted.since))
+        rows = rows.filter(created_at__gte=day_start(wanted.since))
     if wanted.until is not None:
-        rows = rows.filter(created_at__lt=_bound(wanted.until + dt.timedelta(days=1)))
+        rows = rows.filter(created_at__lt=day_bounds(wanted.until)[1])
     return rows.order_by("-created_at", "-pk")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,6 +18,7 @@ from civicpoints.awards.models import (
     OwedDeduction,
     VillageQuota,
 )
+from civicpoints.calendar import day_bounds
 from civicpoints.errors import NotFound
 from civicpoints.ledger.models import Account, AccountKind
 from civicpoints.schemes.models import Region, Scheme
@@ -207,7 +207,7 @@ def objections_waiting_count(actor: Actor) -> int:
 
 def notices_ending_today(actor: Actor) -> QuerySet[Claim]:
     """Claims on notice in the actor's villages whose notice ends today (local time)."""
-    start, end = _today_bounds()
+    start, end = day_bounds()
     return scoped(
         actor,
         Claim.objects.filter(
@@ -220,12 +220,6 @@ def notices_ending_today(actor: Actor) -> QuerySet[Claim]:
 
 def notices_ending_today_count(actor: Actor) -> int:
     return notices_ending_today(actor).count()
-
-
-def _today_bounds() -> tuple[dt.datetime, dt.datetime]:
-    today = timezone.localdate()
-    start = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
-    return start, start + dt.timedelta(days=1)
 
 
 def objection_reasons(claim_ids: list[int]) -> dict[int, str]:

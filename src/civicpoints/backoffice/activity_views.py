@@ -39,11 +39,8 @@ from civicpoints.activities.services import (
 from civicpoints.activities.services.hours import credited_hours, format_hours
 from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError
+from civicpoints.faces.errors import refusals_return_to
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, actor_for_user
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
 
 
 def _may_close(actor: Actor, activity: Activity) -> bool:
@@ -74,10 +71,7 @@ def _door(activity: Activity) -> dict[str, Any]:
 @login_required
 def activity_checkin(request: HttpRequest, activity_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        activity = activity_for(actor, activity_id)
-    except ApplicationError:
-        return _not_found(request)
+    activity = activity_for(actor, activity_id)
     mode = "out" if request.GET.get("mode") == "out" else "in"
     can_scan = works_at(actor, activity) and activity.status == ActivityStatus.PUBLISHED
     context = {
@@ -126,10 +120,7 @@ def _scan(actor: Actor, activity: Activity, code: str, mode: str) -> dict[str, A
 @require_POST
 def activity_scan(request: HttpRequest, activity_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        activity = activity_for(actor, activity_id)
-    except ApplicationError:
-        return _not_found(request)
+    activity = activity_for(actor, activity_id)
     mode = "out" if request.POST.get("mode") == "out" else "in"
     result = _scan(actor, activity, request.POST.get("code", "")[:64], mode)
     if not request.headers.get("HX-Request"):
@@ -149,41 +140,29 @@ def activity_scan(request: HttpRequest, activity_id: int) -> HttpResponse:
 def attendance_checkout(request: HttpRequest, activity_id: int, attendance_id: int) -> HttpResponse:
     """Close a forgotten check-out, with a reason."""
     actor = actor_for_user(request.user)
-    try:
-        activity = activity_for(actor, activity_id)
-        attendance = attendance_for(activity, attendance_id)
-    except ApplicationError:
-        return _not_found(request)
-    try:
-        done = attendance_close_checkout(
-            actor=actor, attendance=attendance, reason=request.POST.get("reason", "")[:200]
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        assert done.checked_out_at is not None
-        hours = credited_hours(activity, done.checked_in_at, done.checked_out_at)
-        messages.success(
-            request,
-            _("%(name)s 已补签退 共 %(hours)s 小时")
-            % {"name": done.household.head_name, "hours": format_hours(hours)},
-        )
-    return redirect("backoffice:activity_checkin", activity_id=activity.pk)
+    activity = activity_for(actor, activity_id)
+    attendance = attendance_for(activity, attendance_id)
+    back = refusals_return_to(request, reverse("backoffice:activity_checkin", args=[activity.pk]))
+    done = attendance_close_checkout(
+        actor=actor, attendance=attendance, reason=request.POST.get("reason", "")[:200]
+    )
+    assert done.checked_out_at is not None
+    hours = credited_hours(activity, done.checked_in_at, done.checked_out_at)
+    messages.success(
+        request,
+        _("%(name)s 已补签退 共 %(hours)s 小时")
+        % {"name": done.household.head_name, "hours": format_hours(hours)},
+    )
+    return redirect(back)
 
 
 @login_required
 @require_POST
 def activity_close_view(request: HttpRequest, activity_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        activity = activity_for(actor, activity_id)
-    except ApplicationError:
-        return _not_found(request)
-    try:
-        result = activity_close(actor=actor, activity=activity)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect("backoffice:activity_checkin", activity_id=activity.pk)
+    activity = activity_for(actor, activity_id)
+    refusals_return_to(request, reverse("backoffice:activity_checkin", args=[activity.pk]))
+    result = activity_close(actor=actor, activity=activity)
     messages.success(
         request,
         _("「%(title)s」已结束：生成 %(made)s 条申报（待审核），%(skipped)s 条签到未生成申报")

@@ -7,7 +7,6 @@ Thin: every check is in ``ledger.adjustments``; this module only words and rende
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -20,7 +19,8 @@ from django.views.decorators.http import require_POST
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.backoffice.paging import paged
-from civicpoints.errors import ApplicationError
+from civicpoints.errors import ApplicationError, NotFound
+from civicpoints.faces.errors import refusals_return_to
 from civicpoints.households.selectors import household_for
 from civicpoints.ledger.adjustments import (
     APPROVERS,
@@ -38,13 +38,12 @@ from civicpoints.schemes.scope import Actor, actor_for_user
 FILTERS = {"pending": ApprovalStatus.PENDING, "all": None}
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
-
-
-def _approver(request: HttpRequest) -> Actor | None:
+def _approver(request: HttpRequest) -> Actor:
+    """The county admin acting; anyone else finds no approval pages (404)."""
     actor = actor_for_user(request.user)
-    return actor if actor.grants_for(APPROVERS) else None
+    if not actor.grants_for(APPROVERS):
+        raise NotFound("approval")
+    return actor
 
 
 def in_words(row: ApprovalRequest) -> str:
@@ -78,15 +77,13 @@ def in_words(row: ApprovalRequest) -> str:
     return _("从 %(who)s 扣 %(points)s 分") % {"who": who, "points": points}
 
 
-def _back() -> HttpResponse:
-    return redirect(reverse("backoffice:approvals") + "?status=pending")
+def _pending() -> str:
+    return reverse("backoffice:approvals") + "?status=pending"
 
 
 @login_required
 def approvals(request: HttpRequest) -> HttpResponse:
     actor = _approver(request)
-    if actor is None:
-        return _not_found(request)
     shown = request.GET.get("status", "pending")
     if shown not in FILTERS:
         shown = "pending"
@@ -120,16 +117,11 @@ def approvals(request: HttpRequest) -> HttpResponse:
 def adjustment_new(request: HttpRequest, household_id: int) -> HttpResponse:
     """File a manual adjustment for one household; a second county admin posts it."""
     actor = _approver(request)
-    if actor is None:
-        return _not_found(request)
-    try:
-        household = household_for(actor, household_id)
-    except ApplicationError:
-        return _not_found(request)
+    household = household_for(actor, household_id)
     if not actor.covers(
         roles=APPROVERS, scheme_id=household.scheme_id, region_path=household.village.path
     ):
-        return _not_found(request)
+        raise NotFound("household")
     form = {"points": "", "reason": ""}
     error = ""
     status = 200
@@ -150,7 +142,7 @@ def adjustment_new(request: HttpRequest, household_id: int) -> HttpResponse:
                 _("已提交：%(what)s。等待另一位县级管理员复核后入账。")
                 % {"what": f"{household.head_name} {format_points(amount)}"},
             )
-            return _back()
+            return redirect(_pending())
     return render(
         request,
         "backoffice/adjustment_new.html",
@@ -159,28 +151,23 @@ def adjustment_new(request: HttpRequest, household_id: int) -> HttpResponse:
     )
 
 
-def _decidable(request: HttpRequest, approval_id: int) -> tuple[Actor, ApprovalRequest] | None:
+def _decidable(request: HttpRequest, approval_id: int) -> tuple[Actor, ApprovalRequest]:
+    """The approver and a request in their county, or 404; refusals from here on are told on
+    the list of pending requests."""
     actor = _approver(request)
-    if actor is None:
-        return None
-    try:
-        row = approval_for(actor, approval_id)
-    except ApplicationError:
-        return None
+    row = approval_for(actor, approval_id)
     if not actor.covers(
         roles=APPROVERS, scheme_id=row.scheme_id, region_path=row.household.village.path
     ):
-        return None
+        raise NotFound("approval")
+    refusals_return_to(request, _pending())
     return actor, row
 
 
 @login_required
 @require_POST
 def approval_approve_view(request: HttpRequest, approval_id: int) -> HttpResponse:
-    found = _decidable(request, approval_id)
-    if found is None:
-        return _not_found(request)
-    actor, row = found
+    actor, row = _decidable(request, approval_id)
     if not confirmed(request):
         return confirm_page(
             request,
@@ -193,23 +180,15 @@ def approval_approve_view(request: HttpRequest, approval_id: int) -> HttpRespons
             button=_("确认入账"),
             back=reverse("backoffice:approvals"),
         )
-    return _decided(
-        request,
-        row,
-        lambda: approval_approve(
-            actor=actor, approval_id=row.pk, note=request.POST.get("note", "")
-        ),
-        _("已入账：%(what)s"),
-    )
+    approval_approve(actor=actor, approval_id=row.pk, note=request.POST.get("note", ""))
+    messages.success(request, _("已入账：%(what)s") % {"what": in_words(row)})
+    return redirect(_pending())
 
 
 @login_required
 @require_POST
 def approval_reject_view(request: HttpRequest, approval_id: int) -> HttpResponse:
-    found = _decidable(request, approval_id)
-    if found is None:
-        return _not_found(request)
-    actor, row = found
+    actor, row = _decidable(request, approval_id)
     note = request.POST.get("note", "").strip()
     if note and not confirmed(request):
         return confirm_page(
@@ -220,37 +199,15 @@ def approval_reject_view(request: HttpRequest, approval_id: int) -> HttpResponse
             back=reverse("backoffice:approvals"),
             danger=True,
         )
-    return _decided(
-        request,
-        row,
-        lambda: approval_reject(actor=actor, approval_id=row.pk, note=note),
-        _("已驳回：%(what)s"),
-    )
+    approval_reject(actor=actor, approval_id=row.pk, note=note)
+    messages.success(request, _("已驳回：%(what)s") % {"what": in_words(row)})
+    return redirect(_pending())
 
 
 @login_required
 @require_POST
 def approval_withdraw_view(request: HttpRequest, approval_id: int) -> HttpResponse:
-    found = _decidable(request, approval_id)
-    if found is None:
-        return _not_found(request)
-    actor, row = found
-    return _decided(
-        request,
-        row,
-        lambda: approval_withdraw(actor=actor, approval_id=row.pk),
-        _("已撤回：%(what)s"),
-    )
-
-
-def _decided(
-    request: HttpRequest, row: ApprovalRequest, decide: Callable[[], object], done: str
-) -> HttpResponse:
-    """Run the decision; its refusal or ``done`` (with the request in words) as the message."""
-    try:
-        decide()
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, done % {"what": in_words(row)})
-    return _back()
+    actor, row = _decidable(request, approval_id)
+    approval_withdraw(actor=actor, approval_id=row.pk)
+    messages.success(request, _("已撤回：%(what)s") % {"what": in_words(row)})
+    return redirect(_pending())

@@ -26,15 +26,11 @@ from civicpoints.audit.selectors import (
     may_read_audit,
 )
 from civicpoints.backoffice.paging import paged
-from civicpoints.errors import ApplicationError
+from civicpoints.errors import ApplicationError, NotFound
 from civicpoints.exports import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE
 from civicpoints.schemes.scope import Actor, actor_for_user
 
 FILTER_KEYS = ("actor", "action", "region", "from", "to")
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
@@ -67,7 +63,7 @@ def _page(
 def audit_log(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     if not may_read_audit(actor):
-        return _not_found(request)
+        raise NotFound("audit")
     try:
         wanted = audit_filter(actor, _params(request))
     except ApplicationError as exc:
@@ -80,7 +76,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def audit_log_export(request: HttpRequest, kind: str) -> HttpResponse | FileResponse:
     actor = actor_for_user(request.user)
     if not may_read_audit(actor):
-        return _not_found(request)
+        raise NotFound("audit")
     try:
         wanted = audit_filter(actor, _params(request))
         stem = _("审计日志-%(day)s") % {"day": f"{timezone.localdate():%Y%m%d}"}

@@ -31,7 +31,7 @@ from civicpoints.backoffice.import_views import (
     render_preview,
     waiting_uploads,
 )
-from civicpoints.errors import ApplicationError
+from civicpoints.errors import ApplicationError, NotFound
 from civicpoints.households.importing import MAX_BYTES
 from civicpoints.schemes.models import Scheme
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, actor_for_user
@@ -97,7 +97,7 @@ def claim_import_confirm(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     scheme = chosen_scheme(claim_import_schemes(actor), request.POST.get("scheme"))
     if scheme is None:
-        return render(request, "backoffice/not_found.html", status=404)
+        raise NotFound("scheme")
     try:
         result = claim_import_commit(
             actor=actor, scheme=scheme, token=request.POST.get("token", "")
@@ -111,10 +111,7 @@ def claim_import_confirm(request: HttpRequest) -> HttpResponse:
 @require_GET
 def claim_import_done(request: HttpRequest, token: str) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        result = claim_import_result(actor=actor, token=token)
-    except ApplicationError:
-        return render(request, "backoffice/not_found.html", status=404)
+    result = claim_import_result(actor=actor, token=token)
     return render(request, "backoffice/claim_import_done.html", {"result": result})
 
 
@@ -124,7 +121,7 @@ def claim_import_template_download(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     scheme = chosen_scheme(claim_import_schemes(actor), request.GET.get("scheme"))
     if scheme is None:
-        return render(request, "backoffice/not_found.html", status=404)
+        raise NotFound("scheme")
     wide = request.GET.get("form") == "wide"
     return FileResponse(
         io.BytesIO(claim_import_template(scheme=scheme, wide=wide)),
@@ -141,7 +138,7 @@ def claim_export(request: HttpRequest) -> HttpResponseBase:
     schemes = claim_import_schemes(actor)
     scheme = chosen_scheme(schemes, request.GET.get("scheme"))
     if scheme is None:
-        return render(request, "backoffice/not_found.html", status=404)
+        raise NotFound("scheme")
     fmt = "csv" if request.GET.get("format") == "csv" else "xlsx"
     month = request.GET.get("month", "")[:10]
     out = io.BytesIO()

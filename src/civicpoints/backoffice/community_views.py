@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -43,22 +44,15 @@ from civicpoints.community.services import (
     feedback_reply,
     feedback_set_status,
 )
-from civicpoints.errors import ApplicationError
+from civicpoints.errors import ApplicationError, NotFound
+from civicpoints.faces.errors import field_errors, refusals_return_to
 from civicpoints.schemes.scope import Actor, actor_for_user, parse_id
 
 OPEN_FILTER = "waiting"  # the feedback list's default: 待处理 and 处理中
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
-
-
 def _forbidden(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/community_forbidden.html", status=403)
-
-
-def _field_errors(exc: ApplicationError) -> dict[str, str]:
-    return {str(exc.detail.get("field") or "form"): exc.message}
 
 
 def _publish_time(raw: str) -> dt.datetime | None:
@@ -83,7 +77,7 @@ def _village_filter(request: HttpRequest, actor: Actor) -> tuple[list, int | Non
 def announcement_list(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     if not community_staff(actor):
-        return _not_found(request)
+        raise NotFound("announcement")
     villages, village = _village_filter(request, actor)
     rows = announcements_visible(actor)
     if village is not None:
@@ -117,7 +111,7 @@ def announcement_new(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     villages = villages_for(actor)
     if not villages:
-        return _not_found(request)
+        raise NotFound("village")
     form: dict[str, Any] = {"village": str(villages[0].pk) if len(villages) == 1 else ""}
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -137,7 +131,7 @@ def announcement_new(request: HttpRequest) -> HttpResponse:
                     published_at=when,
                 )
             except ApplicationError as exc:
-                errors = _field_errors(exc)
+                errors = field_errors(exc)
                 if exc.status == 404:
                     errors = {"village": _("请选择一个村（社区）")}
             else:
@@ -156,10 +150,7 @@ def announcement_new(request: HttpRequest) -> HttpResponse:
 def announcement_detail(request: HttpRequest, announcement_id: int) -> HttpResponse:
     """The announcement as residents read it, with the edit form for those who may edit."""
     actor = actor_for_user(request.user)
-    try:
-        announcement = announcement_for(actor, announcement_id)
-    except ApplicationError:
-        return _not_found(request)
+    announcement = announcement_for(actor, announcement_id)
     writable = may_write(actor, scheme_id=announcement.scheme_id, village=announcement.village)
     editable = writable and announcement.status == AnnouncementStatus.PUBLISHED
     form: dict[str, Any] = {
@@ -190,7 +181,7 @@ def announcement_detail(request: HttpRequest, announcement_id: int) -> HttpRespo
                     published_at=when,
                 )
             except ApplicationError as exc:
-                errors = _field_errors(exc)
+                errors = field_errors(exc)
             else:
                 messages.success(request, _("已保存修改"))
                 return redirect("backoffice:announcement", announcement_id=announcement.pk)
@@ -216,25 +207,24 @@ def _local_input(value: dt.datetime) -> str:
 @require_POST
 def announcement_withdraw_view(request: HttpRequest, announcement_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        announcement = announcement_for(actor, announcement_id)
-    except ApplicationError:
-        return _not_found(request)
-    try:
-        announcement_withdraw(
-            actor=actor, announcement=announcement, reason=request.POST.get("reason", "")[:300]
-        )
-    except ApplicationError as exc:
-        messages.error(request, _("没有撤回：%(message)s") % {"message": _reason_text(exc)})
-    else:
-        messages.success(request, _("已撤回，村民手机上不再显示"))
-    return redirect("backoffice:announcement", announcement_id=announcement.pk)
+    announcement = announcement_for(actor, announcement_id)
+    back = refusals_return_to(
+        request,
+        reverse("backoffice:announcement", args=[announcement.pk]),
+        words=_not_withdrawn,
+    )
+    announcement_withdraw(
+        actor=actor, announcement=announcement, reason=request.POST.get("reason", "")[:300]
+    )
+    messages.success(request, _("已撤回，村民手机上不再显示"))
+    return redirect(back)
 
 
-def _reason_text(exc: ApplicationError) -> str:
-    if exc.detail.get("field") == "reason":
-        return _("请填写撤回原因（最多 200 个字）")
-    return exc.message
+def _not_withdrawn(exc: ApplicationError) -> str:
+    why = (
+        _("请填写撤回原因（最多 200 个字）") if exc.detail.get("field") == "reason" else exc.message
+    )
+    return _("没有撤回：%(message)s") % {"message": why}
 
 
 # --- complaints and suggestions ------------------------------------------------------------
@@ -244,7 +234,7 @@ def _reason_text(exc: ApplicationError) -> str:
 def feedback_list(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     if not community_staff(actor):
-        return _not_found(request)
+        raise NotFound("announcement")
     villages, village = _village_filter(request, actor)
     status = request.GET.get("status", OPEN_FILTER)
     rows = feedback_visible(actor)
@@ -297,10 +287,7 @@ def _feedback_page(
 @login_required
 def feedback_detail(request: HttpRequest, feedback_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        feedback = feedback_for(actor, feedback_id)
-    except ApplicationError:
-        return _not_found(request)
+    feedback = feedback_for(actor, feedback_id)
     return _feedback_page(request, actor, feedback, {}, "")
 
 
@@ -308,10 +295,7 @@ def feedback_detail(request: HttpRequest, feedback_id: int) -> HttpResponse:
 @require_POST
 def feedback_reply_view(request: HttpRequest, feedback_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        feedback = feedback_for(actor, feedback_id)
-    except ApplicationError:
-        return _not_found(request)
+    feedback = feedback_for(actor, feedback_id)
     text = request.POST.get("reply", "")[:1200]
     try:
         feedback_reply(actor=actor, feedback=feedback, text=text)
@@ -327,10 +311,7 @@ def feedback_reply_view(request: HttpRequest, feedback_id: int) -> HttpResponse:
 @require_POST
 def feedback_status_view(request: HttpRequest, feedback_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        feedback = feedback_for(actor, feedback_id)
-    except ApplicationError:
-        return _not_found(request)
+    feedback = feedback_for(actor, feedback_id)
     try:
         feedback_set_status(actor=actor, feedback=feedback, status=request.POST.get("status", ""))
     except ApplicationError as exc:
@@ -345,13 +326,8 @@ def feedback_status_view(request: HttpRequest, feedback_id: int) -> HttpResponse
 
 @login_required
 def feedback_photo_view(request: HttpRequest, feedback_id: int) -> HttpResponse | FileResponse:
-    actor = actor_for_user(request.user)
-    try:
-        feedback = feedback_for(actor, feedback_id)
-        path = feedback_photo(feedback)
-    except ApplicationError:
-        return _not_found(request)
-    return _photo_response(feedback, path)
+    feedback = feedback_for(actor_for_user(request.user), feedback_id)
+    return _photo_response(feedback, feedback_photo(feedback))
 
 
 def _photo_response(feedback: Feedback, path: Any) -> FileResponse:

@@ -19,7 +19,8 @@ from django.views.decorators.http import require_GET, require_POST
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.backoffice.paging import paged
 from civicpoints.backoffice.store_views import photo_response, photo_upload, store_staff
-from civicpoints.errors import ApplicationError, invalid
+from civicpoints.errors import NotFound, invalid
+from civicpoints.faces.errors import refusals_return_to
 from civicpoints.ledger.amounts import format_points
 from civicpoints.schemes.scope import Actor, actor_for_user, parse_id
 from civicpoints.stores.models import DeliveryStatus, OrderStatus, Store
@@ -38,11 +39,6 @@ from civicpoints.stores.services import (
     order_cancel,
     order_pickup,
 )
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
-
 
 # --- deliveries ------------------------------------------------------------------------------
 
@@ -63,7 +59,7 @@ def _back_to(name: str, store_id: int | None) -> str:
 def delivery_board(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     if not store_staff(actor):
-        return _not_found(request)
+        raise NotFound("store")
     stores, store_id = _store_filter(request, actor)
     rows = deliveries_visible(actor).prefetch_related("redemption__lines__product")
     if store_id:
@@ -99,60 +95,54 @@ def delivery_board(request: HttpRequest) -> HttpResponse:
 @require_POST
 def delivery_action(request: HttpRequest, delivery_id: int, action: str) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        delivery = delivery_for(actor, delivery_id)
-    except ApplicationError:
-        return _not_found(request)
-    back = _back_to("backoffice:deliveries", parse_id(request.POST.get("store_filter")))
+    delivery = delivery_for(actor, delivery_id)
+    if action not in ("dispatch", "delivered", "failed"):
+        raise NotFound("action")
     who = delivery.redemption.household.head_name
-    try:
-        if action == "dispatch":
-            delivery_dispatch(
-                actor=actor, delivery=delivery, courier=request.POST.get("courier", "")[:40]
+    back = refusals_return_to(
+        request,
+        _back_to("backoffice:deliveries", parse_id(request.POST.get("store_filter"))),
+        words=lambda exc: _("%(name)s：%(message)s") % {"name": who, "message": exc.message},
+    )
+    if action == "dispatch":
+        delivery_dispatch(
+            actor=actor, delivery=delivery, courier=request.POST.get("courier", "")[:40]
+        )
+        messages.success(request, _("已出发送货：%(name)s") % {"name": who})
+    elif action == "delivered":
+        if request.POST.get("sure") != "1":
+            raise invalid(_("请勾选“确认已送到农户手中”"), field="sure")
+        delivery_complete(
+            actor=actor, delivery=delivery, proof=photo_upload(request, "proof") or b""
+        )
+        messages.success(request, _("已确认送达：%(name)s") % {"name": who})
+    else:
+        reason = request.POST.get("reason", "")[:200]
+        if not reason.strip():
+            raise invalid(_("请填写配送失败的原因"), field="reason")
+        if not confirmed(request):
+            return confirm_page(
+                request,
+                title=_("确认配送失败"),
+                lines=[
+                    _("%(name)s（%(address)s）") % {"name": who, "address": delivery.address},
+                    _("原因：%(reason)s") % {"reason": reason},
+                ],
+                button=_("确认配送失败"),
+                back=back,
             )
-            messages.success(request, _("已出发送货：%(name)s") % {"name": who})
-        elif action == "delivered":
-            if request.POST.get("sure") != "1":
-                raise invalid(_("请勾选“确认已送到农户手中”"), field="sure")
-            delivery_complete(
-                actor=actor, delivery=delivery, proof=photo_upload(request, "proof") or b""
-            )
-            messages.success(request, _("已确认送达：%(name)s") % {"name": who})
-        elif action == "failed":
-            reason = request.POST.get("reason", "")[:200]
-            if not reason.strip():
-                raise invalid(_("请填写配送失败的原因"), field="reason")
-            if not confirmed(request):
-                return confirm_page(
-                    request,
-                    title=_("确认配送失败"),
-                    lines=[
-                        _("%(name)s（%(address)s）") % {"name": who, "address": delivery.address},
-                        _("原因：%(reason)s") % {"reason": reason},
-                    ],
-                    button=_("确认配送失败"),
-                    back=back,
-                )
-            delivery_fail(actor=actor, delivery=delivery, reason=reason)
-            messages.success(request, _("已记录配送失败：%(name)s") % {"name": who})
-        else:
-            return _not_found(request)
-    except ApplicationError as exc:
-        messages.error(request, _("%(name)s：%(message)s") % {"name": who, "message": exc.message})
+        delivery_fail(actor=actor, delivery=delivery, reason=reason)
+        messages.success(request, _("已记录配送失败：%(name)s") % {"name": who})
     return redirect(back)
 
 
 @login_required
 @require_GET
 def delivery_proof(request: HttpRequest, delivery_id: int) -> HttpResponse | FileResponse:
-    actor = actor_for_user(request.user)
-    try:
-        delivery = delivery_for(actor, delivery_id)
-        if not delivery.proof_path:
-            return _not_found(request)
-        return photo_response(delivery.proof_path)
-    except ApplicationError:
-        return _not_found(request)
+    delivery = delivery_for(actor_for_user(request.user), delivery_id)
+    if not delivery.proof_path:
+        raise NotFound("photo")
+    return photo_response(delivery.proof_path)
 
 
 # --- app orders ------------------------------------------------------------------------------
@@ -163,7 +153,7 @@ def delivery_proof(request: HttpRequest, delivery_id: int) -> HttpResponse | Fil
 def order_list(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     if not store_staff(actor):
-        return _not_found(request)
+        raise NotFound("store")
     stores, store_id = _store_filter(request, actor)
     status = request.GET.get("status") or OrderStatus.HELD
     if status not in OrderStatus.values:
@@ -196,18 +186,15 @@ def order_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def order_action(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        order = order_for(actor, order_id)
-    except ApplicationError:
-        return _not_found(request)
+    order = order_for(actor, order_id)
+    if action not in ("pickup", "cancel"):
+        raise NotFound("action")
     back = _back_to("backoffice:orders", parse_id(request.POST.get("store_filter")))
     summary = _("订单 %(no)s · %(name)s · %(points)s 积分") % {
         "no": order.order_no,
         "name": order.household.head_name,
         "points": format_points(order.points),
     }
-    if action not in ("pickup", "cancel"):
-        return _not_found(request)
     if not confirmed(request):
         if action == "pickup":
             lines = [summary, _("冻结的积分将扣减，货物交给农户。")]
@@ -224,17 +211,15 @@ def order_action(request: HttpRequest, order_id: int, action: str) -> HttpRespon
             back=back,
             danger=True,
         )
-    try:
-        if action == "pickup":
-            redemption = order_pickup(actor=actor, order=order)
-            messages.success(
-                request,
-                _("已取货：%(summary)s，小票 %(receipt)s")
-                % {"summary": summary, "receipt": redemption.receipt_no},
-            )
-        else:
-            order_cancel(actor=actor, order=order)
-            messages.success(request, _("已取消：%(summary)s") % {"summary": summary})
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
+    refusals_return_to(request, back)
+    if action == "pickup":
+        redemption = order_pickup(actor=actor, order=order)
+        messages.success(
+            request,
+            _("已取货：%(summary)s，小票 %(receipt)s")
+            % {"summary": summary, "receipt": redemption.receipt_no},
+        )
+    else:
+        order_cancel(actor=actor, order=order)
+        messages.success(request, _("已取消：%(summary)s") % {"summary": summary})
     return redirect(back)

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -47,13 +48,14 @@ from civicpoints.awards.services import (
 from civicpoints.awards.services.evidence import evidence_attach, evidence_file
 from civicpoints.backoffice.navigation import can_for
 from civicpoints.backoffice.paging import paged
-from civicpoints.errors import ApplicationError, invalid
+from civicpoints.errors import ApplicationError, NotFound, invalid
+from civicpoints.faces.errors import refusals_return_to
+from civicpoints.faces.forms import typed_points
 from civicpoints.households.selectors import household_for, household_search
-from civicpoints.ledger.amounts import BadPoints, parse_points
 from civicpoints.ledger.chain import chain_head
 from civicpoints.rules.selectors import rules_in_force
 from civicpoints.schemes.models import RegionLevel, Role, Scheme
-from civicpoints.schemes.scope import actor_for_user
+from civicpoints.schemes.scope import Actor, actor_for_user
 from civicpoints.schemes.selectors import (
     region_for,
     regions_visible,
@@ -61,10 +63,6 @@ from civicpoints.schemes.selectors import (
 )
 
 QUEUE_STATUSES = [ClaimStatus.SUBMITTED, ClaimStatus.APPROVED]
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
 
 
 QUEUES = {"mine", "village", "township", "objected"}
@@ -119,30 +117,33 @@ def claim_queue(request: HttpRequest) -> HttpResponse:
 @require_POST
 def claim_review(request: HttpRequest, claim_id: int, action: str) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        claim = claim_for(actor, claim_id)
-        if action == "approve":
-            claim_approve(actor=actor, claim=claim)
-            done = _("已审核通过：#%(claim)s %(name)s")
-            messages.success(request, done % {"claim": claim.pk, "name": claim.household.head_name})
-        elif action == "reject":
-            claim_reject(actor=actor, claim=claim, reason=request.POST.get("reason", "")[:500])
-            done = _("已驳回：#%(claim)s %(name)s")
-            messages.success(request, done % {"claim": claim.pk, "name": claim.household.head_name})
-        elif action == "object":
-            claim_object(actor=actor, claim=claim, reason=request.POST.get("reason", "")[:500])
-            messages.success(request, _("已提出异议，退回审核：#%(claim)s") % {"claim": claim.pk})
-        else:
-            raise Http404
-    except ApplicationError as exc:
-        messages.error(
-            request, _("#%(claim)s：%(message)s") % {"claim": claim_id, "message": exc.message}
-        )
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         target = "backoffice:claims"  # never follow a "next" to another site
+    # Every refusal, a claim gone from the queue too, is told on the list the review came from.
+    refusals_return_to(
+        request,
+        target,
+        words=lambda exc: (
+            _("#%(claim)s：%(message)s") % {"claim": claim_id, "message": exc.message}
+        ),
+    )
+    claim = claim_for(actor, claim_id)
+    if action == "approve":
+        claim_approve(actor=actor, claim=claim)
+        done = _("已审核通过：#%(claim)s %(name)s")
+        messages.success(request, done % {"claim": claim.pk, "name": claim.household.head_name})
+    elif action == "reject":
+        claim_reject(actor=actor, claim=claim, reason=request.POST.get("reason", "")[:500])
+        done = _("已驳回：#%(claim)s %(name)s")
+        messages.success(request, done % {"claim": claim.pk, "name": claim.household.head_name})
+    elif action == "object":
+        claim_object(actor=actor, claim=claim, reason=request.POST.get("reason", "")[:500])
+        messages.success(request, _("已提出异议，退回审核：#%(claim)s") % {"claim": claim.pk})
+    else:
+        raise Http404
     return redirect(target)
 
 
@@ -153,10 +154,7 @@ def claim_new(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:40]
     household = None
     if request.GET.get("household"):
-        try:
-            household = household_for(actor, request.GET["household"])
-        except ApplicationError:
-            return _not_found(request)
+        household = household_for(actor, request.GET["household"])
     if request.method == "POST":
         try:
             household = household_for(actor, request.POST.get("household"))
@@ -205,21 +203,15 @@ def claim_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def claim_detail(request: HttpRequest, claim_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        claim = claim_for(actor, claim_id)
-    except ApplicationError:
-        return _not_found(request)
+    claim = claim_for(actor, claim_id)
     if request.method == "POST":
+        back = refusals_return_to(request, reverse("backoffice:claim", args=[claim.pk]))
         photo = request.FILES.get("photo")
-        try:
-            if photo is None:
-                raise invalid(_("请选择照片"), field="photo")
-            evidence_attach(actor=actor, claim=claim, data=photo.read())
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("照片已上传"))
-        return redirect("backoffice:claim", claim_id=claim.pk)
+        if photo is None:
+            raise invalid(_("请选择照片"), field="photo")
+        evidence_attach(actor=actor, claim=claim, data=photo.read())
+        messages.success(request, _("照片已上传"))
+        return redirect(back)
     events = [
         {
             "e": e,
@@ -252,12 +244,8 @@ def _status_label(value: str) -> str:
 
 @login_required
 def claim_photo(request: HttpRequest, photo_id: int) -> HttpResponse | FileResponse:
-    actor = actor_for_user(request.user)
-    try:
-        evidence = evidence_for(actor, photo_id)
-        path = evidence_file(evidence)
-    except ApplicationError:
-        return _not_found(request)
+    evidence = evidence_for(actor_for_user(request.user), photo_id)
+    path = evidence_file(evidence)
     response = FileResponse(path.open("rb"), content_type=evidence.content_type)
     response["Content-Security-Policy"] = "default-src 'none'"
     response["Cache-Control"] = "private, max-age=3600"
@@ -268,18 +256,14 @@ def claim_photo(request: HttpRequest, photo_id: int) -> HttpResponse | FileRespo
 def notice_index(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     if not actor.grants_for(CLAIM_READERS):
-        return _not_found(request)
+        raise NotFound("notice")
     villages = notice_regions(actor).filter(level=RegionLevel.VILLAGE).select_related("parent")
     page = paged(request, villages, per_page=200)
     return render(request, "backoffice/notices.html", {"villages": page.object_list, "page": page})
 
 
-def _board(request: HttpRequest, village_id: int) -> dict | None:
-    actor = actor_for_user(request.user)
-    try:
-        village, scheme = notice_board_for(actor, village_id)
-    except ApplicationError:
-        return None
+def _board(request: HttpRequest, village_id: int) -> dict:
+    village, scheme = notice_board_for(actor_for_user(request.user), village_id)
     return {
         "village": village,
         "scheme": scheme,
@@ -291,61 +275,60 @@ def _board(request: HttpRequest, village_id: int) -> dict | None:
 
 @login_required
 def notice_board(request: HttpRequest, village_id: int) -> HttpResponse:
-    context = _board(request, village_id)
-    if context is None:
-        return _not_found(request)
-    return render(request, "backoffice/notice_board.html", context)
+    return render(request, "backoffice/notice_board.html", _board(request, village_id))
 
 
 @login_required
 def notice_print(request: HttpRequest, village_id: int) -> HttpResponse:
-    context = _board(request, village_id)
-    if context is None:
-        return _not_found(request)
-    return render(request, "backoffice/notice_print.html", context)
+    return render(request, "backoffice/notice_print.html", _board(request, village_id))
 
 
-def _budget_scheme(request: HttpRequest) -> Scheme | None:
-    actor = actor_for_user(request.user)
-    ids = schemes_governed(actor, roles=[Role.COUNTY_ADMIN, Role.AUDITOR])
-    return Scheme.objects.filter(pk__in=ids).select_related("operator_region").first()
+def _budget_scheme(actor: Actor) -> Scheme:
+    """The first scheme the county admin or auditor governs, or 404."""
+    governed = schemes_governed(actor, roles=[Role.COUNTY_ADMIN, Role.AUDITOR])
+    if not governed:
+        raise NotFound("scheme")
+    return governed[0]
+
+
+def _date(raw: str | None, *, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw or "")
+    except ValueError:
+        raise invalid(_("日期格式不对"), field=field) from None
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def budget(request: HttpRequest) -> HttpResponse:
-    scheme = _budget_scheme(request)
-    if scheme is None:
-        return _not_found(request)
     actor = actor_for_user(request.user)
+    scheme = _budget_scheme(actor)
     year = timezone.localdate().year
     if request.method == "POST":
-        try:
-            if request.POST.get("form") == "fund":
-                fund_record(
-                    actor=actor,
-                    scheme=scheme,
-                    kind=request.POST.get("kind", ""),
-                    amount_fen=parse_points(request.POST.get("yuan", "")),
-                    source=request.POST.get("source", "")[:100],
-                    received_on=dt.date.fromisoformat(request.POST.get("received_on") or ""),
-                    note=request.POST.get("note", "")[:200],
-                )
-                messages.success(request, _("已登记资金"))
-            else:
-                quota_set(
-                    actor=actor,
-                    scheme=scheme,
-                    village=region_for(actor, request.POST.get("village")),
-                    year=year,
-                    points=parse_points(request.POST.get("points", ""), allow_zero=True),
-                )
-                messages.success(request, _("已设定额度"))
-        except (BadPoints, ValueError) as exc:
-            messages.error(request, str(exc) if isinstance(exc, BadPoints) else _("日期格式不对"))
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        return redirect("backoffice:budget")
+        back = refusals_return_to(request, reverse("backoffice:budget"))
+        if request.POST.get("form") == "fund":
+            fund_record(
+                actor=actor,
+                scheme=scheme,
+                kind=request.POST.get("kind", ""),
+                amount_fen=typed_points(request.POST.get("yuan", ""), field="yuan"),
+                source=request.POST.get("source", "")[:100],
+                received_on=_date(request.POST.get("received_on"), field="received_on"),
+                note=request.POST.get("note", "")[:200],
+            )
+            messages.success(request, _("已登记资金"))
+        else:
+            quota_set(
+                actor=actor,
+                scheme=scheme,
+                village=region_for(actor, request.POST.get("village")),
+                year=year,
+                points=typed_points(
+                    request.POST.get("points", ""), field="points", allow_zero=True
+                ),
+            )
+            messages.success(request, _("已设定额度"))
+        return redirect(back)
     summary = budget_summary(scheme=scheme, year=year)
     return render(
         request,

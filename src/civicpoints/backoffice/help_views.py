@@ -28,7 +28,8 @@ from civicpoints.activities.selectors import (
 from civicpoints.activities.services import mutual_help_confirm, mutual_help_reject
 from civicpoints.activities.services.hours import format_hours
 from civicpoints.backoffice.paging import paged
-from civicpoints.errors import ApplicationError
+from civicpoints.errors import ApplicationError, NotFound
+from civicpoints.faces.errors import refusals_return_to
 from civicpoints.rules.services import claim_points
 from civicpoints.schemes.scope import actor_for_user
 
@@ -40,17 +41,13 @@ FILTERS = {
 }
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
-
-
 @login_required
 def help_list(
     request: HttpRequest, errors: dict[int, str] | None = None, status: int = 200
 ) -> HttpResponse:
     actor = actor_for_user(request.user)
     if not actor.grants_for(ACTIVITY_READERS):
-        return _not_found(request)
+        raise NotFound("mutual_help")
     shown = request.GET.get("status", "pending")
     if shown not in FILTERS:
         shown = "pending"
@@ -86,58 +83,50 @@ def help_list(
     )
 
 
-def _back(request: HttpRequest) -> HttpResponse:
-    return redirect(reverse("backoffice:mutual_help") + "?status=pending")
+def _pending() -> str:
+    return reverse("backoffice:mutual_help") + "?status=pending"
 
 
 @login_required
 @require_POST
 def help_confirm(request: HttpRequest, help_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        row = mutual_help_for(actor, help_id)
-    except ApplicationError:
-        return _not_found(request)
+    row = mutual_help_for(actor, help_id)
+    back = refusals_return_to(request, _pending())
     if row.status == MutualHelpStatus.CONFIRMED:
         messages.info(request, _("这条互助已经确认过了，不用再确认。"))
-        return _back(request)
-    try:
-        row = mutual_help_confirm(help_row=row, actor=actor)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            _("已代 %(helped)s 确认：%(helper)s 帮助 %(hours)s 小时，已生成申报待审核。")
-            % {
-                "helped": row.helped.head_name,
-                "helper": row.helper.head_name,
-                "hours": format_hours(row.hours),
-            },
-        )
-    return _back(request)
+        return redirect(back)
+    row = mutual_help_confirm(help_row=row, actor=actor)
+    messages.success(
+        request,
+        _("已代 %(helped)s 确认：%(helper)s 帮助 %(hours)s 小时，已生成申报待审核。")
+        % {
+            "helped": row.helped.head_name,
+            "helper": row.helper.head_name,
+            "hours": format_hours(row.hours),
+        },
+    )
+    return redirect(back)
 
 
 @login_required
 @require_POST
 def help_reject(request: HttpRequest, help_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        row = mutual_help_for(actor, help_id)
-    except ApplicationError:
-        return _not_found(request)
+    row = mutual_help_for(actor, help_id)
+    back = refusals_return_to(request, _pending())
     try:
         row = mutual_help_reject(
             help_row=row, actor=actor, reason=request.POST.get("reason", "")[:500]
         )
     except ApplicationError as exc:
-        if exc.detail.get("field") == "reason":
-            return help_list(request, errors={row.pk: _("请填写不属实的原因")}, status=422)
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            _("已记为不属实：%(helper)s 帮助 %(helped)s，不生成申报。")
-            % {"helper": row.helper.head_name, "helped": row.helped.head_name},
-        )
-    return _back(request)
+        if exc.detail.get("field") != "reason":
+            raise
+        # The reason is asked for on the list itself, at this row.
+        return help_list(request, errors={row.pk: _("请填写不属实的原因")}, status=422)
+    messages.success(
+        request,
+        _("已记为不属实：%(helper)s 帮助 %(helped)s，不生成申报。")
+        % {"helper": row.helper.head_name, "helped": row.helped.head_name},
+    )
+    return redirect(back)

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.errors import ApplicationError, ErrorCode, NotFound
 from civicpoints.households.importing import (
     MAX_BYTES,
     household_import_commit,
@@ -133,7 +133,7 @@ def household_import_confirm(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     scheme = chosen_scheme(import_schemes(actor), request.POST.get("scheme"))
     if scheme is None:
-        return render(request, "backoffice/not_found.html", status=404)
+        raise NotFound("scheme")
     try:
         result = household_import_commit(
             actor=actor, scheme=scheme, token=request.POST.get("token", "")
@@ -147,10 +147,7 @@ def household_import_confirm(request: HttpRequest) -> HttpResponse:
 @require_GET
 def household_import_done(request: HttpRequest, token: str) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        result = household_import_result(actor=actor, token=token)
-    except ApplicationError:
-        return render(request, "backoffice/not_found.html", status=404)
+    result = household_import_result(actor=actor, token=token)
     return render(request, "backoffice/import_done.html", {"result": result})
 
 

@@ -23,7 +23,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.backoffice.paging import paged
 from civicpoints.backoffice.store_views import chosen_ids, clerk_choices
-from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.errors import ApplicationError, NotFound
+from civicpoints.faces.errors import refusals_return_to
 from civicpoints.merchants.models import Merchant, MerchantStatus, Statement
 from civicpoints.merchants.selectors import (
     MERCHANT_READERS,
@@ -34,27 +35,26 @@ from civicpoints.merchants.selectors import (
 from civicpoints.merchants.services import MERCHANT_MANAGERS, merchant_create, merchant_set_status
 from civicpoints.schemes.models import Region, RegionLevel, Role, Scheme
 from civicpoints.schemes.scope import Actor, actor_for_user, parse_id, scope_q
-from civicpoints.schemes.selectors import regions_visible, schemes_governed
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
+from civicpoints.schemes.selectors import governs, regions_visible, schemes_governed
 
 
 def readable_schemes(actor: Actor) -> list[Scheme]:
     """Schemes whose merchants and settlement this person reads (county admin, auditor)."""
-    ids = schemes_governed(actor, MERCHANT_READERS)
-    return list(Scheme.objects.filter(pk__in=ids).select_related("operator_region").order_by("pk"))
+    return schemes_governed(actor, MERCHANT_READERS)
 
 
-def scheme_chosen(request: HttpRequest, actor: Actor) -> Scheme | None:
+def scheme_chosen(request: HttpRequest, actor: Actor) -> Scheme:
+    """The scheme named by ``?scheme=`` (else the first) among those this person reads; 404
+    for someone who reads none."""
     schemes = readable_schemes(actor)
+    if not schemes:
+        raise NotFound("scheme")
     wanted = parse_id(request.GET.get("scheme") or request.POST.get("scheme"))
-    return next((s for s in schemes if s.pk == wanted), schemes[0] if schemes else None)
+    return next((s for s in schemes if s.pk == wanted), schemes[0])
 
 
 def manages_scheme(actor: Actor, scheme: Scheme) -> bool:
-    return scheme.pk in schemes_governed(actor, MERCHANT_MANAGERS)
+    return governs(actor, scheme, MERCHANT_MANAGERS)
 
 
 def scheme_merchants(actor: Actor, scheme: Scheme) -> QuerySet[Merchant]:
@@ -77,8 +77,6 @@ def scheme_statements(actor: Actor, scheme: Scheme) -> QuerySet[Statement]:
 def merchant_list(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     scheme = scheme_chosen(request, actor)
-    if scheme is None:
-        return _not_found(request)
     rows = scheme_merchants(actor, scheme).prefetch_related("regions", "clerks").order_by("pk")
     page = paged(request, rows)
     return render(
@@ -108,8 +106,8 @@ def _signable_regions(actor: Actor, scheme: Scheme) -> QuerySet[Region]:
 def merchant_new(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     scheme = scheme_chosen(request, actor)
-    if scheme is None or not manages_scheme(actor, scheme):
-        return _not_found(request)
+    if not manages_scheme(actor, scheme):
+        raise NotFound("scheme")
     regions = _signable_regions(actor, scheme)
     clerks = [
         u
@@ -166,15 +164,10 @@ def merchant_status(request: HttpRequest, merchant_id: int) -> HttpResponse:
     """Suspend, end or resume a merchant, with a reason; asked once more first."""
     actor = actor_for_user(request.user)
     scheme = scheme_chosen(request, actor)
-    try:
-        if scheme is None:
-            raise ApplicationError(ErrorCode.NOT_FOUND)
-        merchant = merchant_for(actor, merchant_id)
-        if not scheme_merchants(actor, scheme).filter(pk=merchant.pk).exists():
-            raise ApplicationError(ErrorCode.NOT_FOUND)
-    except ApplicationError:
-        return _not_found(request)
-    back = f"{reverse('backoffice:merchants')}?scheme={scheme.pk}"
+    merchant = merchant_for(actor, merchant_id)
+    if not scheme_merchants(actor, scheme).filter(pk=merchant.pk).exists():
+        raise NotFound("merchant")
+    back = refusals_return_to(request, f"{reverse('backoffice:merchants')}?scheme={scheme.pk}")
     status = request.POST.get("status", "")
     reason = request.POST.get("reason", "")[:200]
     if status not in MerchantStatus.values or status == merchant.status:
@@ -205,13 +198,8 @@ def merchant_status(request: HttpRequest, merchant_id: int) -> HttpResponse:
             back=back,
             danger=status != MerchantStatus.ACTIVE,
         )
-    try:
-        merchant_set_status(actor=actor, merchant=merchant, status=status, reason=reason)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            _("%(shop)s 已改为：%(status)s") % {"shop": merchant.shop_name, "status": label},
-        )
+    merchant_set_status(actor=actor, merchant=merchant, status=status, reason=reason)
+    messages.success(
+        request, _("%(shop)s 已改为：%(status)s") % {"shop": merchant.shop_name, "status": label}
+    )
     return redirect(back)

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.errors import ApplicationError
+from civicpoints.faces.errors import refusals_return_to
 from civicpoints.households.cards import print_qr_svg
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.pins import (
@@ -44,18 +45,11 @@ BATCH_KEY = "letters_batches"  # session: the batch keys of confirmation pages n
 CARDS_PER_PAGE = 8
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
-
-
 @login_required
 @require_GET
 def household_access(request: HttpRequest, household_id: int) -> HttpResponse:
     """What resetting the PIN or printing the card does, with the buttons to do it."""
-    try:
-        household = household_access_for(actor_for_user(request.user), household_id)
-    except ApplicationError:
-        return _not_found(request)
+    household = household_access_for(actor_for_user(request.user), household_id)
     return render(request, "backoffice/household_access.html", {"h": household})
 
 
@@ -93,10 +87,7 @@ def _printout(
 def household_pin_reset_view(request: HttpRequest, household_id: int) -> HttpResponse:
     """A new random PIN: shown once on screen (how=show) or on a sealed letter (how=letter)."""
     actor = actor_for_user(request.user)
-    try:
-        household = household_access_for(actor, household_id)
-    except ApplicationError:
-        return _not_found(request)
+    household = household_access_for(actor, household_id)
     how = request.POST.get("how")
     if how not in {"show", "letter"}:
         messages.error(request, _("请选择显示新密码还是打印密码信"))
@@ -122,10 +113,7 @@ def household_pin_reset_view(request: HttpRequest, household_id: int) -> HttpRes
 def household_card_issue_view(request: HttpRequest, household_id: int) -> HttpResponse:
     """Print the household's card; a reprint gives it a new code and the old card stops working."""
     actor = actor_for_user(request.user)
-    try:
-        household = household_access_for(actor, household_id)
-    except ApplicationError:
-        return _not_found(request)
+    household = household_access_for(actor, household_id)
     household = household_card_issue(actor=actor, household=household)
     return _printout(
         request,
@@ -196,10 +184,7 @@ def _letters_form(
 def letters_village(request: HttpRequest, village_id: int) -> HttpResponse:
     """Choose households and what to print -> confirm (irreversible) -> the printout."""
     actor = actor_for_user(request.user)
-    try:
-        village = village_for_letters(actor, village_id)
-    except ApplicationError:
-        return _not_found(request)
+    village = village_for_letters(actor, village_id)
     households = list(village_households(actor, village))
     if request.method == "GET":
         return _letters_form(request, village, households)
@@ -251,14 +236,14 @@ def letters_village(request: HttpRequest, village_id: int) -> HttpResponse:
         return redirect("backoffice:letters_village", village.pk)
     request.session[BATCH_KEY] = [k for k in keys if k != batch]
     request.session.save()  # before the PINs are made: a second submit finds the key gone
+    refusals_return_to(request, reverse("backoffice:letters_village", args=[village.pk]))
     try:
         letters = village_letters_issue(
             actor=actor, village=village, household_ids=chosen, pins=pins, cards=cards
         )
-    except ApplicationError as exc:  # nothing was written; the same choice may be sent again
+    except ApplicationError:  # nothing was written; the same choice may be sent again
         request.session[BATCH_KEY] = [*request.session.get(BATCH_KEY, []), batch]
-        messages.error(request, exc.message)
-        return redirect("backoffice:letters_village", village.pk)
+        raise
     return _printout(
         request,
         letters,

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from civicpoints.backoffice.navigation import can_for
 from civicpoints.backoffice.paging import paged
-from civicpoints.errors import ApplicationError
+from civicpoints.errors import ApplicationError, NotFound
 from civicpoints.ledger.amounts import BadPoints, format_points, parse_points
 from civicpoints.risk.models import FlagStatus, RiskFlag, RiskRule
 from civicpoints.risk.selectors import (
@@ -48,10 +48,6 @@ POINT_SETTINGS = frozenset(
 ACTIONS = ("note", "resolve", "dismiss")
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
-
-
 def _forbidden(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/forbidden.html", status=403)
 
@@ -72,7 +68,7 @@ def _villages(actor: Actor) -> list[Region]:
 def flag_list(request: HttpRequest) -> HttpResponse:
     can = can_for(request)
     if not can.risk:
-        return _not_found(request)
+        raise NotFound("risk_flag")
     actor = can.actor
     flags = flags_visible(actor).select_related("region")
     rule = request.GET.get("rule", "")
@@ -136,10 +132,7 @@ def _flag_page(
 
 @login_required
 def flag_detail(request: HttpRequest, flag_id: int) -> HttpResponse:
-    try:
-        flag = flag_for(can_for(request).actor, flag_id)
-    except ApplicationError:
-        return _not_found(request)
+    flag = flag_for(can_for(request).actor, flag_id)
     return _flag_page(request, flag, {}, "")
 
 
@@ -147,12 +140,9 @@ def flag_detail(request: HttpRequest, flag_id: int) -> HttpResponse:
 @require_POST
 def flag_action(request: HttpRequest, flag_id: int, action: str) -> HttpResponse:
     actor = can_for(request).actor
-    try:
-        flag = flag_for(actor, flag_id)
-    except ApplicationError:
-        return _not_found(request)
+    flag = flag_for(actor, flag_id)
     if action not in ACTIONS:
-        return _not_found(request)
+        raise NotFound("action")
     text = request.POST.get("note", "")[:1200]
     try:
         if action == "note":
@@ -178,7 +168,7 @@ def scan_now(request: HttpRequest) -> HttpResponse:
     schemes = schemes_set(actor)
     scheme = next((s for s in schemes if s.pk == parse_id(request.POST.get("scheme", ""))), None)
     if scheme is None:
-        return _not_found(request)
+        raise NotFound("scheme")
     try:
         raised = risk_scan_now(actor=actor, scheme=scheme)
     except ApplicationError as exc:
@@ -212,7 +202,7 @@ def risk_settings(request: HttpRequest) -> HttpResponse:
     actor = can_for(request).actor
     schemes = schemes_set(actor)
     if not schemes:
-        return _not_found(request)
+        raise NotFound("scheme")
     scheme = next(
         (
             s

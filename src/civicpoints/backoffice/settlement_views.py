@@ -30,7 +30,9 @@ from civicpoints.backoffice.merchant_views import (
     scheme_statements,
 )
 from civicpoints.backoffice.paging import paged
-from civicpoints.errors import ApplicationError, ErrorCode, PermissionDenied
+from civicpoints.calendar import day_over, last_day_over
+from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied
+from civicpoints.faces.errors import refusals_return_to
 from civicpoints.ledger.amounts import format_points
 from civicpoints.merchants.models import StatementStatus
 from civicpoints.merchants.selectors import statement_for
@@ -50,15 +52,11 @@ from civicpoints.schemes.scope import Actor, actor_for_user
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
-
-
 def _day(raw: object) -> dt.date:
     try:
         return dt.date.fromisoformat(str(raw or ""))
     except ValueError:
-        return timezone.localdate() - dt.timedelta(days=1)
+        return last_day_over()
 
 
 def _settlement_url(day: dt.date, scheme: Scheme) -> str:
@@ -74,8 +72,6 @@ def _settlement_url(day: dt.date, scheme: Scheme) -> str:
 def settlement(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     scheme = scheme_chosen(request, actor)
-    if scheme is None:
-        return _not_found(request)
     day = _day(request.GET.get("date"))
     now = timezone.now()
     statements = scheme_statements(actor, scheme)
@@ -102,7 +98,7 @@ def settlement(request: HttpRequest) -> HttpResponse:
             "late": late,
             "manages": manages_scheme(actor, scheme),
             "overdue_hours": int(OVERDUE_AFTER.total_seconds() // 3600),
-            "day_over": timezone.localdate(now) > day,
+            "day_over": day_over(day, now=now),
         },
     )
 
@@ -112,13 +108,12 @@ def settlement(request: HttpRequest) -> HttpResponse:
 def settlement_run(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     scheme = scheme_chosen(request, actor)
-    if scheme is None:
-        return _not_found(request)
     day = _day(request.POST.get("date"))
-    back = _settlement_url(day, scheme)
+    back = refusals_return_to(
+        request, _settlement_url(day, scheme), words=lambda exc: _not_settled(exc, day)
+    )
     if not manages_scheme(actor, scheme):
-        messages.error(request, PermissionDenied("settlement.run").message)
-        return redirect(back)
+        raise PermissionDenied("settlement.run")
     if not confirmed(request):
         return confirm_page(
             request,
@@ -131,18 +126,7 @@ def settlement_run(request: HttpRequest) -> HttpResponse:
             button=_("确认结算 %(date)s") % {"date": day.isoformat()},
             back=back,
         )
-    try:
-        result = settle(scheme=scheme, day=day, actor_id=actor.user_id)
-    except ApplicationError as exc:
-        if exc.code == ErrorCode.DAY_NOT_OVER:
-            messages.error(
-                request,
-                _("%(date)s 这一天还没有结束，要到 %(next)s 00:00（北京时间）以后才能结算")
-                % {"date": day.isoformat(), "next": (day + dt.timedelta(days=1)).isoformat()},
-            )
-        else:
-            messages.error(request, exc.message)
-        return redirect(back)
+    result = settle(scheme=scheme, day=day, actor_id=actor.user_id)
     if result.statements:
         messages.success(
             request,
@@ -163,20 +147,24 @@ def settlement_run(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
+def _not_settled(exc: ApplicationError, day: dt.date) -> str:
+    if exc.code == ErrorCode.DAY_NOT_OVER:
+        return _("%(date)s 这一天还没有结束，要到 %(next)s 00:00（北京时间）以后才能结算") % {
+            "date": day.isoformat(),
+            "next": (day + dt.timedelta(days=1)).isoformat(),
+        }
+    return exc.message
+
+
 @login_required
 @require_POST
 def statement_paid(request: HttpRequest, statement_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
     scheme = scheme_chosen(request, actor)
-    try:
-        if scheme is None:
-            raise ApplicationError(ErrorCode.NOT_FOUND)
-        statement = statement_for(actor, statement_id)
-        if not scheme_statements(actor, scheme).filter(pk=statement.pk).exists():
-            raise ApplicationError(ErrorCode.NOT_FOUND)
-    except ApplicationError:
-        return _not_found(request)
-    back = _settlement_url(statement.business_date, scheme)
+    statement = statement_for(actor, statement_id)
+    if not scheme_statements(actor, scheme).filter(pk=statement.pk).exists():
+        raise NotFound("statement")
+    back = refusals_return_to(request, _settlement_url(statement.business_date, scheme))
     reference = request.POST.get("bank_reference", "").strip()[:100]
     if not reference:
         messages.error(request, _("请填写银行付款流水号"))
@@ -199,20 +187,16 @@ def statement_paid(request: HttpRequest, statement_id: int) -> HttpResponse:
             button=_("确认已付款"),
             back=back,
         )
-    try:
-        statement_mark_paid(actor=actor, statement=statement, bank_reference=reference)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            _("已付款：%(shop)s %(yuan)s 元，流水号 %(ref)s")
-            % {
-                "shop": statement.merchant.shop_name,
-                "yuan": f"{statement.amount_fen / 100:.2f}",
-                "ref": reference,
-            },
-        )
+    statement_mark_paid(actor=actor, statement=statement, bank_reference=reference)
+    messages.success(
+        request,
+        _("已付款：%(shop)s %(yuan)s 元，流水号 %(ref)s")
+        % {
+            "shop": statement.merchant.shop_name,
+            "yuan": f"{statement.amount_fen / 100:.2f}",
+            "ref": reference,
+        },
+    )
     return redirect(back)
 
 
@@ -229,8 +213,6 @@ def payouts(request: HttpRequest) -> HttpResponse:
     """What the bank will pay: unpaid statements with something due, accounts masked."""
     actor = actor_for_user(request.user)
     scheme = scheme_chosen(request, actor)
-    if scheme is None:
-        return _not_found(request)
     statements, day = _payout_statements(request, actor, scheme)
     rows = payout_rows(statements)
     query = urlencode({"scheme": scheme.pk, **({"date": day.isoformat()} if day else {})})
@@ -252,7 +234,7 @@ def payouts(request: HttpRequest) -> HttpResponse:
             "total": sum((r.amount for r in rows), start=0),
             "manages": manages_scheme(actor, scheme),
             "query": query,
-            "back_day": day or timezone.localdate() - dt.timedelta(days=1),
+            "back_day": day or last_day_over(),
         },
     )
 
@@ -263,8 +245,6 @@ def payout_file(request: HttpRequest, kind: str) -> HttpResponse:
     """The bank's batch payment file with full account numbers: county admins only."""
     actor = actor_for_user(request.user)
     scheme = scheme_chosen(request, actor)
-    if scheme is None:
-        return _not_found(request)
     if not manages_scheme(actor, scheme):
         return render(request, "backoffice/forbidden.html", status=403)
     statements, day = _payout_statements(request, actor, scheme)
@@ -295,8 +275,6 @@ def payout_file(request: HttpRequest, kind: str) -> HttpResponse:
 def reconciliation(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     scheme = scheme_chosen(request, actor)
-    if scheme is None:
-        return _not_found(request)
     day = _day(request.GET.get("date"))
     checks = reconcile(scheme=scheme, day=day)
     return render(

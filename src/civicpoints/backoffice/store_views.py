@@ -25,8 +25,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError, NotFound, invalid
+from civicpoints.faces.errors import refusals_return_to
+from civicpoints.faces.forms import typed_points
 from civicpoints.images import image_file
-from civicpoints.ledger.amounts import BadPoints, format_points, parse_points
+from civicpoints.ledger.amounts import format_points
 from civicpoints.schemes.models import Region, RegionLevel, Role, User
 from civicpoints.schemes.scope import Actor, actor_for_user, parse_id
 from civicpoints.schemes.selectors import region_for, regions_visible, scheme_for_region
@@ -66,10 +68,6 @@ WEEKDAYS = [
     ("6", gettext_lazy("星期六")),
     ("7", gettext_lazy("星期日")),
 ]
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "backoffice/not_found.html", status=404)
 
 
 def store_staff(actor: Actor) -> bool:
@@ -124,7 +122,7 @@ def photo_response(relative: str) -> FileResponse:
 def store_list(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     if not store_staff(actor):
-        return _not_found(request)
+        raise NotFound("store")
     low = Count(
         "products",
         filter=Q(products__active=True, products__stock__lte=F("products__low_stock_at")),
@@ -189,7 +187,7 @@ def chosen_ids(raw: list[str], offered: list[User]) -> list[int]:
 def store_new(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     if not actor.grants_for(STORE_MANAGERS):
-        return _not_found(request)
+        raise NotFound("store")
     regions = _manageable_regions(actor)
     townships = [r for r in regions if r.level == RegionLevel.TOWNSHIP]
     clerks = clerk_choices(actor, Role.STORE_CLERK, STORE_MANAGERS)
@@ -243,10 +241,7 @@ def store_new(request: HttpRequest) -> HttpResponse:
 @require_GET
 def store_detail(request: HttpRequest, store_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        store = store_for(actor, store_id)
-    except ApplicationError:
-        return _not_found(request)
+    store = store_for(actor, store_id)
     products = list(products_of(store, active_only=False))
     return render(
         request,
@@ -278,38 +273,30 @@ def store_detail(request: HttpRequest, store_id: int) -> HttpResponse:
 @require_POST
 def product_new(request: HttpRequest, store_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        store = store_for(actor, store_id)
-    except ApplicationError:
-        return _not_found(request)
+    store = store_for(actor, store_id)
+    back = refusals_return_to(request, reverse("backoffice:store", args=[store.pk]))
     post = request.POST
-    try:
-        period = post.get("limit_period", LimitPeriod.NONE)
-        product = product_create(
-            actor=actor,
-            store=store,
-            name=post.get("name", "")[:100],
-            price=parse_points(post.get("price", "")),
-            unit=post.get("unit", "")[:10] or DEFAULT_UNIT,
-            limit_quantity=_whole(post.get("limit_quantity"), field="limit_quantity")
-            if period != LimitPeriod.NONE
-            else None,
-            limit_period=period,
-            low_stock_at=_whole(post.get("low_stock_at"), field="low_stock_at", default=5) or 0,
-            large_item=post.get("large_item") == "1",
-            photo=photo_upload(request, "photo"),
-        )
-    except BadPoints as exc:
-        messages.error(request, _("积分价格：%(problem)s") % {"problem": exc})
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            _("已添加商品：%(name)s，%(price)s 积分/%(unit)s")
-            % {"name": product.name, "price": format_points(product.price), "unit": product.unit},
-        )
-    return redirect("backoffice:store", store_id=store.pk)
+    period = post.get("limit_period", LimitPeriod.NONE)
+    product = product_create(
+        actor=actor,
+        store=store,
+        name=post.get("name", "")[:100],
+        price=typed_points(post.get("price", ""), field="price", words=_("积分价格：%(problem)s")),
+        unit=post.get("unit", "")[:10] or DEFAULT_UNIT,
+        limit_quantity=_whole(post.get("limit_quantity"), field="limit_quantity")
+        if period != LimitPeriod.NONE
+        else None,
+        limit_period=period,
+        low_stock_at=_whole(post.get("low_stock_at"), field="low_stock_at", default=5) or 0,
+        large_item=post.get("large_item") == "1",
+        photo=photo_upload(request, "photo"),
+    )
+    messages.success(
+        request,
+        _("已添加商品：%(name)s，%(price)s 积分/%(unit)s")
+        % {"name": product.name, "price": format_points(product.price), "unit": product.unit},
+    )
+    return redirect(back)
 
 
 @login_required
@@ -317,14 +304,10 @@ def product_new(request: HttpRequest, store_id: int) -> HttpResponse:
 def product_photo(
     request: HttpRequest, store_id: int, product_id: int
 ) -> HttpResponse | FileResponse:
-    actor = actor_for_user(request.user)
-    try:
-        product = product_for(store_for(actor, store_id), product_id)
-        if not product.photo:
-            return _not_found(request)
-        return photo_response(product.photo)
-    except ApplicationError:
-        return _not_found(request)
+    product = product_for(store_for(actor_for_user(request.user), store_id), product_id)
+    if not product.photo:
+        raise NotFound("photo")
+    return photo_response(product.photo)
 
 
 @login_required
@@ -332,91 +315,78 @@ def product_photo(
 def stock_in(request: HttpRequest, store_id: int) -> HttpResponse:
     """Goods in: a purchase with its cost, or a donation with the donor and its value (yuan)."""
     actor = actor_for_user(request.user)
-    try:
-        store = store_for(actor, store_id)
-    except ApplicationError:
-        return _not_found(request)
+    store = store_for(actor, store_id)
+    back = refusals_return_to(request, reverse("backoffice:store", args=[store.pk]))
     post = request.POST
-    try:
-        product = product_for(store, post.get("product"))
-        value = post.get("value", "").strip()
-        quantity = _whole(post.get("quantity"), field="quantity")
-        if quantity is None:
-            raise invalid(_("数量必须是正整数"), field="quantity")
-        move = stock_receive(
-            actor=actor,
-            product=product,
-            quantity=quantity,
-            kind=post.get("kind", StockMoveKind.PURCHASE),
-            value_fen=parse_points(value, allow_zero=True) if value else None,
-            donor=post.get("donor", "")[:100],
-            reason=post.get("reason", "")[:200],
-        )
-    except BadPoints as exc:
-        messages.error(request, _("金额：%(problem)s") % {"problem": exc})
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        product.refresh_from_db()
-        messages.success(
-            request,
-            _("已入库：%(name)s +%(n)s%(unit)s（%(kind)s），现有库存 %(stock)s")
-            % {
-                "name": product.name,
-                "n": move.quantity,
-                "unit": product.unit,
-                "kind": move.get_kind_display(),
-                "stock": product.stock,
-            },
-        )
-    return redirect("backoffice:store", store_id=store.pk)
+    product = product_for(store, post.get("product"))
+    value = post.get("value", "").strip()
+    quantity = _whole(post.get("quantity"), field="quantity")
+    if quantity is None:
+        raise invalid(_("数量必须是正整数"), field="quantity")
+    move = stock_receive(
+        actor=actor,
+        product=product,
+        quantity=quantity,
+        kind=post.get("kind", StockMoveKind.PURCHASE),
+        value_fen=typed_points(value, field="value", words=_("金额：%(problem)s"), allow_zero=True)
+        if value
+        else None,
+        donor=post.get("donor", "")[:100],
+        reason=post.get("reason", "")[:200],
+    )
+    product.refresh_from_db()
+    messages.success(
+        request,
+        _("已入库：%(name)s +%(n)s%(unit)s（%(kind)s），现有库存 %(stock)s")
+        % {
+            "name": product.name,
+            "n": move.quantity,
+            "unit": product.unit,
+            "kind": move.get_kind_display(),
+            "stock": product.stock,
+        },
+    )
+    return redirect(back)
 
 
 @login_required
 @require_POST
 def stocktake(request: HttpRequest, store_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        store = store_for(actor, store_id)
-    except ApplicationError:
-        return _not_found(request)
-    back = reverse("backoffice:store", args=[store.pk])
+    store = store_for(actor, store_id)
+    back = refusals_return_to(request, reverse("backoffice:store", args=[store.pk]))
     post = request.POST
-    try:
-        product = product_for(store, post.get("product"))
-        counted = _whole(post.get("counted"), field="counted")
-        if counted is None:
-            raise invalid(_("盘点数量必须是0或正整数"), field="counted")
-        reason = post.get("reason", "")[:200]
-        if not confirmed(request):
-            return confirm_page(
-                request,
-                title=_("确认盘点调整"),
-                lines=[
-                    _("%(name)s：账面库存 %(stock)s，实盘 %(counted)s，调整 %(diff)+d")
-                    % {
-                        "name": product.name,
-                        "stock": product.stock,
-                        "counted": counted,
-                        "diff": counted - product.stock,
-                    },
-                    _("原因：%(reason)s") % {"reason": reason},
-                ],
-                button=_("确认调整库存"),
-                back=back,
-            )
-        move = stock_count(actor=actor, product=product, counted=counted, reason=reason)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
+    product = product_for(store, post.get("product"))
+    counted = _whole(post.get("counted"), field="counted")
+    if counted is None:
+        raise invalid(_("盘点数量必须是0或正整数"), field="counted")
+    reason = post.get("reason", "")[:200]
+    if not confirmed(request):
+        return confirm_page(
+            request,
+            title=_("确认盘点调整"),
+            lines=[
+                _("%(name)s：账面库存 %(stock)s，实盘 %(counted)s，调整 %(diff)+d")
+                % {
+                    "name": product.name,
+                    "stock": product.stock,
+                    "counted": counted,
+                    "diff": counted - product.stock,
+                },
+                _("原因：%(reason)s") % {"reason": reason},
+            ],
+            button=_("确认调整库存"),
+            back=back,
+        )
+    move = stock_count(actor=actor, product=product, counted=counted, reason=reason)
+    if move is None:
+        messages.success(request, _("盘点数与账面一致，未作调整"))
     else:
-        if move is None:
-            messages.success(request, _("盘点数与账面一致，未作调整"))
-        else:
-            messages.success(
-                request,
-                _("已盘点：%(name)s 库存改为 %(counted)s（%(diff)+d）")
-                % {"name": product.name, "counted": counted, "diff": move.quantity},
-            )
+        messages.success(
+            request,
+            _("已盘点：%(name)s 库存改为 %(counted)s（%(diff)+d）")
+            % {"name": product.name, "counted": counted, "diff": move.quantity},
+        )
     return redirect(back)
 
 
@@ -424,11 +394,7 @@ def stocktake(request: HttpRequest, store_id: int) -> HttpResponse:
 @require_GET
 def redemption_receipt(request: HttpRequest, redemption_id: int) -> HttpResponse:
     """A receipt to look at or print again (58 mm paper)."""
-    actor = actor_for_user(request.user)
-    try:
-        redemption = redemption_for(actor, redemption_id)
-    except ApplicationError:
-        return _not_found(request)
+    redemption = redemption_for(actor_for_user(request.user), redemption_id)
     delivery = getattr(redemption, "delivery", None)
     return render(
         request,

@@ -33,6 +33,7 @@ from civicpoints.households.selectors import (
     household_search_ids,
     households_by_ids,
 )
+from civicpoints.ledger.adjustments import APPROVERS
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance, household_history
 from civicpoints.merchants.selectors import statements_overdue_count
@@ -235,10 +236,7 @@ def households(request: HttpRequest) -> HttpResponse:
 @login_required
 def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        household = household_for(actor, household_id)
-    except ApplicationError:
-        return render(request, "backoffice/not_found.html", status=404)
+    household = household_for(actor, household_id)
     balance = household_balance(household_id=household.pk)
     entries = household_history(household_id=household.pk, limit=100)  # reasons in words
     return render(
@@ -251,6 +249,12 @@ def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
             "available": format_points(balance.available),
             "entries": entries,
             "members": household.members.order_by("pk"),
+            # The adjustment's own check, for this household (not "approves somewhere").
+            "can_adjust": actor.covers(
+                roles=APPROVERS,
+                scheme_id=household.scheme_id,
+                region_path=household.village.path,
+            ),
         },
     )
 
@@ -258,11 +262,7 @@ def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
 @login_required
 def household_card(request: HttpRequest, household_id: int) -> HttpResponse:
     """A printable card (85.6 x 54 mm, like an ID card) with the household's QR code."""
-    actor = actor_for_user(request.user)
-    try:
-        household = household_for(actor, household_id)
-    except ApplicationError:
-        return render(request, "backoffice/not_found.html", status=404)
+    household = household_for(actor_for_user(request.user), household_id)
     return render(
         request,
         "backoffice/household_card.html",

@@ -1,4 +1,4 @@
-"""What the counter pages share: error texts, idempotency keys in forms, and input parsing.
+"""What the counter pages share: error texts, their forms' keys, and input parsing.
 
 Parsing turns form text into the values services take (hundredths, fen, items); it never
 decides whether a sale is allowed: that is for ``stores.services`` and ``merchants.services``.
@@ -6,50 +6,20 @@ decides whether a sale is allowed: that is for ``stores.services`` and ``merchan
 
 from __future__ import annotations
 
-import re
-import secrets
 from decimal import Decimal, InvalidOperation
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
-from civicpoints.ledger.amounts import format_points
+from civicpoints.faces.forms import FormKeys, detail_points
 from civicpoints.schemes.scope import parse_id
 from civicpoints.stores.services import Item
 
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
 MAX_QUANTITY = 999
 MAX_CASH_FEN = 10_000_000  # 100,000 yuan: far above any counter sale
-
-
-def new_key() -> str:
-    """An idempotency key put into the form when the page renders: one key, one sale."""
-    return "counter-" + secrets.token_hex(16)
-
-
-def form_key(raw: str | None) -> str:
-    key = (raw or "").strip()
-    if not KEY_PATTERN.match(key):
-        raise invalid(_("页面已过期，请重新打开本页再操作"), field="key")
-    return key
-
-
-def key_after(raw: str | None, exc: ApplicationError) -> str:
-    """The key for the form shown again after a refusal: the same one (nothing happened, so a
-    retry is still one sale), unless it was bad or already spent on a different sale."""
-    key = (raw or "").strip()
-    if exc.code == ErrorCode.IDEMPOTENCY_KEY_REUSED or not KEY_PATTERN.match(key):
-        return new_key()
-    return key
-
-
-def _points_text(value: object) -> str:
-    try:
-        return format_points(int((Decimal(str(value)) * 100).to_integral_value()))
-    except (InvalidOperation, ValueError):
-        return str(value)
+# The key put into a sale's form when the page renders: one key, one sale.
+KEYS = FormKeys(prefix="counter-", expired=gettext_lazy("页面已过期，请重新打开本页再操作"))
 
 
 def error_text(exc: ApplicationError) -> str:
@@ -57,8 +27,8 @@ def error_text(exc: ApplicationError) -> str:
     detail = exc.detail or {}
     if exc.code == ErrorCode.INSUFFICIENT_POINTS and "available" in detail:
         return _("积分不足：可用 %(have)s 分，需要 %(need)s 分") % {
-            "have": _points_text(detail["available"]),
-            "need": _points_text(detail.get("needed", "")),
+            "have": detail_points(detail["available"]),
+            "need": detail_points(detail.get("needed", "")),
         }
     if exc.code == ErrorCode.PIN_INCORRECT and "attempts_left" in detail:
         left = detail["attempts_left"]
@@ -69,26 +39,9 @@ def error_text(exc: ApplicationError) -> str:
         return _("这张单子已经提交过另一笔，请核对后重新确认")
     if exc.code == ErrorCode.REFUND_EXCEEDS_PAYMENT and "refundable" in detail:
         return _("退款不能超过这笔收款剩余可退的 %(left)s 分") % {
-            "left": _points_text(detail["refundable"])
+            "left": detail_points(detail["refundable"])
         }
     return exc.message
-
-
-def not_found(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "counter/refused.html", {"text": _("没有找到，或您无权查看")}, status=404
-    )
-
-
-def forbidden(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    return render(request, "counter/refused.html", {"text": exc.message}, status=exc.status)
-
-
-def refused(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    """A lookup that failed: 404 for out of scope (never telling why), 403 for a role."""
-    if exc.code == ErrorCode.NOT_FOUND:
-        return not_found(request)
-    return forbidden(request, exc)
 
 
 def parse_quantities(data: dict[str, str]) -> dict[int, int]:

@@ -18,9 +18,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from civicpoints.counter.common import error_text, form_key, key_after, new_key, refused
+from civicpoints.counter.common import KEYS, error_text
 from civicpoints.errors import ApplicationError, invalid
-from civicpoints.ledger.amounts import BadPoints, format_points, parse_points
+from civicpoints.faces.forms import typed_points
+from civicpoints.ledger.amounts import format_points
 from civicpoints.merchants.models import Merchant, Payment
 from civicpoints.merchants.selectors import (
     merchant_for,
@@ -32,13 +33,6 @@ from civicpoints.merchants.services import payment_take, refund_create, require_
 from civicpoints.schemes.scope import Actor, actor_for_user
 
 STATEMENTS_SHOWN = 31
-
-
-def _points(raw: str) -> int:
-    try:
-        return parse_points(raw.strip())
-    except BadPoints as exc:
-        raise invalid(str(exc), field="points") from None
 
 
 def _is_cashier(actor: Actor, merchant: Merchant) -> bool:
@@ -61,7 +55,7 @@ def _till(
     context = {
         "merchant": merchant,
         "can_take": _is_cashier(actor, merchant),
-        "key": key_after((form or {}).get("key"), error) if error else new_key(),
+        "key": KEYS.after((form or {}).get("key"), error) if error else KEYS.new(),
         "form": form or {"mode": "code"},
         "payments": payments,
         "today_net": sum(p.points - p.refunded for p in payments),
@@ -76,21 +70,14 @@ def _till(
 @login_required
 def merchant_counter(request: HttpRequest, merchant_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        merchant = merchant_for(actor, merchant_id)
-    except ApplicationError as exc:
-        return refused(request, exc)
-    return _till(request, actor, merchant)
+    return _till(request, actor, merchant_for(actor, merchant_id))
 
 
 @login_required
 @require_POST
 def merchant_pay(request: HttpRequest, merchant_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        merchant = merchant_for(actor, merchant_id)
-    except ApplicationError as exc:
-        return refused(request, exc)
+    merchant = merchant_for(actor, merchant_id)
     post = request.POST
     mode = "card" if post.get("mode") == "card" else "code"
     form = {
@@ -103,11 +90,11 @@ def merchant_pay(request: HttpRequest, merchant_id: int) -> HttpResponse:
         payment = payment_take(
             actor=actor,
             merchant=merchant,
-            points=_points(form["points"]),
+            points=typed_points(form["points"], field="points"),
             code=post.get("code", "")[:40] if mode == "code" else "",
             card=form["card"],
             pin=post.get("pin", "").strip()[:12] if mode == "card" else "",
-            idempotency_key=form_key(form["key"]),
+            idempotency_key=KEYS.check(form["key"]),
         )
     except ApplicationError as exc:
         return _till(request, actor, merchant, form=form, error=exc)
@@ -123,10 +110,7 @@ def _payment(actor: Actor, merchant_id: int, payment_id: int) -> tuple[Merchant,
 @login_required
 def merchant_receipt(request: HttpRequest, merchant_id: int, payment_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        merchant, payment = _payment(actor, merchant_id, payment_id)
-    except ApplicationError as exc:
-        return refused(request, exc)
+    merchant, payment = _payment(actor, merchant_id, payment_id)
     return render(
         request,
         "counter/merchant_receipt.html",
@@ -145,16 +129,13 @@ def merchant_receipt(request: HttpRequest, merchant_id: int, payment_id: int) ->
 def merchant_refund(request: HttpRequest, merchant_id: int, payment_id: int) -> HttpResponse:
     """GET: the form; POST: a confirmation page; POST with confirm=1: the refund."""
     actor = actor_for_user(request.user)
-    try:
-        merchant, payment = _payment(actor, merchant_id, payment_id)
-        require_cashier(actor, merchant)
-    except ApplicationError as exc:
-        return refused(request, exc)
+    merchant, payment = _payment(actor, merchant_id, payment_id)
+    require_cashier(actor, merchant)
     context: dict[str, Any] = {
         "merchant": merchant,
         "p": payment,
         "refundable": format_points(payment.refundable),
-        "form": {"points": format_points(payment.refundable), "reason": "", "key": new_key()},
+        "form": {"points": format_points(payment.refundable), "reason": "", "key": KEYS.new()},
     }
     if request.method == "GET":
         return render(request, "counter/merchant_refund.html", context)
@@ -165,8 +146,8 @@ def merchant_refund(request: HttpRequest, merchant_id: int, payment_id: int) -> 
     }
     context["form"] = form
     try:
-        points = _points(form["points"])
-        key = form_key(form["key"])
+        points = typed_points(form["points"], field="points")
+        key = KEYS.check(form["key"])
         if not form["reason"]:
             raise invalid(_("请填写退款原因"), field="reason")
         if request.POST.get("confirm") != "1":
@@ -177,7 +158,7 @@ def merchant_refund(request: HttpRequest, merchant_id: int, payment_id: int) -> 
         )
     except ApplicationError as exc:
         context["error"] = error_text(exc)
-        form["key"] = key_after(form["key"], exc)
+        form["key"] = KEYS.after(form["key"], exc)
         return render(request, "counter/merchant_refund.html", context, status=exc.status)
     messages.success(request, _("已退款 %(points)s 分") % {"points": format_points(refund.points)})
     return redirect("counter:merchant_receipt", merchant_id=merchant.pk, payment_id=payment.pk)

@@ -13,23 +13,21 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from civicpoints.counter.common import (
+    KEYS,
     error_text,
-    form_key,
     items_of,
-    key_after,
-    new_key,
-    not_found,
     parse_quantities,
     parse_yuan,
-    refused,
 )
-from civicpoints.errors import ApplicationError
+from civicpoints.errors import ApplicationError, NotFound
+from civicpoints.faces.errors import refusals_return_to
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance, household_balance_after
@@ -73,7 +71,7 @@ def _sale(
         "products": [(p, quantities.get(p.pk, 0)) for p in products],
         "has_large": any(p.large_item for p in products),
         "rate": store.scheme.yuan_per_point,
-        "key": key or new_key(),
+        "key": key or KEYS.new(),
         "form": form or {},
     }
 
@@ -82,11 +80,7 @@ def _sale(
 @login_required
 def store_counter(request: HttpRequest, store_id: int) -> HttpResponse:
     """The counter screen; with ``q`` it searches, with ``household`` it opens the basket."""
-    actor = actor_for_user(request.user)
-    try:
-        store = _counter(actor, store_id)
-    except ApplicationError as exc:
-        return refused(request, exc)
+    store = _counter(actor_for_user(request.user), store_id)
     q = request.GET.get("q", "").strip()[:64]
     context: dict[str, Any] = {
         "store": store,
@@ -117,11 +111,8 @@ def store_counter(request: HttpRequest, store_id: int) -> HttpResponse:
 @require_POST
 def store_redeem(request: HttpRequest, store_id: int) -> HttpResponse:
     actor = actor_for_user(request.user)
-    try:
-        store = _counter(actor, store_id)
-        household = counter_household(store, request.POST.get("household"))
-    except ApplicationError as exc:
-        return refused(request, exc)
+    store = _counter(actor, store_id)
+    household = counter_household(store, request.POST.get("household"))
     post = request.POST
     assisted = post.get("assisted") == "1"
     address = post.get("delivery_address", "").strip()[:200]
@@ -141,7 +132,7 @@ def store_redeem(request: HttpRequest, store_id: int) -> HttpResponse:
             assisted_reason=reason if assisted else "",
             cash_fen=parse_yuan(cash),
             delivery_address=address or None,
-            idempotency_key=form_key(key),
+            idempotency_key=KEYS.check(key),
         )
     except ApplicationError as exc:
         context = {
@@ -150,13 +141,22 @@ def store_redeem(request: HttpRequest, store_id: int) -> HttpResponse:
             "q": "",
             "candidates": None,
             "sale": _sale(
-                store, household, quantities=quantities, form=form, key=key_after(key, exc)
+                store, household, quantities=quantities, form=form, key=KEYS.after(key, exc)
             ),
             "error": error_text(exc),
             "error_code": str(exc.code),
         }
         return render(request, "counter/store.html", context, status=exc.status)
     return redirect("counter:store_receipt", store_id=store.pk, redemption_id=redemption.pk)
+
+
+def _receipt(actor: Actor, store_id: int, redemption_id: int) -> tuple[Store, Redemption]:
+    """A redemption of this counter's store, or 404 (403 for someone who only reads)."""
+    store = _counter(actor, store_id)
+    redemption = redemption_for(actor, redemption_id)
+    if redemption.store_id != store.pk:
+        raise NotFound("redemption")
+    return store, redemption
 
 
 def _receipt_context(store: Store, redemption: Redemption) -> dict[str, Any]:
@@ -182,14 +182,7 @@ def _receipt_context(store: Store, redemption: Redemption) -> dict[str, Any]:
 @never_cache
 @login_required
 def store_receipt(request: HttpRequest, store_id: int, redemption_id: int) -> HttpResponse:
-    actor = actor_for_user(request.user)
-    try:
-        store = _counter(actor, store_id)
-        redemption = redemption_for(actor, redemption_id)
-    except ApplicationError as exc:
-        return refused(request, exc)
-    if redemption.store_id != store.pk:
-        return not_found(request)
+    store, redemption = _receipt(actor_for_user(request.user), store_id, redemption_id)
     return render(request, "counter/store_receipt.html", _receipt_context(store, redemption))
 
 
@@ -198,28 +191,23 @@ def store_receipt(request: HttpRequest, store_id: int, redemption_id: int) -> Ht
 def store_return(request: HttpRequest, store_id: int, redemption_id: int) -> HttpResponse:
     """Two steps: the first POST shows what will come back, the second (confirm) does it."""
     actor = actor_for_user(request.user)
-    try:
-        store = _counter(actor, store_id)
-        redemption = redemption_for(actor, redemption_id)
-    except ApplicationError as exc:
-        return refused(request, exc)
-    if redemption.store_id != store.pk:
-        return not_found(request)
+    store, redemption = _receipt(actor, store_id, redemption_id)
+    back = refusals_return_to(
+        request,
+        reverse("counter:store_receipt", args=[store.pk, redemption.pk]),
+        words=error_text,
+    )
     reason = request.POST.get("reason", "").strip()[:200]
     if request.POST.get("confirm") != "1":
         if not reason:
             messages.error(request, _("请填写退货原因"))
-            return redirect("counter:store_receipt", store_id=store.pk, redemption_id=redemption.pk)
+            return redirect(back)
         context = {**_receipt_context(store, redemption), "reason": reason}
         return render(request, "counter/store_return_confirm.html", context)
-    try:
-        redemption_return(actor=actor, redemption=redemption, reason=reason)
-    except ApplicationError as exc:
-        messages.error(request, error_text(exc))
-    else:
-        messages.success(
-            request,
-            _("已退货：%(points)s 分已退回 %(name)s，商品已入库")
-            % {"points": format_points(redemption.points), "name": redemption.household.head_name},
-        )
-    return redirect("counter:store_receipt", store_id=store.pk, redemption_id=redemption.pk)
+    redemption_return(actor=actor, redemption=redemption, reason=reason)
+    messages.success(
+        request,
+        _("已退货：%(points)s 分已退回 %(name)s，商品已入库")
+        % {"points": format_points(redemption.points), "name": redemption.household.head_name},
+    )
+    return redirect(back)

@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from civicpoints.calendar import day_bounds
 from civicpoints.merchants.models import Merchant, Payment, Statement
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import Actor, one_or_404, scope_q
@@ -54,13 +55,9 @@ def payment_for(merchant: Merchant, payment_id: Any) -> Payment:
 
 def payments_on(merchant: Merchant, day: dt.date) -> QuerySet[Payment]:
     """One business day's payments at a shop (00:00-24:00 local time), newest first."""
-    start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
+    start, end = day_bounds(day)
     return (
-        Payment.objects.filter(
-            merchant=merchant,
-            created_at__gte=start,
-            created_at__lt=start + dt.timedelta(days=1),
-        )
+        Payment.objects.filter(merchant=merchant, created_at__gte=start, created_at__lt=end)
         .select_related("household")
         .order_by("-created_at", "-pk")
     )

@@ -38,14 +38,10 @@ from civicpoints.activities.services import (
 )
 from civicpoints.activities.services.hours import credited_hours, format_hours
 from civicpoints.awards.models import ClaimStatus
-from civicpoints.errors import ApplicationError
+from civicpoints.faces.errors import refusals_return_to
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
 from civicpoints.portal.views import resident_required
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/not_found.html", status=404)
 
 
 @resident_required
@@ -62,25 +58,18 @@ def activity_list(request: HttpRequest, household: Household) -> HttpResponse:
 def activity_enrol_view(
     request: HttpRequest, household: Household, activity_id: int
 ) -> HttpResponse:
-    try:
-        activity = activity_for_household(household, activity_id)
-    except ApplicationError:
-        return _not_found(request)
-    try:
-        activity_enrol(activity=activity, household=household)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        text = (
-            _("已报名「%(title)s」，%(when)s 到 %(place)s，到场后扫活动码签到。")
-            if activity.self_check_in
-            else _("已报名「%(title)s」，%(when)s 到 %(place)s，到场后请工作人员扫您的积分卡签到。")
-        )
-        messages.success(
-            request,
-            text % {"title": activity.title, "when": _when(activity), "place": activity.place},
-        )
-    return redirect("portal:activities")
+    activity = activity_for_household(household, activity_id)
+    back = refusals_return_to(request, reverse("portal:activities"))
+    activity_enrol(activity=activity, household=household)
+    text = (
+        _("已报名「%(title)s」，%(when)s 到 %(place)s，到场后扫活动码签到。")
+        if activity.self_check_in
+        else _("已报名「%(title)s」，%(when)s 到 %(place)s，到场后请工作人员扫您的积分卡签到。")
+    )
+    messages.success(
+        request, text % {"title": activity.title, "when": _when(activity), "place": activity.place}
+    )
+    return redirect(back)
 
 
 @require_http_methods(["GET", "POST"])
@@ -89,22 +78,16 @@ def activity_cancel_view(
     request: HttpRequest, household: Household, activity_id: int
 ) -> HttpResponse:
     """Give the place back; a page asks first (no pop-ups in elder mode)."""
-    try:
-        activity = activity_for_household(household, activity_id)
-    except ApplicationError:
-        return _not_found(request)
+    activity = activity_for_household(household, activity_id)
     enrolment = enrolment_of(household, activity)
     if enrolment is None:
         messages.info(request, _("您没有报名这个活动，不用取消。"))
         return redirect("portal:activities")
     if request.method == "POST":
-        try:
-            activity_enrolment_cancel(enrolment=enrolment, household=household)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("已取消报名「%(title)s」。") % {"title": activity.title})
-        return redirect("portal:activities")
+        back = refusals_return_to(request, reverse("portal:activities"))
+        activity_enrolment_cancel(enrolment=enrolment, household=household)
+        messages.success(request, _("已取消报名「%(title)s」。") % {"title": activity.title})
+        return redirect(back)
     return render(
         request,
         "portal/activity_cancel.html",
@@ -192,31 +175,28 @@ def activity_scan(request: HttpRequest, household: Household) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     code = normalize_code(source.get("code", "")[:64])
     if request.method == "POST":
-        mode = request.POST.get("mode")
-        try:
-            if mode == "out":
-                done = activity_self_check_out(household=household, code=code)
-                assert done.checked_out_at is not None
-                hours = credited_hours(done.activity, done.checked_in_at, done.checked_out_at)
-                messages.success(
-                    request,
-                    _("已签退「%(title)s」，共 %(hours)s 小时。谢谢您！")
-                    % {"title": done.activity.title, "hours": format_hours(hours)},
-                )
-            else:
-                done = activity_self_check_in(household=household, code=code)
-                messages.success(
-                    request,
-                    _("已签到「%(title)s」 %(time)s。离开时请再扫码签退。")
-                    % {
-                        "title": done.activity.title,
-                        "time": f"{timezone.localtime(done.checked_in_at):%H:%M}",
-                    },
-                )
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
         url = reverse("portal:activity_scan")
-        return redirect(f"{url}?{urlencode({'code': code})}" if code else url)
+        back = refusals_return_to(request, f"{url}?{urlencode({'code': code})}" if code else url)
+        if request.POST.get("mode") == "out":
+            done = activity_self_check_out(household=household, code=code)
+            assert done.checked_out_at is not None
+            hours = credited_hours(done.activity, done.checked_in_at, done.checked_out_at)
+            messages.success(
+                request,
+                _("已签退「%(title)s」，共 %(hours)s 小时。谢谢您！")
+                % {"title": done.activity.title, "hours": format_hours(hours)},
+            )
+        else:
+            done = activity_self_check_in(household=household, code=code)
+            messages.success(
+                request,
+                _("已签到「%(title)s」 %(time)s。离开时请再扫码签退。")
+                % {
+                    "title": done.activity.title,
+                    "time": f"{timezone.localtime(done.checked_in_at):%H:%M}",
+                },
+            )
+        return redirect(back)
     context: dict[str, Any] = {"h": household, "code": code, "error": ""}
     if code:
         activity = activity_by_code(household, code)

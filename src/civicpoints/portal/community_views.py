@@ -24,14 +24,11 @@ from civicpoints.community.selectors import (
 )
 from civicpoints.community.services import feedback_submit
 from civicpoints.errors import ApplicationError
+from civicpoints.faces.errors import field_errors
 from civicpoints.households.models import Household
 from civicpoints.portal.views import resident_required
 
 PER_PAGE = 10
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/not_found.html", status=404)
 
 
 def _page(request: HttpRequest, rows: object) -> Page:
@@ -49,10 +46,7 @@ def announcements(request: HttpRequest, household: Household) -> HttpResponse:
 
 @resident_required
 def announcement(request: HttpRequest, household: Household, announcement_id: int) -> HttpResponse:
-    try:
-        found = announcement_of_household(household, announcement_id)
-    except ApplicationError:
-        return _not_found(request)
+    found = announcement_of_household(household, announcement_id)
     return render(request, "portal/announcement.html", {"h": household, "a": found})
 
 
@@ -81,7 +75,7 @@ def feedback_new(request: HttpRequest, household: Household) -> HttpResponse:
                 photo=photo.read() if photo is not None else None,
             )
         except ApplicationError as exc:
-            errors = {str(exc.detail.get("field") or "form"): exc.message}
+            errors = field_errors(exc)
         else:
             messages.success(request, _("已提交，村里答复后会显示在这里。"))
             return redirect("portal:feedback", feedback_id=item.pk)
@@ -95,10 +89,7 @@ def feedback_new(request: HttpRequest, household: Household) -> HttpResponse:
 
 @resident_required
 def feedback_detail(request: HttpRequest, household: Household, feedback_id: int) -> HttpResponse:
-    try:
-        item = feedback_item_of_household(household, feedback_id)
-    except ApplicationError:
-        return _not_found(request)
+    item = feedback_item_of_household(household, feedback_id)
     replies = sorted(item.replies.all(), key=lambda r: (r.created_at, r.pk))
     return render(request, "portal/feedback.html", {"h": household, "f": item, "replies": replies})
 
@@ -107,11 +98,8 @@ def feedback_detail(request: HttpRequest, household: Household, feedback_id: int
 def feedback_photo_view(
     request: HttpRequest, household: Household, feedback_id: int
 ) -> HttpResponse:
-    try:
-        item = feedback_item_of_household(household, feedback_id)
-        path = feedback_photo(item)
-    except ApplicationError:
-        return _not_found(request)
+    item = feedback_item_of_household(household, feedback_id)
+    path = feedback_photo(item)
     # A whole response (photos are at most 5 MB): the resident decorator wraps HttpResponses.
     response = HttpResponse(path.read_bytes(), content_type=item.photo_type)
     response["Content-Security-Policy"] = "default-src 'none'"

@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -36,7 +37,8 @@ from civicpoints.activities.services import (
 )
 from civicpoints.activities.services.hours import format_hours
 from civicpoints.awards.models import ClaimStatus
-from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.errors import ApplicationError, ErrorCode, NotFound
+from civicpoints.faces.errors import refusals_return_to
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
 from civicpoints.portal.views import resident_required
@@ -44,10 +46,6 @@ from civicpoints.portal.views import resident_required
 SIDES = ("gave", "received")
 # Where a service's complaint belongs on the form.
 FIELD_OF = {"helped": "other", "helper": "other", "card": "card", "other": "other"}
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/not_found.html", status=404)
 
 
 @resident_required
@@ -129,7 +127,7 @@ def _form_errors(exc: ApplicationError) -> dict[str, str]:
 def help_new(request: HttpRequest, household: Household, side: str) -> HttpResponse:
     """Record help this household gave (``gave``) or received (``received``)."""
     if side not in SIDES:
-        return _not_found(request)
+        raise NotFound("side")
     today = timezone.localdate()
     values = {"other": "", "card": "", "hours": "", "occurred_on": today.isoformat(), "note": ""}
     errors: dict[str, str] = {}
@@ -205,34 +203,25 @@ def _done_text(row: MutualHelp, side: str) -> str:
 @require_POST
 @resident_required
 def help_confirm(request: HttpRequest, household: Household, help_id: int) -> HttpResponse:
-    try:
-        row = mutual_help_of_household(household, help_id)
-    except ApplicationError:
-        return _not_found(request)
+    row = mutual_help_of_household(household, help_id)
+    back = refusals_return_to(request, reverse("portal:help"))
     if row.status == MutualHelpStatus.CONFIRMED and row.helped_id == household.pk:
         messages.info(request, _("这条互助您已经确认过了，不用再确认。"))
-        return redirect("portal:help")
-    try:
-        row = mutual_help_confirm(help_row=row, household=household)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            _("已确认 %(name)s 帮助您 %(hours)s 小时，村里审核、公示后给对方记分。")
-            % {"name": row.helper.head_name, "hours": format_hours(row.hours)},
-        )
-    return redirect("portal:help")
+        return redirect(back)
+    row = mutual_help_confirm(help_row=row, household=household)
+    messages.success(
+        request,
+        _("已确认 %(name)s 帮助您 %(hours)s 小时，村里审核、公示后给对方记分。")
+        % {"name": row.helper.head_name, "hours": format_hours(row.hours)},
+    )
+    return redirect(back)
 
 
 @require_http_methods(["GET", "POST"])
 @resident_required
 def help_dispute(request: HttpRequest, household: Household, help_id: int) -> HttpResponse:
     """Say it did not happen as recorded, with a reason: no claim is made."""
-    try:
-        row = mutual_help_of_household(household, help_id)
-    except ApplicationError:
-        return _not_found(request)
+    row = mutual_help_of_household(household, help_id)
     if request.method == "GET" and not (
         row.helped_id == household.pk and row.status == MutualHelpStatus.PENDING
     ):
@@ -242,17 +231,16 @@ def help_dispute(request: HttpRequest, household: Household, help_id: int) -> Ht
     reason = ""
     if request.method == "POST":
         reason = request.POST.get("reason", "")[:500]
+        back = refusals_return_to(request, reverse("portal:help"))
         try:
             mutual_help_reject(help_row=row, household=household, reason=reason)
         except ApplicationError as exc:
-            if exc.detail.get("field") == "reason":
-                error = _("请写下哪里不属实")
-            else:
-                messages.error(request, exc.message)
-                return redirect("portal:help")
+            if exc.detail.get("field") != "reason":
+                raise
+            error = _("请写下哪里不属实")  # asked again on this page, with what was typed
         else:
             messages.success(request, _("已告诉村里这条互助不属实，不会给对方记分。"))
-            return redirect("portal:help")
+            return redirect(back)
     return render(
         request,
         "portal/help_dispute.html",

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civicpoints.errors import ApplicationError
+from civicpoints.faces.errors import field_errors
 from civicpoints.households.models import Household, mask_phone
 from civicpoints.households.pins import household_pin_change
 from civicpoints.households.services import household_pin_login
@@ -47,10 +48,6 @@ def _sign_in(request: HttpRequest, household: Household) -> HttpResponse:
     request.session[SESSION_KEY] = household.pk
     request.session[EPOCH_KEY] = household.login_epoch
     return redirect(back or "portal:home")
-
-
-def _errors(exc: ApplicationError, default: str) -> dict[str, str]:
-    return {str(exc.detail.get("field") or default): exc.message}
 
 
 def _login_page(
@@ -87,7 +84,7 @@ def sms_send(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         if request.POST.get("again") and request.session.get(SMS_PHONE_KEY):
             return _code_page(request, {"again": exc.message}, exc.status)
-        return _login_page(request, _errors(exc, "phone"), exc.status, phone=raw)
+        return _login_page(request, field_errors(exc, "phone"), exc.status, phone=raw)
     request.session[SMS_PHONE_KEY] = phone
     if return_path(request.POST.get("next")):
         request.session[RETURN_KEY] = request.POST["next"]
@@ -122,7 +119,7 @@ def sms_login(request: HttpRequest) -> HttpResponse:
     try:
         result = sms_code_check(phone=phone, code=request.POST.get("code", "")[:12])
     except ApplicationError as exc:
-        return _code_page(request, _errors(exc, "code"), exc.status)
+        return _code_page(request, field_errors(exc, "code"), exc.status)
     if result.chosen is not None:
         return _sign_in(request, result.chosen)
     request.session[CHOICE_KEY] = {
@@ -181,7 +178,7 @@ def pin_change(request: HttpRequest, household: Household) -> HttpResponse:
             return render(
                 request,
                 "portal/pin_change.html",
-                {"h": household, "has_pin": has_pin, "errors": _errors(exc, "new_pin")},
+                {"h": household, "has_pin": has_pin, "errors": field_errors(exc, "new_pin")},
                 status=exc.status,
             )
         # This phone stays signed in; every other phone was signed out by the new epoch.

@@ -21,15 +21,11 @@ from civicpoints.community.transparency import (
     public_notice,
     published_head,
 )
-from civicpoints.errors import ApplicationError
 
 
 @require_GET
 def village_open(request: HttpRequest, code: str) -> HttpResponse:
-    try:
-        found = open_village(code)
-    except ApplicationError:
-        return render(request, "portal/open_not_found.html", status=404)
+    found = open_village(code)  # not there: the page's own 404 (civicpoints.faces.errors)
     village, scheme = found.village, found.scheme
     head = published_head(scheme_id=scheme.pk)
     check_url = request.build_absolute_uri(reverse("api:verify_published_head"))

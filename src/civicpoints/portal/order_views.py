@@ -9,11 +9,8 @@ carries an idempotency key made when it rendered, so a double tap or a resubmit 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,10 +20,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, invalid
+from civicpoints.faces.errors import refusals_return_to
+from civicpoints.faces.forms import FormKeys, detail_hundredths
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance
@@ -45,8 +45,9 @@ from civicpoints.stores.selectors import (
 )
 from civicpoints.stores.services import Item, order_cancel, order_place
 
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
 MAX_QUANTITY = 999
+# The confirm page's key: a double tap or a resubmit is one order.
+KEYS = FormKeys(prefix="app-order-", expired=gettext_lazy("页面已过期，请重新下单"))
 
 
 @dataclass(frozen=True)
@@ -92,30 +93,13 @@ def _choice(data: Mapping[str, Any], product: Product, household: Household) -> 
     return choice
 
 
-def _new_key() -> str:
-    return "app-order-" + secrets.token_hex(16)
-
-
-def _form_key(raw: str | None) -> str:
-    key = (raw or "").strip()
-    if not KEY_PATTERN.match(key):
-        raise invalid(_("页面已过期，请重新下单"), field="key")
-    return key
-
-
-def _hundredths(value: object) -> int | None:
-    try:
-        return int((Decimal(str(value)) * 100).to_integral_value())
-    except (InvalidOperation, ValueError):
-        return None
-
-
 def _error_text(exc: ApplicationError, product: Product | None = None) -> str:
     """The service's refusal in the same words the stores page uses (``stores.selectors``),
     with the numbers to act on."""
     detail = exc.detail or {}
     if exc.code == ErrorCode.INSUFFICIENT_POINTS and "available" in detail:
-        need, have = _hundredths(detail.get("needed", "")), _hundredths(detail["available"])
+        need = detail_hundredths(detail.get("needed", ""))
+        have = detail_hundredths(detail["available"])
         if need is not None and have is not None:
             return words_short(need, have)
     if exc.code == ErrorCode.DISQUALIFIED and "until" in detail:
@@ -133,10 +117,6 @@ def _error_text(exc: ApplicationError, product: Product | None = None) -> str:
 def _why_not(household: Household, product: Product, quantity: int = 1) -> str:
     """Why the household cannot order this now (the stores page's words), or ""."""
     return orderable_for(household, [product]).why_not(product, quantity)
-
-
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/not_found.html", status=404)
 
 
 def _on_sale(household: Household, store_id: int, product_id: int) -> tuple[Store, Product]:
@@ -160,10 +140,7 @@ def order_start(
     request: HttpRequest, household: Household, store_id: int, product_id: int
 ) -> HttpResponse:
     """How many (big - and + buttons) and, for a large item, pickup or delivery."""
-    try:
-        store, product = _on_sale(household, store_id, product_id)
-    except ApplicationError:
-        return _not_found(request)
+    store, product = _on_sale(household, store_id, product_id)
     choice = _first_choice(request.GET, product, household)
     return render(
         request,
@@ -188,15 +165,11 @@ def order_confirm(
     request: HttpRequest, household: Household, store_id: int, product_id: int
 ) -> HttpResponse:
     """What the order costs and leaves available, and until when the goods wait. No write."""
-    try:
-        store, product = _on_sale(household, store_id, product_id)
-    except ApplicationError:
-        return _not_found(request)
-    try:
-        choice = _choice(request.GET, product, household)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect(_start_url(store, product, _first_choice(request.GET, product, household)))
+    store, product = _on_sale(household, store_id, product_id)
+    refusals_return_to(
+        request, _start_url(store, product, _first_choice(request.GET, product, household))
+    )
+    choice = _choice(request.GET, product, household)
     available = household_balance(household_id=household.pk).available
     total = product.price * choice.quantity
     return render(
@@ -213,7 +186,7 @@ def order_confirm(
             "why": _why_not(household, product, choice.quantity),
             "deadline": timezone.localtime() + dt.timedelta(days=store.order_hold_days),
             "back": _start_url(store, product, choice),
-            "key": _new_key(),
+            "key": KEYS.new(),
         },
     )
 
@@ -223,28 +196,26 @@ def order_confirm(
 def order_place_view(
     request: HttpRequest, household: Household, store_id: int, product_id: int
 ) -> HttpResponse:
-    try:
-        store, product = _on_sale(household, store_id, product_id)
-    except ApplicationError:
-        return _not_found(request)
-    choice = _first_choice(request.POST, product, household)
-    try:
-        choice = _choice(request.POST, product, household)
-        # Refused in the page's words before anything is written (the service checks again).
-        if why := _why_not(household, product, choice.quantity):
-            messages.error(request, why)
-            return redirect(_start_url(store, product, choice))
-        order = order_place(
-            household=household,
-            store=store,
-            items=[Item(product_id=product.pk, quantity=choice.quantity)],
-            delivery_address=choice.address if choice.delivery else None,
-            idempotency_key=_form_key(request.POST.get("key", "")[:100]),
-        )
-    except ApplicationError as exc:
-        # Back to the first page (a redirect: reloading it never asks to resend a form).
-        messages.error(request, _error_text(exc, product))
-        return redirect(_start_url(store, product, choice))
+    store, product = _on_sale(household, store_id, product_id)
+    # A refusal goes back to the first page with what was picked (a redirect: reloading it
+    # never asks to resend a form), in the stores page's words.
+    back = refusals_return_to(
+        request,
+        _start_url(store, product, _first_choice(request.POST, product, household)),
+        words=lambda exc: _error_text(exc, product),
+    )
+    choice = _choice(request.POST, product, household)
+    # Refused in the page's words before anything is written (the service checks again).
+    if why := _why_not(household, product, choice.quantity):
+        messages.error(request, why)
+        return redirect(back)
+    order = order_place(
+        household=household,
+        store=store,
+        items=[Item(product_id=product.pk, quantity=choice.quantity)],
+        delivery_address=choice.address if choice.delivery else None,
+        idempotency_key=KEYS.check(request.POST.get("key", "")[:100]),
+    )
     messages.success(
         request,
         _("下单成功，订单号 %(no)s。%(points)s 分先冻结，取货时才扣除。")
@@ -271,21 +242,15 @@ def orders(request: HttpRequest, household: Household) -> HttpResponse:
 @resident_required
 def order_cancel_view(request: HttpRequest, household: Household, order_id: int) -> HttpResponse:
     """GET asks "cancel this order?"; POST cancels it and the held points come back."""
-    try:
-        order = order_for_household(household, order_id)
-    except ApplicationError:
-        return _not_found(request)
+    order = order_for_household(household, order_id)
     if request.method == "POST":
-        try:
-            order_cancel(order=order, actor=None)
-        except ApplicationError as exc:
-            messages.error(request, _error_text(exc))
-        else:
-            messages.success(
-                request,
-                _("订单 %(no)s 已取消，冻结的 %(points)s 分已退回。")
-                % {"no": order.order_no, "points": format_points(order.points)},
-            )
+        refusals_return_to(request, reverse("portal:orders"), words=_error_text)
+        order_cancel(order=order, actor=None)
+        messages.success(
+            request,
+            _("订单 %(no)s 已取消，冻结的 %(points)s 分已退回。")
+            % {"no": order.order_no, "points": format_points(order.points)},
+        )
         return redirect("portal:orders")
     if order.status != OrderStatus.HELD:
         messages.error(request, ApplicationError(ErrorCode.ORDER_NOT_OPEN).message)

@@ -25,7 +25,7 @@ from civicpoints.awards.resident_selectors import household_claims, household_on
 from civicpoints.awards.selectors import notice_claims, owed_total
 from civicpoints.awards.services import claim_object
 from civicpoints.awards.services.claims import claim_self_report
-from civicpoints.errors import ApplicationError
+from civicpoints.errors import ApplicationError, NotFound
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance, household_history
@@ -135,7 +135,7 @@ def _notices_page(
 def object_view(request: HttpRequest, household: Household, claim_id: int) -> HttpResponse:
     claim = notice_claims(village_id=household.village_id).filter(pk=claim_id).first()
     if claim is None:
-        return render(request, "portal/not_found.html", status=404)
+        raise NotFound("claim")
     reason = request.POST.get("reason", "")[:500]
     try:
         claim_object(claim=claim, objector=household, reason=reason)

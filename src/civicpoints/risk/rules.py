@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from civicpoints.audit.models import AuditEvent
 from civicpoints.awards.models import LIVE_STATUSES, Claim
+from civicpoints.calendar import day_start
 from civicpoints.merchants.models import Payment, Refund
 from civicpoints.risk.models import EvidenceKind, RiskRule, RiskSettings
 from civicpoints.rules.models import ApprovalLevel
@@ -90,7 +91,7 @@ def _local_month_start(ctx: Context) -> dt.datetime | None:
     if ctx.since is None:
         return None
     day = _month_start(timezone.localdate(ctx.since))
-    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
+    return day_start(day)
 
 
 def _local_month(value: dt.datetime | dt.date) -> str:
@@ -339,7 +340,7 @@ def assisted_share(ctx: Context) -> list[Finding]:
             continue
         month = _local_month(g["month"])
         begin = timezone.localtime(g["month"])
-        end = timezone.make_aware(dt.datetime.combine(_next_month(begin.date()), dt.time()))
+        end = day_start(_next_month(begin.date()))
         ids = list(
             rows.filter(assisted, actor_id=g["actor_id"], created_at__gte=begin, created_at__lt=end)
             .order_by("pk")
@@ -396,7 +397,7 @@ def round_payments(ctx: Context) -> list[Finding]:
     found = []
     for g in groups:
         begin = timezone.localtime(g["month"])
-        end = timezone.make_aware(dt.datetime.combine(_next_month(begin.date()), dt.time()))
+        end = day_start(_next_month(begin.date()))
         ids = list(
             near.filter(merchant_id=g["merchant_id"], created_at__gte=begin, created_at__lt=end)
             .order_by("pk")

@@ -25,6 +25,7 @@ from civicpoints.risk.models import EvidenceKind, RiskFlag, RiskRule, RiskSettin
 from civicpoints.risk.services import RISK_REVIEWERS, RISK_SETTERS, settings_for
 from civicpoints.schemes.models import Scheme, User
 from civicpoints.schemes.scope import Actor, get_scoped, scoped
+from civicpoints.schemes.selectors import schemes_governed
 from civicpoints.stores.models import Redemption, StockMove
 
 
@@ -47,21 +48,12 @@ def flag_for(actor: Actor, flag_id: Any) -> RiskFlag:
 
 def schemes_reviewed(actor: Actor) -> list[Scheme]:
     """Schemes where the actor reviews flags over the whole scheme (scan button, settings)."""
-    ids = {g.scheme_id for g in actor.grants_for(RISK_REVIEWERS)}
-    schemes = Scheme.objects.filter(pk__in=ids).select_related("operator_region").order_by("pk")
-    return [
-        s
-        for s in schemes
-        if actor.covers(roles=RISK_REVIEWERS, scheme_id=s.pk, region_path=s.operator_region.path)
-    ]
+    return schemes_governed(actor, RISK_REVIEWERS)
 
 
 def schemes_set(actor: Actor) -> list[Scheme]:
-    return [
-        s
-        for s in schemes_reviewed(actor)
-        if actor.covers(roles=RISK_SETTERS, scheme_id=s.pk, region_path=s.operator_region.path)
-    ]
+    """Schemes whose risk thresholds the actor sets (county admins over the whole scheme)."""
+    return schemes_governed(actor, RISK_SETTERS)
 
 
 def scheme_settings(scheme: Scheme) -> RiskSettings:

@@ -41,21 +41,30 @@ def scheme_for_region(
     raise NotFound("scheme")
 
 
-def schemes_governed(actor: Actor, roles: Iterable[str]) -> list[int]:
-    """Schemes in which the actor holds one of ``roles`` over the scheme's whole region.
+def schemes_governed(actor: Actor, roles: Iterable[str]) -> list[Scheme]:
+    """Schemes in which the actor holds one of ``roles`` over the scheme's whole region, with
+    their operator region, in id order: the one query for "the schemes this person governs".
 
-    Scheme-wide reads (the ledger's verification, its hash chain) name postings and accounts
-    anywhere in the scheme, so a grant over one township is not enough for them.
+    Scheme-wide reads and writes (the ledger's verification, settlement, budgets, risk
+    settings, merchants) name rows anywhere in the scheme, so a grant over one township is
+    not enough for them.
     """
-    grants = actor.grants_for(roles)
-    rows = Scheme.objects.filter(pk__in={g.scheme_id for g in grants}).values_list(
-        "pk", "operator_region__path"
-    )
-    return sorted(
-        pk
-        for pk, path in rows
-        if any(g.scheme_id == pk and path.startswith(g.region_path) for g in grants)
-    )
+    roles = frozenset(roles)
+    return [s for s in schemes_granted(actor, roles) if governs(actor, s, roles)]
+
+
+def governs(actor: Actor, scheme: Scheme, roles: Iterable[str]) -> bool:
+    """Whether one of the actor's ``roles`` grants covers the scheme's whole region."""
+    return actor.covers(roles=roles, scheme_id=scheme.pk, region_path=scheme.operator_region.path)
+
+
+def schemes_granted(actor: Actor, roles: Iterable[str]) -> list[Scheme]:
+    """Schemes in which the actor holds one of ``roles`` anywhere (imports check each row's
+    village against the grants), with their operator region, in id order."""
+    ids = {g.scheme_id for g in actor.grants_for(roles)}
+    if not ids:
+        return []
+    return list(Scheme.objects.filter(pk__in=ids).select_related("operator_region").order_by("pk"))
 
 
 def staff_holding(

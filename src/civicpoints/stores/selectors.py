@@ -19,6 +19,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.calendar import day_start
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.selectors import household_search_in
 from civicpoints.households.standing import disqualified_on
@@ -215,6 +216,30 @@ def deliveries_to_do_count(actor: Actor) -> int:
     ).count()
 
 
+def stores_managed(actor: Actor) -> QuerySet[Store]:
+    """The open stores the actor manages (an admin over the store's region; ``STORE_MANAGERS``),
+    by region: where a ceremony may be held."""
+    return (
+        stores_visible(actor)
+        .filter(scope_q(actor, region_path_field="region__path", roles=ADMIN_ROLES), active=True)
+        .order_by("region__code", "pk")
+    )
+
+
+def store_managed_for(actor: Actor, store_id: Any) -> Store:
+    """One of ``stores_managed``, or 404."""
+    return one_or_404(stores_managed(actor), store_id, "store")
+
+
+def ceremony_for(actor: Actor, ceremony_id: Any) -> Ceremony:
+    """A ceremony of a store the actor sees, or 404."""
+    return one_or_404(
+        Ceremony.objects.filter(store__in=stores_visible(actor)).select_related("store", "actor"),
+        ceremony_id,
+        "ceremony",
+    )
+
+
 def ceremony_made_with(store: Store, idempotency_key: str) -> Ceremony | None:
     """The batch already made under this key (a second tap on confirm replays it)."""
     return Ceremony.objects.filter(
@@ -238,8 +263,7 @@ def period_start(period: str, today: dt.date) -> dt.date | None:
     return None
 
 
-def local_midnight(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
+local_midnight = day_start  # the name stores.services.counter imports
 
 
 def limits_used(

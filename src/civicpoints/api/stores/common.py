@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Schema
 from pydantic import Field, PlainValidator, WithJsonSchema
 
 from civicpoints.api.schemas import ErrorOut, Id, points_out
+from civicpoints.calendar import day_bounds as day_bounds  # for api.stores.counter
 from civicpoints.errors import invalid
 from civicpoints.households.models import Household
 from civicpoints.schemes.models import User
@@ -42,13 +41,6 @@ def readable_store(request: HttpRequest, store_id: str) -> Store:
     if household is not None:
         return store_for_household(household, store_id)
     return store_for(actor_of(request), store_id)
-
-
-def day_bounds(day: dt.date | None) -> tuple[dt.datetime, dt.datetime]:
-    """[00:00, 24:00) of a day in Asia/Shanghai (today when not given)."""
-    day = day or timezone.localdate()
-    start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
-    return start, timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time()))
 
 
 def yuan_out(fen: int | None) -> float | None:

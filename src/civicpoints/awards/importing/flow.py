@@ -43,6 +43,7 @@ from civicpoints.rules.models import Rule
 from civicpoints.rules.selectors import rules_in_force
 from civicpoints.schemes.models import Scheme
 from civicpoints.schemes.scope import Actor
+from civicpoints.schemes.selectors import schemes_granted
 
 BATCH = 1000
 KIND = "claims"
@@ -92,8 +93,7 @@ class ClaimImportResult:
 
 def claim_import_schemes(actor: Actor) -> list[Scheme]:
     """Schemes in which the actor may import claims (a proposer's grant anywhere in them)."""
-    ids = {g.scheme_id for g in actor.grants_for(PROPOSERS)}
-    return list(Scheme.objects.filter(pk__in=ids).select_related("operator_region").order_by("pk"))
+    return schemes_granted(actor, PROPOSERS)
 
 
 def _require_importer(actor: Actor, scheme: Scheme) -> None:

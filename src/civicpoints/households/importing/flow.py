@@ -22,6 +22,7 @@ from civicpoints.households.importing.reading import FileProblem, ImportIssue, r
 from civicpoints.households.services import NewHousehold, households_bulk_create
 from civicpoints.schemes.models import Role, Scheme
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, Grant
+from civicpoints.schemes.selectors import schemes_granted
 
 
 @dataclass
@@ -68,8 +69,7 @@ def _require_importer(actor: Actor, scheme: Scheme) -> None:
 
 def import_schemes(actor: Actor) -> list[Scheme]:
     """Schemes in which the actor may import households (an admin grant anywhere in them)."""
-    ids = {g.scheme_id for g in actor.grants_for(ADMIN_ROLES)}
-    return list(Scheme.objects.filter(pk__in=ids).select_related("operator_region").order_by("pk"))
+    return schemes_granted(actor, ADMIN_ROLES)
 
 
 def command_line_actor(scheme: Scheme) -> Actor:

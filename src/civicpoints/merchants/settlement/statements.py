@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.bulk import update_many
+from civicpoints.calendar import day_bounds
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.ledger.models import Account, AccountKind, PostingKind
 from civicpoints.ledger.services import Leg, Transfer, post, post_transfers, system_account
@@ -45,13 +46,6 @@ STORED_TEXT = {
     "settle": "%(day)s 结算 %(shop)s",
     "payout": "付款 %(statement)s 银行流水 %(reference)s",
 }
-
-
-def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """[00:00, 24:00) of a business day in the scheme's time zone (Asia/Shanghai)."""
-    start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
-    end = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time()))
-    return start, end
 
 
 def yuan_fen(net: int, rate: Decimal) -> int:
