@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from django.db import connection
 
@@ -17,6 +21,41 @@ def world(db: None) -> World:
 def postgres_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only (runs in the PostgreSQL pass of scripts/test)")
+
+
+@pytest.fixture
+def one_database(request: pytest.FixtureRequest) -> None:
+    """A test whose subject is the same on both databases runs once per ``scripts/test``: in the
+    PostgreSQL pass when that pass runs (scripts/test then sets CIVICPOINTS_ONE_DB_PASS), else
+    on SQLite. Run by hand (plain pytest) it runs on whatever database it is given."""
+    wanted = os.environ.get("CIVICPOINTS_ONE_DB_PASS", "")
+    if wanted and connection.vendor != wanted:
+        pytest.skip(f"runs once per scripts/test, in the {wanted} pass (see docs/testing.md)")
+
+
+# Lines a test adds to the end of the run's summary (schemathesis's and the fault test's counts),
+# so scripts/test shows them whatever the capture mode. They travel in the test's report
+# (user_properties), so with pytest-xdist the main process prints what the workers measured.
+SUMMARY = "run summary"
+_summary_lines: list[str] = []
+
+
+@pytest.fixture
+def run_summary(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    def add(line: str) -> None:
+        request.node.user_properties.append((SUMMARY, line))
+
+    return add
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _summary_lines.extend(value for key, value in report.user_properties if key == SUMMARY)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _summary_lines:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)

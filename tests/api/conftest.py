@@ -112,13 +112,3 @@ def check_each(values: list[Any], check: Callable[[Any], None]) -> None:
             shown = repr(value)
             failures.append(f"{shown[:60]}{'...' if len(shown) > 60 else ''}: {exc}")
     assert not failures, f"{len(failures)} of {len(values)} failed:\n" + "\n".join(failures)
-
-
-# Lines for the run's summary (schemathesis's counts), printed at the end so that
-# scripts/test shows them whatever the capture mode.
-API_REPORT: list[str] = []
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for line in API_REPORT:
-        terminalreporter.write_line(line)

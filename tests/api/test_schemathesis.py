@@ -7,7 +7,8 @@ county admin and as a village admin. Every answer must be documented (status cod
 its schema (body); no answer may be a 5xx. Keyed operations get a fresh Idempotency-Key per case.
 
 The run is deterministic (``derandomize``) and bounded (``EXAMPLES`` per operation and pass).
-Counts are printed: ``scripts/test`` shows them with ``-s`` or in the summary of a failure.
+The counts are printed at the end of the run's summary. The API layer is the same on both
+databases, so ``scripts/test`` runs this once, in its PostgreSQL pass (``one_database``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ from civicpoints.schemes.models import User
 from civicpoints.schemes.scope import actor_for_user
 from civicpoints.schemes.services import api_token_issue
 from civicpoints.stores.models import Delivery, Order, Product, Redemption, Store
-from tests.api.conftest import API_REPORT
 from tests.factories import PASSWORD, image_bytes
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -180,7 +180,9 @@ def county(db: None, settings: Any, tmp_path: Any) -> Any:
     return demo
 
 
-def test_every_operation_answers_as_documented(county: Any) -> None:
+def test_every_operation_answers_as_documented(
+    one_database: None, county: Any, run_summary: Any
+) -> None:
     # The WSGI app runs in this thread on the test's connection (inside its transaction), so
     # the request signals must not close that connection, as Django's test client arranges too.
     tokens = {username: _token(username) for username in EXAMPLES}
@@ -197,8 +199,7 @@ def test_every_operation_answers_as_documented(county: Any) -> None:
         f"schemathesis ({connection.vendor}): {operations} operations, {run.cases} cases, "
         f"{len(run.failures)} failures, {five_xx} 5xx; statuses {dict(sorted(run.statuses.items()))}"
     )
-    print("\n" + counts)
-    API_REPORT.append(counts)
+    run_summary(counts)
     assert run.failures == {}, "\n\n".join(run.failures.values())
     assert five_xx == 0
     assert operations >= 70

@@ -57,7 +57,11 @@ def page(browser, live_server):
 def shot(page, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # Written aside, then moved into place: scripts/test runs the SQLite and the PostgreSQL
+    # pass at the same time, and both take the same screenshots.
+    partial = SHOTS / f".{name}.{os.getpid()}.png"
+    page.screenshot(path=str(partial), full_page=True)
+    partial.replace(path)
     return path
 
 

@@ -12,7 +12,7 @@ Mid-stream the gunicorn process group is SIGKILLed (and started again) and Postg
 restarted in ``immediate`` mode (no shutdown checkpoint: crash recovery). Manual adjustments
 are not in the stream: they wait for a second admin's approval (four eyes), so they post
 nothing directly.
-The counts are printed in the test run's summary (tests/ops/conftest.py).
+The counts are printed in the test run's summary (``run_summary``, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from civicpoints.ops.backup import pg_tool
 from civicpoints.schemes.models import Role
 from civicpoints.stores.services import product_create, stock_receive
 from tests.factories import PASSWORD, World, make_staff
-from tests.ops.conftest import FAULT_REPORT
 from tests.stores.conftest import PIN, build_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -291,7 +290,7 @@ def _token(server: Server, username: str) -> str:
 
 
 def test_keyed_stream_survives_a_killed_worker_and_a_database_restart(
-    world: World, cluster: Cluster
+    world: World, cluster: Cluster, run_summary: Any
 ) -> None:
     # Given a store with a clerk, a merchant with a cashier, and a household with points
     shop = build_shop(world)
@@ -401,7 +400,7 @@ def test_keyed_stream_survives_a_killed_worker_and_a_database_restart(
         timeout=120,
         check=False,
     )
-    FAULT_REPORT.append(
+    run_summary(
         f"fault test (PostgreSQL, {', '.join(faults)}): {len(client.accepted)} keyed calls "
         f"accepted, lost {lost}, doubled {doubled} (postings beyond one per accepted call), "
         f"retried {client.retried} "
