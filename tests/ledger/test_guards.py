@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from civicpoints.ledger.models import Account, AccountKind, ChainLink, Entry, Posting
-from civicpoints.ledger.services import household_account, system_account
+from civicpoints.ledger.services import Award, household_account, post_awards, system_account
 from tests.factories import fund, make_household
 from tests.ledger.helpers import assert_ledger_ok, ledger_snapshot
 
@@ -135,6 +135,89 @@ def test_unbalanced_posting_fails_at_commit(world, postgres_only):
         [-100, 100],
     )
     assert_ledger_ok(world.scheme.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_added_to_an_earlier_posting_is_refused_at_once(world, postgres_only):
+    # Given an award committed in its own transaction (its sum was checked at that COMMIT)
+    issuance, adjustment = _system_accounts(world)
+    award = fund(make_household(world.scheme, world.village_a1), 5_000)
+    before = ledger_snapshot(world.scheme.pk)
+    # When entries are added to it later, even a pair that keeps it at zero
+    error = refused(
+        "INSERT INTO ledger_entry (scheme_id, posting_id, account_id, amount, balance_after, "
+        "member_id) VALUES (%s, %s, %s, 100, NULL, NULL), (%s, %s, %s, -100, NULL, NULL)",
+        [world.scheme.pk, award.pk, issuance, world.scheme.pk, award.pk, adjustment],
+    )
+    # Then the statement is refused at once, and nothing changed
+    assert error.__cause__.sqlstate == "23514"
+    assert f"posting {award.pk} was written by an earlier transaction" in str(error)
+    assert ledger_snapshot(world.scheme.pk) == before
+    assert_ledger_ok(world.scheme.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entries_written_before_their_posting_are_summed_at_commit(world, postgres_only):
+    issuance, adjustment = _system_accounts(world)
+
+    def entries_then_posting(amounts: list[int]) -> int:
+        with connection.cursor() as c:
+            c.execute("SELECT nextval(pg_get_serial_sequence('ledger_posting', 'id'))")
+            posting_id = c.fetchone()[0]
+            for account, amount in zip((issuance, adjustment), amounts, strict=True):
+                c.execute(
+                    "INSERT INTO ledger_entry (scheme_id, posting_id, account_id, amount, "
+                    "balance_after, member_id) VALUES (%s, %s, %s, %s, NULL, NULL)",
+                    [world.scheme.pk, posting_id, account, amount],
+                )
+            c.execute(
+                "INSERT INTO ledger_posting (id, scheme_id, kind, idempotency_key, request_hash, "
+                "actor_id, created_at, memo, reverses_id, ref_type, ref_id) "
+                "VALUES (%s, %s, 'adjustment', NULL, '', NULL, %s, 'raw', NULL, '', '')",
+                [posting_id, world.scheme.pk, timezone.now()],
+            )
+        return posting_id
+
+    # Given entries inserted first and their posting after them, in one transaction:
+    # when they do not sum to zero, COMMIT refuses them
+    with pytest.raises(IntegrityError) as err, transaction.atomic():
+        entries_then_posting([100, -99])
+    assert err.value.__cause__.sqlstate == "23514"
+    assert Posting.objects.count() == Entry.objects.count() == 0
+    # and when they do, they commit
+    with transaction.atomic():
+        posting_id = entries_then_posting([100, -100])
+    assert Entry.objects.filter(posting_id=posting_id).count() == 2
+    assert_ledger_ok(world.scheme.pk)
+
+
+def test_each_posting_is_summed_once_however_it_was_written(world, postgres_only):
+    # Given the call counts of this transaction's functions (PL/pgSQL ones)
+    households = [make_household(world.scheme, world.village_a1) for _ in range(3)]
+    issuance = system_account(scheme_id=world.scheme.pk, kind=AccountKind.ISSUANCE)
+    with connection.cursor() as c:
+        c.execute("SET LOCAL track_functions = 'pl'")
+    # When a batch of five credits and one single posting are written
+    post_awards(
+        scheme_id=world.scheme.pk,
+        issuance=issuance,
+        awards=[
+            Award(account=household_account(household=h), amount=100 + n, idempotency_key=f"b:{n}")
+            for n, h in enumerate(households + households[:2])
+        ],
+    )
+    fund(households[0], 700)
+    # and the deferred checks run (as at COMMIT)
+    with connection.cursor() as c:
+        c.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        c.execute(
+            "SELECT coalesce(pg_stat_get_xact_function_calls(%s::regproc), 0), "
+            "coalesce(pg_stat_get_xact_function_calls(%s::regproc), 0)",
+            ["ledger_posting_balanced", "ledger_check_balanced"],
+        )
+        per_posting, helper = c.fetchone()
+    # Then each of the six postings was summed exactly once (not once per entry as well)
+    assert (per_posting, helper) == (6, 0)
 
 
 # -- household accounts: balance >= 0, held >= 0, held <= balance (both databases) ------------

@@ -99,7 +99,12 @@ class Posting(models.Model):
     # that row pile up MultiXacts on it — a hot row by another name. ledger_post() checks
     # that every account belongs to the posting's scheme; accounts and schemes are never
     # deleted (PROTECT, and a trigger on PostgreSQL); verify() finds orphans.
-    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
+    # No index of its own either: posting_idempotency_unique leads with the scheme, and a
+    # second index on the scheme alone is what a planner without statistics picks for a
+    # lookup by (scheme, key), reading every posting of the scheme (docs/performance.md).
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False
+    )
     kind = models.CharField(max_length=20, choices=PostingKind.choices)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
@@ -131,8 +136,9 @@ class Posting(models.Model):
 class Entry(models.Model):
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
     posting = models.ForeignKey(Posting, models.PROTECT, related_name="entries")
+    # Indexed by (account, posting) below, which serves every lookup by account.
     account = models.ForeignKey(
-        Account, models.PROTECT, related_name="entries", db_constraint=False
+        Account, models.PROTECT, related_name="entries", db_constraint=False, db_index=False
     )
     amount = models.BigIntegerField()
     # For household legs: the balance right after this entry (a bank statement's column).

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import connection
 from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext as _
 
+from civicpoints.bulk import bound_cursor
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.models import STORED_TEXT, Account, Entry, Posting, PostingKind
 
@@ -30,6 +32,26 @@ class Balance:
 def household_balance(*, household_id: int) -> Balance:
     row = Account.objects.filter(household_id=household_id).values("balance", "held").first()
     return Balance(row["balance"], row["held"]) if row else Balance(0, 0)
+
+
+def household_account_ids(*, household_ids: Iterable[int]) -> dict[int, int]:
+    """Account id by household id (by the unique household key; no lock, no model rows)."""
+    wanted = list(household_ids)
+    if not wanted:
+        return {}
+    if connection.vendor == "postgresql":
+        # One array parameter bound on the server, not a placeholder per id (psycopg parses a
+        # long query text again on every call), and one unique-key probe per household (LIMIT 1 keeps it an
+        # index lookup even where the planner, without statistics, would scan the table).
+        with bound_cursor() as cursor:
+            cursor.execute(
+                "SELECT a.household_id, a.id FROM unnest(%b::bigint[]) AS h(id) "
+                "CROSS JOIN LATERAL (SELECT household_id, id FROM ledger_account "
+                "WHERE household_id = h.id LIMIT 1) AS a",
+                [wanted],
+            )
+            return dict(cursor.fetchall())
+    return dict(Account.objects.filter(household_id__in=wanted).values_list("household_id", "pk"))
 
 
 def account_total(*, account_id: int) -> int:

@@ -17,7 +17,9 @@ from civicpoints.ledger.services.accounts import (
 )
 from civicpoints.ledger.services.batch import (
     Award,
+    AwardRow,
     Transfer,
+    post_award_rows,
     post_awards,
     post_transfers,
 )
@@ -37,6 +39,7 @@ from civicpoints.ledger.services.posting import (
 
 __all__ = [
     "Award",
+    "AwardRow",
     "Leg",
     "Transfer",
     "capture",
@@ -47,6 +50,7 @@ __all__ = [
     "legs_check",
     "lock_household_accounts",
     "post",
+    "post_award_rows",
     "post_awards",
     "post_replay",
     "post_transfers",

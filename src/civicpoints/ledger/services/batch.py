@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.bulk import bound_cursor
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS
 from civicpoints.ledger.models import Account, AccountKind, Entry, Posting, PostingKind
@@ -34,6 +35,20 @@ class Award:
     request_hash: str = ""
 
 
+class AwardRow(NamedTuple):
+    """One credit posting issuance -> household account (by id), for ``post_award_rows``: what
+    a batch job has in hand from one SQL read, without loading ``Account`` rows."""
+
+    account_id: int
+    amount: int
+    idempotency_key: str
+    member_id: int | None = None
+    memo: str = ""
+    ref_type: str = ""
+    ref_id: str = ""
+    request_hash: str = ""
+
+
 def post_awards(
     *,
     scheme_id: int,
@@ -47,57 +62,133 @@ def post_awards(
     Set-based on PostgreSQL (``ledger_post_awards()``, a few statements for the whole batch);
     one ``post()`` each elsewhere. Keys already used are not posted again (a re-run).
     """
-    if not awards:
-        return {}
     for award in awards:
         if award.account.kind != AccountKind.HOUSEHOLD or award.account.scheme_id != scheme_id:
-            raise ApplicationError(ErrorCode.UNBALANCED_POSTING, _("奖励只能记入本方案的农户账户"))
-        if not isinstance(award.amount, int) or not 0 < award.amount <= MAX_HUNDREDTHS:
+            raise _not_a_household()
+    return post_award_rows(
+        scheme_id=scheme_id,
+        issuance_id=issuance.pk,
+        kind=kind,
+        actor_id=actor_id,
+        rows=[
+            AwardRow(
+                a.account.pk,
+                a.amount,
+                a.idempotency_key,
+                a.member_id,
+                a.memo,
+                a.ref[0],
+                str(a.ref[1]),
+                a.request_hash,
+            )
+            for a in awards
+        ],
+    )
+
+
+_POST_AWARDS = (
+    "SELECT key, posting_id, request_hash FROM ledger_post_awards(%s::bigint, %s::text, "
+    "%s::bigint, %s::timestamptz, %s::bigint, %b::bigint[], %b::bigint[], %b::bigint[], "
+    "%b::text[], %b::text[], %b::text[], %b::text[], %b::text[])"
+)
+
+
+def post_award_rows(
+    *,
+    scheme_id: int,
+    issuance_id: int,
+    rows: Sequence[AwardRow],
+    kind: str = PostingKind.AWARD,
+    actor_id: int | None = None,
+) -> dict[str, int]:
+    """``post_awards`` for rows that name accounts by id; returns posting id by key.
+
+    On PostgreSQL one call of ``ledger_post_awards()``, which locks the accounts in id order and
+    refuses any that is not a household account of this scheme; one ``post()`` each elsewhere.
+    """
+    if not rows:
+        return {}
+    if kind not in PostingKind.values:
+        raise ValueError(f"unknown posting kind {kind}")
+    for row in rows:
+        if type(row.amount) is not int or not 0 < row.amount <= MAX_HUNDREDTHS:
             raise ApplicationError(ErrorCode.INVALID_INPUT, _("积分超出允许范围"))
-    if len({a.idempotency_key for a in awards}) != len(awards):
+    if len({r.idempotency_key for r in rows}) != len(rows):
         raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED, _("同一批次里有重复的键"))
     if connection.vendor != "postgresql":
-        return {
-            a.idempotency_key: post(
-                scheme_id=scheme_id,
-                kind=kind,
-                legs=[Leg(issuance, -a.amount), Leg(a.account, a.amount, a.member_id)],
-                actor_id=actor_id,
-                memo=a.memo,
-                idempotency_key=a.idempotency_key,
-                request_hash=a.request_hash,
-                ref=a.ref,
-            ).pk
-            for a in awards
-        }
+        return _post_award_rows_portable(scheme_id, issuance_id, rows, kind, actor_id)
+    accounts, amounts, keys, members, memos, ref_types, ref_ids, hashes = zip(*rows, strict=True)
     params: list[Any] = [
         scheme_id,
         kind,
         actor_id,
         timezone.now(),
-        issuance.pk,
-        [a.account.pk for a in awards],
-        [a.amount for a in awards],
-        [a.member_id for a in awards],
-        [a.idempotency_key for a in awards],
-        [a.request_hash for a in awards],
-        [a.memo[:200] for a in awards],
-        [a.ref[0] for a in awards],
-        [str(a.ref[1]) for a in awards],
+        issuance_id,
+        list(accounts),
+        list(amounts),
+        list(members),
+        list(keys),
+        list(hashes),
+        [m[:200] for m in memos],
+        list(ref_types),
+        list(ref_ids),
     ]
-    sql = (
-        "SELECT key, posting_id, request_hash FROM ledger_post_awards(%s::bigint, %s::text, %s::bigint, "
-        "%s::timestamptz, %s::bigint, %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], "
-        "%s::text[], %s::text[], %s::text[], %s::text[])"
-    )
-    wanted = {a.idempotency_key: a.request_hash for a in awards}
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        if any(wanted[key] != digest for key, _, digest in rows):
-            # A key used before for a different request: refuse, as post() does.
-            raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
-        return {key: int(pk) for key, pk, _ in rows}
+    wanted = dict(zip(keys, hashes, strict=True))
+    try:
+        with transaction.atomic(), bound_cursor() as cursor:
+            cursor.execute(_POST_AWARDS, params)
+            found = cursor.fetchall()
+            if any(wanted[key] != digest for key, _pk, digest in found):
+                # A key used before for a different request: refuse, as post() does.
+                raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
+    except IntegrityError as exc:
+        # ledger_post_awards() refuses an account that is not a household of the scheme (and
+        # an issuance account that is not the scheme's) before it writes anything.
+        if getattr(exc.__cause__, "sqlstate", None) == "23503":
+            raise _not_a_household() from None
+        raise
+    return {key: int(pk) for key, pk, _digest in found}
+
+
+def _post_award_rows_portable(
+    scheme_id: int, issuance_id: int, rows: Sequence[AwardRow], kind: str, actor_id: int | None
+) -> dict[str, int]:
+    """One ``post()`` per award (SQLite), after the checks ``ledger_post_awards()`` makes, all
+    in one transaction."""
+    accounts = Account.objects.in_bulk([issuance_id, *(r.account_id for r in rows)])
+    issuance = accounts.get(issuance_id)
+    if (
+        issuance is None
+        or issuance.scheme_id != scheme_id
+        or issuance.kind == AccountKind.HOUSEHOLD
+    ):
+        raise _not_a_household()
+    for r in rows:
+        account = accounts.get(r.account_id)
+        if (
+            account is None
+            or account.kind != AccountKind.HOUSEHOLD
+            or account.scheme_id != scheme_id
+        ):
+            raise _not_a_household()
+    with transaction.atomic():
+        return {
+            r.idempotency_key: post(
+                scheme_id=scheme_id,
+                kind=kind,
+                legs=[Leg(issuance, -r.amount), Leg(accounts[r.account_id], r.amount, r.member_id)],
+                actor_id=actor_id,
+                memo=r.memo,
+                idempotency_key=r.idempotency_key,
+                request_hash=r.request_hash,
+                ref=(r.ref_type, r.ref_id),
+            ).pk
+            for r in rows
+        }
+
+
+def _not_a_household() -> ApplicationError:
+    return ApplicationError(ErrorCode.UNBALANCED_POSTING, _("奖励只能记入本方案的农户账户"))
 
 
 @dataclass(frozen=True)
