@@ -226,6 +226,10 @@ def _register() -> None:
     api.add_router("/v1/merchants", merchants.router)
     api.add_router("/v1/households", merchants.payment_codes_router)
     api.add_router("/v1/settlements", settlements.router)
+    if settings.BENCH_FLOOR:
+        from civicpoints.api import bench
+
+        api.add_router("/v1/bench", bench.router)
 
 
 _register()

@@ -24,6 +24,7 @@ SCRIPTS = {
     "counter": "counter_http.py",
     "pages": "pages_http.py",
     "risk": "risk_scan.py",
+    "api-auth": "api_auth.py",
 }
 
 
@@ -33,7 +34,7 @@ def benchmarks_dir() -> Path:
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
-    help = "运行性能基准：ledger、demo-memory、import、settlement、counter、pages、risk（见 docs/performance.md）"
+    help = "运行性能基准：ledger、demo-memory、import、settlement、counter、pages、risk、api-auth（见 docs/performance.md）"
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("benchmark", choices=sorted(SCRIPTS))
