@@ -13,7 +13,8 @@
    two operations of ``api/bench.py``), calling Django's WSGI handler the way gunicorn does:
    whole middleware stack, ninja, the response closed (the connection goes back to the pool).
 3. Phases, in turn, for ``--rounds`` rounds: ``floor`` (``GET /api/v1/bench/floor``, no
-   authentication, no database), ``staff`` (``GET /api/v1/bench/auth`` with the staff token)
+   authentication, no database), ``db`` (``GET /api/v1/bench/db``, no authentication, one
+   ``SELECT 0``: a connection from the pool and one round trip), ``staff`` (``GET /api/v1/bench/auth`` with the staff token)
    and ``resident`` (the same with the resident token); each ``--requests`` requests after
    ``--warmup`` not counted. Every answer must be 200.
 4. Prints, per round and phase: CPU ms per request of this process (Python) and of the
@@ -40,9 +41,10 @@ from typing import Any
 import _pg
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-PHASES = ("floor", "staff", "resident")
+PHASES = ("floor", "db", "staff", "resident")
 PATHS = {
     "floor": "/api/v1/bench/floor",
+    "db": "/api/v1/bench/db",
     "staff": "/api/v1/bench/auth",
     "resident": "/api/v1/bench/auth",
 }
@@ -225,6 +227,7 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
         handler = WSGIHandler()
         environs = {
             "floor": _environ(PATHS["floor"], None),
+            "db": _environ(PATHS["db"], None),
             "staff": _environ(PATHS["staff"], tokens["staff"]),
             "resident": _environ(PATHS["resident"], tokens["resident"]),
         }
@@ -288,7 +291,7 @@ def _table(r: dict[str, Any]) -> str:
                 f"{v['cpu_ms']:>8.3f}{v['wall_ms']:>9.3f}{v['queries']:>9}{v['calls']:>10}"
             )
         floor = row["floor"]["cpu_ms"]
-        for phase in ("staff", "resident"):
+        for phase in ("db", "staff", "resident"):
             extra = row[phase]["cpu_ms"] - floor
             lines.append(
                 f"{'':<6}{phase} - floor: +{extra:.3f} cpu ms per request "
