@@ -419,3 +419,34 @@ def test_a_statement_whose_columns_a_migration_changed_is_prepared_again(postgre
         with connection.cursor() as cursor:
             cursor.execute(f"ALTER TABLE {table} ALTER COLUMN username TYPE varchar(150)")
         connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_where_no_prepared_statement_lasts_the_connection_runs_the_plain_sql(postgres_only):
+    """A pooler in transaction mode may send each statement to another server connection: a
+    statement prepared by one is unknown to the next. Simulated: every PREPARE is forgotten
+    at once. Authentication still works, and that connection stops preparing."""
+    connection.close()  # a fresh connection: nothing prepared on it yet
+    user = User.objects.create_user(username="clerk", password=PASSWORD)
+    raw, _row = api_token_issue(user=user)
+    sent: list[str] = []
+
+    def forgetful_server(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent.append(sql.split(" ", 1)[0])
+        result = execute(sql, params, many, context)
+        if sql.startswith("PREPARE"):
+            connection.connection.execute("DEALLOCATE ALL")
+        return result
+
+    try:
+        with connection.execute_wrapper(forgetful_server):
+            first = api_token_authenticate(token=raw)
+            after_first = list(sent)
+            second = api_token_authenticate(token=raw)
+
+        assert first is not None and second is not None
+        assert first[0].pk == second[0].pk == user.pk
+        assert after_first == ["PREPARE", "EXECUTE", "PREPARE", "EXECUTE", "SELECT", "UPDATE"]
+        assert sent[len(after_first) :] == ["SELECT"]
+    finally:
+        connection.close()
