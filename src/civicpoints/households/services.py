@@ -467,6 +467,13 @@ def household_pin_login(*, card_code: str, pin: str) -> Household:
 # --- resident tokens -------------------------------------------------------------------------
 
 RESIDENT_TOKEN_TTL = timedelta(days=7)
+# Resident tokens start with this (never in a staff token: token_urlsafe has no "."), so the
+# API looks them up without first asking the staff tokens (api/main.py: one query a request).
+RESIDENT_TOKEN_PREFIX = "r."  # noqa: S105 (a marker, not a secret)
+
+
+def is_resident_token(token: str) -> bool:
+    return token.startswith(RESIDENT_TOKEN_PREFIX)
 
 
 def _token_hash(token: str) -> str:
@@ -480,7 +487,7 @@ def resident_token_issue(*, card_code: str, pin: str) -> tuple[str, ResidentToke
 
 def resident_token_create(*, household: Household) -> tuple[str, ResidentToken]:
     """A new API bearer token for a household that has just proved who it is."""
-    token = secrets.token_urlsafe(32)
+    token = RESIDENT_TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ResidentToken.objects.create(
         scheme_id=household.scheme_id,
         household=household,
@@ -503,15 +510,16 @@ def resident_tokens_revoke_all(*, household: Household) -> int:
 
 
 def resident_token_household(*, token: str) -> Household | None:
-    """The household a resident token belongs to, or None (unknown, expired, closed)."""
+    """The household a resident token belongs to, or None (unknown, expired, closed). One
+    query, read on every request: nothing cached, so a logout or a new PIN counts at once."""
     if not token or len(token) > 200:
         return None
-    row = (
+    rows = (
         ResidentToken.objects.select_related(
             "household", "household__village", "household__account"
         )
         .filter(key_hash=_token_hash(token), expires_at__gt=timezone.now())
         .exclude(household__status=HouseholdStatus.CLOSED)
-        .first()
+        .order_by()[:1]  # key_hash is unique: no ORDER BY to build or run
     )
-    return row.household if row else None
+    return rows[0].household if rows else None

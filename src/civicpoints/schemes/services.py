@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, LockedOut, invalid
+from civicpoints.prepared import PreparedStatement
 from civicpoints.schemes.models import (
     ApiToken,
     Region,
@@ -35,6 +36,7 @@ from civicpoints.schemes.models import (
     UnknownLogin,
     User,
 )
+from civicpoints.schemes.scope import Actor, Grant
 from civicpoints.schemes.throttle import (
     address_allowed,
     address_retry_after,
@@ -269,26 +271,70 @@ def api_token_issue(*, user: User) -> tuple[str, ApiToken]:
 # A token's "last used" time is written at most this often (one guarded UPDATE).
 TOKEN_USE_RECORD_SECONDS = 300
 
+# The user's columns the bearer query reads, in the order of the model's fields (``from_db``
+# wants them so); every other field of the ``User`` it builds is deferred.
+_TOKEN_USER_FIELDS = tuple(
+    f.attname
+    for f in User._meta.concrete_fields
+    if f.attname in {"id", "password", "username", "is_active"}
+)
 
-def api_token_user(*, token: str) -> User | None:
-    """The active user a live token belongs to, or None (unknown, expired, revoked, or issued
-    before the user's password last changed)."""
+
+def _token_statement() -> PreparedStatement:
+    """Token, user and grants in one statement: one row per grant (one with NULL grant columns
+    when the user has none); no row when the token is unknown or expired or the user inactive."""
+    token, user = ApiToken._meta.db_table, User._meta.db_table
+    grant, region = RoleGrant._meta.db_table, Region._meta.db_table
+    user_columns = ", ".join(f"u.{name}" for name in _TOKEN_USER_FIELDS)
+    # Only table and column names from the models are formatted in; every value is a parameter.
+    return PreparedStatement(
+        name="civicpoints_bearer_token",
+        sql=(
+            f"SELECT t.id, t.password_mark, (t.last_used_at IS NULL OR t.last_used_at < %s), "  # noqa: S608
+            f"{user_columns}, g.scheme_id, g.region_id, r.path, g.role "
+            f"FROM {token} t JOIN {user} u ON u.id = t.user_id "
+            f"LEFT JOIN {grant} g ON g.user_id = u.id LEFT JOIN {region} r ON r.id = g.region_id "
+            f"WHERE t.key_hash = %s AND t.expires_at > %s AND u.is_active "
+            f"ORDER BY g.id"
+        ),
+    )
+
+
+_TOKEN_STATEMENT = _token_statement()
+
+
+def api_token_authenticate(*, token: str) -> tuple[User, Actor] | None:
+    """The active user a live token belongs to and the actor with their grants, from ONE query;
+    None when the token is unknown, expired, revoked (its row is deleted), issued before the
+    user's password last changed, or the user is inactive.
+
+    Nothing is cached: every request reads the token row, so a revocation, a password change
+    or a deactivation takes effect on the very next request. The returned ``User`` holds the
+    columns read (id, username, password, is_active); any other field loads when touched.
+    """
     if not token or len(token) > 200:
         return None
     now = timezone.now()
-    row = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=_token_hash(token), expires_at__gt=now)
-        .first()
-    )
-    if row is None or not row.user.is_active:
-        return None
-    if not constant_time_compare(row.password_mark, row.user.get_session_auth_hash()):
-        return None
     stale = now - timedelta(seconds=TOKEN_USE_RECORD_SECONDS)
-    if row.last_used_at is None or row.last_used_at < stale:
-        ApiToken.objects.filter(pk=row.pk).exclude(last_used_at__gte=stale).update(last_used_at=now)
-    return row.user
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        _TOKEN_STATEMENT.execute(cursor, [adapt(stale), _token_hash(token), adapt(now)])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    token_id, mark, not_recorded_lately = rows[0][:3]
+    user_values = list(rows[0][3 : 3 + len(_TOKEN_USER_FIELDS)])
+    user_values[_TOKEN_USER_FIELDS.index("is_active")] = True  # SQLite reads 1; the query checked
+    user = User.from_db(connection.alias, list(_TOKEN_USER_FIELDS), user_values)
+    if not constant_time_compare(mark, user.get_session_auth_hash()):
+        return None
+    if not_recorded_lately:
+        ApiToken.objects.filter(pk=token_id).exclude(last_used_at__gte=stale).update(
+            last_used_at=now
+        )
+    first_grant = 3 + len(_TOKEN_USER_FIELDS)
+    grants = tuple(Grant(*row[first_grant:]) for row in rows if row[first_grant] is not None)
+    return user, Actor(user_id=user.pk, username=user.username, grants=grants)
 
 
 def api_token_revoke(*, token: str) -> int:

@@ -1,6 +1,6 @@
 """A staff user's API tokens end when the password changes or the account is deactivated.
 
-The guarantee is in ``services.api_token_user``: a token carries a mark of the password it was
+The guarantee is in ``services.api_token_authenticate``: a token carries a mark of the password it was
 issued under and its user must be active, so no path (admin, ``changepassword``, a shell, a raw
 UPDATE) can leave a working token behind. These hooks only delete the dead rows at once, so
 the admin's token list tells the truth; they hold no rule of their own.

@@ -23,5 +23,5 @@ def uninstall(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("awards", "0003_review_indexes")]
+    dependencies = [("awards", "0004_disqualification_moved_to_households")]
     operations = [migrations.RunPython(install, uninstall, elidable=False)]
