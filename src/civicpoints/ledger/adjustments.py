@@ -10,8 +10,6 @@ of eyes except a reversal at or below the scheme's threshold.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -21,6 +19,7 @@ from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, invalid
 from civicpoints.households.models import Household
+from civicpoints.ledger.idempotency import Slot, idempotency_fail, idempotency_succeed
 from civicpoints.ledger.models import (
     DEFAULT_REVERSAL_THRESHOLD,
     AccountKind,
@@ -121,7 +120,7 @@ def _duplicate(found: ApprovalRequest | None) -> ApplicationError:
 
 
 def adjustment_request(
-    *, actor: Actor, household: Household, amount: int, reason: str
+    *, actor: Actor, household: Household, amount: int, reason: str, slot: Slot | None = None
 ) -> ApprovalRequest:
     """File a credit (amount > 0) or debit (amount < 0); posted only when another approves."""
     requester = _require_approver(actor, household, "adjustment.request")
@@ -138,7 +137,7 @@ def adjustment_request(
     if same.exists():
         raise _duplicate(same.first())
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             row = ApprovalRequest.objects.create(
                 scheme_id=household.scheme_id,
                 kind=ApprovalKind.ADJUSTMENT,
@@ -154,6 +153,7 @@ def adjustment_request(
                 obj=row,
                 detail={"household": household.pk, "amount": amount, "reason": reason},
             )
+            idempotency_succeed(slot=slot, result=row)
     except IntegrityError:
         # A concurrent twin won the partial unique index.
         raise _duplicate(same.first()) from None
@@ -172,7 +172,9 @@ def _reversal_household_leg(posting: Posting) -> tuple[Household, int]:
     return household, -legs[0][1]
 
 
-def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> ApprovalRequest:
+def reversal_request(
+    *, actor: Actor, posting: Posting, reason: str, slot: Slot | None = None
+) -> ApprovalRequest:
     """Ask to reverse an award, deduction or adjustment. At or below the scheme's threshold it
     is posted at once (still recorded here, ``needs_second=False``); above, it waits."""
     household, amount = _reversal_household_leg(posting)
@@ -191,7 +193,7 @@ def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> Approval
         raise _duplicate(waiting.first())
     needs_second = abs(amount) > reversal_threshold(scheme_id=household.scheme_id)
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             row = ApprovalRequest.objects.create(
                 scheme_id=household.scheme_id,
                 kind=ApprovalKind.REVERSAL,
@@ -217,6 +219,7 @@ def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> Approval
             )
             if not needs_second:
                 _post_and_mark(row, actor=actor, note="")
+            idempotency_succeed(slot=slot, result=row)
     except IntegrityError:
         raise _duplicate(waiting.first()) from None
     return row
@@ -284,27 +287,26 @@ def _closed(row: ApprovalRequest) -> ApplicationError:
     )
 
 
-def _remember_failure(approval_id: int, message: str) -> Callable[[], object]:
-    def write() -> int:
-        return ApprovalRequest.objects.filter(pk=approval_id, status=ApprovalStatus.PENDING).update(
-            last_error=message[:200]
-        )
-
-    return write
+def _remember_failure(approval_id: int, message: str) -> None:
+    ApprovalRequest.objects.filter(pk=approval_id, status=ApprovalStatus.PENDING).update(
+        last_error=message[:200]
+    )
 
 
-def approval_approve(*, actor: Actor, approval_id: object, note: str = "") -> ApprovalRequest:
+def approval_approve(
+    *, actor: Actor, approval_id: object, note: str = "", slot: Slot | None = None
+) -> ApprovalRequest:
     """Post what the request says, as a county admin other than the requester.
 
     Approving an approved request returns it unchanged (one posting). If the posting is
     refused (e.g. the household no longer has the points), nothing is posted, the request
-    stays pending and keeps the reason in ``last_error``; the refusal is raised.
+    stays pending and keeps the reason in ``last_error`` (written after the rollback, with the
+    keyed request's stored refusal); the refusal is raised.
     """
     note = _clean_reason(note, field="note", required=False)
-    inside = transaction.get_connection().in_atomic_block
     row_id: int | None = None
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             row = approval_for(actor, approval_id, lock=True)
             row_id = row.pk
             _require_approver(actor, row.household, f"{row.kind}.approve")
@@ -319,15 +321,12 @@ def approval_approve(*, actor: Actor, approval_id: object, note: str = "") -> Ap
             except ApplicationError as exc:
                 exc.posting_refused = True  # type: ignore[attr-defined]
                 raise
+            idempotency_succeed(slot=slot, result=row)
     except ApplicationError as exc:
         if row_id is not None and getattr(exc, "posting_refused", False):
-            write = _remember_failure(row_id, exc.message)
-            if inside:
-                # The caller's transaction rolls back with this refusal (the API runs keyed
-                # calls inside one): it writes the reason after its rollback.
-                exc.after_rollback = write  # type: ignore[attr-defined]
-            else:
-                write()
+            with transaction.atomic(durable=True):
+                _remember_failure(row_id, exc.message)
+                idempotency_fail(slot=slot, error=exc)
         raise
     return row
 

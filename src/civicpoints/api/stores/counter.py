@@ -22,9 +22,11 @@ from civicpoints.api.stores.common import (
 )
 from civicpoints.errors import NotFound
 from civicpoints.ledger.amounts import parse_points
+from civicpoints.ledger.idempotency import Slot
 from civicpoints.ledger.selectors import household_balance_after
 from civicpoints.schemes.scope import Actor, require_role
 from civicpoints.stores.models import (
+    Ceremony,
     Redemption,
     Store,
 )
@@ -152,8 +154,8 @@ def create_redemption(
     # The PIN proves who is paying; it is not part of what makes two requests the same.
     payload = body.model_dump(mode="json", exclude={"pin"})
 
-    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
-        redemption = redeem(
+    def act(key: str, slot: Slot) -> Redemption:
+        return redeem(
             actor=actor,
             store=store,
             household=household,
@@ -163,10 +165,13 @@ def create_redemption(
             cash_fen=0 if body.cash is None else parse_points(body.cash),
             delivery_address=body.delivery_address,
             idempotency_key=key,
+            slot=slot,
         )
+
+    def render(redemption: Redemption) -> tuple[int, dict[str, Any]]:
         return 201, redemption_body(actor, redemption, posting_id=redemption.posting_id)
 
-    return run_keyed(request, payload=payload, action=act)
+    return run_keyed(request, payload=payload, action=act, render=render)
 
 
 class RedemptionListIn(Schema):
@@ -229,11 +234,13 @@ def return_redemption(
     redemption = _store_redemption(actor, store, redemption_id)
     require_counter(actor, store)
 
-    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
-        returned = redemption_return(actor=actor, redemption=redemption, reason=body.reason)
+    def act(key: str, slot: Slot) -> Redemption:
+        return redemption_return(actor=actor, redemption=redemption, reason=body.reason, slot=slot)
+
+    def render(returned: Redemption) -> tuple[int, dict[str, Any]]:
         return 200, redemption_body(actor, returned, posting_id=returned.return_posting_id)
 
-    return run_keyed(request, payload=body.model_dump(mode="json"), action=act)
+    return run_keyed(request, payload=body.model_dump(mode="json"), action=act, render=render)
 
 
 # --- ceremony batches ----------------------------------------------------------------------------
@@ -284,8 +291,8 @@ def ceremony(
         action="store.ceremony",
     )
 
-    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
-        made = ceremony_redeem(
+    def act(key: str, slot: Slot) -> Ceremony:
+        return ceremony_redeem(
             actor=actor,
             store=store,
             title=body.title,
@@ -295,7 +302,10 @@ def ceremony(
                 for r in body.rows
             ],
             idempotency_key=key,
+            slot=slot,
         )
+
+    def render(made: Ceremony) -> tuple[int, dict[str, Any]]:
         redemptions = list(made.redemptions.select_related("household").order_by("pk"))
         return 201, keyed_body(
             CeremonyOut,
@@ -319,4 +329,4 @@ def ceremony(
             },
         )
 
-    return run_keyed(request, payload=body.model_dump(mode="json"), action=act)
+    return run_keyed(request, payload=body.model_dump(mode="json"), action=act, render=render)

@@ -24,6 +24,7 @@ from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.services import household_verify_pin
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS, format_points
+from civicpoints.ledger.idempotency import Slot, idempotency_succeed
 from civicpoints.ledger.idempotency import request_hash as hash_request
 from civicpoints.ledger.models import Account, AccountKind, Posting, PostingKind
 from civicpoints.ledger.services import (
@@ -209,8 +210,12 @@ def redeem(
     source: str = RedemptionSource.COUNTER,
     ceremony: Ceremony | None = None,
     at: dt.datetime | None = None,
+    slot: Slot | None = None,
 ) -> Redemption:
-    """Hand goods over for points at the counter; a repeated key returns the first redemption."""
+    """Hand goods over for points at the counter; a repeated key returns the first redemption.
+
+    With a ``slot`` (a keyed API call) the response is stored in the same durable transaction
+    as the redemption, and a wrong PIN's count together with its stored refusal."""
     require_counter(actor, store)
     now = at or timezone.now()
     today = timezone.localdate(now)
@@ -242,9 +247,9 @@ def redeem(
         raise invalid(_("请填写送货地址"), field="delivery_address")
     if mode == RedemptionMode.PIN:
         # Counted even if the redemption is refused later: outside the write transaction.
-        household_verify_pin(household=household, pin=pin)
+        household_verify_pin(household=household, pin=pin, slot=slot)
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             _check_limits_locked(household, basket, today)
             redemption = _redeem_write(
                 actor=actor,
@@ -269,6 +274,7 @@ def redeem(
                     address=delivery_address.strip()[:200],
                     phone=household.phone,
                 )
+            idempotency_succeed(slot=slot, result=redemption)
             return redemption
     except IntegrityError:
         # A concurrent twin with the same key committed first: its redemption is the answer.
@@ -370,7 +376,12 @@ def _redeem_write(
 
 
 def redemption_return(
-    *, actor: Actor, redemption: Redemption, reason: str, at: dt.datetime | None = None
+    *,
+    actor: Actor,
+    redemption: Redemption,
+    reason: str,
+    at: dt.datetime | None = None,
+    slot: Slot | None = None,
 ) -> Redemption:
     """Take the goods back within the store's window: the posting is reversed, stock restored."""
     store = redemption.store
@@ -387,7 +398,7 @@ def redemption_return(
         )
     if redemption.posting is None:
         raise ApplicationError(ErrorCode.INVALID_TRANSITION)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         marked = Redemption.objects.filter(pk=redemption.pk, returned_at__isnull=True).update(
             returned_at=now, return_reason=reason.strip()[:200]
         )
@@ -430,5 +441,6 @@ def redemption_return(
             obj=redemption,
             detail={"reason": reason.strip()},
         )
-    redemption.refresh_from_db()
+        redemption.refresh_from_db()
+        idempotency_succeed(slot=slot, result=redemption)
     return redemption
