@@ -194,6 +194,7 @@ def _register() -> None:
     from civicpoints.api import (
         activities,
         auth,
+        bench,
         budget,
         claims,
         households,
@@ -226,6 +227,7 @@ def _register() -> None:
     api.add_router("/v1/merchants", merchants.router)
     api.add_router("/v1/households", merchants.payment_codes_router)
     api.add_router("/v1/settlements", settlements.router)
+    api.add_router("/v1/bench", bench.router)  # 404 unless CIVICPOINTS_BENCH=1
 
 
 _register()

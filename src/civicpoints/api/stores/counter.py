@@ -8,9 +8,18 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router, Schema
+from ninja.responses import NinjaJSONEncoder
 from pydantic import Field
 
-from civicpoints.api.idempotency import IdempotencyKey, keyed_body, run_keyed
+from civicpoints.api.idempotency import (
+    IdempotencyKey,
+    keyed_body,
+    keyed_request_hash,
+    keyed_response,
+    keyed_scope,
+    run_keyed,
+    service_key,
+)
 from civicpoints.api.schemas import Day, ErrorOut, Id, Points, Trimmed, points_out
 from civicpoints.api.stores.common import (
     KEYED_ERRORS,
@@ -39,7 +48,10 @@ from civicpoints.stores.selectors import (
 from civicpoints.stores.services import (
     STORE_MANAGERS,
     CeremonyRow,
+    CounterSale,
+    Receipt,
     ceremony_redeem,
+    counter_redeem_keyed,
     redeem,
     redemption_return,
     require_counter,
@@ -126,6 +138,9 @@ def redemption_out(r: Redemption, *, balance_after: int | None = None) -> dict[s
     }
 
 
+_JSON = NinjaJSONEncoder()
+
+
 def redemption_body(
     actor: Actor, redemption: Redemption, *, posting_id: int | None
 ) -> dict[str, Any]:
@@ -139,6 +154,49 @@ def redemption_body(
     return keyed_body(RedemptionOut, redemption_out(fresh, balance_after=after))
 
 
+def receipt_body(receipt: Receipt) -> tuple[int, dict[str, Any]]:
+    """A redemption just written, from memory, as ``redemption_out`` renders it from the
+    database (``RedemptionOut``, already in JSON types: this is the counter's hot path);
+    ``balance_after`` is filled in by the write (counter_keyed.py)."""
+    body = {
+        "id": receipt.id,
+        "receipt_no": receipt.receipt_no,
+        "store": receipt.store_id,
+        "store_name": receipt.store_name,
+        "household": receipt.household_id,
+        "household_name": receipt.household_name,
+        "points": points_out(receipt.points),
+        "cash": points_out(receipt.cash_fen),
+        "balance_after": None,
+        "mode": receipt.mode,
+        "source": receipt.source,
+        "created_at": _JSON.default(receipt.created_at),
+        "returned_at": None,
+        "return_reason": "",
+        "lines": [
+            {
+                "product": line.product_id,
+                "name": line.name,
+                "unit": line.unit,
+                "quantity": line.quantity,
+                "unit_price": points_out(line.unit_price),
+                "points": points_out(line.quantity * line.unit_price),
+            }
+            for line in receipt.lines
+        ],
+        "delivery": (
+            {
+                "id": receipt.delivery[0],
+                "status": receipt.delivery[1],
+                "address": receipt.delivery[2],
+            }
+            if receipt.delivery is not None
+            else None
+        ),
+    }
+    return 201, body
+
+
 @router.post("/{store_id}/redemptions", response={201: RedemptionOut, **KEYED_ERRORS})
 def create_redemption(
     request: HttpRequest,
@@ -148,21 +206,48 @@ def create_redemption(
 ) -> JsonResponse:
     """Goods for points at the counter, confirmed by the resident's PIN or assisted."""
     actor = actor_of(request)
+    # The PIN proves who is paying; it is not part of what makes two requests the same.
+    payload = body.model_dump(mode="json", exclude={"pin"})
+    items = items_of(body.items)
+    cash_fen = 0 if body.cash is None else parse_points(body.cash)
+    scope, caller = keyed_scope(request)
+    key = request.headers.get("Idempotency-Key", "").strip()
+    # PostgreSQL: one read and one write (stores/services/counter_keyed.py).
+    done = counter_redeem_keyed(
+        actor=actor,
+        store_id=store_id,
+        sale=CounterSale(
+            household_id=body.household,
+            items=items,
+            pin=body.pin,
+            assisted_reason=body.assisted_reason,
+            cash_fen=cash_fen,
+            delivery_address=body.delivery_address,
+        ),
+        scope=scope,
+        key=key,
+        request_hash=keyed_request_hash(
+            method=request.method or "", path=request.path, user_id=caller, payload=payload
+        ),
+        idempotency_key=service_key(scope, key),
+        render=receipt_body,
+    )
+    if done is not None:
+        return keyed_response(done)
+    # The general way: SQLite, limited products, a store's first sale, a key in flight.
     store = store_for(actor, store_id)
     require_counter(actor, store)
     household = counter_household(store, body.household)
-    # The PIN proves who is paying; it is not part of what makes two requests the same.
-    payload = body.model_dump(mode="json", exclude={"pin"})
 
     def act(key: str, slot: Slot) -> Redemption:
         return redeem(
             actor=actor,
             store=store,
             household=household,
-            items=items_of(body.items),
+            items=items,
             pin=body.pin,
             assisted_reason=body.assisted_reason,
-            cash_fen=0 if body.cash is None else parse_points(body.cash),
+            cash_fen=cash_fen,
             delivery_address=body.delivery_address,
             idempotency_key=key,
             slot=slot,

@@ -132,7 +132,8 @@ class Basket:
         return sum(p.price * q for p, q in self.lines)
 
 
-def _basket(store: Store, items: Sequence[Item]) -> Basket:
+def _wanted(items: Sequence[Item]) -> dict[int, int]:
+    """Units asked for, per product (a product named twice is added up)."""
     if not items:
         raise invalid(_("请至少选择一件商品"), field="items")
     wanted: dict[int, int] = defaultdict(int)
@@ -140,9 +141,11 @@ def _basket(store: Store, items: Sequence[Item]) -> Basket:
         if not isinstance(item.quantity, int) or not 0 < item.quantity <= 10_000:
             raise invalid(_("数量必须是正整数"), field="items")
         wanted[item.product_id] += item.quantity
-    products = {
-        p.pk: p for p in Product.objects.filter(store=store, pk__in=list(wanted), active=True)
-    }
+    return wanted
+
+
+def _basket_of(products: dict[int, Product], wanted: dict[int, int]) -> Basket:
+    """The basket from the store's products on sale that were asked for."""
     missing = [pk for pk in wanted if pk not in products]
     if missing:
         raise invalid(_("商品不存在或已下架"), field="items", products=missing)
@@ -153,6 +156,22 @@ def _basket(store: Store, items: Sequence[Item]) -> Basket:
     return basket
 
 
+def _basket(store: Store, items: Sequence[Item]) -> Basket:
+    wanted = _wanted(items)
+    products = {
+        p.pk: p for p in Product.objects.filter(store=store, pk__in=list(wanted), active=True)
+    }
+    return _basket_of(products, wanted)
+
+
+def _disqualified(until: dt.date) -> ApplicationError:
+    return ApplicationError(
+        ErrorCode.DISQUALIFIED,
+        _("该户处于一票否决期内（至 %(end)s），不能兑换") % {"end": until},
+        detail={"until": str(until)},
+    )
+
+
 def _check_household(store: Store, household: Household, today: dt.date) -> None:
     if not serves(store, household):
         raise ApplicationError(ErrorCode.NOT_SERVED)
@@ -160,11 +179,43 @@ def _check_household(store: Store, household: Household, today: dt.date) -> None
         raise ApplicationError(ErrorCode.HOUSEHOLD_CLOSED)
     ban = disqualified_on(household_id=household.pk, day=today)
     if ban is not None:
-        raise ApplicationError(
-            ErrorCode.DISQUALIFIED,
-            _("该户处于一票否决期内（至 %(end)s），不能兑换") % {"end": ban.ends_on},
-            detail={"until": str(ban.ends_on)},
-        )
+        raise _disqualified(ban.ends_on)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """How a basket is paid: points, cash and how the resident confirmed it."""
+
+    points: int
+    cash_fen: int
+    mode: str
+    reason: str
+
+
+def _terms(
+    basket: Basket,
+    *,
+    rate: Decimal,
+    cash_fen: int,
+    pin: str | None,
+    assisted_reason: str,
+    delivery_address: str | None,
+) -> Terms:
+    if not isinstance(cash_fen, int) or cash_fen < 0:
+        raise invalid(_("现金金额无效"), field="cash")
+    points = basket.total - cash_covers(rate, cash_fen)
+    if points <= 0:
+        raise invalid(_("现金不能超过或等于商品总积分"), field="cash")
+    reason = (assisted_reason or "").strip()
+    if pin:
+        mode = RedemptionMode.PIN
+    elif reason:
+        mode = RedemptionMode.ASSISTED
+    else:
+        raise ApplicationError(ErrorCode.PIN_REQUIRED)
+    if delivery_address is not None and not delivery_address.strip():
+        raise invalid(_("请填写送货地址"), field="delivery_address")
+    return Terms(points=points, cash_fen=cash_fen, mode=mode, reason=reason)
 
 
 def cash_covers(scheme_rate: Decimal, cash_fen: int) -> int:
@@ -230,21 +281,15 @@ def redeem(
         raise ApplicationError(ErrorCode.STORE_CLOSED)
     _check_household(store, household, today)
     basket = _basket(store, items)
-    if not isinstance(cash_fen, int) or cash_fen < 0:
-        raise invalid(_("现金金额无效"), field="cash")
-    rate = store.scheme.yuan_per_point
-    points = basket.total - cash_covers(rate, cash_fen)
-    if points <= 0:
-        raise invalid(_("现金不能超过或等于商品总积分"), field="cash")
-    reason = (assisted_reason or "").strip()
-    if pin:
-        mode = RedemptionMode.PIN
-    elif reason:
-        mode = RedemptionMode.ASSISTED
-    else:
-        raise ApplicationError(ErrorCode.PIN_REQUIRED)
-    if delivery_address is not None and not delivery_address.strip():
-        raise invalid(_("请填写送货地址"), field="delivery_address")
+    terms = _terms(
+        basket,
+        rate=store.scheme.yuan_per_point,
+        cash_fen=cash_fen,
+        pin=pin,
+        assisted_reason=assisted_reason,
+        delivery_address=delivery_address,
+    )
+    points, mode, reason = terms.points, terms.mode, terms.reason
     if mode == RedemptionMode.PIN:
         # Counted even if the redemption is refused later: outside the write transaction.
         household_verify_pin(household=household, pin=pin, slot=slot)
