@@ -406,6 +406,9 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
                     "floor": floor,
                     "redemption": redemption,
                     "ratio_vs_floor": _ratio(redemption["per_second"], floor["per_second"]),
+                    "cpu_ratio_vs_floor": _ratio(
+                        floor["cpu_ms_per_request"], redemption["cpu_ms_per_request"]
+                    ),
                     "ratio_vs_pgbench": _ratio(redemption["per_second"], pgb["tps"]),
                 }
             )
@@ -483,7 +486,7 @@ def _table(r: dict[str, Any]) -> str:
         f"round trips per request: floor {trips['floor']}, redemption {trips['redemption']} "
         f"(its retry {trips['replay']})",
         f"{'round':<6} {'floor/s':>8} {'cpu ms':>7} {'p99':>6} {'redeem/s':>9} {'cpu ms':>7} "
-        f"{'p99':>6} {'ratio':>6} {'vs pgbench':>10}  errors",
+        f"{'p99':>6} {'ratio':>6} {'by cpu':>6} {'vs pgbench':>10}  errors",
     ]
     for n, x in enumerate(r["rounds"], start=1):
         f, d = x["floor"], x["redemption"]
@@ -491,11 +494,13 @@ def _table(r: dict[str, Any]) -> str:
         lines.append(
             f"{n:<6} {f['per_second']:>8} {f['cpu_ms_per_request']:>7} {f['p99_ms']:>6} "
             f"{d['per_second']:>9} {d['cpu_ms_per_request']:>7} {d['p99_ms']:>6} "
-            f"{x['ratio_vs_floor']:>6} {x['ratio_vs_pgbench']:>10}  {errors or 'none'}"
+            f"{x['ratio_vs_floor']:>6} {x['cpu_ratio_vs_floor']:>6} {x['ratio_vs_pgbench']:>10}  "
+            f"{errors or 'none'}"
         )
     lines.append(
-        f"goal: {r['goal']}; cpu ms = gunicorn + PostgreSQL backends of the benchmark's "
-        "database, per answered request"
+        f"goal: {r['goal']}; ratio = redemptions/s over floor/s in the same round; cpu ms = "
+        "gunicorn + the benchmark database's PostgreSQL backends per answered request; "
+        "by cpu = floor cpu ms over redemption cpu ms"
     )
     return "\n".join(lines)
 

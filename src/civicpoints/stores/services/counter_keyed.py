@@ -446,6 +446,8 @@ def _write(
             cursor.execute(_REDEEM, params)
             (after,) = cursor.fetchone()
     except DatabaseError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == "CP003":
+            return None  # the key was taken meanwhile: nothing was written
         refusal = _refusal(exc, sale, terms, receipt)
         if refusal is None:
             raise

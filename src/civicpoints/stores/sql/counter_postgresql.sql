@@ -58,14 +58,16 @@ BEGIN
    WHERE s.id = p_store;
 END $$;
 
--- stores_counter_redeem(): the whole write, one statement and so one transaction. The key's
--- record first (the gate: a twin of this request waits here, then finds it taken and gets
--- NULL); stock out by guarded decrements in product-id order (none below zero: SQLSTATE
--- 'CP002' with the product id); the posting household -> store through the ledger's own
--- ledger_post() (a balance that cannot cover it: 'CP001'); the redemption row, its lines,
--- stock moves, delivery and audit row; earlier wrong PINs cleared. The stored response gets
--- the household's balance right after the posting as its "balance_after" (in points), which
--- is also what the function returns.
+-- stores_counter_redeem(): the whole write, one statement and so one transaction. A twin of
+-- this request (same key) waits on the key's transaction-scoped advisory lock, then finds the
+-- key answered and gets NULL, having written nothing. Then: stock out by guarded decrements
+-- in product-id order (none below zero: SQLSTATE 'CP002' with the product id); the posting
+-- household -> store through the ledger's own ledger_post() (a balance that cannot cover it:
+-- 'CP001'); the redemption row, its lines, stock moves, delivery and audit row; earlier wrong
+-- PINs cleared; last, the key's record with the response, whose "balance_after" is the
+-- household's balance right after the posting (in points), which the function returns. A
+-- record that appeared meanwhile without the lock (the general way's in-flight marker)
+-- undoes it all: 'CP003'.
 CREATE OR REPLACE FUNCTION stores_counter_redeem(
   p_scope text, p_key text, p_hash text, p_owner text, p_body jsonb, p_now timestamptz,
   p_scheme bigint, p_store bigint, p_household bigint, p_actor bigint, p_redemption bigint,
@@ -76,17 +78,12 @@ CREATE OR REPLACE FUNCTION stores_counter_redeem(
   p_audit_region bigint, p_audit_detail jsonb, p_pin_reset boolean
 ) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
-  rec bigint;
   pid bigint;
   newbal bigint;
   i integer;
 BEGIN
-  INSERT INTO ledger_idempotencyrecord (scope, key, request_hash, state, owner, lease_until,
-                                        response_status, response_body, created_at)
-  VALUES (p_scope, p_key, p_hash, 'succeeded', p_owner, p_now, 201, p_body, p_now)
-  ON CONFLICT (scope, key) DO NOTHING
-  RETURNING id INTO rec;
-  IF rec IS NULL THEN
+  PERFORM pg_advisory_xact_lock(hashtextextended(p_scope || chr(31) || p_key, 0));
+  IF EXISTS (SELECT 1 FROM ledger_idempotencyrecord WHERE scope = p_scope AND key = p_key) THEN
     RETURN NULL;
   END IF;
   FOR i IN 1 .. array_length(p_products, 1) LOOP
@@ -134,9 +131,13 @@ BEGIN
   END IF;
   SELECT e.balance_after INTO newbal
     FROM ledger_entry e WHERE e.posting_id = pid AND e.account_id = p_household_account;
-  UPDATE ledger_idempotencyrecord
-     SET response_body = jsonb_set(response_body, '{balance_after}',
-                                   to_jsonb(round(newbal::numeric / 100, 2)))
-   WHERE id = rec;
+  INSERT INTO ledger_idempotencyrecord (scope, key, request_hash, state, owner, lease_until,
+                                        response_status, response_body, created_at)
+  VALUES (p_scope, p_key, p_hash, 'succeeded', p_owner, p_now, 201,
+          jsonb_set(p_body, '{balance_after}', to_jsonb(round(newbal::numeric / 100, 2))), p_now)
+  ON CONFLICT (scope, key) DO NOTHING;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'key % was taken meanwhile', p_key USING ERRCODE = 'CP003';
+  END IF;
   RETURN newbal;
 END $$;
