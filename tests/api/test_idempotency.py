@@ -225,18 +225,18 @@ def test_expired_lease_is_taken_over_and_runs_once(
 
 def test_unexpected_error_frees_the_key(world, county_admin, household, filed, monkeypatch):
     approval = filed()
-    real = ledger_api.approval_approve
+    real = ledger_api.approval_out
 
-    def crash(**kwargs):
-        real(**kwargs)
+    def crash(row):
+        # The response is rendered inside the service's transaction, after the posting.
         raise RuntimeError("crash after the posting, before the commit")
 
-    monkeypatch.setattr(ledger_api, "approval_approve", crash)
+    monkeypatch.setattr(ledger_api, "approval_out", crash)
     before = snapshot()
     crashed = approve(county_admin, approval, "k-1")
     assert_error(crashed, 500, "internal_error")
     assert snapshot() == before
-    monkeypatch.setattr(ledger_api, "approval_approve", real)
+    monkeypatch.setattr(ledger_api, "approval_out", real)
 
     response = approve(county_admin, approval, "k-1")
 

@@ -20,11 +20,14 @@ from civicpoints.ledger.adjustments import (
     reversal_request,
     reversal_threshold,
 )
+from civicpoints.ledger.idempotency import idempotency_begin
 from civicpoints.ledger.models import (
     DEFAULT_REVERSAL_THRESHOLD,
     ApprovalPolicy,
     ApprovalRequest,
     ApprovalStatus,
+    IdempotencyRecord,
+    IdempotencyState,
     Posting,
     PostingKind,
 )
@@ -100,14 +103,20 @@ def test_a_refused_posting_keeps_the_request_pending_with_the_reason(world, two)
     )
     assert ledger_snapshot(world.scheme.pk) == before
 
-    # Inside the caller's transaction (the API): the caller writes it after its rollback
+    # A keyed call (the API hands a slot over): the reason and the stored refusal are written
+    # together, after the posting's transaction rolled back
     ApprovalRequest.objects.filter(pk=filed.pk).update(last_error="")
-    with pytest.raises(ApplicationError) as err, transaction.atomic():
-        approval_approve(actor=b, approval_id=filed.pk)
-    err.value.after_rollback()  # type: ignore[attr-defined]
+    slot = idempotency_begin(scope="test", key="k-1", request_hash="h")
+    keyed = refused(lambda: approval_approve(actor=b, approval_id=filed.pk, slot=slot))
     filed.refresh_from_db()
     assert (filed.status, filed.last_error) == (ApprovalStatus.PENDING, error.message)
     assert ledger_snapshot(world.scheme.pk) == before
+    stored = IdempotencyRecord.objects.get(scope="test", key="k-1")
+    assert (stored.state, stored.response_status, stored.response_body) == (
+        IdempotencyState.FAILED,
+        409,
+        keyed.as_json(),
+    )
 
 
 def test_a_rejected_request_cannot_be_approved(world, two):

@@ -14,10 +14,11 @@ import time
 from typing import Any
 
 import pytest
-from django.db import connections, transaction
+from django.db import connections
 
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger.models import Posting, PostingKind
+from civicpoints.merchants import services as merchant_services
 from civicpoints.merchants.models import Payment, PaymentCode, Refund, Statement
 from civicpoints.merchants.services import payment_code_issue, payment_take, refund_create
 from civicpoints.merchants.settlement import reconcile, settle
@@ -163,25 +164,35 @@ def test_two_settlement_runs_at_once_make_one_statement(world: Any, postgres_onl
     assert_ledger_ok(world.scheme.pk)
 
 
-def _race_settle_with_open_refund(till: Till, payment: Payment, points: int) -> dict[str, Any]:
-    """Open a refund's transaction (stamped 23:59:59 on D), run settle(D) meanwhile on another
-    connection, and commit the refund while settle is running or after it has finished."""
+def _race_settle_with_open_refund(
+    till: Till, payment: Payment, points: int, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """Hold a refund's transaction (stamped 23:59:59 on D) open once its rows are written (a
+    hook on its audit row, the last write inside the service's own transaction), run
+    settle(D) meanwhile on another connection, and commit the refund while settle is running
+    or after it has finished."""
     written, settle_started, settle_done = threading.Event(), threading.Event(), threading.Event()
     seen: dict[str, Any] = {}
+    real_audit = merchant_services.audit_record
+
+    def audit_then_hold(**kwargs: Any) -> int:
+        row = real_audit(**kwargs)
+        written.set()
+        assert settle_started.wait(30)
+        # Let settle run into whatever this open transaction holds, then commit
+        seen["settle_done_before_commit"] = settle_done.wait(2)
+        return row
+
+    monkeypatch.setattr(merchant_services, "audit_record", audit_then_hold)
 
     def refunder(_i: int) -> int:
-        with transaction.atomic():
-            made = refund_create(
-                actor=till.cashier_actor,
-                payment=fresh_payment(payment),
-                points=points,
-                reason="晚到的退款",
-                at=local(2026, 11, 20, 23, 59, 59),
-            )
-            written.set()
-            assert settle_started.wait(30)
-            # Let settle run into whatever this open transaction holds, then commit
-            seen["settle_done_before_commit"] = settle_done.wait(2)
+        made = refund_create(
+            actor=till.cashier_actor,
+            payment=fresh_payment(payment),
+            points=points,
+            reason="晚到的退款",
+            at=local(2026, 11, 20, 23, 59, 59),
+        )
         return made.pk
 
     def settler(_i: int) -> int:
@@ -203,7 +214,7 @@ def _race_settle_with_open_refund(till: Till, payment: Payment, points: int) -> 
 
 
 def test_a_late_refund_open_while_d_settles_lands_in_d_plus_1(
-    world: Any, postgres_only: None
+    world: Any, postgres_only: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a payment from D-1, already settled, and a payment on D
     till = build_till(world)
@@ -212,7 +223,7 @@ def test_a_late_refund_open_while_d_settles_lands_in_d_plus_1(
     pay(till, 2_000, local(2026, 11, 20, 12, 0))
     # When a refund of the old payment, stamped 23:59:59 on D, is still uncommitted while D
     # is settled
-    seen = _race_settle_with_open_refund(till, old, 1_000)
+    seen = _race_settle_with_open_refund(till, old, 1_000, monkeypatch)
     # Then D's run did not wait for it, and D's statement does not have it
     assert seen["settle_done_before_commit"] is True
     s_d = Statement.objects.get(business_date=D)
@@ -229,14 +240,14 @@ def test_a_late_refund_open_while_d_settles_lands_in_d_plus_1(
 
 
 def test_a_refund_committing_while_d_settles_its_payment_is_counted_once(
-    world: Any, postgres_only: None
+    world: Any, postgres_only: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a payment on D, not yet settled
     till = build_till(world)
     payment = pay(till, 3_650, local(2026, 11, 20, 12, 0))
     # When a refund of it is uncommitted while D is settled (settle must claim the payment
     # row the refund has locked, so it waits for the commit)
-    seen = _race_settle_with_open_refund(till, payment, 1_000)
+    seen = _race_settle_with_open_refund(till, payment, 1_000, monkeypatch)
     pay(till, 5_000, local(2026, 11, 21, 9, 0))
     settle(scheme=world.scheme, day=D + dt.timedelta(days=1))
     # Then the refund is in exactly one statement, whichever it is, and every total agrees

@@ -431,7 +431,9 @@ def test_one_merchant_carried_for_two_days_while_another_settles(till: Till) -> 
         4_000,
     )
     assert list(
-        Statement.objects.filter(merchant=till.merchant).values_list("business_date", "net")
+        Statement.objects.filter(merchant=till.merchant)
+        .order_by("business_date")
+        .values_list("business_date", "net")
     ) == [(day(-1), 3_000), (day(2), 4_000)]
     assert payable(till.merchant) == 0 and payable(other) == 0
     assert clearing_total(till) == 3_000 + 1_500 + 4_000

@@ -1,5 +1,7 @@
 """Kill the server during a redemption, before and after its commit, then retry with the same
 Idempotency-Key on a new server: exactly one redemption, one posting, one stock decrement.
+(The keyed redemption's one-statement write commits on the database's side even when its
+server is gone: the retry then replays it.)
 
 A real gunicorn serves the test database (PostgreSQL). "Before commit": the test holds the
 product's row lock, so the server's transaction stops half-way (redemption row written, stock
@@ -129,10 +131,10 @@ def _token(server: Server, username: str) -> str:
     return str(body["token"])
 
 
-def _redeem_body(shop: Shop) -> dict[str, Any]:
+def _redeem_body(shop: Shop, product: Product | None = None) -> dict[str, Any]:
     return {
         "household": shop.household.pk,
-        "items": [{"product": shop.cooker.pk, "quantity": 1}],
+        "items": [{"product": (product or shop.cooker).pk, "quantity": 1}],
         "pin": PIN,
     }
 
@@ -159,25 +161,29 @@ def _retry_until_done(
         time.sleep(0.5)
 
 
-def _assert_one_effect(shop: Shop, before: dict[str, int]) -> None:
+def _assert_one_effect(shop: Shop, before: dict[str, int], product: Product | None = None) -> None:
+    product = product or shop.cooker
     assert Redemption.objects.filter(household=shop.household).count() == 1
     assert Posting.objects.filter(kind="redemption").count() == 1
-    assert Product.objects.get(pk=shop.cooker.pk).stock == before["stock"] - 1
+    assert Product.objects.get(pk=product.pk).stock == before["stock"] - 1
     balance = Account.objects.get(household=shop.household).balance
-    assert balance == before["balance"] - shop.cooker.price
+    assert balance == before["balance"] - product.price
     assert_ledger_ok(shop.world.scheme.pk)
 
 
-def _before(shop: Shop) -> dict[str, int]:
+def _before(shop: Shop, product: Product | None = None) -> dict[str, int]:
     return {
-        "stock": Product.objects.get(pk=shop.cooker.pk).stock,
+        "stock": Product.objects.get(pk=(product or shop.cooker).pk).stock,
         "balance": Account.objects.get(household=shop.household).balance,
     }
 
 
 def test_killed_before_commit_then_retried(world, server_factory) -> None:
+    """The general way (a product with a per-household limit): several statements in one
+    transaction whose COMMIT the server would send; killed half-way, nothing is kept."""
     shop = build_shop(world)
-    before = _before(shop)
+    product = shop.rice
+    before = _before(shop, product)
     first = Server()
     server_factory.append(first)
     headers = {
@@ -190,23 +196,14 @@ def test_killed_before_commit_then_retried(world, server_factory) -> None:
         psycopg.connect(_dsn()) as blocker,
         psycopg.connect(_dsn(), autocommit=True) as watcher,
     ):
-        blocker.execute("SELECT 1 FROM stores_product WHERE id = %s FOR UPDATE", [shop.cooker.pk])
+        blocker.execute("SELECT 1 FROM stores_product WHERE id = %s FOR UPDATE", [product.pk])
         thread = threading.Thread(
-            target=lambda: _swallow(first.call, "POST", path, _redeem_body(shop), headers),
+            target=lambda: _swallow(first.call, "POST", path, _redeem_body(shop, product), headers),
             daemon=True,
         )
         thread.start()
 
-        def waiting() -> bool:
-            # Its own autocommit connection: pg_stat_activity is a snapshot per transaction.
-            row = watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE %s",
-                ["UPDATE%stores_product%"],
-            ).fetchone()
-            return bool(row and row[0])
-
-        _wait(waiting)
+        _wait(lambda: _waiting(watcher, "UPDATE%stores_product%"))
         # When the server dies mid-transaction
         first.kill()
         blocker.rollback()
@@ -216,14 +213,69 @@ def test_killed_before_commit_then_retried(world, server_factory) -> None:
     # Then a retry with the same key on a new server makes the one redemption
     second = Server()
     server_factory.append(second)
-    status, answer, response_headers = _retry_until_done(second, path, _redeem_body(shop), headers)
+    status, answer, response_headers = _retry_until_done(
+        second, path, _redeem_body(shop, product), headers
+    )
     assert status == 201, answer
     assert "Idempotency-Replayed" not in response_headers
-    _assert_one_effect(shop, before)
+    _assert_one_effect(shop, before, product)
     # And a further retry replays it
-    status, again, response_headers = second.call("POST", path, _redeem_body(shop), headers)
+    status, again, response_headers = second.call(
+        "POST", path, _redeem_body(shop, product), headers
+    )
     assert status == 201 and again == answer
     assert response_headers.get("Idempotency-Replayed") == "true"
+    _assert_one_effect(shop, before, product)
+
+
+def _waiting(watcher: psycopg.Connection, query: str) -> bool:
+    # Its own autocommit connection: pg_stat_activity is a snapshot per transaction.
+    row = watcher.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+        [query],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def test_killed_during_the_one_statement_write_then_retried(world, server_factory) -> None:
+    """The one-statement write (stores/services/counter_keyed.py) is its own transaction: the
+    database commits it when the statement ends, whether or not the server that sent it is
+    still there. A server killed while its write waits still makes the one redemption, with
+    its stored answer; the retry on a new server gets that answer again."""
+    shop = build_shop(world)
+    before = _before(shop)
+    first = Server()
+    server_factory.append(first)
+    headers = {
+        "Authorization": f"Bearer {_token(first, shop.clerk.username)}",
+        "Idempotency-Key": "counter-7-tap-3",
+    }
+    path = f"/api/v1/stores/{shop.store.pk}/redemptions"
+    # Given the product's row is locked, so the write waits on its stock update
+    with (
+        psycopg.connect(_dsn()) as blocker,
+        psycopg.connect(_dsn(), autocommit=True) as watcher,
+    ):
+        blocker.execute("SELECT 1 FROM stores_product WHERE id = %s FOR UPDATE", [shop.cooker.pk])
+        thread = threading.Thread(
+            target=lambda: _swallow(first.call, "POST", path, _redeem_body(shop), headers),
+            daemon=True,
+        )
+        thread.start()
+        _wait(lambda: _waiting(watcher, "SELECT stores_counter_redeem(%"))
+        # When the server dies while its write waits
+        first.kill()
+        blocker.rollback()
+    thread.join(timeout=10)
+    connection.close()
+    # Then the statement finishes on its own: one redemption, committed with its answer
+    _wait(lambda: Redemption.objects.filter(household=shop.household).exists())
+    second = Server()
+    server_factory.append(second)
+    status, answer, response_headers = _retry_until_done(second, path, _redeem_body(shop), headers)
+    assert status == 201, answer
+    assert response_headers.get("Idempotency-Replayed") == "true"
+    assert answer["balance_after"] == (before["balance"] - shop.cooker.price) / 100
     _assert_one_effect(shop, before)
 
 

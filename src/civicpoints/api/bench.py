@@ -1,6 +1,7 @@
 """Trivial operations for ``civicpoints bench api-auth``: the same small answer without and with
 bearer authentication, so that the difference between them is what authenticating a request
-costs (benchmarks/api_auth.py). They answer 404 unless the server runs with
+costs (benchmarks/api_auth.py); ``/auth`` is also the floor ``civicpoints bench counter`` measures
+the counter redemption against (benchmarks/counter_http.py). They answer 404 unless the server runs with
 ``CIVICPOINTS_BENCH=1`` (like ``/bench/floor/``) and are never in the OpenAPI schema.
 """
 

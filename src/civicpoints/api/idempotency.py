@@ -1,4 +1,5 @@
-"""The API face of idempotency: the header, the request hash, replays and their header."""
+"""The API face of idempotency: the header, the request hash, the slot handed to the service,
+replays and their header. The face never wraps a service in a transaction of its own."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from ninja.responses import NinjaJSONEncoder
 
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger.idempotency import (
+    Render,
+    Slot,
     idempotency_abandon,
     idempotency_begin,
     idempotency_fail,
@@ -21,7 +24,8 @@ from civicpoints.ledger.idempotency import (
     request_hash,
 )
 
-Action = Callable[[str, str], tuple[int, dict[str, Any]]]
+# ``action(service_key, slot)``: calls one service with the key it stores and the slot.
+Action = Callable[[str, Slot], Any]
 
 # Declared on keyed handlers so OpenAPI documents the header; ``run_keyed`` reads and checks it
 # (a missing or bad key is our 400, not a validation 422).
@@ -72,47 +76,60 @@ def keyed_body(schema: type[Schema], data: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def run_keyed(request: HttpRequest, *, payload: dict[str, Any], action: Action) -> JsonResponse:
-    """Run ``action(posting_key, request_hash)`` once per Idempotency-Key; replay otherwise."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_MISSING)
+def keyed_scope(request: HttpRequest) -> tuple[str, int | str]:
+    """Whose keys these are (a resident's household or a staff user), and the caller as it
+    goes into the request hash."""
     household = getattr(request, "household", None)
-    caller: int | str
     if household is not None:
-        scope = caller = resident_key_scope(household.pk)
-    else:
-        user_id: int = request.auth.pk  # type: ignore[attr-defined]
-        scope, caller = key_scope(user_id), user_id
-    digest = keyed_request_hash(
-        method=request.method or "", path=request.path, user_id=caller, payload=payload
-    )
-    slot = idempotency_begin(scope=scope, key=key, request_hash=digest)
+        scope = resident_key_scope(household.pk)
+        return scope, scope
+    user_id: int = request.auth.pk  # type: ignore[attr-defined]
+    return key_scope(user_id), user_id
+
+
+def keyed_response(slot: Slot) -> JsonResponse:
+    """The stored answer: a replay (with its header) or what the service has just stored."""
     if slot.replay is not None:
         status, body = slot.replay
         response = JsonResponse(body, status=status)
         response["Idempotency-Replayed"] = "true"
         return response
+    assert slot.response is not None
+    status, body = slot.response
+    return JsonResponse(body, status=status)
+
+
+def run_keyed(
+    request: HttpRequest, *, payload: dict[str, Any], action: Action, render: Render
+) -> JsonResponse:
+    """Run ``action(service_key, slot)`` once per Idempotency-Key; replay otherwise.
+
+    The face takes the slot and hands it over; the service owns its transaction and stores
+    ``render(result)`` in it (``idempotency_succeed``), and a refusal that leaves a trace with
+    the trace. A refusal the service did not store (it wrote nothing) is stored here, after the
+    service's transaction has rolled back, so its retries get it again.
+    """
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_MISSING)
+    scope, caller = keyed_scope(request)
+    digest = keyed_request_hash(
+        method=request.method or "", path=request.path, user_id=caller, payload=payload
+    )
+    slot = idempotency_begin(scope=scope, key=key, request_hash=digest, render=render)
+    if slot.replay is not None:
+        return keyed_response(slot)
     try:
-        with transaction.atomic():
-            status, body = action(service_key(scope, key), digest)
-            idempotency_succeed(slot=slot, status=status, body=body)
+        result = action(service_key(scope, key), slot)
+        if slot.response is None:
+            # The service answered without a write (an earlier effect of its own, found by its
+            # own key): nothing to commit with, so the answer is stored on its own.
+            with transaction.atomic(durable=True):
+                idempotency_succeed(slot=slot, result=result)
     except ApplicationError as exc:
-        # Some refusals leave a trace that must outlive the rollback (a wrong PIN counts
-        # towards the card's lockout, an invalid payment code towards the till's limit): the
-        # service hands it over to be written now; it may answer with a stronger refusal.
-        refusal = exc
-        after_rollback = getattr(exc, "after_rollback", None)
-        if after_rollback is not None:
-            replaced = after_rollback()
-            if isinstance(replaced, ApplicationError):
-                refusal = replaced
-        if refusal.code != ErrorCode.IDEMPOTENCY_IN_FLIGHT:
-            idempotency_fail(slot=slot, status=refusal.status, body=refusal.as_json())
-        if refusal is not exc:
-            raise refusal from None
+        idempotency_fail(slot=slot, error=exc)
         raise
     except BaseException:
         idempotency_abandon(slot=slot)
         raise
-    return JsonResponse(body, status=status)
+    return keyed_response(slot)

@@ -26,6 +26,7 @@ from civicpoints.ledger.adjustments import (
     reversal_request,
 )
 from civicpoints.ledger.amounts import parse_points
+from civicpoints.ledger.idempotency import Slot
 from civicpoints.ledger.models import (
     ApprovalKind,
     ApprovalRequest,
@@ -117,16 +118,19 @@ def adjustments(
     )
     payload = body.model_dump(mode="json")
 
-    def act(key: str, digest: str) -> tuple[int, dict]:
-        row = adjustment_request(
+    def act(key: str, slot: Slot) -> ApprovalRequest:
+        return adjustment_request(
             actor=actor,
             household=household,
             amount=parse_points(body.points, allow_negative=True),
             reason=body.reason,
+            slot=slot,
         )
+
+    def render(row: ApprovalRequest) -> tuple[int, dict]:
         return 202, keyed_body(ApprovalOut, approval_out(row))
 
-    return run_keyed(request, payload=payload, action=act)
+    return run_keyed(request, payload=payload, action=act, render=render)
 
 
 class ReversalIn(Schema):
@@ -145,12 +149,14 @@ def reversals(
     if posting is None:
         raise NotFound("posting")
 
-    def act(key: str, digest: str) -> tuple[int, dict]:
-        row = reversal_request(actor=actor, posting=posting, reason=body.reason)
+    def act(key: str, slot: Slot) -> ApprovalRequest:
+        return reversal_request(actor=actor, posting=posting, reason=body.reason, slot=slot)
+
+    def render(row: ApprovalRequest) -> tuple[int, dict]:
         status = 201 if row.status == ApprovalStatus.APPROVED else 202
         return status, keyed_body(ApprovalOut, approval_out(row))
 
-    return run_keyed(request, payload=body.model_dump(mode="json"), action=act)
+    return run_keyed(request, payload=body.model_dump(mode="json"), action=act, render=render)
 
 
 class ApprovalFilter(Schema):
@@ -205,11 +211,13 @@ def approve(
     actor: Actor = request.actor  # type: ignore[attr-defined]
     row = _approver_row(actor, approval_id, "approval.approve")
 
-    def act(key: str, digest: str) -> tuple[int, dict]:
-        done = approval_approve(actor=actor, approval_id=row.pk, note=body.note)
+    def act(key: str, slot: Slot) -> ApprovalRequest:
+        return approval_approve(actor=actor, approval_id=row.pk, note=body.note, slot=slot)
+
+    def render(done: ApprovalRequest) -> tuple[int, dict]:
         return 200, keyed_body(ApprovalOut, approval_out(done))
 
-    return run_keyed(request, payload=body.model_dump(mode="json"), action=act)
+    return run_keyed(request, payload=body.model_dump(mode="json"), action=act, render=render)
 
 
 class RejectIn(Schema):

@@ -25,6 +25,7 @@ from civicpoints.api.stores.common import StaffRef, named_staff
 from civicpoints.errors import NotFound, PermissionDenied
 from civicpoints.households.models import Household, mask_phone
 from civicpoints.ledger.amounts import parse_points
+from civicpoints.ledger.idempotency import Slot
 from civicpoints.merchants.models import Merchant, Payment, Refund
 from civicpoints.merchants.selectors import (
     merchant_for,
@@ -248,8 +249,8 @@ def take_payment(
     merchant = _cashier_merchant(request, merchant_id)
     payload = body.model_dump(mode="json", exclude={"pin"})
 
-    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
-        payment = payment_take(
+    def act(key: str, slot: Slot) -> Payment:
+        return payment_take(
             actor=actor,
             merchant=merchant,
             points=parse_points(body.points),
@@ -257,11 +258,14 @@ def take_payment(
             card=body.card or "",
             pin=body.pin or "",
             idempotency_key=key,
+            slot=slot,
         )
+
+    def render(payment: Payment) -> tuple[int, dict[str, Any]]:
         fresh = payments_of(merchant).get(pk=payment.pk)
         return 201, keyed_body(PaymentOut, payment_out(fresh))
 
-    return run_keyed(request, payload=payload, action=act)
+    return run_keyed(request, payload=payload, action=act, render=render)
 
 
 class PaymentListIn(Schema):
@@ -323,15 +327,18 @@ def refund(
     merchant = _cashier_merchant(request, merchant_id)
     payment = payment_for(merchant, payment_id)
 
-    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
-        made = refund_create(
+    def act(key: str, slot: Slot) -> Refund:
+        return refund_create(
             actor=actor,
             payment=payment,
             points=parse_points(body.points),
             reason=body.reason,
             idempotency_key=key,
+            slot=slot,
         )
+
+    def render(made: Refund) -> tuple[int, dict[str, Any]]:
         fresh = payment_for(merchant, payment.pk)
         return 201, keyed_body(RefundOut, refund_out(made, fresh))
 
-    return run_keyed(request, payload=body.model_dump(mode="json"), action=act)
+    return run_keyed(request, payload=body.model_dump(mode="json"), action=act, render=render)

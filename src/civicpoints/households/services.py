@@ -8,7 +8,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
@@ -31,6 +30,7 @@ from civicpoints.households.models import (
     ResidentToken,
 )
 from civicpoints.households.search import SEARCH_FIELDS, search_fields
+from civicpoints.ledger.idempotency import Slot, idempotency_fail
 from civicpoints.ledger.services import household_account, household_accounts_create
 from civicpoints.schemes.models import Region, RegionLevel, Scheme
 
@@ -370,22 +370,6 @@ def households_bulk_create(
     return ids
 
 
-class PinRefused(ApplicationError):
-    """A wrong PIN, already counted. A caller whose transaction rolls back with this refusal
-    (the API runs a keyed request's service inside one) undoes the count with it, so it calls
-    ``after_rollback`` to count the wrong PIN again, for good."""
-
-    def __init__(
-        self,
-        code: ErrorCode,
-        message: str | None,
-        detail: dict[str, Any],
-        after_rollback: Callable[[], object] | None = None,
-    ) -> None:
-        super().__init__(code, message, detail)
-        self.after_rollback = after_rollback
-
-
 def _pin_failure(household_id: int, now: datetime) -> int:
     """Count one wrong PIN; the fifth in a row locks the card. Returns the count."""
     row = Household.objects.filter(pk=household_id)
@@ -397,32 +381,58 @@ def _pin_failure(household_id: int, now: datetime) -> int:
     return failures
 
 
-def household_verify_pin(
-    *, household: Household, pin: Any, wrong: ErrorCode = ErrorCode.PIN_INCORRECT, message: str = ""
-) -> None:
-    """Check a PIN typed at a counter or at login; 5 wrong PINs in a row lock it 15 minutes.
+def pin_locked_out(locked_until: datetime | None, now: datetime) -> ApplicationError | None:
+    """The refusal for a card locked after too many wrong PINs, or None."""
+    if locked_until and locked_until > now:
+        return ApplicationError(
+            ErrorCode.LOCKED_OUT, _("密码错误次数过多，请15分钟后再试，或找村委会重设密码")
+        )
+    return None
 
-    The failure count is committed even when the caller's transaction rolls back: outside a
-    transaction it commits at once (it runs before the caller writes anything, and a refusal
-    raises right after it); inside one, the refusal carries ``after_rollback`` (PinRefused).
+
+def household_pin_refused(
+    *,
+    household_id: int,
+    now: datetime,
+    wrong: ErrorCode = ErrorCode.PIN_INCORRECT,
+    message: str = "",
+    slot: Slot | None = None,
+) -> ApplicationError:
+    """A wrong PIN: counted for good, with the keyed request's stored refusal (``slot``) in
+    the same small transaction, so a retry of the request replays it and counts nothing more.
+    Call it outside any transaction (the attempt's own has not begun or has rolled back).
+    Returns the refusal to raise."""
+    with transaction.atomic(durable=True):
+        failures = _pin_failure(household_id, now)
+        left = max(PIN_FAILURE_LIMIT - failures, 0) if failures < PIN_FAILURE_LIMIT else 0
+        refusal = ApplicationError(wrong, message or None, {"attempts_left": left})
+        idempotency_fail(slot=slot, error=refusal)
+    return refusal
+
+
+def household_verify_pin(
+    *,
+    household: Household,
+    pin: Any,
+    wrong: ErrorCode = ErrorCode.PIN_INCORRECT,
+    message: str = "",
+    slot: Slot | None = None,
+) -> None:
+    """Check a PIN typed at a counter; 5 wrong PINs in a row lock it 15 minutes.
+
+    Runs before the caller's own transaction: a wrong PIN is counted (and, for a keyed request,
+    its refusal stored) in a small transaction of its own (``household_pin_refused``).
     """
     now = timezone.now()
     locked = (
         Household.objects.filter(pk=household.pk).values_list("pin_locked_until", flat=True).first()
     )
-    if locked and locked > now:
-        raise ApplicationError(
-            ErrorCode.LOCKED_OUT, _("密码错误次数过多，请15分钟后再试，或找村委会重设密码")
-        )
+    refusal = pin_locked_out(locked, now)
+    if refusal is not None:
+        raise refusal
     if not household_check_pin(household=household, pin=pin):
-        failures = _pin_failure(household.pk, now)
-        left = max(PIN_FAILURE_LIMIT - failures, 0) if failures < PIN_FAILURE_LIMIT else 0
-        inside = transaction.get_connection().in_atomic_block
-        raise PinRefused(
-            wrong,
-            message or None,
-            {"attempts_left": left},
-            after_rollback=partial(_pin_failure, household.pk, now) if inside else None,
+        raise household_pin_refused(
+            household_id=household.pk, now=now, wrong=wrong, message=message, slot=slot
         )
     # A correct PIN clears earlier failures, as stored (the object passed in may be stale).
     Household.objects.filter(pk=household.pk).exclude(

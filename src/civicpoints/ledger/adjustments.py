@@ -10,7 +10,6 @@ of eyes except a reversal at or below the scheme's threshold.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
@@ -21,6 +20,7 @@ from django.utils.translation import gettext as _
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, invalid
+from civicpoints.ledger.idempotency import Slot, idempotency_fail, idempotency_succeed
 from civicpoints.ledger.models import (
     DEFAULT_REVERSAL_THRESHOLD,
     STORED_TEXT,
@@ -44,12 +44,14 @@ APPROVERS = (Role.COUNTY_ADMIN,)
 # payments/refunds have their own flows (stock, order and refund records must move with them).
 REVERSIBLE = (PostingKind.AWARD, PostingKind.DEDUCTION, PostingKind.ADJUSTMENT)
 MAX_REASON = 200
-# How each decision on a request is recorded in the audit log ("post": a reversal at or below
+# How each request and decision is recorded in the audit log ("post": a reversal at or below
 # the threshold, posted without a second admin).
 DECISION_AUDIT: dict[tuple[str, str], AuditAction] = {
+    (ApprovalKind.ADJUSTMENT, "request"): AuditAction.ADJUSTMENT_REQUEST,
     (ApprovalKind.ADJUSTMENT, "approve"): AuditAction.ADJUSTMENT_APPROVE,
     (ApprovalKind.ADJUSTMENT, "reject"): AuditAction.ADJUSTMENT_REJECT,
     (ApprovalKind.ADJUSTMENT, "withdraw"): AuditAction.ADJUSTMENT_WITHDRAW,
+    (ApprovalKind.REVERSAL, "request"): AuditAction.REVERSAL_REQUEST,
     (ApprovalKind.REVERSAL, "approve"): AuditAction.REVERSAL_APPROVE,
     (ApprovalKind.REVERSAL, "post"): AuditAction.REVERSAL_POST,
     (ApprovalKind.REVERSAL, "reject"): AuditAction.REVERSAL_REJECT,
@@ -136,7 +138,7 @@ def _duplicate(found: ApprovalRequest | None) -> ApplicationError:
 
 
 def adjustment_request(
-    *, actor: Actor, household: Household, amount: int, reason: str
+    *, actor: Actor, household: Household, amount: int, reason: str, slot: Slot | None = None
 ) -> ApprovalRequest:
     """File a credit (amount > 0) or debit (amount < 0); posted only when another approves."""
     requester = _require_approver(actor, household, "adjustment.request")
@@ -154,7 +156,9 @@ def adjustment_request(
         raise _duplicate(same.first())
     row = ApprovalRequest(kind=ApprovalKind.ADJUSTMENT, household=household, amount=amount)
     detail = {"household": household.pk, "amount": amount, "reason": reason}
-    return _file(actor, row, requester=requester, reason=reason, twins=same, detail=detail)
+    return _file(
+        actor, row, requester=requester, reason=reason, twins=same, detail=detail, slot=slot
+    )
 
 
 def _reversal_household_leg(posting: Posting) -> tuple[Household, int]:
@@ -169,7 +173,9 @@ def _reversal_household_leg(posting: Posting) -> tuple[Household, int]:
     return household, -legs[0].amount
 
 
-def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> ApprovalRequest:
+def reversal_request(
+    *, actor: Actor, posting: Posting, reason: str, slot: Slot | None = None
+) -> ApprovalRequest:
     """Ask to reverse an award, deduction or adjustment. At or below the scheme's threshold it
     is posted at once (still recorded here, ``needs_second=False``); above, it waits."""
     household, amount = _reversal_household_leg(posting)
@@ -201,7 +207,9 @@ def reversal_request(*, actor: Actor, posting: Posting, reason: str) -> Approval
         "reason": reason,
         "needs_second": needs_second,
     }
-    return _file(actor, row, requester=requester, reason=reason, twins=waiting, detail=detail)
+    return _file(
+        actor, row, requester=requester, reason=reason, twins=waiting, detail=detail, slot=slot
+    )
 
 
 def _file(
@@ -212,6 +220,7 @@ def _file(
     reason: str,
     twins: QuerySet[ApprovalRequest],
     detail: dict[str, object],
+    slot: Slot | None,
 ) -> ApprovalRequest:
     """Save a request with its audit row; one that needs no second admin is posted
     at once, in the same transaction. ``twins`` finds the pending request a concurrent twin
@@ -220,17 +229,18 @@ def _file(
     row.requested_by_id = requester
     row.reason = reason
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             row.save(force_insert=True)
             audit_record(
                 actor_id=actor.user_id,
                 scheme_id=row.scheme_id,
-                action=AuditAction(f"{row.kind}.request"),
+                action=DECISION_AUDIT[(row.kind, "request")],
                 obj=row,
                 detail=detail,
             )
             if not row.needs_second:
                 _post_and_mark(row, actor=actor, note="")
+            idempotency_succeed(slot=slot, result=row)
     except IntegrityError:
         # A concurrent twin won the partial unique index.
         raise _duplicate(twins.first()) from None
@@ -301,27 +311,26 @@ def _closed(row: ApprovalRequest) -> ApplicationError:
     )
 
 
-def _remember_failure(approval_id: int, message: str) -> Callable[[], object]:
-    def write() -> int:
-        return ApprovalRequest.objects.filter(pk=approval_id, status=ApprovalStatus.PENDING).update(
-            last_error=message[:200]
-        )
-
-    return write
+def _remember_failure(approval_id: int, message: str) -> None:
+    ApprovalRequest.objects.filter(pk=approval_id, status=ApprovalStatus.PENDING).update(
+        last_error=message[:200]
+    )
 
 
-def approval_approve(*, actor: Actor, approval_id: object, note: str = "") -> ApprovalRequest:
+def approval_approve(
+    *, actor: Actor, approval_id: object, note: str = "", slot: Slot | None = None
+) -> ApprovalRequest:
     """Post what the request says, as a county admin other than the requester.
 
     Approving an approved request returns it unchanged (one posting). If the posting is
     refused (e.g. the household no longer has the points), nothing is posted, the request
-    stays pending and keeps the reason in ``last_error``; the refusal is raised.
+    stays pending and keeps the reason in ``last_error`` (written after the rollback, with the
+    keyed request's stored refusal); the refusal is raised.
     """
     note = _clean_reason(note, field="note", required=False)
-    inside = transaction.get_connection().in_atomic_block
     row_id: int | None = None
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             row = approval_for(actor, approval_id, lock=True)
             row_id = row.pk
             _require_approver(actor, row.household, f"{row.kind}.approve")
@@ -336,15 +345,12 @@ def approval_approve(*, actor: Actor, approval_id: object, note: str = "") -> Ap
             except ApplicationError as exc:
                 exc.posting_refused = True  # type: ignore[attr-defined]
                 raise
+            idempotency_succeed(slot=slot, result=row)
     except ApplicationError as exc:
         if row_id is not None and getattr(exc, "posting_refused", False):
-            write = _remember_failure(row_id, exc.message)
-            if inside:
-                # The caller's transaction rolls back with this refusal (the API runs keyed
-                # calls inside one): it writes the reason after its rollback.
-                exc.after_rollback = write  # type: ignore[attr-defined]
-            else:
-                write()
+            with transaction.atomic(durable=True):
+                _remember_failure(row_id, exc.message)
+                idempotency_fail(slot=slot, error=exc)
         raise
     return row
 

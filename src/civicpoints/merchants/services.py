@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from functools import cache, partial
+from functools import cache
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -29,6 +29,7 @@ from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.services import household_verify_pin
 from civicpoints.households.standing import disqualified_on
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS, format_points
+from civicpoints.ledger.idempotency import Slot, idempotency_fail, idempotency_succeed
 from civicpoints.ledger.idempotency import request_hash as hash_request
 from civicpoints.ledger.models import Account, AccountKind, PostingKind
 from civicpoints.ledger.services import Leg, household_account, post, system_account
@@ -298,8 +299,13 @@ def payment_take(
     pin: str = "",
     idempotency_key: str | None = None,
     at: dt.datetime | None = None,
+    slot: Slot | None = None,
 ) -> Payment:
-    """Take points at a merchant from a payment code, or a printed card with its PIN."""
+    """Take points at a merchant from a payment code, or a printed card with its PIN.
+
+    With a ``slot`` (a keyed API call) the response is stored in the payment's own durable
+    transaction; an invalid credential's count is written after the attempt rolled back,
+    together with the stored refusal (``_counted_guess``)."""
     require_cashier(actor, merchant)
     now = at or timezone.now()
     code = "".join((code or "").split())
@@ -330,13 +336,14 @@ def payment_take(
             idempotency_key=idempotency_key,
             digest=digest,
             now=now,
+            slot=slot,
         )
     except ApplicationError as exc:
         kind = _guess_kind(exc)
         if kind is None:
             raise
         counted = _counted_guess(
-            exc, merchant=merchant, cashier_id=actor.user_id, kind=kind, now=now
+            exc, merchant=merchant, cashier_id=actor.user_id, kind=kind, now=now, slot=slot
         )
         raise counted from None
 
@@ -351,24 +358,30 @@ def _guess_kind(exc: ApplicationError) -> str | None:
 
 
 def _counted_guess(
-    exc: ApplicationError, *, merchant: Merchant, cashier_id: int, kind: str, now: dt.datetime
+    exc: ApplicationError,
+    *,
+    merchant: Merchant,
+    cashier_id: int,
+    kind: str,
+    now: dt.datetime,
+    slot: Slot | None,
 ) -> ApplicationError:
-    """Record the failure for good: now when no transaction would undo it, else after the
-    caller's rollback (the API's keyed requests run inside one; ``run_keyed`` calls it)."""
-    record = partial(
-        guess_failed,
-        scheme_id=merchant.scheme_id,
-        merchant_id=merchant.pk,
-        cashier_id=cashier_id,
-        kind=kind,
-        now=now,
-    )
-    # A test case's own atomic block stands for "no transaction", as Django's durable check does.
-    blocks = transaction.get_connection().atomic_blocks
-    if any(not getattr(block, "_from_testcase", False) for block in blocks):
-        exc.after_rollback = record  # type: ignore[attr-defined]
-        return exc
-    return record() or exc
+    """Record the failure for good, after the attempt's transaction rolled back, in one small
+    transaction with the keyed request's stored refusal; returns the refusal to raise (a
+    stronger one when this guess came in past the limit)."""
+    with transaction.atomic(durable=True):
+        refusal = (
+            guess_failed(
+                scheme_id=merchant.scheme_id,
+                merchant_id=merchant.pk,
+                cashier_id=cashier_id,
+                kind=kind,
+                now=now,
+            )
+            or exc
+        )
+        idempotency_fail(slot=slot, error=refusal)
+    return refusal
 
 
 def _take(
@@ -382,6 +395,7 @@ def _take(
     idempotency_key: str | None,
     digest: str,
     now: dt.datetime,
+    slot: Slot | None,
 ) -> Payment:
     household: Household | None = None
     if card:
@@ -395,9 +409,9 @@ def _take(
         if not pin:
             raise ApplicationError(ErrorCode.PIN_REQUIRED, _("积分卡在商家消费须输入密码"))
         _check_payer(merchant, household, timezone.localdate(now))
-        household_verify_pin(household=household, pin=pin)
+        household_verify_pin(household=household, pin=pin, slot=slot)
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             payment_code = None
             if code:
                 payment_code = _spend_code(merchant, code, now)
@@ -436,6 +450,7 @@ def _take(
                 obj=payment,
                 detail={"household": household.pk, "points": format_points(points)},
             )
+            idempotency_succeed(slot=slot, result=payment)
             return payment
     except IntegrityError:
         earlier = (
@@ -456,6 +471,7 @@ def refund_create(
     reason: str = "",
     idempotency_key: str | None = None,
     at: dt.datetime | None = None,
+    slot: Slot | None = None,
 ) -> Refund:
     """Give back all or part of a payment, within the scheme's window, never more than paid."""
     merchant = payment.merchant
@@ -477,7 +493,7 @@ def refund_create(
             ErrorCode.REFUND_WINDOW_CLOSED, _("已超过退款期限（%(days)s 天）") % {"days": days}
         )
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             # The guard: refunded + points <= paid, in one statement (no read-modify-write).
             taken = Payment.objects.filter(
                 pk=payment.pk, refunded__lte=F("points") - points
@@ -516,6 +532,7 @@ def refund_create(
                 obj=refund,
                 detail={"payment": payment.pk, "points": format_points(points)},
             )
+            idempotency_succeed(slot=slot, result=refund)
             return refund
     except IntegrityError:
         earlier = (

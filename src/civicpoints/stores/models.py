@@ -127,9 +127,14 @@ class StockMoveKind(models.TextChoices):
 class StockMove(models.Model):
     """Every change of a product's stock, with why: the stock column is their running sum."""
 
-    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
-    store = models.ForeignKey(Store, models.PROTECT, related_name="stock_moves")
-    product = models.ForeignKey(Product, models.PROTECT, related_name="moves")
+    # No database keys to rows that every sale shares (the scheme, the store, a product that
+    # every sale of it updates, the clerk): a key check share-locks the row in each sale's
+    # transaction (docs/performance.md, counter). Such rows are never deleted (PROTECT).
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
+    store = models.ForeignKey(
+        Store, models.PROTECT, related_name="stock_moves", db_constraint=False
+    )
+    product = models.ForeignKey(Product, models.PROTECT, related_name="moves", db_constraint=False)
     kind = models.CharField(max_length=15, choices=StockMoveKind.choices)
     quantity = models.IntegerField()  # + in, - out
     value_fen = models.BigIntegerField(_("金额(分)"), null=True, blank=True)
@@ -141,7 +146,9 @@ class StockMove(models.Model):
     order = models.ForeignKey(
         "Order", models.PROTECT, null=True, blank=True, related_name="stock_moves"
     )
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, db_constraint=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -165,8 +172,11 @@ class RedemptionSource(models.TextChoices):
 class Redemption(models.Model):
     """Goods handed over for points: one posting household -> store, stock out, a receipt."""
 
-    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
-    store = models.ForeignKey(Store, models.PROTECT, related_name="redemptions")
+    # No database keys to the rows every sale shares (see StockMove).
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
+    store = models.ForeignKey(
+        Store, models.PROTECT, related_name="redemptions", db_constraint=False
+    )
     household = models.ForeignKey(
         "households.Household", models.PROTECT, related_name="redemptions"
     )
@@ -187,7 +197,9 @@ class Redemption(models.Model):
         "Ceremony", models.PROTECT, null=True, blank=True, related_name="redemptions"
     )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, db_constraint=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
     returned_at = models.DateTimeField(null=True, blank=True)
     return_reason = models.CharField(max_length=200, blank=True)
@@ -213,7 +225,9 @@ class Redemption(models.Model):
 
 class RedemptionLine(models.Model):
     redemption = models.ForeignKey(Redemption, models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, models.PROTECT, related_name="redemption_lines")
+    product = models.ForeignKey(
+        Product, models.PROTECT, related_name="redemption_lines", db_constraint=False
+    )
     quantity = models.PositiveIntegerField()
     unit_price = models.BigIntegerField()
 
@@ -284,8 +298,8 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """Home delivery of large items (送货上门) for a redemption."""
 
-    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
-    store = models.ForeignKey(Store, models.PROTECT, related_name="deliveries")
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
+    store = models.ForeignKey(Store, models.PROTECT, related_name="deliveries", db_constraint=False)
     redemption = models.OneToOneField(Redemption, models.PROTECT, related_name="delivery")
     address = models.CharField(_("送货地址"), max_length=200)
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)

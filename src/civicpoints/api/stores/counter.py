@@ -8,9 +8,18 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router, Schema
+from ninja.responses import NinjaJSONEncoder
 from pydantic import Field
 
-from civicpoints.api.idempotency import IdempotencyKey, keyed_body, run_keyed
+from civicpoints.api.idempotency import (
+    IdempotencyKey,
+    keyed_body,
+    keyed_request_hash,
+    keyed_response,
+    keyed_scope,
+    run_keyed,
+    service_key,
+)
 from civicpoints.api.schemas import Day, ErrorOut, Id, Points, Trimmed, points_out
 from civicpoints.api.stores.common import (
     KEYED_ERRORS,
@@ -22,9 +31,11 @@ from civicpoints.api.stores.common import (
 )
 from civicpoints.errors import NotFound
 from civicpoints.ledger.amounts import parse_points
+from civicpoints.ledger.idempotency import Slot
 from civicpoints.ledger.selectors import household_balance_after
 from civicpoints.schemes.scope import Actor, require_role
 from civicpoints.stores.models import (
+    Ceremony,
     Redemption,
     Store,
 )
@@ -37,7 +48,10 @@ from civicpoints.stores.selectors import (
 from civicpoints.stores.services import (
     STORE_MANAGERS,
     CeremonyRow,
+    CounterSale,
+    Receipt,
     ceremony_redeem,
+    counter_redeem_keyed,
     redeem,
     redemption_return,
     require_counter,
@@ -124,6 +138,9 @@ def redemption_out(r: Redemption, *, balance_after: int | None = None) -> dict[s
     }
 
 
+_JSON = NinjaJSONEncoder()
+
+
 def redemption_body(
     actor: Actor, redemption: Redemption, *, posting_id: int | None
 ) -> dict[str, Any]:
@@ -137,6 +154,49 @@ def redemption_body(
     return keyed_body(RedemptionOut, redemption_out(fresh, balance_after=after))
 
 
+def receipt_body(receipt: Receipt) -> tuple[int, dict[str, Any]]:
+    """A redemption just written, from memory, as ``redemption_out`` renders it from the
+    database (``RedemptionOut``, already in JSON types: this is the counter's hot path);
+    ``balance_after`` is filled in by the write (counter_keyed.py)."""
+    body = {
+        "id": receipt.id,
+        "receipt_no": receipt.receipt_no,
+        "store": receipt.store_id,
+        "store_name": receipt.store_name,
+        "household": receipt.household_id,
+        "household_name": receipt.household_name,
+        "points": points_out(receipt.points),
+        "cash": points_out(receipt.cash_fen),
+        "balance_after": None,
+        "mode": receipt.mode,
+        "source": receipt.source,
+        "created_at": _JSON.default(receipt.created_at),
+        "returned_at": None,
+        "return_reason": "",
+        "lines": [
+            {
+                "product": line.product_id,
+                "name": line.name,
+                "unit": line.unit,
+                "quantity": line.quantity,
+                "unit_price": points_out(line.unit_price),
+                "points": points_out(line.quantity * line.unit_price),
+            }
+            for line in receipt.lines
+        ],
+        "delivery": (
+            {
+                "id": receipt.delivery[0],
+                "status": receipt.delivery[1],
+                "address": receipt.delivery[2],
+            }
+            if receipt.delivery is not None
+            else None
+        ),
+    }
+    return 201, body
+
+
 @router.post("/{store_id}/redemptions", response={201: RedemptionOut, **KEYED_ERRORS})
 def create_redemption(
     request: HttpRequest,
@@ -146,27 +206,57 @@ def create_redemption(
 ) -> JsonResponse:
     """Goods for points at the counter, confirmed by the resident's PIN or assisted."""
     actor = actor_of(request)
+    # The PIN proves who is paying; it is not part of what makes two requests the same.
+    payload = body.model_dump(mode="json", exclude={"pin"})
+    items = items_of(body.items)
+    cash_fen = 0 if body.cash is None else parse_points(body.cash)
+    scope, caller = keyed_scope(request)
+    key = request.headers.get("Idempotency-Key", "").strip()
+    # PostgreSQL: one read and one write (stores/services/counter_keyed.py).
+    done = counter_redeem_keyed(
+        actor=actor,
+        store_id=store_id,
+        sale=CounterSale(
+            household_id=body.household,
+            items=items,
+            pin=body.pin,
+            assisted_reason=body.assisted_reason,
+            cash_fen=cash_fen,
+            delivery_address=body.delivery_address,
+        ),
+        scope=scope,
+        key=key,
+        request_hash=keyed_request_hash(
+            method=request.method or "", path=request.path, user_id=caller, payload=payload
+        ),
+        idempotency_key=service_key(scope, key),
+        render=receipt_body,
+    )
+    if done is not None:
+        return keyed_response(done)
+    # The general way: SQLite, limited products, a store's first sale, a key in flight.
     store = store_for(actor, store_id)
     require_counter(actor, store)
     household = counter_household(store, body.household)
-    # The PIN proves who is paying; it is not part of what makes two requests the same.
-    payload = body.model_dump(mode="json", exclude={"pin"})
 
-    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
-        redemption = redeem(
+    def act(key: str, slot: Slot) -> Redemption:
+        return redeem(
             actor=actor,
             store=store,
             household=household,
-            items=items_of(body.items),
+            items=items,
             pin=body.pin,
             assisted_reason=body.assisted_reason,
-            cash_fen=0 if body.cash is None else parse_points(body.cash),
+            cash_fen=cash_fen,
             delivery_address=body.delivery_address,
             idempotency_key=key,
+            slot=slot,
         )
+
+    def render(redemption: Redemption) -> tuple[int, dict[str, Any]]:
         return 201, redemption_body(actor, redemption, posting_id=redemption.posting_id)
 
-    return run_keyed(request, payload=payload, action=act)
+    return run_keyed(request, payload=payload, action=act, render=render)
 
 
 class RedemptionListIn(Schema):
@@ -229,11 +319,13 @@ def return_redemption(
     redemption = _store_redemption(actor, store, redemption_id)
     require_counter(actor, store)
 
-    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
-        returned = redemption_return(actor=actor, redemption=redemption, reason=body.reason)
+    def act(key: str, slot: Slot) -> Redemption:
+        return redemption_return(actor=actor, redemption=redemption, reason=body.reason, slot=slot)
+
+    def render(returned: Redemption) -> tuple[int, dict[str, Any]]:
         return 200, redemption_body(actor, returned, posting_id=returned.return_posting_id)
 
-    return run_keyed(request, payload=body.model_dump(mode="json"), action=act)
+    return run_keyed(request, payload=body.model_dump(mode="json"), action=act, render=render)
 
 
 # --- ceremony batches ----------------------------------------------------------------------------
@@ -284,8 +376,8 @@ def ceremony(
         action="store.ceremony",
     )
 
-    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
-        made = ceremony_redeem(
+    def act(key: str, slot: Slot) -> Ceremony:
+        return ceremony_redeem(
             actor=actor,
             store=store,
             title=body.title,
@@ -295,7 +387,10 @@ def ceremony(
                 for r in body.rows
             ],
             idempotency_key=key,
+            slot=slot,
         )
+
+    def render(made: Ceremony) -> tuple[int, dict[str, Any]]:
         redemptions = list(made.redemptions.select_related("household").order_by("pk"))
         return 201, keyed_body(
             CeremonyOut,
@@ -319,4 +414,4 @@ def ceremony(
             },
         )
 
-    return run_keyed(request, payload=body.model_dump(mode="json"), action=act)
+    return run_keyed(request, payload=body.model_dump(mode="json"), action=act, render=render)

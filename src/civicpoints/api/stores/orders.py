@@ -25,12 +25,14 @@ from civicpoints.api.stores.common import (
 from civicpoints.api.stores.counter import RedemptionOut, redemption_body
 from civicpoints.errors import PermissionDenied, invalid
 from civicpoints.households.models import mask_phone
+from civicpoints.ledger.idempotency import Slot
 from civicpoints.ledger.selectors import household_balance
 from civicpoints.stores.models import (
     Delivery,
     DeliveryStatus,
     Order,
     OrderStatus,
+    Redemption,
 )
 from civicpoints.stores.selectors import (
     deliveries_visible,
@@ -127,19 +129,22 @@ def place_order(
         raise PermissionDenied("order.place")
     store = store_for_household(household, store_id)
 
-    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
-        order = order_place(
+    def act(key: str, slot: Slot) -> Order:
+        return order_place(
             household=household,
             store=store,
             items=items_of(body.items),
             delivery_address=body.delivery_address,
             idempotency_key=key,
+            slot=slot,
         )
+
+    def render(order: Order) -> tuple[int, dict[str, Any]]:
         available = household_balance(household_id=household.pk).available
         fresh = orders_of_household(household).get(pk=order.pk)
         return 201, keyed_body(OrderOut, order_out(fresh, available_after=available))
 
-    return run_keyed(request, payload=body.model_dump(mode="json"), action=act)
+    return run_keyed(request, payload=body.model_dump(mode="json"), action=act, render=render)
 
 
 class OrderListIn(Schema):
@@ -176,11 +181,13 @@ def pickup(
     order = order_for(actor, order_id)
     require_counter(actor, order.store)
 
-    def act(key: str, digest: str) -> tuple[int, dict[str, Any]]:
-        redemption = order_pickup(actor=actor, order=order)
+    def act(key: str, slot: Slot) -> Redemption:
+        return order_pickup(actor=actor, order=order, slot=slot)
+
+    def render(redemption: Redemption) -> tuple[int, dict[str, Any]]:
         return 201, redemption_body(actor, redemption, posting_id=redemption.posting_id)
 
-    return run_keyed(request, payload={"order": order.pk}, action=act)
+    return run_keyed(request, payload={"order": order.pk}, action=act, render=render)
 
 
 @router.post("/{order_id}/cancel", response={200: OrderOut, **ERRORS})

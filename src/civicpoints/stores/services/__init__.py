@@ -7,7 +7,8 @@ retried request), then stock leaves by guarded ``UPDATE ... WHERE stock >= :n`` 
 order (no oversell, no deadlock), then ``ledger.services.post()`` moves the points.
 
 One module per part: ``catalogue`` (stores, products, who works the counter), ``stock``,
-``counter`` (redemption and returns), ``orders`` (app orders and deliveries), ``ceremony``.
+``counter`` (redemption and returns), ``counter_keyed`` (the API's keyed redemption on
+PostgreSQL: one read, one write), ``orders`` (app orders and deliveries), ``ceremony``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ from civicpoints.stores.services.counter import (
     redemption_return,
     store_account,
 )
+from civicpoints.stores.services.counter_keyed import (
+    CounterSale,
+    Receipt,
+    counter_redeem_keyed,
+)
 from civicpoints.stores.services.orders import (
     delivery_complete,
     delivery_dispatch,
@@ -54,10 +60,13 @@ __all__ = [
     "Basket",
     "CeremonyCheck",
     "CeremonyRow",
+    "CounterSale",
     "Item",
+    "Receipt",
     "cash_covers",
     "ceremony_check",
     "ceremony_redeem",
+    "counter_redeem_keyed",
     "delivery_complete",
     "delivery_dispatch",
     "delivery_fail",

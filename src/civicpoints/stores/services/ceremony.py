@@ -18,6 +18,7 @@ from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
+from civicpoints.ledger.idempotency import Slot, idempotency_succeed
 from civicpoints.ledger.services import lock_household_accounts
 from civicpoints.schemes.scope import Actor
 from civicpoints.stores.models import (
@@ -139,6 +140,7 @@ def ceremony_redeem(
     held_on: dt.date,
     rows: Sequence[CeremonyRow],
     idempotency_key: str | None = None,
+    slot: Slot | None = None,
 ) -> Ceremony:
     """Redeem for many households at one event: all of them, or none and the failures named."""
     _require_manager(actor, store, "store.ceremony")
@@ -159,7 +161,7 @@ def ceremony_redeem(
     if problems:
         raise ApplicationError(ErrorCode.CEREMONY_INVALID, detail={"errors": problems})
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             # The check above shows the staff every failing row at once; the limits count
             # again here, under the lock, as one transaction sees them (issue 9, item 8).
             if over := _limits_locked(plans, today):
@@ -212,6 +214,7 @@ def ceremony_redeem(
                 obj=ceremony,
                 detail={"households": len(plans)},
             )
+            idempotency_succeed(slot=slot, result=ceremony)
             return ceremony
     except IntegrityError:
         earlier = (

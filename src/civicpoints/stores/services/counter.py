@@ -24,6 +24,7 @@ from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.services import household_verify_pin
 from civicpoints.households.standing import disqualified_on
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS, format_points
+from civicpoints.ledger.idempotency import Slot, idempotency_succeed
 from civicpoints.ledger.idempotency import request_hash as hash_request
 from civicpoints.ledger.models import Account, AccountKind, Posting, PostingKind
 from civicpoints.ledger.services import (
@@ -140,7 +141,8 @@ class Basket:
         return sum(p.price * q for p, q in self.lines)
 
 
-def _basket(store: Store, items: Sequence[Item]) -> Basket:
+def _wanted(items: Sequence[Item]) -> dict[int, int]:
+    """Units asked for, per product (a product named twice is added up)."""
     if not items:
         raise invalid(_("请至少选择一件商品"), field="items")
     wanted: dict[int, int] = defaultdict(int)
@@ -148,9 +150,11 @@ def _basket(store: Store, items: Sequence[Item]) -> Basket:
         if not isinstance(item.quantity, int) or not 0 < item.quantity <= 10_000:
             raise invalid(_("数量必须是正整数"), field="items")
         wanted[item.product_id] += item.quantity
-    products = {
-        p.pk: p for p in Product.objects.filter(store=store, pk__in=list(wanted), active=True)
-    }
+    return wanted
+
+
+def _basket_of(products: dict[int, Product], wanted: dict[int, int]) -> Basket:
+    """The basket from the store's products on sale that were asked for."""
     missing = [pk for pk in wanted if pk not in products]
     if missing:
         raise invalid(_("商品不存在或已下架"), field="items", products=missing)
@@ -161,6 +165,22 @@ def _basket(store: Store, items: Sequence[Item]) -> Basket:
     return basket
 
 
+def _basket(store: Store, items: Sequence[Item]) -> Basket:
+    wanted = _wanted(items)
+    products = {
+        p.pk: p for p in Product.objects.filter(store=store, pk__in=list(wanted), active=True)
+    }
+    return _basket_of(products, wanted)
+
+
+def _disqualified(until: dt.date) -> ApplicationError:
+    return ApplicationError(
+        ErrorCode.DISQUALIFIED,
+        _("该户处于一票否决期内（至 %(end)s），不能兑换") % {"end": until},
+        detail={"until": str(until)},
+    )
+
+
 def _check_household(store: Store, household: Household, today: dt.date) -> None:
     if not serves(store, household):
         raise ApplicationError(ErrorCode.NOT_SERVED)
@@ -168,11 +188,43 @@ def _check_household(store: Store, household: Household, today: dt.date) -> None
         raise ApplicationError(ErrorCode.HOUSEHOLD_CLOSED)
     ban = disqualified_on(household_id=household.pk, day=today)
     if ban is not None:
-        raise ApplicationError(
-            ErrorCode.DISQUALIFIED,
-            _("该户处于一票否决期内（至 %(end)s），不能兑换") % {"end": ban.ends_on},
-            detail={"until": str(ban.ends_on)},
-        )
+        raise _disqualified(ban.ends_on)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """How a basket is paid: points, cash and how the resident confirmed it."""
+
+    points: int
+    cash_fen: int
+    mode: str
+    reason: str
+
+
+def _terms(
+    basket: Basket,
+    *,
+    rate: Decimal,
+    cash_fen: int,
+    pin: str | None,
+    assisted_reason: str,
+    delivery_address: str | None,
+) -> Terms:
+    if not isinstance(cash_fen, int) or cash_fen < 0:
+        raise invalid(_("现金金额无效"), field="cash")
+    points = basket.total - cash_covers(rate, cash_fen)
+    if points <= 0:
+        raise invalid(_("现金不能超过或等于商品总积分"), field="cash")
+    reason = (assisted_reason or "").strip()
+    if pin:
+        mode = RedemptionMode.PIN
+    elif reason:
+        mode = RedemptionMode.ASSISTED
+    else:
+        raise ApplicationError(ErrorCode.PIN_REQUIRED)
+    if delivery_address is not None and not delivery_address.strip():
+        raise invalid(_("请填写送货地址"), field="delivery_address")
+    return Terms(points=points, cash_fen=cash_fen, mode=mode, reason=reason)
 
 
 def cash_covers(scheme_rate: Decimal, cash_fen: int) -> int:
@@ -218,8 +270,12 @@ def redeem(
     source: str = RedemptionSource.COUNTER,
     ceremony: Ceremony | None = None,
     at: dt.datetime | None = None,
+    slot: Slot | None = None,
 ) -> Redemption:
-    """Hand goods over for points at the counter; a repeated key returns the first redemption."""
+    """Hand goods over for points at the counter; a repeated key returns the first redemption.
+
+    With a ``slot`` (a keyed API call) the response is stored in the same durable transaction
+    as the redemption, and a wrong PIN's count together with its stored refusal."""
     require_counter(actor, store)
     now = at or timezone.now()
     today = timezone.localdate(now)
@@ -234,26 +290,20 @@ def redeem(
         raise ApplicationError(ErrorCode.STORE_CLOSED)
     _check_household(store, household, today)
     basket = _basket(store, items)
-    if not isinstance(cash_fen, int) or cash_fen < 0:
-        raise invalid(_("现金金额无效"), field="cash")
-    rate = store.scheme.yuan_per_point
-    points = basket.total - cash_covers(rate, cash_fen)
-    if points <= 0:
-        raise invalid(_("现金不能超过或等于商品总积分"), field="cash")
-    reason = (assisted_reason or "").strip()
-    if pin:
-        mode = RedemptionMode.PIN
-    elif reason:
-        mode = RedemptionMode.ASSISTED
-    else:
-        raise ApplicationError(ErrorCode.PIN_REQUIRED)
-    if delivery_address is not None and not delivery_address.strip():
-        raise invalid(_("请填写送货地址"), field="delivery_address")
+    terms = _terms(
+        basket,
+        rate=store.scheme.yuan_per_point,
+        cash_fen=cash_fen,
+        pin=pin,
+        assisted_reason=assisted_reason,
+        delivery_address=delivery_address,
+    )
+    points, mode, reason = terms.points, terms.mode, terms.reason
     if mode == RedemptionMode.PIN:
         # Counted even if the redemption is refused later: outside the write transaction.
-        household_verify_pin(household=household, pin=pin)
+        household_verify_pin(household=household, pin=pin, slot=slot)
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             _check_limits_locked(household, basket, today)
             redemption = _redeem_write(
                 actor=actor,
@@ -278,6 +328,7 @@ def redeem(
                     address=delivery_address.strip()[:200],
                     phone=household.phone,
                 )
+            idempotency_succeed(slot=slot, result=redemption)
             return redemption
     except IntegrityError:
         # A concurrent twin with the same key committed first: its redemption is the answer.
@@ -379,7 +430,12 @@ def _redeem_write(
 
 
 def redemption_return(
-    *, actor: Actor, redemption: Redemption, reason: str, at: dt.datetime | None = None
+    *,
+    actor: Actor,
+    redemption: Redemption,
+    reason: str,
+    at: dt.datetime | None = None,
+    slot: Slot | None = None,
 ) -> Redemption:
     """Take the goods back within the store's window: the posting is reversed, stock restored."""
     store = redemption.store
@@ -396,7 +452,7 @@ def redemption_return(
         )
     if redemption.posting is None:
         raise ApplicationError(ErrorCode.INVALID_TRANSITION)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         marked = Redemption.objects.filter(pk=redemption.pk, returned_at__isnull=True).update(
             returned_at=now, return_reason=reason.strip()[:200]
         )
@@ -441,5 +497,6 @@ def redemption_return(
             obj=redemption,
             detail={"reason": reason.strip()},
         )
-    redemption.refresh_from_db()
+        redemption.refresh_from_db()
+        idempotency_succeed(slot=slot, result=redemption)
     return redemption

@@ -19,6 +19,7 @@ from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.models import Household
 from civicpoints.images import image_saved
 from civicpoints.ledger.amounts import format_points
+from civicpoints.ledger.idempotency import Slot, idempotency_succeed
 from civicpoints.ledger.models import PostingKind
 from civicpoints.ledger.services import (
     capture,
@@ -65,6 +66,7 @@ def order_place(
     items: Sequence[Item],
     delivery_address: str | None = None,
     idempotency_key: str | None = None,
+    slot: Slot | None = None,
 ) -> Order:
     """A resident orders in the app: points held, goods set aside until pickup."""
     now = timezone.now()
@@ -82,7 +84,7 @@ def order_place(
         raise invalid(_("请填写送货地址"), field="delivery_address")
     expires_at = now + dt.timedelta(days=store.order_hold_days)
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             # Under the household's lock, as at the counter: two orders (or an order and a
             # counter sale) at once cannot both take the last allowed unit.
             _check_limits_locked(household, basket, today)
@@ -122,6 +124,7 @@ def order_place(
                 detail={"household": household.pk, "points": format_points(basket.total)},
             )
             notify_events.order_ready(order)  # texted after commit, once per order
+            idempotency_succeed(slot=slot, result=order)
             return order
     except IntegrityError:
         earlier = (
@@ -186,11 +189,11 @@ def _close_order(order: Order, status: str) -> None:
         raise ApplicationError(ErrorCode.ORDER_NOT_OPEN)
 
 
-def order_pickup(*, actor: Actor, order: Order) -> Redemption:
+def order_pickup(*, actor: Actor, order: Order, slot: Slot | None = None) -> Redemption:
     """The resident collects (or the store dispatches a delivery): the hold is captured."""
     store = order.store
     require_counter(actor, store)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         _close_order(order, OrderStatus.PICKED_UP)
         posting = capture(
             hold_obj=order.hold,
@@ -230,6 +233,7 @@ def order_pickup(*, actor: Actor, order: Order) -> Redemption:
                 address=order.address,
                 phone=order.household.phone,
             )
+        idempotency_succeed(slot=slot, result=redemption)
     return redemption
 
 

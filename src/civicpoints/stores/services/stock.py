@@ -29,12 +29,17 @@ def _stock_out(product_id: int, quantity: int, name: str) -> None:
         stock=F("stock") - quantity
     )
     if taken != 1:
-        left = Product.objects.filter(pk=product_id).values_list("stock", flat=True).first() or 0
-        raise ApplicationError(
-            ErrorCode.OUT_OF_STOCK,
-            _("%(name)s 库存不足（剩 %(left)s）") % {"name": name, "left": left},
-            detail={"product": product_id, "stock": left, "wanted": quantity},
-        )
+        raise out_of_stock(product_id, quantity, name)
+
+
+def out_of_stock(product_id: int, quantity: int, name: str) -> ApplicationError:
+    """The refusal for a product without ``quantity`` units left, with what is left."""
+    left = Product.objects.filter(pk=product_id).values_list("stock", flat=True).first() or 0
+    return ApplicationError(
+        ErrorCode.OUT_OF_STOCK,
+        _("%(name)s 库存不足（剩 %(left)s）") % {"name": name, "left": left},
+        detail={"product": product_id, "stock": left, "wanted": quantity},
+    )
 
 
 def _stock_in(product_id: int, quantity: int) -> None:
