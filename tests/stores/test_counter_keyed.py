@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from civicpoints.awards.services.sanctions import household_disqualify
+from civicpoints.households.standing import household_disqualify
 from django.test import Client
 from django.utils import timezone
 
