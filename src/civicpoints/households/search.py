@@ -37,10 +37,10 @@ _FTS_READY: dict[tuple[str, str], bool] = {}
 # Chinese characters: the unified ideographs and extension A, the compatibility ideographs,
 # extensions B to F.
 HAN = [
-    ("\u3400", "\u4dbf"),
-    ("\u4e00", "\u9fff"),
-    ("\uf900", "\ufaff"),
-    ("\U00020000", "\U0002ebef"),
+    (chr(0x3400), chr(0x4DBF)),
+    (chr(0x4E00), chr(0x9FFF)),
+    (chr(0xF900), chr(0xFAFF)),
+    (chr(0x20000), chr(0x2EBEF)),
 ]
 
 

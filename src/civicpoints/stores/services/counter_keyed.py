@@ -54,6 +54,7 @@ from civicpoints.stores.models import (
 from civicpoints.stores.selectors import STORE_READERS
 from civicpoints.stores.services.catalogue import store_open_on
 from civicpoints.stores.services.counter import (
+    STORED_TEXT,
     Item,
     Terms,
     _basket_of,
@@ -393,7 +394,7 @@ def _write(
     """The one statement (a savepoint stands for its transaction inside a test's); the
     refusals it raises become the service's."""
     lines = receipt.lines
-    names = "、".join(f"{line.name}×{line.quantity}" for line in lines)
+    names = STORED_TEXT["and"].join(f"{line.name}×{line.quantity}" for line in lines)
     params: list[Any] = [
         slot.scope,
         slot.key,
@@ -416,7 +417,7 @@ def _write(
         [line.unit_price for line in lines],
         ctx.household_account,
         ctx.store_account,
-        f"{ctx.store_name} 兑换 {names}"[:200],
+        (STORED_TEXT["redeem"] % {"store": ctx.store_name, "items": names})[:200],
         redemption_request_hash(
             store_id=receipt.store_id,
             household_id=sale.household_id,
