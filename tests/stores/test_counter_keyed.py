@@ -9,11 +9,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from civicpoints.households.standing import household_disqualify
 from django.test import Client
 from django.utils import timezone
 
 from civicpoints.households.services import household_set_pin
+from civicpoints.households.standing import household_disqualify
 from civicpoints.ledger.models import IdempotencyRecord, IdempotencyState, Posting, PostingKind
 from civicpoints.stores.models import Redemption
 from civicpoints.stores.services import counter_keyed, stock_count
