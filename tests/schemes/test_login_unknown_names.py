@@ -178,7 +178,7 @@ def test_parallel_first_tries_at_an_unknown_name_check_no_more_than_the_limit(se
     """Many first tries at once at a name never seen: one makes its row, the others meet it
     (on PostgreSQL some meet it as a unique violation) and are counted or refused as at an
     account."""
-    settings.PASSWORD_HASHERS = ["tests.api.test_login_races.SlowHasher"]
+    settings.PASSWORD_HASHERS = ["tests.schemes.test_login_races.SlowHasher"]
     tries = 12
     outcomes = run_in_threads(
         tries, lambda i: login("nobody", address=f"10.5.0.{i + 1}").status_code
