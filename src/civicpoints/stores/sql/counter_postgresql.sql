@@ -33,7 +33,7 @@ BEGIN
            WHERE a.scheme_id = s.scheme_id AND a.kind = 'store' AND a.owner_ref = 'store:' || s.id),
          h.scheme_id, h.head_name::text, h.status::text, h.phone::text, h.pin_hash::text,
          h.pin_failures::integer, h.pin_locked_until, h.village_id, v.path::text, ha.id,
-         (SELECT max(d.ends_on) FROM awards_disqualification d
+         (SELECT max(d.ends_on) FROM households_disqualification d
            WHERE d.household_id = h.id AND d.lifted_at IS NULL
              AND d.starts_on <= p_day AND d.ends_on >= p_day),
          p.ids, p.names, p.units, p.prices, p.limits,
