@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from civicpoints.households.models import Household
 from tests.browser.conftest import SHOTS, assert_cjk_font, shot
@@ -59,7 +60,8 @@ def test_import_print_letters_log_in_and_change_the_pin(
     page.goto(page.base_url + "/households/")
     page.get_by_role("link", name="打印密码信和积分卡").click()
     page.locator("tr", has_text="新华村").get_by_role("link", name="选择农户并打印").click()
-    assert page.locator('input[name="households"]:checked').count() == 16
+    # the click navigates; expect() waits for the village's page instead of counting the old one
+    expect(page.locator('input[name="households"]:checked')).to_have_count(16)
     page.get_by_role("button", name="下一步").click()
     page.get_by_text("为 16 户生成新密码并打印密码信").wait_for()
     page.get_by_role("button", name="确认并打印").click()
