@@ -24,8 +24,8 @@ with the audit and risk hooks on and off.
 4. ``throughput``: W worker processes post award postings through ``ledger.services.post()``
    for ``--duration`` seconds in rounds of four phases: ``bare`` (``post()`` alone, autocommit),
    ``service`` (``post()`` in ``transaction.atomic(durable=True)``, the shape of every service
-   that moves points), ``audit`` (the same plus ``audit_record()`` in that transaction; the risk
-   job is not in a posting's path at all) and ``audit+scan`` (the same while another process
+   that moves points), ``audit`` (the same with the action's audit row, written by ``post(audit=
+   AuditNote(...))`` in the posting's own SQL call; the risk job is not in a posting's path) and ``audit+scan`` (the same while another process
    runs the risk scan back to back, each scan incremental: far more often than the scheduler's
    hourly scan, the worst case). Ratios audit/service (the goal >= 0.9), audit/bare and
    audit+scan/audit.
@@ -541,7 +541,7 @@ def _worker(
     from django.db import connection, transaction
 
     from civicpoints.audit.models import AuditAction
-    from civicpoints.audit.services import audit_record
+    from civicpoints.audit.services import AuditNote
     from civicpoints.ledger.models import Account, Posting, PostingKind
     from civicpoints.ledger.services import Leg, post
 
@@ -549,7 +549,7 @@ def _worker(
     mine = [accounts[a] for a in info["accounts"][index]]
     issuance = accounts[info["issuance_id"]]
 
-    def award(account: Account, key: str) -> Posting:
+    def award(account: Account, key: str, audit: AuditNote | None = None) -> Posting:
         return post(
             scheme_id=info["scheme_id"],
             kind=PostingKind.AWARD,
@@ -557,6 +557,7 @@ def _worker(
             memo="压测奖励",
             idempotency_key=key,
             actor_id=info["actor_id"],
+            audit=audit,
         )
 
     results.put(("ready", index, None))
@@ -576,17 +577,13 @@ def _worker(
             if phase == "bare":
                 award(account, key)
             else:
-                # The shape of every service that moves points: one durable transaction.
+                # The shape of every service that moves points: one durable transaction; the
+                # audit row goes in the posting's own SQL call (post(audit=...)).
+                note = None
+                if phase != "service":
+                    note = AuditNote(action=AuditAction.CLAIM_APPROVE, detail={"points": 10})
                 with transaction.atomic(durable=True):
-                    posting = award(account, key)
-                    if phase != "service":
-                        audit_record(
-                            actor_id=info["actor_id"],
-                            scheme_id=info["scheme_id"],
-                            action=AuditAction.CLAIM_APPROVE,
-                            obj=posting,
-                            detail={"points": 10},
-                        )
+                    award(account, key, note)
             count += 1
         results.put(("done", index, count))
     connection.close()

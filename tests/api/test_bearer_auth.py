@@ -12,9 +12,10 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from django.contrib.auth.hashers import make_password
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -100,7 +101,7 @@ def test_a_staff_request_is_authenticated_in_one_query(clerk, django_assert_num_
     assert response.json() == {"grants": 3}
     sql = captured.captured_queries[0]["sql"]
     if connection.vendor == "postgresql":
-        assert sql.startswith("EXECUTE civicpoints_bearer_token")
+        assert sql.startswith("SELECT t.id, t.password_mark")  # prepared: see the tests below
     else:
         assert "schemes_apitoken" in sql and "schemes_rolegrant" in sql
 
@@ -360,9 +361,14 @@ def test_a_resident_token_that_ended_is_refused_on_the_very_next_request(househo
 
 
 def _prepared_statements() -> list[str]:
+    """The statements prepared on this session, by their text."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM pg_prepared_statements ORDER BY name")
-        return [name for (name,) in cursor.fetchall()]
+        cursor.execute("SELECT statement FROM pg_prepared_statements ORDER BY name")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+def _token_statements() -> int:
+    return sum(1 for s in _prepared_statements() if f"FROM {ApiToken._meta.db_table} t" in s)
 
 
 def test_the_token_statement_is_prepared_once_per_connection(
@@ -371,10 +377,11 @@ def test_the_token_statement_is_prepared_once_per_connection(
     token = issue()
     assert grants_seen(token) == 3
 
-    assert "civicpoints_bearer_token" in _prepared_statements()
+    assert _token_statements() == 1
     with django_assert_num_queries(1) as captured:
         assert grants_seen(token) == 3
-    assert captured.captured_queries[0]["sql"].startswith("EXECUTE civicpoints_bearer_token (")
+    assert captured.captured_queries[0]["sql"].startswith("SELECT t.id, t.password_mark")
+    assert _token_statements() == 1  # the same statement ran again, not a second one
 
 
 @pytest.mark.django_db(transaction=True)
@@ -384,20 +391,44 @@ def test_a_statement_the_session_forgot_is_prepared_again(postgres_only):
     user = User.objects.create_user(username="clerk", password=PASSWORD)
     raw, _row = api_token_issue(user=user)
     assert api_token_authenticate(token=raw) is not None
-    assert "civicpoints_bearer_token" in _prepared_statements()
+    assert _token_statements() == 1
 
     try:
-        for forget in ("DEALLOCATE civicpoints_bearer_token", "DISCARD ALL"):
+        for forget in ("DEALLOCATE ALL", "DISCARD ALL"):
             with connection.cursor() as cursor:
                 cursor.execute(forget)
-            assert "civicpoints_bearer_token" not in _prepared_statements()
+            assert _token_statements() == 0
 
             found = api_token_authenticate(token=raw)
 
             assert found is not None and found[0].pk == user.pk
-            assert "civicpoints_bearer_token" in _prepared_statements()
+            assert _token_statements() == 1
     finally:
         connection.close()  # DISCARD ALL also reset the session's time zone: a fresh one
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rollback_between_two_requests_costs_nothing(postgres_only):
+    """psycopg deallocates its statements when the connection rolls back; the next request's
+    statement is prepared again, inside a transaction too (a test's, a service's)."""
+    user = User.objects.create_user(username="clerk", password=PASSWORD)
+    raw, _row = api_token_issue(user=user)
+    try:
+        assert api_token_authenticate(token=raw) is not None
+        connection.set_autocommit(False)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")  # a transaction to roll back
+        connection.rollback()  # psycopg deallocates its statements itself
+        connection.set_autocommit(True)
+        assert _token_statements() == 0
+
+        with transaction.atomic():
+            found = api_token_authenticate(token=raw)
+
+        assert found is not None and found[0].pk == user.pk
+        assert _token_statements() == 1
+    finally:
+        connection.close()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -422,31 +453,35 @@ def test_a_statement_whose_columns_a_migration_changed_is_prepared_again(postgre
 
 
 @pytest.mark.django_db(transaction=True)
-def test_where_no_prepared_statement_lasts_the_connection_runs_the_plain_sql(postgres_only):
+def test_where_no_prepared_statement_lasts_the_connection_runs_the_plain_sql(
+    postgres_only, monkeypatch
+):
     """A pooler in transaction mode may send each statement to another server connection: a
-    statement prepared by one is unknown to the next. Simulated: every PREPARE is forgotten
-    at once. Authentication still works, and that connection stops preparing."""
+    statement prepared by one is unknown to the next. Simulated: the server answers every
+    prepared execution "prepared statement does not exist" (26000). Authentication still
+    works, and that connection stops preparing."""
     connection.close()  # a fresh connection: nothing prepared on it yet
     user = User.objects.create_user(username="clerk", password=PASSWORD)
     raw, _row = api_token_issue(user=user)
     sent: list[str] = []
+    execute = psycopg.Cursor.execute
 
-    def forgetful_server(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        sent.append(sql.split(" ", 1)[0])
-        result = execute(sql, params, many, context)
-        if sql.startswith("PREPARE"):
-            connection.connection.execute("DEALLOCATE ALL")
-        return result
+    def forgetful_server(cursor: Any, query: Any, params: Any = None, **options: Any) -> Any:
+        sent.append("prepared" if options.get("prepare") else str(query).split(" ", 1)[0])
+        if options.get("prepare"):
+            raise psycopg.errors.InvalidSqlStatementName("prepared statement does not exist")
+        return execute(cursor, query, params, **options)
 
     try:
-        with connection.execute_wrapper(forgetful_server):
-            first = api_token_authenticate(token=raw)
-            after_first = list(sent)
-            second = api_token_authenticate(token=raw)
+        monkeypatch.setattr(psycopg.Cursor, "execute", forgetful_server)
+        first = api_token_authenticate(token=raw)
+        after_first = list(sent)
+        second = api_token_authenticate(token=raw)
 
         assert first is not None and second is not None
         assert first[0].pk == second[0].pk == user.pk
-        assert after_first == ["PREPARE", "EXECUTE", "PREPARE", "EXECUTE", "SELECT", "UPDATE"]
+        assert after_first == ["prepared", "DEALLOCATE", "prepared", "SELECT", "UPDATE"]
         assert sent[len(after_first) :] == ["SELECT"]
     finally:
+        monkeypatch.undo()
         connection.close()

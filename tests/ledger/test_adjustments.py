@@ -156,10 +156,10 @@ def test_two_admins_approving_at_once_give_one_posting(world, two, monkeypatch):
     both_there = threading.Barrier(2)
     real_post = adjustments._post
 
-    def post_when_both_there(row, actor):  # type: ignore[no-untyped-def]
+    def post_when_both_there(row, actor, audit):  # type: ignore[no-untyped-def]
         with contextlib.suppress(threading.BrokenBarrierError):
             both_there.wait(timeout=2)
-        return real_post(row, actor)
+        return real_post(row, actor, audit)
 
     monkeypatch.setattr(adjustments, "_post", post_when_both_there)
 

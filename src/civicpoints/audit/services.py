@@ -3,6 +3,7 @@ action it describes commit or vanish together. Never updates or deletes a row.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -74,6 +75,34 @@ def audit_record(
             ],
         )
         return int(cursor.fetchone()[0])
+
+
+@dataclass(frozen=True)
+class AuditNote:
+    """The audit row of an action that is one posting, for ``ledger.services.post(audit=...)``:
+    the ledger writes it in the posting's own SQL call (one round trip for both on PostgreSQL),
+    with the posting's scheme, acting user and time, and the posting's id added to ``detail``
+    as ``"posting"``. ``obj`` is what the row records (the posting itself when None); a retry
+    that replays an earlier posting writes no second row."""
+
+    action: AuditAction
+    obj: Any = None
+    detail: dict[str, Any] | None = None
+    region_id: int | None = None
+
+    def columns(self) -> tuple[str, str, str, int | None, dict[str, Any]]:
+        """action code, object type and id ("" and "" for the posting), region, detail."""
+        code = AuditAction(self.action).value  # an unknown code is a programming error
+        if self.obj is None:
+            return code, "", "", self.region_id, dict(self.detail or {})
+        region = self.region_id if self.region_id is not None else region_of(self.obj)
+        return (
+            code,
+            type(self.obj).__name__,
+            str(getattr(self.obj, "pk", "")),
+            region,
+            dict(self.detail or {}),
+        )
 
 
 _INSERT = (

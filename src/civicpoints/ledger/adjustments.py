@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpoints.audit.models import AuditAction
-from civicpoints.audit.services import audit_record
+from civicpoints.audit.services import AuditNote, audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, invalid
 from civicpoints.ledger.idempotency import Slot, idempotency_fail, idempotency_succeed
 from civicpoints.ledger.models import (
@@ -250,7 +250,7 @@ def _file(
 # --- deciding -------------------------------------------------------------------------------
 
 
-def _post(row: ApprovalRequest, actor: Actor) -> Posting:
+def _post(row: ApprovalRequest, actor: Actor, audit: AuditNote) -> Posting:
     key = f"approval:{row.pk}"
     if row.kind == ApprovalKind.REVERSAL:
         assert row.target is not None
@@ -262,6 +262,7 @@ def _post(row: ApprovalRequest, actor: Actor) -> Posting:
             )[:200],
             idempotency_key=key,
             request_hash=key,
+            audit=audit,
         )
     return post(
         scheme_id=row.scheme_id,
@@ -275,11 +276,18 @@ def _post(row: ApprovalRequest, actor: Actor) -> Posting:
         idempotency_key=key,
         request_hash=key,
         ref=("household", row.household_id),
+        audit=audit,
     )
 
 
 def _post_and_mark(row: ApprovalRequest, *, actor: Actor, note: str) -> None:
-    posting = _post(row, actor)
+    # The audit row goes with the posting, in its one SQL call; "posting" joins its detail.
+    audit = AuditNote(
+        action=DECISION_AUDIT[row.kind, "approve" if row.needs_second else "post"],
+        obj=row,
+        detail={"household": row.household_id, "amount": row.amount},
+    )
+    posting = _post(row, actor, audit)
     row.posting = posting
     row.status = ApprovalStatus.APPROVED
     row.decided_by_id = actor.user_id if row.needs_second else None
@@ -287,13 +295,6 @@ def _post_and_mark(row: ApprovalRequest, *, actor: Actor, note: str) -> None:
     row.note = note
     row.last_error = ""
     row.save(update_fields=["posting", "status", "decided_by", "decided_at", "note", "last_error"])
-    audit_record(
-        actor_id=actor.user_id,
-        scheme_id=row.scheme_id,
-        action=DECISION_AUDIT[row.kind, "approve" if row.needs_second else "post"],
-        obj=row,
-        detail={"posting": posting.pk, "household": row.household_id, "amount": row.amount},
-    )
 
 
 def _not_yours(row: ApprovalRequest, actor: Actor) -> None:

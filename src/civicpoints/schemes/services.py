@@ -288,7 +288,6 @@ def _token_statement() -> PreparedStatement:
     user_columns = ", ".join(f"u.{name}" for name in _TOKEN_USER_FIELDS)
     # Only table and column names from the models are formatted in; every value is a parameter.
     return PreparedStatement(
-        name="civicpoints_bearer_token",
         sql=(
             f"SELECT t.id, t.password_mark, (t.last_used_at IS NULL OR t.last_used_at < %s), "  # noqa: S608
             f"{user_columns}, g.scheme_id, g.region_id, r.path, g.role "
@@ -317,9 +316,7 @@ def api_token_authenticate(*, token: str) -> tuple[User, Actor] | None:
     now = timezone.now()
     stale = now - timedelta(seconds=TOKEN_USE_RECORD_SECONDS)
     adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        _TOKEN_STATEMENT.execute(cursor, [adapt(stale), _token_hash(token), adapt(now)])
-        rows = cursor.fetchall()
+    rows = _TOKEN_STATEMENT.fetchall([adapt(stale), _token_hash(token), adapt(now)])
     if not rows:
         return None
     token_id, mark, not_recorded_lately = rows[0][:3]

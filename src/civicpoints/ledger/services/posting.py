@@ -11,20 +11,33 @@ would touch (a counter, the chain head, a daily total) is written here: the jour
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    IntegrityError,
+    connection,
+    connections,
+    transaction,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from civicpoints.audit.services import AuditNote
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS
 from civicpoints.ledger.models import STORED_TEXT, Account, AccountKind, Posting, PostingKind
+from civicpoints.prepared import execute_prepared
+
+# An AuditNote's columns: action code, object type and id ("" for the posting), region, detail.
+AuditColumns = tuple[str, str, str, int | None, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -67,14 +80,17 @@ def legs_check(*, scheme_id: int, legs: Sequence[Leg]) -> None:
     another scheme's account, or a sum other than zero."""
     if len(legs) < 2:
         raise ApplicationError(ErrorCode.UNBALANCED_POSTING, _("一笔记账至少需要两条分录"))
+    total = 0
     for leg in legs:
-        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool) or leg.amount == 0:
+        amount = leg.amount
+        if type(amount) is not int or amount == 0:  # bool is an int subclass: refused too
             raise ApplicationError(ErrorCode.UNBALANCED_POSTING, _("分录金额必须是非零整数"))
-        if abs(leg.amount) > MAX_HUNDREDTHS:
+        if not -MAX_HUNDREDTHS <= amount <= MAX_HUNDREDTHS:
             raise ApplicationError(ErrorCode.INVALID_INPUT, _("积分超出允许范围"))
         if leg.account.scheme_id != scheme_id:
             raise ApplicationError(ErrorCode.UNBALANCED_POSTING, _("分录账户不属于同一方案"))
-    if sum(leg.amount for leg in legs) != 0:
+        total += amount
+    if total != 0:
         raise ApplicationError(ErrorCode.UNBALANCED_POSTING)
 
 
@@ -107,15 +123,47 @@ def _insert_entries_sql(count: int) -> str:
     return head + "member_id) VALUES " + rows
 
 
+def _bigints(values: Sequence[int | None]) -> str:
+    """An array literal of integers for a ``::bigint[]`` parameter: psycopg's list dumper
+    inspects every element in Python, and this is the hottest call in the system."""
+    if None in values:
+        return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+_POST_SQL = (
+    "SELECT ledger_post(%s::bigint, %s::text, %s::text, %s::text, %s::bigint, "
+    "%s::timestamptz, %s::text, %s::bigint, %s::text, %s::text, %s::bigint[], "
+    "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]"
+)
+_POST = _POST_SQL + ")"
+_POST_AUDITED = _POST_SQL + ", %s::text, %s::text, %s::text, %s::bigint, %s::jsonb)"
+
+
+# A server-binding cursor kept per thread (Django's connections are per thread) for as long as
+# the thread's psycopg connection stays the same: creating one per posting was a measurable
+# part of a posting's client time.
+_kept = threading.local()
+
+
+def _cursor(raw: Any) -> psycopg.Cursor[Any]:
+    cursor: psycopg.Cursor[Any] | None = getattr(_kept, "cursor", None)
+    if cursor is None or cursor.connection is not raw or cursor.closed:
+        cursor = _kept.cursor = psycopg.Cursor(raw)
+    return cursor
+
+
 def _post_postgresql(
+    db: Any,
     row: tuple[Any, ...],
     ref: tuple[str, str],
     legs: Sequence[Leg],
     moves: list[tuple[int, int, int]],
+    audit: AuditColumns | None,
 ) -> int | None:
-    """One call of ledger_post() (sql/post_postgresql.sql); None when the key was used."""
+    """One call of ledger_post() (sql/post_audited_postgresql.sql); None when the key was used."""
     scheme_id, kind, key, digest, actor_id, now, memo, reverses_id = row
-    params = [
+    params: list[Any] = [
         scheme_id,
         kind,
         key,
@@ -126,32 +174,29 @@ def _post_postgresql(
         reverses_id,
         ref[0],
         ref[1],
-        [leg.account.pk for leg in legs],
-        [leg.amount for leg in legs],
-        [leg.member_id for leg in legs],
-        [m[0] for m in moves],
-        [m[1] for m in moves],
-        [m[2] for m in moves],
+        _bigints([leg.account.pk for leg in legs]),
+        _bigints([leg.amount for leg in legs]),
+        _bigints([leg.member_id for leg in legs]),
+        _bigints([m[0] for m in moves]),
+        _bigints([m[1] for m in moves]),
+        _bigints([m[2] for m in moves]),
     ]
-    sql = (
-        "SELECT ledger_post(%s::bigint, %s::text, %s::text, %s::text, %s::bigint, "
-        "%s::timestamptz, %s::text, %s::bigint, %s::text, %s::text, %s::bigint[], "
-        "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
-    )
+    sql = _POST
+    if audit is not None:
+        code, object_type, object_id, region_id, detail = audit
+        params += [code, object_type, object_id, region_id, json.dumps(detail, ensure_ascii=False)]
+        sql = _POST_AUDITED
     # Inside a caller's transaction a refusal must not abort it: run in a savepoint. On its
     # own, the single statement is its own transaction (and its own round trip).
-    block = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    connection.ensure_connection()
+    block = transaction.atomic() if db.in_atomic_block else nullcontext()
+    db.ensure_connection()
     try:
-        # A server-side-binding psycopg cursor lets the statement be prepared once per
-        # connection (Django's own cursors bind on the client); errors still come out as
-        # Django's exception classes.
-        with (
-            block,
-            connection.wrap_database_errors,
-            psycopg.Cursor(connection.connection) as cursor,
-        ):
-            cursor.execute(sql, params, prepare=True)
+        # A server-side-binding psycopg cursor (Django's own cursors bind on the client, which
+        # quotes every parameter in Python), the statement prepared once per connection;
+        # errors still come out as Django's classes.
+        with block, db.wrap_database_errors:
+            cursor = _cursor(db.connection)
+            execute_prepared(cursor, sql, params)
             fetched = cursor.fetchone()
             result = fetched[0] if fetched else None
     except DatabaseError as exc:
@@ -168,6 +213,7 @@ def _post_portable(
     ref: tuple[str, str],
     legs: Sequence[Leg],
     moves: list[tuple[int, int, int]],
+    audit: AuditColumns | None,
 ) -> int | None:
     """The same steps as ledger_post(), statement by statement (SQLite)."""
     scheme_id, kind, key, digest, actor_id, now, memo, reverses_id = row
@@ -206,7 +252,29 @@ def _post_portable(
                 leg.member_id,
             ]
         cursor.execute(_insert_entries_sql(len(legs)), params)
+        if audit is not None:
+            code, object_type, object_id, region_id, detail = audit
+            cursor.execute(
+                _INSERT_AUDIT,
+                [
+                    actor_id,
+                    scheme_id,
+                    code,
+                    object_type or "Posting",
+                    object_id if object_type else str(posting_id),
+                    region_id,
+                    json.dumps({**detail, "posting": posting_id}, ensure_ascii=False),
+                    connection.ops.adapt_datetimefield_value(now),
+                ],
+            )
     return posting_id
+
+
+# The audit row ledger_post() writes on PostgreSQL (post(audit=...)), for SQLite.
+_INSERT_AUDIT = (
+    "INSERT INTO audit_auditevent (actor_id, scheme_id, action, object_type, object_id, "
+    "region_id, detail, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
 
 
 def post(
@@ -221,38 +289,45 @@ def post(
     reverses: Posting | None = None,
     ref: tuple[str, Any] = ("", ""),
     release_held: dict[int, int] | None = None,
+    audit: AuditNote | None = None,
 ) -> Posting:
     """Write one balanced posting; return the earlier one for a repeated idempotency key.
 
     ``release_held`` maps household account ids to held amounts this posting consumes
     (a hold's capture), applied in the same guarded update as the balance change.
 
+    ``audit`` is the audit row of the action this posting is: written with the posting (one
+    SQL call on PostgreSQL), never for a replay of an earlier posting.
+
     The writes are plain SQL, three statements for a two-leg posting: this is the hottest
     path in the system and the ORM's per-call cost was most of a posting's CPU
     (docs/performance.md). Only this function writes ``ledger_posting`` and ``ledger_entry``.
     """
     legs_check(scheme_id=scheme_id, legs=legs)
-    if kind not in PostingKind.values:
+    if kind not in _KINDS:
         raise ValueError(f"unknown posting kind {kind}")
     now = timezone.now()
     memo = memo[:200]
     ref_type, ref_id = ref[0], str(ref[1])
     reverses_id = reverses.pk if reverses is not None else None
-    deltas: dict[int, int] = defaultdict(int)
+    deltas: dict[int, int] = {}
     for leg in legs:
-        if leg.account.kind == AccountKind.HOUSEHOLD:
-            deltas[leg.account.pk] += leg.amount
-    held_deltas = {k: -v for k, v in (release_held or {}).items()}
-    moves = [
-        (account_id, deltas.get(account_id, 0), held_deltas.get(account_id, 0))
-        for account_id in sorted(set(deltas) | set(held_deltas))
-    ]
+        account = leg.account
+        if account.kind == _HOUSEHOLD:
+            deltas[account.pk] = deltas.get(account.pk, 0) + leg.amount
+    if release_held:
+        held = {k: -v for k, v in release_held.items()}
+        moves = [(a, deltas.get(a, 0), held.get(a, 0)) for a in sorted(deltas.keys() | held)]
+    else:
+        moves = [(a, deltas[a], 0) for a in sorted(deltas)]
     row = (scheme_id, kind, idempotency_key, request_hash, actor_id, now, memo, reverses_id)
+    columns = audit.columns() if audit is not None else None
+    db = connections[DEFAULT_DB_ALIAS]
     try:
-        if connection.vendor == "postgresql":
-            posting_id = _post_postgresql(row, (ref_type, ref_id), legs, moves)
+        if db.vendor == "postgresql":
+            posting_id = _post_postgresql(db, row, (ref_type, ref_id), legs, moves, columns)
         else:
-            posting_id = _post_portable(row, (ref_type, ref_id), legs, moves)
+            posting_id = _post_portable(row, (ref_type, ref_id), legs, moves, columns)
     except IntegrityError:
         # A concurrent call with the same key won the insert; its posting is the answer.
         if idempotency_key is None:
@@ -263,22 +338,29 @@ def post(
         if earlier is None:
             raise IntegrityError("posting insert conflicted without an earlier posting")
         return earlier
-    posting = Posting(
-        id=posting_id,
-        scheme_id=scheme_id,
-        kind=kind,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        actor_id=actor_id,
-        created_at=now,
-        memo=memo,
-        reverses_id=reverses_id,
-        ref_type=ref_type,
-        ref_id=ref_id,
+    # from_db() with every column in order: the model's fast positional constructor.
+    return Posting.from_db(
+        DEFAULT_DB_ALIAS,
+        _POSTING_COLUMNS,
+        [
+            posting_id,
+            scheme_id,
+            kind,
+            idempotency_key,
+            request_hash,
+            actor_id,
+            now,
+            memo,
+            reverses_id,
+            ref_type,
+            ref_id,
+        ],
     )
-    posting._state.adding = False
-    posting._state.db = connection.alias
-    return posting
+
+
+_KINDS = frozenset(PostingKind.values)
+_HOUSEHOLD = AccountKind.HOUSEHOLD.value
+_POSTING_COLUMNS = [f.attname for f in Posting._meta.concrete_fields]
 
 
 def reverse(
@@ -288,8 +370,10 @@ def reverse(
     memo: str = "",
     idempotency_key: str | None = None,
     request_hash: str = "",
+    audit: AuditNote | None = None,
 ) -> Posting:
-    """Undo a posting with its mirror image; a posting is reversed at most once."""
+    """Undo a posting with its mirror image; a posting is reversed at most once. ``audit`` as
+    for ``post()``."""
     if idempotency_key is not None:
         # A retry gets its first reversal back, not "already reversed" (as post() does).
         earlier = _replay(posting.scheme_id, idempotency_key, request_hash)
@@ -315,6 +399,7 @@ def reverse(
                 request_hash=request_hash,
                 reverses=posting,
                 ref=(posting.ref_type, posting.ref_id),
+                audit=audit,
             )
     except IntegrityError:
         # The unique ``reverses`` column refused a second, concurrent reversal.
