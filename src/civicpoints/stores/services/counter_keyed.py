@@ -42,6 +42,7 @@ from civicpoints.ledger.idempotency import (
 )
 from civicpoints.ledger.models import IdempotencyRecord, IdempotencyState
 from civicpoints.ledger.selectors import household_balance
+from civicpoints.prepared import PreparedStatement
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, parse_id
 from civicpoints.stores.models import (
     DeliveryStatus,
@@ -110,11 +111,18 @@ class Receipt:
 # here), which the write fills in: the household's balance right after the posting, in points.
 ReceiptRender = Callable[[Receipt], tuple[int, dict[str, Any]]]
 
-_CONTEXT = "SELECT * FROM stores_counter_context(%s, %s, %s, %s::bigint[], %s, %s, %s::date, %s)"
-_REDEEM = (
-    "SELECT stores_counter_redeem(%s, %s, %s, %s, %s::jsonb, %s::timestamptz, %s, %s, %s, %s, "
-    "%s, %s, %s, %s, %s, %s, %s::bigint[], %s::integer[], %s::bigint[], %s, %s, %s, %s, "
-    "%s::bigint, %s, %s, %s, %s::jsonb, %s)"
+# Both calls are prepared once per connection and bound on the server (civicpoints/prepared.py):
+# no parameter is quoted in Python, no call is parsed and planned again.
+_CONTEXT = PreparedStatement(
+    "SELECT * FROM stores_counter_context(%s::bigint, %s::bigint, %s::bigint, %s::bigint[], "
+    "%s::text, %s::text, %s::date, %s::boolean)"
+)
+_REDEEM = PreparedStatement(
+    "SELECT stores_counter_redeem(%s::text, %s::text, %s::text, %s::text, %s::jsonb, "
+    "%s::timestamptz, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint, "
+    "%s::bigint, %s::text, %s::text, %s::text, %s::bigint[], %s::integer[], %s::bigint[], "
+    "%s::bigint, %s::bigint, %s::text, %s::text, %s::bigint, %s::text, %s::text, %s::bigint, "
+    "%s::jsonb, %s::boolean)"
 )
 
 
@@ -158,22 +166,19 @@ class _Context:
 def _read(
     actor: Actor, store_id: int, sale: CounterSale, scope: str, key: str, today: dt.date
 ) -> _Context | None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CONTEXT,
-            [
-                store_id,
-                actor.user_id,
-                sale.household_id,
-                sorted({i.product_id for i in sale.items}),
-                scope,
-                key,
-                today,
-                sale.delivery_address is not None,
-            ],
-        )
-        row = cursor.fetchone()
-    return None if row is None else _Context(*row)
+    rows = _CONTEXT.fetchall(
+        [
+            store_id,
+            actor.user_id,
+            sale.household_id,
+            sorted({i.product_id for i in sale.items}),
+            scope,
+            key,
+            today,
+            sale.delivery_address is not None,
+        ]
+    )
+    return _Context(*rows[0]) if rows else None
 
 
 def _check_scope(actor: Actor, ctx: _Context | None, household_id: int) -> _Context:
@@ -443,9 +448,8 @@ def _write(
     # Durable: never inside a caller's transaction (a test case's stands for none).
     block = transaction.atomic(durable=True) if connection.in_atomic_block else nullcontext()
     try:
-        with block, connection.cursor() as cursor:
-            cursor.execute(_REDEEM, params)
-            (after,) = cursor.fetchone()
+        with block:
+            ((after,),) = _REDEEM.fetchall(params)
     except DatabaseError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == "CP003":
             return None  # the key was taken meanwhile: nothing was written
