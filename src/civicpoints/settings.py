@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "civicpoints.notifications",
     "civicpoints.community",
     "civicpoints.risk",
+    "civicpoints.reports",
     "civicpoints.ops",
     "civicpoints.demo",
     "civicpoints.backoffice",

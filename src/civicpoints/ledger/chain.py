@@ -4,6 +4,11 @@ One writer per scheme (a PostgreSQL advisory lock; SQLite serialises writers any
 postings not yet chained in id order, in batches, and appends ``(seq, prev_hash, hash)`` with
 ``hash = sha256(prev_hash + canonical JSON of the posting and its entries)``. It runs outside
 every posting's transaction, so the chain head is never a hot row.
+
+The same pass keeps what other apps derive from postings (the rollups of ``reports``): each
+registers a follower (``follower_register``) that gets every batch as it is chained, inside
+the batch's transaction. A posting is chained once, so each follower sees it exactly once; a
+follower that fails rolls the batch back and the next run takes it again.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import connection, transaction
@@ -21,6 +26,17 @@ from civicpoints.ledger.models import ChainLink, Entry, Posting
 GENESIS = "0" * 64
 BATCH = 2000
 _LOCK_CLASS = 0x6C65  # "le": advisory lock namespace for the follower
+
+# (scheme id, the batch's postings in chain order, their entries by posting id) -> None
+Follower = Callable[[int, list[Posting], dict[int, list[Entry]]], None]
+_followers: list[Follower] = []
+
+
+def follower_register(follower: Follower) -> None:
+    """Have ``follower`` see every batch of postings as the chain takes it (from an app's
+    ``ready()``; the ledger imports no app that posts through it)."""
+    if follower not in _followers:
+        _followers.append(follower)
 
 
 def canonical(posting: Posting, entries: Iterable[Entry]) -> bytes:
@@ -42,6 +58,14 @@ def canonical(posting: Posting, entries: Iterable[Entry]) -> bytes:
 
 def link_hash(prev_hash: str, posting: Posting, entries: Iterable[Entry]) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(posting, entries)).hexdigest()
+
+
+def follower_hold(scheme_id: int) -> None:
+    """Wait for the scheme's follower and keep it off until the caller's transaction ends
+    (a rebuild of what the follower keeps)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, scheme_id])
 
 
 def _try_lock(scheme_id: int) -> bool:
@@ -88,6 +112,8 @@ def chain_follow(*, scheme_id: int, batch: int = BATCH, max_batches: int | None 
                 )
                 prev = digest
             ChainLink.objects.bulk_create(links)
+            for follower in _followers:
+                follower(scheme_id, postings, entries)
             added += len(links)
             batches += 1
     return added

@@ -1,0 +1,98 @@
+"""Rollups: what dashboards and rankings read instead of scanning entries per request.
+
+Kept by the ledger's journal follower (``rollups.rollups_follow``), rebuilt from the ledger by
+``civicpoints rollup --rebuild``. No row every posting shares: one row per household, day,
+category and member, so two households' postings never meet here.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class HouseholdDay(models.Model):
+    """Points a household earned on one day (Beijing time) in one category: awards,
+    deductions and adjustments, with their reversals (negative), in hundredths. ``member_id``
+    is the member a claim named (0: none); ``category`` the claim's rule category ("": a
+    posting not from a claim); ``village`` the household's village when the row was kept."""
+
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False
+    )
+    day = models.DateField(_("日期"))
+    household = models.ForeignKey(
+        "households.Household", models.PROTECT, db_constraint=False, db_index=False
+    )
+    member_id = models.BigIntegerField(_("成员"), default=0)
+    category = models.CharField(_("类别"), max_length=30, blank=True)
+    village = models.ForeignKey(
+        "schemes.Region", models.PROTECT, db_constraint=False, db_index=False
+    )
+    points = models.BigIntegerField(_("积分(0.01)"), default=0)
+    postings = models.IntegerField(_("笔数"), default=0)
+
+    class Meta:
+        verbose_name = _("每日积分汇总")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "day", "household", "category", "member_id"],
+                name="household_day_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["scheme", "day"], name="household_day_period"),
+            models.Index(fields=["household", "day"], name="household_day_household"),
+        ]
+
+
+class PeriodKind(models.TextChoices):
+    MONTH = "month", _("月")
+    QUARTER = "quarter", _("季度")
+    YEAR = "year", _("年")
+    ALL = "all", _("累计")
+
+
+class Standing(models.Model):
+    """Points a household (``member_id`` 0) or one of its members earned in a month, a
+    quarter, a year or all time (``start``: the period's first day; 2000-01-01 for all time):
+    what rankings read, ordered by the index below without summing days. Kept beside
+    ``HouseholdDay`` by the same follower pass; rebuilt from it."""
+
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False
+    )
+    kind = models.CharField(max_length=8, choices=PeriodKind.choices)
+    start = models.DateField()
+    household = models.ForeignKey(
+        "households.Household", models.PROTECT, db_constraint=False, db_index=False
+    )
+    member_id = models.BigIntegerField(default=0)
+    village = models.ForeignKey(
+        "schemes.Region", models.PROTECT, db_constraint=False, db_index=False
+    )
+    village_path = models.CharField(max_length=13 * 6)
+    points = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("期间积分")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "kind", "start", "household", "member_id"],
+                name="standing_unique",
+            )
+        ]
+        indexes = [
+            # A ranking: one period's rows in rank order (points down, then household, then
+            # member: ties always in the same order), read from the top.
+            models.Index(
+                "scheme",
+                "kind",
+                "start",
+                "member_id",
+                models.F("points").desc(),
+                "household",
+                name="standing_rank",
+            ),
+            models.Index(fields=["household", "kind", "start"], name="standing_household"),
+        ]

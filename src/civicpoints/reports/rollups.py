@@ -1,0 +1,294 @@
+"""Keep ``HouseholdDay`` from the ledger: incrementally as the journal follower chains
+postings (``rollups_follow``), or all at once from the ledger (``rollups_rebuild``, the
+``civicpoints rollup --rebuild`` command). Both count the same postings the same way, so a
+rebuild agrees exactly with what the follower kept (``tests/reports/test_rollups.py``).
+
+What counts as earned: postings of kind award, deduction and adjustment, and reversals of
+those (their household legs are negative). The day is the posting's date in Beijing time, so a
+closed period never gains a posting made later. The category is the rule's of the claim the
+posting names (``ref = ("claim", id)``), the member the entry's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, TruncDate
+from django.utils import timezone
+
+from civicpoints.awards.models import Claim
+from civicpoints.households.models import Household
+from civicpoints.ledger.chain import follower_hold
+from civicpoints.ledger.models import Account, AccountKind, Entry, Posting, PostingKind
+from civicpoints.reports.models import HouseholdDay, PeriodKind, Standing
+from civicpoints.schemes.models import Region
+
+EARNED: frozenset[str] = frozenset(
+    {PostingKind.AWARD.value, PostingKind.DEDUCTION.value, PostingKind.ADJUSTMENT.value}
+)
+
+# (day, household, category, member) -> [points, postings]
+Totals = dict[tuple[Any, int, str, int], list[int]]
+# (kind, start, household, member) -> points
+Standings = dict[tuple[str, dt.date, int, int], int]
+
+ALL_TIME = dt.date(2000, 1, 1)
+
+
+def period_start(kind: str, day: dt.date) -> dt.date:
+    """The first day of the month, quarter or year ``day`` is in (all time: 2000-01-01)."""
+    if kind == PeriodKind.MONTH:
+        return day.replace(day=1)
+    if kind == PeriodKind.QUARTER:
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    if kind == PeriodKind.YEAR:
+        return day.replace(month=1, day=1)
+    return ALL_TIME
+
+
+def _standings(totals: Iterable[tuple[tuple[Any, int, str, int], int]]) -> Standings:
+    """Day totals summed into each period's: the household's own (member 0) and each named
+    member's."""
+    out: Standings = defaultdict(int)
+    for (day, household, _category, member), points in totals:
+        for kind in PeriodKind.values:
+            start = period_start(kind, day)
+            out[(kind, start, household, 0)] += points
+            if member:
+                out[(kind, start, household, member)] += points
+    return out
+
+
+def rollups_follow(
+    scheme_id: int, postings: list[Posting], entries: dict[int, list[Entry]]
+) -> None:
+    """The journal follower's pass over one batch (in its transaction): add the batch's
+    earned postings to the rollups."""
+    reversed_kinds = dict(
+        Posting.objects.filter(
+            pk__in=[p.reverses_id for p in postings if p.kind == PostingKind.REVERSAL]
+        ).values_list("pk", "kind")
+    )
+    earned = [
+        p
+        for p in postings
+        if p.kind in EARNED
+        or (
+            p.kind == PostingKind.REVERSAL
+            and p.reverses_id is not None
+            and reversed_kinds.get(p.reverses_id) in EARNED
+        )
+    ]
+    if not earned:
+        return
+    legs = [e for p in earned for e in entries[p.pk]]
+    households = dict(
+        Account.objects.filter(
+            pk__in={e.account_id for e in legs}, kind=AccountKind.HOUSEHOLD
+        ).values_list("pk", "household_id")
+    )
+    villages = dict(
+        Household.objects.filter(pk__in=set(households.values())).values_list("pk", "village_id")
+    )
+    claim_ids = {int(p.ref_id) for p in earned if p.ref_type == "claim" and p.ref_id.isdigit()}
+    categories = dict(Claim.objects.filter(pk__in=claim_ids).values_list("pk", "rule__category"))
+    totals: Totals = defaultdict(lambda: [0, 0])
+    for posting in earned:
+        day = timezone.localdate(posting.created_at, timezone.get_default_timezone())
+        category = ""
+        if posting.ref_type == "claim" and posting.ref_id.isdigit():
+            category = categories.get(int(posting.ref_id), "")
+        step = -1 if posting.kind == PostingKind.REVERSAL else 1
+        for entry in entries[posting.pk]:
+            household = households.get(entry.account_id)
+            if household is None:
+                continue  # the issuance (or adjustment) side
+            row = totals[(day, household, category, entry.member_id or 0)]
+            row[0] += entry.amount
+            row[1] += step
+    _add(scheme_id, totals, villages)
+    _add_standings(
+        scheme_id, _standings((key, value[0]) for key, value in totals.items()), villages
+    )
+
+
+def _add_standings(scheme_id: int, standings: Standings, villages: dict[int, int]) -> None:
+    rows = sorted((k, v) for k, v in standings.items() if v)
+    if not rows:
+        return
+    paths = dict(Region.objects.filter(pk__in=set(villages.values())).values_list("pk", "path"))
+    table = Standing._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    params: list[Any] = []
+    for (kind, start, household, member), points in rows:
+        village = villages[household]
+        params += [scheme_id, kind, start, household, member, village, paths[village], points]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scheme_id, kind, start, household_id, member_id, "  # noqa: S608
+            f"village_id, village_path, points) VALUES {values} "
+            "ON CONFLICT (scheme_id, kind, start, household_id, member_id) DO UPDATE SET "
+            f"points = {table}.points + excluded.points, village_id = excluded.village_id, "
+            "village_path = excluded.village_path",
+            params,
+        )
+
+
+def _add(scheme_id: int, totals: Totals, villages: dict[int, int]) -> None:
+    """Add ``totals`` to the rows (an upsert that adds: rows are per household, so two
+    followers of different schemes never meet on one)."""
+    if not totals:
+        return
+    table = HouseholdDay._meta.db_table
+    rows = sorted(totals.items())
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    params: list[Any] = []
+    for (day, household, category, member), (points, count) in rows:
+        params += [scheme_id, day, household, member, category, villages[household], points, count]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scheme_id, day, household_id, member_id, category, "  # noqa: S608
+            f"village_id, points, postings) VALUES {values} "
+            "ON CONFLICT (scheme_id, day, household_id, category, member_id) DO UPDATE SET "
+            f"points = {table}.points + excluded.points, "
+            f"postings = {table}.postings + excluded.postings, "
+            "village_id = excluded.village_id",
+            params,
+        )
+
+
+def _from_ledger(scheme_id: int) -> Iterable[dict[str, Any]]:
+    """The rollups as the ledger has them: every chained earned posting's household legs,
+    grouped as the follower groups them."""
+    claim_category = Claim.objects.filter(
+        pk=Cast(OuterRef("posting__ref_id"), BigIntegerField())
+    ).values("rule__category")[:1]
+    return (
+        Entry.objects.filter(
+            Q(posting__kind__in=EARNED)
+            | Q(posting__kind=PostingKind.REVERSAL, posting__reverses__kind__in=EARNED),
+            scheme_id=scheme_id,
+            account__kind=AccountKind.HOUSEHOLD,
+            posting__chain_link__isnull=False,
+        )
+        .annotate(
+            day=TruncDate("posting__created_at", tzinfo=timezone.get_default_timezone()),
+            household=F("account__household_id"),
+            village=F("account__household__village_id"),
+            named=Coalesce("member_id", Value(0)),
+            category=Case(
+                When(
+                    posting__ref_type="claim",
+                    posting__ref_id__regex=r"^[0-9]+$",
+                    then=Coalesce(Subquery(claim_category), Value("")),
+                ),
+                default=Value(""),
+            ),
+            step=Case(
+                When(posting__kind=PostingKind.REVERSAL, then=Value(-1)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+        )
+        .values("day", "household", "village", "category", "named")
+        .annotate(points=Sum("amount"), postings=Sum("step"))
+        .order_by()
+    )
+
+
+def rollups_rebuild(*, scheme_id: int) -> int:
+    """Recompute a scheme's rollups from the ledger (what is chained so far), in one
+    transaction that also holds off the follower; returns the rows written."""
+    with transaction.atomic():
+        follower_hold(scheme_id)
+        HouseholdDay.objects.filter(scheme_id=scheme_id).delete()
+        Standing.objects.filter(scheme_id=scheme_id).delete()
+        rows = [
+            HouseholdDay(
+                scheme_id=scheme_id,
+                day=r["day"],
+                household_id=r["household"],
+                village_id=r["village"],
+                category=r["category"],
+                member_id=r["named"],
+                points=r["points"],
+                postings=r["postings"],
+            )
+            for r in _from_ledger(scheme_id)
+        ]
+        HouseholdDay.objects.bulk_create(rows, batch_size=2000)
+        villages = {r.household_id: r.village_id for r in rows}
+        paths = dict(
+            Region.objects.filter(pk__in=set(villages.values())).values_list("pk", "path")
+        )
+        standings = _standings(
+            ((r.day, r.household_id, r.category, r.member_id), r.points) for r in rows
+        )
+        Standing.objects.bulk_create(
+            [
+                Standing(
+                    scheme_id=scheme_id,
+                    kind=kind,
+                    start=start,
+                    household_id=household,
+                    member_id=member,
+                    village_id=villages[household],
+                    village_path=paths[villages[household]],
+                    points=points,
+                )
+                for (kind, start, household, member), points in sorted(standings.items())
+                if points
+            ],
+            batch_size=2000,
+        )
+    return len(rows)
+
+
+def rollups_differences(*, scheme_id: int) -> list[tuple[Any, ...]]:
+    """Rows where the kept rollups and the ledger disagree (empty when they agree): a
+    rollup row with nothing behind it counts as a difference too, unless it is all zero."""
+    kept = {
+        (r.day, r.household_id, r.category, r.member_id): (r.points, r.postings, r.village_id)
+        for r in HouseholdDay.objects.filter(scheme_id=scheme_id)
+    }
+    ledger = {
+        (r["day"], r["household"], r["category"], r["named"]): (
+            r["points"],
+            r["postings"],
+            r["village"],
+        )
+        for r in _from_ledger(scheme_id)
+    }
+    found: list[tuple[Any, ...]] = sorted(
+        (key, kept.get(key), ledger.get(key))
+        for key in kept.keys() | ledger.keys()
+        if kept.get(key, (0, 0, None))[:2] != ledger.get(key, (0, 0, None))[:2]
+    )
+    # the periods' totals against the ledger's days
+    expected = _standings((key, value[0]) for key, value in ledger.items())
+    standings = {
+        (r.kind, r.start, r.household_id, r.member_id): r.points
+        for r in Standing.objects.filter(scheme_id=scheme_id)
+    }
+    found += sorted(
+        (key, standings.get(key), expected.get(key))
+        for key in standings.keys() | expected.keys()
+        if standings.get(key, 0) != expected.get(key, 0)
+    )
+    return found
