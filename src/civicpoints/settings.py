@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "civicpoints.community",
     "civicpoints.risk",
     "civicpoints.reports",
+    "civicpoints.honours",
     "civicpoints.ops",
     "civicpoints.demo",
     "civicpoints.backoffice",

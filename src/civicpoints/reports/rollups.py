@@ -234,9 +234,7 @@ def rollups_rebuild(*, scheme_id: int) -> int:
         ]
         HouseholdDay.objects.bulk_create(rows, batch_size=2000)
         villages = {r.household_id: r.village_id for r in rows}
-        paths = dict(
-            Region.objects.filter(pk__in=set(villages.values())).values_list("pk", "path")
-        )
+        paths = dict(Region.objects.filter(pk__in=set(villages.values())).values_list("pk", "path"))
         standings = _standings(
             ((r.day, r.household_id, r.category, r.member_id), r.points) for r in rows
         )

@@ -1,0 +1,265 @@
+"""Rankings of households and members by points earned (awards, deductions and adjustments,
+with their reversals; never the balance) in a month, a quarter, a year or all time, within a
+village, township or county.
+
+Read from the follower's period totals (``reports.Standing``) in rank order by their index,
+never by summing entries. Ties: equal points share a rank (1, 2, 2, 4) and are listed by
+household id, then member id, the same every time. A period that has ended is closed once
+(``period_close``: the scheduler's ``periods_close`` job, or the first ranking asked for it):
+its totals are copied as they stood (``ClosedStanding``), and its rankings never change again,
+whatever is posted or reversed later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from civicpoints.errors import invalid
+from civicpoints.honours.models import ClosedStanding, PeriodClose
+from civicpoints.ledger.chain import chain_follow, follower_hold
+from civicpoints.ledger.models import Posting
+from civicpoints.reports.models import PeriodKind, Standing
+from civicpoints.reports.rollups import ALL_TIME, period_start
+from civicpoints.schemes.models import Region
+
+BY_HOUSEHOLD = "household"
+BY_MEMBER = "member"
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str
+    start: dt.date
+
+    @property
+    def end(self) -> dt.date | None:
+        """The day after the period (None: all time never ends)."""
+        if self.kind == PeriodKind.MONTH:
+            return _months_later(self.start, 1)
+        if self.kind == PeriodKind.QUARTER:
+            return _months_later(self.start, 3)
+        if self.kind == PeriodKind.YEAR:
+            return self.start.replace(year=self.start.year + 1)
+        return None
+
+    @property
+    def label(self) -> str:
+        if self.kind == PeriodKind.MONTH:
+            return _("%(year)s年%(month)s月") % {"year": self.start.year, "month": self.start.month}
+        if self.kind == PeriodKind.QUARTER:
+            quarter = (self.start.month - 1) // 3 + 1
+            return _("%(year)s年第%(quarter)s季度") % {"year": self.start.year, "quarter": quarter}
+        if self.kind == PeriodKind.YEAR:
+            return _("%(year)s年") % {"year": self.start.year}
+        return _("累计")
+
+    def ended(self, today: dt.date) -> bool:
+        end = self.end
+        return end is not None and end <= today
+
+
+def _months_later(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def period_for(kind: str, day: dt.date) -> Period:
+    """The period of ``kind`` that ``day`` falls in."""
+    if kind not in PeriodKind.values:
+        raise invalid(_("排名期间只能是月、季度、年或累计"), field="period")
+    return Period(kind, period_start(kind, day))
+
+
+def period_parse(kind: str, value: str, today: dt.date) -> Period:
+    """``kind`` with ``value``: "2026-11" (month), "2026-Q4" (quarter), "2026" (year), ""
+    (the current one; all time needs none)."""
+    if kind not in PeriodKind.values:
+        raise invalid(_("排名期间只能是月、季度、年或累计"), field="period")
+    value = (value or "").strip()
+    if not value or kind == PeriodKind.ALL:
+        return period_for(kind, today)
+    try:
+        if kind == PeriodKind.MONTH:
+            year, month = value.split("-")
+            day = dt.date(int(year), int(month), 1)
+        elif kind == PeriodKind.QUARTER:
+            year, quarter = value.upper().split("-Q")
+            if not 1 <= int(quarter) <= 4:
+                raise ValueError
+            day = dt.date(int(year), int(quarter) * 3 - 2, 1)
+        else:
+            day = dt.date(int(value), 1, 1)
+    except ValueError:
+        raise invalid(
+            _("期间写法不对：月如 2026-11，季度如 2026-Q4，年如 2026"), field="value"
+        ) from None
+    if day > today:
+        raise invalid(_("这个期间还没有开始"), field="value")
+    return period_for(kind, day)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    rank: int
+    household_id: int
+    member_id: int
+    points: int  # hundredths
+
+
+@dataclass(frozen=True)
+class Ranking:
+    period: Period
+    region: Region
+    by: str
+    closed: bool  # frozen: the period has ended and its totals were copied at closing
+    total: int  # how many are ranked
+    rows: list[Ranked]
+
+
+def _standings(
+    scheme_id: int, region: Region, period: Period, by: str, today: dt.date
+) -> tuple[QuerySet[Any], bool]:
+    closed = period_close(scheme_id=scheme_id, period=period, today=today)
+    if closed is not None:
+        rows: QuerySet[Any] = ClosedStanding.objects.filter(period=closed)
+    else:
+        rows = Standing.objects.filter(scheme_id=scheme_id, kind=period.kind, start=period.start)
+    rows = rows.filter(village_path__startswith=region.path)
+    rows = rows.filter(member_id=0) if by == BY_HOUSEHOLD else rows.exclude(member_id=0)
+    return rows, closed is not None
+
+
+def ranking(
+    *,
+    scheme_id: int,
+    region: Region,
+    period: Period,
+    by: str = BY_HOUSEHOLD,
+    limit: int = 100,
+    offset: int = 0,
+    today: dt.date | None = None,
+) -> Ranking:
+    """The households (or members) of ``region`` in rank order, ``limit`` from ``offset``."""
+    if by not in (BY_HOUSEHOLD, BY_MEMBER):
+        raise invalid(_("只能按户或按成员排名"), field="by")
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise invalid(_("每页 1 到 %(max)s 条") % {"max": MAX_LIMIT}, field="limit")
+    today = today or timezone.localdate()
+    rows, closed = _standings(scheme_id, region, period, by, today)
+    page = list(
+        rows.order_by("-points", "household_id", "member_id").values_list(
+            "household_id", "member_id", "points"
+        )[offset : offset + limit]
+    )
+    ranked: list[Ranked] = []
+    for i, (household, member, points) in enumerate(page):
+        if ranked and ranked[-1].points == points:
+            rank = ranked[-1].rank
+        elif i == 0 and offset:
+            rank = rows.filter(points__gt=points).count() + 1
+        else:
+            rank = offset + i + 1
+        ranked.append(Ranked(rank, household, member, points))
+    return Ranking(period, region, by, closed, rows.count(), ranked)
+
+
+def rank_of(
+    *,
+    scheme_id: int,
+    region: Region,
+    period: Period,
+    household_id: int,
+    today: dt.date | None = None,
+) -> tuple[int, int, int] | None:
+    """A household's (rank, points, how many ranked) in ``region``; None: not ranked (it
+    earned nothing in the period)."""
+    today = today or timezone.localdate()
+    rows, _closed = _standings(scheme_id, region, period, BY_HOUSEHOLD, today)
+    mine = rows.filter(household_id=household_id).values_list("points", flat=True).first()
+    if mine is None:
+        return None
+    return rows.filter(points__gt=mine).count() + 1, mine, rows.count()
+
+
+def period_close(*, scheme_id: int, period: Period, today: dt.date) -> PeriodClose | None:
+    """Close an ended period once: copy its totals as they stand. None while it runs."""
+    if not period.ended(today):
+        return None
+    found = PeriodClose.objects.filter(
+        scheme_id=scheme_id, kind=period.kind, start=period.start
+    ).first()
+    if found is not None:
+        return found
+    end = period.end
+    assert end is not None
+    tz = timezone.get_default_timezone()
+    until = dt.datetime.combine(end, dt.time.min, tzinfo=tz)
+    if Posting.objects.filter(
+        scheme_id=scheme_id, chain_link__isnull=True, created_at__lt=until
+    ).exists():
+        chain_follow(scheme_id=scheme_id)  # every posting of the period in the totals first
+    try:
+        with transaction.atomic():
+            follower_hold(scheme_id)
+            closing = PeriodClose.objects.create(
+                scheme_id=scheme_id, kind=period.kind, start=period.start
+            )
+            _copy(closing)
+    except IntegrityError:
+        # closed meanwhile by another request or the scheduler: theirs stands
+        return PeriodClose.objects.get(scheme_id=scheme_id, kind=period.kind, start=period.start)
+    return closing
+
+
+def _copy(closing: PeriodClose) -> None:
+    closed, standing = ClosedStanding._meta.db_table, Standing._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {closed} (period_id, household_id, member_id, village_path, points) "  # noqa: S608
+            f"SELECT %s, household_id, member_id, village_path, points FROM {standing} "
+            "WHERE scheme_id = %s AND kind = %s AND start = %s",
+            [closing.pk, closing.scheme_id, closing.kind, closing.start],
+        )
+
+
+def periods_close(today: dt.date | None = None) -> int:
+    """The scheduler's job: close the month, quarter and year that ended before ``today``
+    for every scheme; returns how many were closed now."""
+    from civicpoints.schemes.models import Scheme
+
+    today = today or timezone.localdate()
+    made = 0
+    for scheme_id in Scheme.objects.values_list("pk", flat=True):
+        for kind in (PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.YEAR):
+            last = period_for(kind, period_start(kind, today) - dt.timedelta(days=1))
+            if PeriodClose.objects.filter(
+                scheme_id=scheme_id, kind=kind, start=last.start
+            ).exists():
+                continue
+            if period_close(scheme_id=scheme_id, period=last, today=today) is not None:
+                made += 1
+    return made
+
+
+__all__ = [
+    "ALL_TIME",
+    "BY_HOUSEHOLD",
+    "BY_MEMBER",
+    "Period",
+    "Ranked",
+    "Ranking",
+    "period_close",
+    "period_for",
+    "period_parse",
+    "periods_close",
+    "rank_of",
+    "ranking",
+]
