@@ -25,9 +25,11 @@ def test_a_county_admin_reads_a_closed_month_with_names_and_shared_ranks(county)
         (2, "李桂兰", 30.0),
         (4, "赵淑珍", -5.0),
     ]
-    members = api_client(admin).get(
-        URL, {"region": w.county.pk, "value": "2026-11", "by": "member"}
-    ).json()
+    members = (
+        api_client(admin)
+        .get(URL, {"region": w.county.pk, "value": "2026-11", "by": "member"})
+        .json()
+    )
     assert [(r["member_name"], r["household_name"]) for r in members["rows"]] == [
         ("王小红", "王秀英")
     ]
