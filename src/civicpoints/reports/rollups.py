@@ -110,7 +110,7 @@ def rollups_follow(
     categories = dict(Claim.objects.filter(pk__in=claim_ids).values_list("pk", "rule__category"))
     totals: Totals = defaultdict(lambda: [0, 0])
     for posting in earned:
-        day = timezone.localdate(posting.created_at, timezone.get_default_timezone())
+        day = posting.created_at.astimezone(timezone.get_default_timezone()).date()
         category = ""
         if posting.ref_type == "claim" and posting.ref_id.isdigit():
             category = categories.get(int(posting.ref_id), "")

@@ -26,6 +26,7 @@ SCRIPTS = {
     "risk": "risk_scan.py",
     "search": "household_search.py",
     "api-auth": "api_auth.py",
+    "rankings": "rankings.py",
 }
 
 
