@@ -21,6 +21,7 @@ urlpatterns = [
     path("logout/", login_views.logout_view, name="logout"),
     path("pin/", login_views.pin_change, name="pin_change"),
     path("history/", views.history, name="history"),
+    path("rank/", views.rank, name="rank"),
     path("notices/", views.notices, name="notices"),
     path("notices/<int:claim_id>/object/", views.object_view, name="object"),
     path("report/", views.report, name="report"),

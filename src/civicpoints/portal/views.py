@@ -26,9 +26,11 @@ from civicpoints.awards.selectors import notice_claims, owed_total
 from civicpoints.awards.services import claim_object
 from civicpoints.awards.services.claims import claim_self_report
 from civicpoints.errors import ApplicationError, NotFound
+from civicpoints.honours.rankings import period_for, rank_of
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance, household_history
+from civicpoints.reports.models import PeriodKind
 from civicpoints.rules.selectors import rules_in_force
 from civicpoints.stores.models import OrderStatus
 from civicpoints.stores.selectors import orders_of_household
@@ -95,6 +97,30 @@ def home(request: HttpRequest, household: Household) -> HttpResponse:
             "my_claims": household_claims(household_id=household.pk, today=timezone.localdate()),
         },
     )
+
+
+@resident_required
+def rank(request: HttpRequest, household: Household) -> HttpResponse:
+    """我的排名: where the household stands this month and this year, in its village and its
+    township, by points earned (honours/rankings.py)."""
+    today = timezone.localdate()
+    village = household.village
+    township = village.parent or village
+    standings = []
+    for kind in (PeriodKind.MONTH, PeriodKind.YEAR):
+        period = period_for(kind, today)
+        places = []
+        for region in (village, township):
+            found = rank_of(
+                scheme_id=household.scheme_id,
+                region=region,
+                period=period,
+                household_id=household.pk,
+                today=today,
+            )
+            places.append({"region": region.name, "found": found})
+        standings.append({"label": period.label, "places": places})
+    return render(request, "portal/rank.html", {"h": household, "standings": standings})
 
 
 @resident_required
