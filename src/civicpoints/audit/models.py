@@ -117,6 +117,9 @@ class AuditAction(models.TextChoices):
     RISK_RESOLVE = "risk.resolve", _("风险提示处理完毕")
     RISK_DISMISS = "risk.dismiss", _("排除风险提示")
     RISK_SETTINGS = "risk.settings", _("修改风险规则设置")
+    # honours
+    STAR_LEVELS = "honours.star_levels", _("设置星级文明户标准")
+    STARS_CHANGE = "honours.stars", _("星级文明户星级变化")
 
 
 class AuditEvent(models.Model):

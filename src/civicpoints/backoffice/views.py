@@ -26,6 +26,7 @@ from civicpoints.backoffice.paging import paged
 from civicpoints.backoffice.sessions import staff_session_started
 from civicpoints.community.selectors import COMMUNITY_WRITERS
 from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.honours.stars import stars_of
 from civicpoints.households.cards import card_qr_svg
 from civicpoints.households.importing.pending import pending_uploads
 from civicpoints.households.selectors import (
@@ -249,6 +250,7 @@ def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
             "available": format_points(balance.available),
             "entries": entries,
             "members": household.members.order_by("pk"),
+            "stars": stars_of(household_id=household.pk),
             # The adjustment's own check, for this household (not "approves somewhere").
             "can_adjust": actor.covers(
                 roles=APPROVERS,

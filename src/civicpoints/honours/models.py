@@ -3,6 +3,7 @@ households, titles, votes, certificates and ceremonies (issue 11)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -53,3 +54,67 @@ class ClosedStanding(models.Model):
                 name="closed_standing_rank",
             )
         ]
+
+
+class StarLevel(models.Model):
+    """One step of a scheme's 星级文明户: the points a household must earn in a year for
+    ``stars`` stars, and the categories it must have earned in (each at least once, net
+    positive). A household with 一票否决 at any time in the year gets no star."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, verbose_name=_("方案"))
+    stars = models.PositiveSmallIntegerField(_("星级"))
+    points = models.BigIntegerField(_("全年获得积分不少于(0.01)"))
+    categories = models.JSONField(_("必须有积分的类别"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("星级标准")
+        ordering = ["scheme", "stars"]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "stars"], name="star_level_unique"),
+            models.CheckConstraint(
+                condition=models.Q(stars__gte=1, stars__lte=5), name="star_level_one_to_five"
+            ),
+        ]
+
+
+class StarRating(models.Model):
+    """A household's stars for a year, as last computed (0: none). Each change is an audit
+    row (``honours.stars``)."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
+    household = models.ForeignKey(
+        "households.Household", models.PROTECT, related_name="star_ratings", db_constraint=False
+    )
+    year = models.PositiveSmallIntegerField(_("年度"))
+    stars = models.PositiveSmallIntegerField(_("星级"))
+    points = models.BigIntegerField(_("全年获得积分(0.01)"))
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("星级文明户")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "household", "year"], name="star_rating_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(stars__lte=5), name="star_rating_at_most_five"
+            ),
+        ]
+        indexes = [models.Index(fields=["scheme", "year", "stars"], name="star_rating_year")]
+
+
+class StarRun(models.Model):
+    """A rating of a scheme's year (``stars.stars_compute``): when, by whom, how many of each."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
+    year = models.PositiveSmallIntegerField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, db_constraint=False
+    )
+    by_stars = models.JSONField(default=dict)
+    changed = models.IntegerField(default=0)
+    ran_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("评星记录")
+        indexes = [models.Index(fields=["scheme", "year"], name="star_run_year")]

@@ -27,6 +27,7 @@ from civicpoints.awards.services import claim_object
 from civicpoints.awards.services.claims import claim_self_report
 from civicpoints.errors import ApplicationError, NotFound
 from civicpoints.honours.rankings import period_for, rank_of
+from civicpoints.honours.stars import stars_of
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance, household_history
@@ -95,6 +96,7 @@ def home(request: HttpRequest, household: Household) -> HttpResponse:
             # Points on their way (公示中, with end dates) and the household's own claims.
             "coming": household_on_notice(household_id=household.pk),
             "my_claims": household_claims(household_id=household.pk, today=timezone.localdate()),
+            "stars": stars_of(household_id=household.pk),
         },
     )
 
