@@ -64,3 +64,12 @@ def _fresh_settlement_memo() -> None:
     from civicpoints.merchants import settlement
 
     settlement.settled_through.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty cache: ids repeat between tests on SQLite, and a count
+    kept under one test's ids must not answer another's (honours/rankings.py)."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -146,3 +146,20 @@ def test_periods_are_read_as_written():
     assert period_parse("month", "", TODAY).start == dt.date(2026, 12, 1)
     assert period_parse("year", "2025", TODAY).end == dt.date(2026, 1, 1)
     assert period_for("all", TODAY).end is None
+
+
+def test_a_county_ranking_reads_its_index_in_rank_order_without_statistics(
+    county, postgres_only
+):
+    """This machine's PostgreSQL never analyses a table on its own: the plan may not depend on
+    statistics. The county's top and a village's top read their rank-order indexes."""
+    from civicpoints.honours.rankings import BY_HOUSEHOLD, _standings
+    from civicpoints.reports.models import Standing
+
+    w = county
+    year = period_for("year", TODAY)
+    assert Standing.objects.filter(scheme=w.scheme).exists()
+    for region, index in ((w.county, "standing_rank"), (w.village_a1, "standing_village_rank")):
+        rows, closed = _standings(w.scheme.pk, region, year, BY_HOUSEHOLD, TODAY)
+        plan = rows.order_by("-points", "household_id", "member_id")[:100].explain()
+        assert not closed and index in plan and "Sort" not in plan, plan

@@ -35,6 +35,9 @@ class ClosedStanding(models.Model):
         "households.Household", models.PROTECT, db_constraint=False, db_index=False
     )
     member_id = models.BigIntegerField(default=0)
+    village = models.ForeignKey(
+        "schemes.Region", models.PROTECT, db_constraint=False, db_index=False, null=True
+    )
     village_path = models.CharField(max_length=13 * 6)
     points = models.BigIntegerField()
 
@@ -52,7 +55,15 @@ class ClosedStanding(models.Model):
                 models.F("points").desc(),
                 "household",
                 name="closed_standing_rank",
-            )
+            ),
+            models.Index(
+                "period",
+                "village",
+                "member_id",
+                models.F("points").desc(),
+                "household",
+                name="closed_standing_village_rank",
+            ),
         ]
 
 

@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -23,11 +24,11 @@ from django.utils.translation import gettext as _
 
 from civicpoints.errors import invalid
 from civicpoints.honours.models import ClosedStanding, PeriodClose
-from civicpoints.ledger.chain import chain_follow, follower_hold
+from civicpoints.ledger.chain import chain_follow, chain_head, follower_hold
 from civicpoints.ledger.models import Posting
 from civicpoints.reports.models import PeriodKind, Standing
 from civicpoints.reports.rollups import ALL_TIME, period_start
-from civicpoints.schemes.models import Region
+from civicpoints.schemes.models import Region, RegionLevel, Scheme
 
 BY_HOUSEHOLD = "household"
 BY_MEMBER = "member"
@@ -132,7 +133,14 @@ def _standings(
         rows: QuerySet[Any] = ClosedStanding.objects.filter(period=closed)
     else:
         rows = Standing.objects.filter(scheme_id=scheme_id, kind=period.kind, start=period.start)
-    rows = rows.filter(village_path__startswith=region.path)
+    # The narrowest filter the region allows, each served by an index in rank order: a
+    # village by its id, the scheme's whole area by nothing at all, a township by its path.
+    if region.level == RegionLevel.VILLAGE:
+        rows = rows.filter(village_id=region.pk)
+    elif not Scheme.objects.filter(
+        pk=scheme_id, operator_region__path__startswith=region.path
+    ).exists():
+        rows = rows.filter(village_path__startswith=region.path)
     rows = rows.filter(member_id=0) if by == BY_HOUSEHOLD else rows.exclude(member_id=0)
     return rows, closed is not None
 
@@ -168,7 +176,22 @@ def ranking(
         else:
             rank = offset + i + 1
         ranked.append(Ranked(rank, household, member, points))
-    return Ranking(period, region, by, closed, rows.count(), ranked)
+    return Ranking(
+        period, region, by, closed, _counted(scheme_id, region, period, by, rows), ranked
+    )
+
+
+def _counted(scheme_id: int, region: Region, period: Period, by: str, rows: QuerySet[Any]) -> int:
+    """How many are ranked. Counting a county's 50,000 rows costs more than reading its top
+    100, and the number can only change when the follower has chained something new: kept in
+    the cache under the scheme's chain head (a closed period's never changes at all)."""
+    head = chain_head(scheme_id=scheme_id)["seq"]
+    key = f"ranking-count:{scheme_id}:{period.kind}:{period.start}:{region.pk}:{by}:{head}"
+    total = cache.get(key)
+    if total is None:
+        total = rows.count()
+        cache.set(key, total, timeout=3600)
+    return int(total)
 
 
 def rank_of(
@@ -223,8 +246,9 @@ def _copy(closing: PeriodClose) -> None:
     closed, standing = ClosedStanding._meta.db_table, Standing._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {closed} (period_id, household_id, member_id, village_path, points) "  # noqa: S608
-            f"SELECT %s, household_id, member_id, village_path, points FROM {standing} "
+            f"INSERT INTO {closed} (period_id, household_id, member_id, village_id, "  # noqa: S608
+            "village_path, points) "
+            f"SELECT %s, household_id, member_id, village_id, village_path, points FROM {standing} "
             "WHERE scheme_id = %s AND kind = %s AND start = %s",
             [closing.pk, closing.scheme_id, closing.kind, closing.start],
         )

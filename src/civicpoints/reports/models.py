@@ -77,14 +77,18 @@ class Standing(models.Model):
     class Meta:
         verbose_name = _("期间积分")
         constraints = [
+            # household first: one household's periods (``rank_of``), and never a candidate
+            # for a ranking's plan (which must read an index below in rank order)
             models.UniqueConstraint(
-                fields=["scheme", "kind", "start", "household", "member_id"],
+                fields=["household", "scheme", "kind", "start", "member_id"],
                 name="standing_unique",
             )
         ]
         indexes = [
-            # A ranking: one period's rows in rank order (points down, then household, then
-            # member: ties always in the same order), read from the top.
+            # A ranking: one period's rows in rank order (points down, then household; member
+            # 0 is the household as a whole), read from the top: a county's by the first, a
+            # village's by the second. Both lead with every column a ranking fixes, so no plan
+            # needs statistics to find them.
             models.Index(
                 "scheme",
                 "kind",
@@ -94,5 +98,14 @@ class Standing(models.Model):
                 "household",
                 name="standing_rank",
             ),
-            models.Index(fields=["household", "kind", "start"], name="standing_household"),
+            models.Index(
+                "scheme",
+                "kind",
+                "start",
+                "village",
+                "member_id",
+                models.F("points").desc(),
+                "household",
+                name="standing_village_rank",
+            ),
         ]
