@@ -148,9 +148,7 @@ def test_periods_are_read_as_written():
     assert period_for("all", TODAY).end is None
 
 
-def test_a_county_ranking_reads_its_index_in_rank_order_without_statistics(
-    county, postgres_only
-):
+def test_a_county_ranking_reads_its_index_in_rank_order_without_statistics(county, postgres_only):
     """This machine's PostgreSQL never analyses a table on its own: the plan may not depend on
     statistics. The county's top and a village's top read their rank-order indexes."""
     from civicpoints.honours.rankings import BY_HOUSEHOLD, _standings
