@@ -237,6 +237,7 @@ def _register() -> None:
     api.add_router("/v1/households", merchants.payment_codes_router)
     api.add_router("/v1/settlements", settlements.router)
     api.add_router("/v1/rankings", rankings.router)
+    api.add_router("/v1/honours", rankings.stars_router)
     api.add_router("/v1/bench", bench.router)  # 404 unless CIVICPOINTS_BENCH=1
 
 

@@ -1,5 +1,5 @@
-"""Rankings by points earned in a period, for a region the caller can see
-(honours/rankings.py; docs/honours.md)."""
+"""Honours: rankings by points earned in a period, for a region the caller can see; star
+households' thresholds, rating and list (honours/; docs/honours.md)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,22 @@ from django.utils import timezone
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from civicpoints.api.schemas import ErrorOut, Trimmed, points_out
+from civicpoints.api.schemas import ErrorOut, Points, Trimmed, points_out
 from civicpoints.errors import PermissionDenied
+from civicpoints.honours.models import StarRating
 from civicpoints.honours.rankings import MAX_LIMIT, period_parse, ranking
+from civicpoints.honours.stars import (
+    STAR_SETTERS,
+    Level,
+    star_levels,
+    star_levels_set,
+    stars_compute,
+)
 from civicpoints.households.models import Household, Member
+from civicpoints.ledger.amounts import parse_points
+from civicpoints.schemes.models import Role, Scheme
 from civicpoints.schemes.scope import HOUSEHOLD_READERS
-from civicpoints.schemes.selectors import region_for, scheme_for_region
+from civicpoints.schemes.selectors import region_for, scheme_for_region, schemes_governed
 
 router = Router(tags=["honours"])
 ERRORS = {403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
@@ -101,3 +111,134 @@ def rankings(request: HttpRequest, params: Query[RankingIn]) -> dict:
             for r in result.rows
         ],
     }
+
+
+# --- star households (honours/stars.py) ------------------------------------------------------
+
+stars_router = Router(tags=["honours"])
+STAR_READERS = (Role.COUNTY_ADMIN, Role.AUDITOR)
+
+
+class LevelIn(Schema):
+    stars: int = Field(ge=1, le=5)
+    points: Points = Field(description="全年获得积分不少于")
+    categories: list[Trimmed] = Field(default_factory=list, max_length=20)
+
+
+class LevelsIn(Schema):
+    levels: list[LevelIn] = Field(min_length=1, max_length=5)
+
+
+class LevelOut(Schema):
+    stars: int
+    points: float
+    categories: list[str]
+
+
+class LevelsOut(Schema):
+    scheme: int
+    levels: list[LevelOut]
+
+
+class StarsRunOut(Schema):
+    year: int
+    by_stars: dict[str, int] = Field(description="星级 -> 户数")
+    changed: int
+
+
+class StarredOut(Schema):
+    household: int
+    household_name: str
+    village_name: str
+    stars: int
+    points: float
+
+
+class StarsIn(Schema):
+    year: int = Field(ge=2000, le=2100)
+    region: int
+    limit: int = Field(default=100, ge=1, le=MAX_LIMIT)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
+def _governed(request: HttpRequest, roles: tuple[str, ...], action: str) -> Scheme:
+    schemes = schemes_governed(request.actor, roles=roles)  # type: ignore[attr-defined]
+    if not schemes:
+        raise PermissionDenied(action)
+    return schemes[0]
+
+
+def _levels_out(scheme: Scheme) -> dict:
+    return {
+        "scheme": scheme.pk,
+        "levels": [
+            {"stars": lv.stars, "points": points_out(lv.points), "categories": list(lv.categories)}
+            for lv in star_levels(scheme_id=scheme.pk)
+        ],
+    }
+
+
+@stars_router.get("/star-levels", response={200: LevelsOut, **ERRORS})
+def levels_read(request: HttpRequest) -> dict:
+    return _levels_out(_governed(request, STAR_READERS, "honours.star_levels"))
+
+
+@stars_router.put("/star-levels", response={200: LevelsOut, **ERRORS})
+def levels_write(request: HttpRequest, body: LevelsIn) -> dict:
+    scheme = _governed(request, STAR_SETTERS, "honours.star_levels")
+    star_levels_set(
+        actor=request.actor,  # type: ignore[attr-defined]
+        scheme=scheme,
+        levels=[
+            Level(lv.stars, parse_points(lv.points), tuple(lv.categories)) for lv in body.levels
+        ],
+    )
+    return _levels_out(scheme)
+
+
+@stars_router.put("/stars/{year}", response={200: StarsRunOut, **ERRORS})
+def stars_rate(request: HttpRequest, year: int) -> dict:
+    """Rate ``year`` (which must have ended) again: the same answer however often it runs."""
+    scheme = _governed(request, STAR_SETTERS, "honours.stars")
+    run = stars_compute(
+        actor_id=request.actor.user_id,  # type: ignore[attr-defined]
+        scheme_id=scheme.pk,
+        year=year,
+    )
+    return {
+        "year": run.year,
+        "by_stars": {str(k): v for k, v in run.by_stars.items()},
+        "changed": run.changed,
+    }
+
+
+@stars_router.get("/stars", response={200: list[StarredOut], **ERRORS})
+def stars_list(request: HttpRequest, params: Query[StarsIn]) -> list[dict]:
+    """A region's star households of a year, most stars first (then by household id)."""
+    actor = request.actor  # type: ignore[attr-defined]
+    region = region_for(actor, params.region)
+    scheme = scheme_for_region(actor, region, prefer=HOUSEHOLD_READERS)
+    if not actor.covers(roles=HOUSEHOLD_READERS, scheme_id=scheme.pk, region_path=region.path):
+        raise PermissionDenied("honours.stars")
+    rows = (
+        StarRating.objects.filter(
+            scheme=scheme,
+            year=params.year,
+            stars__gt=0,
+            household__village__path__startswith=region.path,
+        )
+        .order_by("-stars", "household_id")
+        .values(
+            "household_id", "household__head_name", "household__village__name", "stars", "points"
+        )
+    )[params.offset : params.offset + params.limit]
+    return [
+        {
+            "household": r["household_id"],
+            "household_name": r["household__head_name"],
+            "village_name": r["household__village__name"],
+            "stars": r["stars"],
+            "points": points_out(r["points"]),
+        }
+        for r in rows
+    ]
