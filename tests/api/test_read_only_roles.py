@@ -116,7 +116,8 @@ class Estate:
         }
         missing = [name for name, obj in found.items() if obj is None]
         assert not missing, f"the estate lacks {missing}"
-        return {name: obj.pk for name, obj in found.items()}
+        # a year that has ended, for the star households' rating
+        return {name: obj.pk for name, obj in found.items()} | {"year": 2025}
 
 
 def build_estate() -> Estate:
@@ -180,6 +181,8 @@ def bodies(e: Estate) -> dict[tuple[str, str], dict[str, Any]]:
             "year": today.year,
             "points": 1000,
         },
+        ("PUT", "/api/v1/honours/star-levels"): {"levels": [{"stars": 1, "points": 100}]},
+        ("PUT", "/api/v1/honours/stars/{year}"): {},
         ("POST", "/api/v1/activities"): {
             "region": e.village.pk,
             "title": "审计活动",

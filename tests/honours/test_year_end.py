@@ -101,3 +101,49 @@ def test_the_command_previews_without_writing_then_runs(cleared):
     assert "已过期" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("year_end", "--scheme", "999", stdout=StringIO())
+
+
+def test_residents_are_told_once_from_30_days_ahead_and_the_run_waits_for_it(world):
+    from civicpoints.honours.models import ExpiryNotice
+    from civicpoints.honours.year_end import year_end_job, year_end_notice
+    from civicpoints.notifications.models import Notification
+
+    world.scheme.year_end_policy = YearEndPolicy.YEAR_END
+    world.scheme.save()
+    wang = make_household(world.scheme, world.village_a1, "王秀英", phone="13800000001")
+    with at(dt.datetime(2026, 3, 1, 9, 0, tzinfo=BEIJING)):
+        _earn(world, wang, 12345)
+
+    assert year_end_notice(scheme=world.scheme, today=dt.date(2026, 12, 1)) == 0  # 31 days
+    assert year_end_notice(scheme=world.scheme, today=dt.date(2026, 12, 2)) == 1
+    assert year_end_notice(scheme=world.scheme, today=dt.date(2026, 12, 3)) == 0  # once
+    text = Notification.objects.get(household=wang).text
+    assert "123.45 分积分将于 12月31日 后清零" in text
+    notice = ExpiryNotice.objects.get(scheme=world.scheme)
+    assert notice.households == 1
+
+    # told on 2 December: the run on 1 January goes ahead, once
+    notice.sent_at = dt.datetime(2026, 12, 2, 9, 0, tzinfo=BEIJING)
+    notice.save()
+    assert year_end_job(today=dt.date(2027, 1, 1)) == 1
+    assert household_balance(household_id=wang.pk).balance == 0
+    assert year_end_job(today=dt.date(2027, 1, 2)) == 0
+
+
+def test_a_notice_sent_too_late_leaves_the_points_to_staff(world):
+    from civicpoints.honours.models import ExpiryNotice
+    from civicpoints.honours.year_end import year_end_job
+
+    world.scheme.year_end_policy = YearEndPolicy.YEAR_END
+    world.scheme.save()
+    wang = make_household(world.scheme, world.village_a1, "王秀英", phone="13800000001")
+    with at(dt.datetime(2026, 3, 1, 9, 0, tzinfo=BEIJING)):
+        _earn(world, wang, 5000)
+    ExpiryNotice.objects.create(
+        scheme=world.scheme,
+        cutoff=dt.datetime(2027, 1, 1, tzinfo=BEIJING),
+        sent_at=dt.datetime(2026, 12, 20, 9, 0, tzinfo=BEIJING),
+    )
+
+    assert year_end_job(today=dt.date(2027, 1, 1)) == 0
+    assert household_balance(household_id=wang.pk).balance == 5000

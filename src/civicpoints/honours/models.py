@@ -129,3 +129,20 @@ class StarRun(models.Model):
     class Meta:
         verbose_name = _("评星记录")
         indexes = [models.Index(fields=["scheme", "year"], name="star_run_year")]
+
+
+class ExpiryNotice(models.Model):
+    """Residents were told (from 30 days ahead) that their points expire at ``cutoff``; the
+    scheduled run for that cutoff waits until the notice is at least 30 days old."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
+    cutoff = models.DateTimeField()
+    sent_at = models.DateTimeField(default=timezone.now)
+    households = models.IntegerField(default=0)
+    ran_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("积分到期通知")
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "cutoff"], name="expiry_notice_unique")
+        ]

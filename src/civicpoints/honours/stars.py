@@ -123,6 +123,8 @@ def stars_compute(
 ) -> StarsRun:
     """Rate every household of the scheme for ``year`` (which must have ended)."""
     today = today or timezone.localdate()
+    if not 2000 <= year <= 2100:
+        raise invalid(_("年度写法不对，如 2025"), field="year")
     period = Period(PeriodKind.YEAR, dt.date(year, 1, 1))
     if not period.ended(today):
         raise invalid(_("这一年还没有结束，年底之后才能评星"), field="year")

@@ -3,8 +3,10 @@ what a run would expire (the preview staff see), and the run itself (ledger/expi
 oldest points first and posts; a household's held points are never expired; a second run at
 the same cutoff expires nothing more).
 
-Not yet scheduled: residents must be told 30 days ahead before a scheme's points may expire on
-their own (issue 11, to come). Until then a run is started by staff: ``civicpoints year_end``.
+Scheduled for 年底清零 (``year_end_job``): from 30 days before the year end each household
+that would lose points is texted once; on or after 1 January the run expires them, but only
+if that notice went out at least 30 days before (else staff decide: ``civicpoints
+year_end``). A scheme that expires after N months is run by staff only, for now.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpoints.errors import invalid
+from civicpoints.honours.models import ExpiryNotice
 from civicpoints.ledger.expiry import Expiring, expiry_due, expiry_post
+from civicpoints.notifications.events import points_expiring
 from civicpoints.schemes.models import Scheme, YearEndPolicy
 
 
@@ -61,3 +65,50 @@ def year_end_run(
     return expiry_post(
         scheme_id=scheme.pk, cutoff=preview.cutoff, due=preview.due, actor_id=actor_id
     )
+
+
+NOTICE_DAYS = 30
+
+
+def year_end_notice(*, scheme: Scheme, today: dt.date | None = None) -> int:
+    """From 30 days before a 年底清零 year end: text each household what it would lose (what it
+    has now, oldest points first, nothing held), once per year end; returns texts recorded."""
+    today = today or timezone.localdate()
+    if scheme.year_end_policy != YearEndPolicy.YEAR_END:
+        return 0
+    tz = timezone.get_default_timezone()
+    cutoff = dt.datetime(today.year + 1, 1, 1, tzinfo=tz)
+    if (cutoff.date() - today).days > NOTICE_DAYS:
+        return 0
+    due = expiry_due(scheme_id=scheme.pk, cutoff=cutoff)
+    sent = points_expiring(
+        scheme_id=scheme.pk,
+        due=[(d.household_id, d.points) for d in due],
+        last_day=cutoff.date() - dt.timedelta(days=1),
+    )
+    ExpiryNotice.objects.get_or_create(
+        scheme=scheme, cutoff=cutoff, defaults={"households": len(due)}
+    )
+    return sent
+
+
+def year_end_job(today: dt.date | None = None) -> int:
+    """The scheduler's: notices, then each year end's run once its notice is 30 days old;
+    returns households whose points expired now."""
+    today = today or timezone.localdate()
+    tz = timezone.get_default_timezone()
+    expired = 0
+    for scheme in Scheme.objects.filter(year_end_policy=YearEndPolicy.YEAR_END).order_by("pk"):
+        year_end_notice(scheme=scheme, today=today)
+        cutoff = dt.datetime(today.year, 1, 1, tzinfo=tz)
+        notice = ExpiryNotice.objects.filter(scheme=scheme, cutoff=cutoff).first()
+        told = notice is not None and (
+            cutoff.date() - timezone.localtime(notice.sent_at).date()
+        ) >= dt.timedelta(days=NOTICE_DAYS)
+        if notice is None or notice.ran_at is not None or not told:
+            continue  # ran already, or residents were not told in time: staff decide
+        households, _points = year_end_run(scheme=scheme, actor_id=None, today=today)
+        notice.ran_at = timezone.now()
+        notice.save(update_fields=["ran_at"])
+        expired += households
+    return expired

@@ -29,6 +29,7 @@ from django.utils import timezone
 from civicpoints.awards.services import notices_finalize
 from civicpoints.honours.rankings import periods_close
 from civicpoints.honours.stars import stars_year_end
+from civicpoints.honours.year_end import year_end_job
 from civicpoints.ledger.chain import chain_follow
 from civicpoints.merchants.settlement import settle_due
 from civicpoints.notifications.services import notifications_sweep
@@ -69,6 +70,8 @@ JOBS: list[Job] = [
     Job("periods_close", periods_close, every=600.0, overdue_after=86400.0),
     # Last year's 星级文明户, once, for every scheme with thresholds (honours/stars.py).
     Job("stars_year_end", stars_year_end, every=3600.0, overdue_after=86400.0 * 2),
+    # 年底清零: the 30-day notice, then the run once residents were told (honours/year_end.py).
+    Job("year_end", year_end_job, every=3600.0, overdue_after=86400.0 * 2),
     Job("notifications_sweep", notifications_sweep, every=60.0, overdue_after=3600.0),
     # Each scheme at most once per its RiskSettings.scan_minutes (risk_scan checks).
     Job("risk_scan", risk_scan, every=60.0, overdue_after=3600.0),
