@@ -1,0 +1,60 @@
+"""排行榜 and 我的排名 in headless Chromium: Chinese glyphs, no serious axe violation, and on the
+phone the elder-mode sizes."""
+
+from __future__ import annotations
+
+import pytest
+
+from civicpoints.demo.county import DEMO_PIN, build_demo
+from civicpoints.households.models import Household
+from civicpoints.ledger.chain import chain_follow
+from tests.browser.a11y import axe_violations, small_text
+from tests.browser.conftest import assert_cjk_font, shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "demo-pass-123"
+
+
+@pytest.fixture
+def demo(db):
+    made = build_demo(households=80, password=PASSWORD, history=40)
+    chain_follow(scheme_id=made.scheme.pk)
+    return made
+
+
+def test_the_county_ranking_page(page, demo):
+    page.goto(page.base_url + "/login/")
+    page.get_by_label("用户名").fill("county-admin")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(page.base_url + "/")
+    page.locator(".topbar nav > a", has_text="排行榜").click()
+    page.get_by_label("期间").select_option("year")
+    page.get_by_role("button", name="查看").click()
+    page.wait_for_load_state()
+
+    rows = page.locator("table tbody tr")
+    assert rows.count() >= 2
+    assert rows.first.locator("td").first.inner_text() == "1"
+    assert_cjk_font(page)
+    assert axe_violations(page) == []
+    shot(page, "honours-rankings-staff")
+
+
+def test_my_rank_on_the_phone(browser, live_server, demo):
+    ranked = Household.objects.filter(scheme=demo.scheme, pin_hash__gt="").order_by("pk").first()
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(live_server.url + "/m/login/")
+    page.get_by_label("积分卡号").fill(ranked.card_code)
+    page.get_by_label("6位密码").fill(DEMO_PIN)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("link", name="我的排名").click()
+    page.wait_for_load_state()
+
+    assert page.get_by_role("heading", name="我的排名").is_visible()
+    assert_cjk_font(page)
+    assert axe_violations(page) == []
+    assert small_text(page) == []
+    shot(page, "honours-my-rank-phone")
