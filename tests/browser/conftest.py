@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -60,7 +61,15 @@ def shot(page, name: str) -> Path:
     # Written aside, then moved into place: scripts/test runs the SQLite and the PostgreSQL
     # pass at the same time, and both take the same screenshots.
     partial = SHOTS / f".{name}.{os.getpid()}.png"
-    page.screenshot(path=str(partial), full_page=True)
+    try:
+        page.screenshot(path=str(partial), full_page=True)
+    except PlaywrightError as exc:
+        # Chromium under load now and then fails to capture a long page at once
+        # ("Unable to capture screenshot"): the picture is a record, not the test; once more.
+        if "Unable to capture screenshot" not in str(exc):
+            raise
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(partial), full_page=True)
     partial.replace(path)
     return path
 
