@@ -41,6 +41,12 @@ def browser() -> Iterator[object]:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+@pytest.fixture(autouse=True)
+def _pages_once(one_database: None) -> None:
+    """What these test is pages (glyphs, axe, sizes, journeys), the same on both databases: once
+    per ``scripts/test``, in its PostgreSQL pass (``one_database``; docs/testing.md)."""
+
+
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
