@@ -13,12 +13,11 @@ from civicpoints.api.schemas import ErrorOut, Id, Points, Trimmed, points_out
 from civicpoints.awards.models import FundKind
 from civicpoints.awards.selectors import budget_summary
 from civicpoints.awards.services import fund_record, quota_set
-from civicpoints.errors import PermissionDenied
 from civicpoints.households.selectors import household_for
 from civicpoints.households.standing import household_disqualify
 from civicpoints.ledger.amounts import parse_points
-from civicpoints.schemes.models import Role, Scheme
-from civicpoints.schemes.selectors import region_for, scheme_for_region, schemes_governed
+from civicpoints.schemes.models import Role
+from civicpoints.schemes.selectors import region_for, scheme_for_region, scheme_governed
 
 router = Router(tags=["budget"])
 ERRORS = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -46,16 +45,9 @@ class YearIn(Schema):
     year: int = Field(default=0, ge=0, le=2100)
 
 
-def _governed_scheme(request: HttpRequest, roles: tuple[str, ...], action: str) -> Scheme:
-    schemes = schemes_governed(request.actor, roles=roles)  # type: ignore[attr-defined]
-    if not schemes:
-        raise PermissionDenied(action)
-    return schemes[0]
-
-
 @router.get("", response={200: BudgetOut, **ERRORS})
 def summary(request: HttpRequest, params: Query[YearIn]) -> dict:
-    scheme = _governed_scheme(request, READERS, "budget.read")
+    scheme = scheme_governed(request.actor, READERS, "budget.read")  # type: ignore[attr-defined]
     year = params.year or timezone.localdate().year
     s = budget_summary(scheme=scheme, year=year)
     return {
@@ -89,7 +81,7 @@ class FundOut(Schema):
 
 @router.post("/funds", response={201: FundOut, **ERRORS})
 def funds(request: HttpRequest, body: FundIn) -> Status:
-    scheme = _governed_scheme(request, (Role.COUNTY_ADMIN,), "budget.fund")
+    scheme = scheme_governed(request.actor, (Role.COUNTY_ADMIN,), "budget.fund")  # type: ignore[attr-defined]
     fund = fund_record(
         actor=request.actor,  # type: ignore[attr-defined]
         scheme=scheme,

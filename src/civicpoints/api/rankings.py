@@ -13,7 +13,7 @@ from pydantic import Field
 from civicpoints.api.schemas import ErrorOut, Points, Trimmed, points_out
 from civicpoints.errors import PermissionDenied
 from civicpoints.honours.models import StarRating
-from civicpoints.honours.rankings import MAX_LIMIT, period_parse, ranking
+from civicpoints.honours.rankings import MAX_LIMIT, period_parse, ranking, ranking_named
 from civicpoints.honours.stars import (
     STAR_SETTERS,
     Level,
@@ -21,11 +21,10 @@ from civicpoints.honours.stars import (
     star_levels_set,
     stars_compute,
 )
-from civicpoints.households.models import Household, Member
 from civicpoints.ledger.amounts import parse_points
 from civicpoints.schemes.models import Role, Scheme
 from civicpoints.schemes.scope import HOUSEHOLD_READERS
-from civicpoints.schemes.selectors import region_for, scheme_for_region, schemes_governed
+from civicpoints.schemes.selectors import region_for, scheme_for_region, scheme_governed
 
 router = Router(tags=["honours"])
 ERRORS = {403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
@@ -79,17 +78,6 @@ def rankings(request: HttpRequest, params: Query[RankingIn]) -> dict:
         limit=params.limit,
         offset=params.offset,
     )
-    households = {
-        h["pk"]: h
-        for h in Household.objects.filter(pk__in={r.household_id for r in result.rows}).values(
-            "pk", "head_name", "village__name"
-        )
-    }
-    members = dict(
-        Member.objects.filter(pk__in={r.member_id for r in result.rows if r.member_id}).values_list(
-            "pk", "name"
-        )
-    )
     return {
         "region": region.pk,
         "region_name": region.name,
@@ -102,13 +90,13 @@ def rankings(request: HttpRequest, params: Query[RankingIn]) -> dict:
             {
                 "rank": r.rank,
                 "household": r.household_id,
-                "household_name": households[r.household_id]["head_name"],
-                "village_name": households[r.household_id]["village__name"],
+                "household_name": r.head_name,
+                "village_name": r.village_name,
                 "member": r.member_id or None,
-                "member_name": members.get(r.member_id),
+                "member_name": r.member_name or None,
                 "points": points_out(r.points),
             }
-            for r in result.rows
+            for r in ranking_named(result.rows)
         ],
     }
 
@@ -161,13 +149,6 @@ class StarsIn(Schema):
     offset: int = Field(default=0, ge=0, le=10_000_000)
 
 
-def _governed(request: HttpRequest, roles: tuple[str, ...], action: str) -> Scheme:
-    schemes = schemes_governed(request.actor, roles=roles)  # type: ignore[attr-defined]
-    if not schemes:
-        raise PermissionDenied(action)
-    return schemes[0]
-
-
 def _levels_out(scheme: Scheme) -> dict:
     return {
         "scheme": scheme.pk,
@@ -180,12 +161,13 @@ def _levels_out(scheme: Scheme) -> dict:
 
 @stars_router.get("/star-levels", response={200: LevelsOut, **ERRORS})
 def levels_read(request: HttpRequest) -> dict:
-    return _levels_out(_governed(request, STAR_READERS, "honours.star_levels"))
+    actor = request.actor  # type: ignore[attr-defined]
+    return _levels_out(scheme_governed(actor, STAR_READERS, "honours.star_levels"))
 
 
 @stars_router.put("/star-levels", response={200: LevelsOut, **ERRORS})
 def levels_write(request: HttpRequest, body: LevelsIn) -> dict:
-    scheme = _governed(request, STAR_SETTERS, "honours.star_levels")
+    scheme = scheme_governed(request.actor, STAR_SETTERS, "honours.star_levels")  # type: ignore[attr-defined]
     star_levels_set(
         actor=request.actor,  # type: ignore[attr-defined]
         scheme=scheme,
@@ -199,7 +181,7 @@ def levels_write(request: HttpRequest, body: LevelsIn) -> dict:
 @stars_router.put("/stars/{year}", response={200: StarsRunOut, **ERRORS})
 def stars_rate(request: HttpRequest, year: int) -> dict:
     """Rate ``year`` (which must have ended) again: the same answer however often it runs."""
-    scheme = _governed(request, STAR_SETTERS, "honours.stars")
+    scheme = scheme_governed(request.actor, STAR_SETTERS, "honours.stars")  # type: ignore[attr-defined]
     run = stars_compute(
         actor_id=request.actor.user_id,  # type: ignore[attr-defined]
         scheme_id=scheme.pk,

@@ -9,8 +9,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpoints.errors import ApplicationError, PermissionDenied
-from civicpoints.honours.rankings import BY_HOUSEHOLD, BY_MEMBER, period_parse, ranking
-from civicpoints.households.models import Household, Member
+from civicpoints.honours.rankings import (
+    BY_HOUSEHOLD,
+    BY_MEMBER,
+    period_parse,
+    ranking,
+    ranking_named,
+)
 from civicpoints.reports.models import PeriodKind
 from civicpoints.schemes.models import RegionLevel
 from civicpoints.schemes.scope import HOUSEHOLD_READERS, actor_for_user
@@ -55,30 +60,7 @@ def rankings(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as exc:
         error = exc.message
-    rows = []
-    if result is not None:
-        households = {
-            h["pk"]: h
-            for h in Household.objects.filter(pk__in={r.household_id for r in result.rows}).values(
-                "pk", "head_name", "village__name"
-            )
-        }
-        members = dict(
-            Member.objects.filter(
-                pk__in={r.member_id for r in result.rows if r.member_id}
-            ).values_list("pk", "name")
-        )
-        rows = [
-            {
-                "rank": r.rank,
-                "household_id": r.household_id,
-                "head_name": households[r.household_id]["head_name"],
-                "village": households[r.household_id]["village__name"],
-                "member": members.get(r.member_id, ""),
-                "points": r.points,
-            }
-            for r in result.rows
-        ]
+    rows = ranking_named(result.rows) if result is not None else []
     pages = (result.total + PER_PAGE - 1) // PER_PAGE if result else 0
     return render(
         request,

@@ -194,6 +194,48 @@ def _counted(scheme_id: int, region: Region, period: Period, by: str, rows: Quer
     return int(total)
 
 
+@dataclass(frozen=True)
+class Named:
+    """A ranked row with what a page or an answer shows of it."""
+
+    rank: int
+    household_id: int
+    head_name: str
+    village_name: str
+    member_id: int
+    member_name: str
+    points: int  # hundredths
+
+
+def ranking_named(rows: list[Ranked]) -> list[Named]:
+    """``rows`` with the households' and members' names (two queries for a page)."""
+    from civicpoints.households.models import Household, Member
+
+    households = {
+        h["pk"]: h
+        for h in Household.objects.filter(pk__in={r.household_id for r in rows}).values(
+            "pk", "head_name", "village__name"
+        )
+    }
+    members = dict(
+        Member.objects.filter(pk__in={r.member_id for r in rows if r.member_id}).values_list(
+            "pk", "name"
+        )
+    )
+    return [
+        Named(
+            r.rank,
+            r.household_id,
+            households[r.household_id]["head_name"],
+            households[r.household_id]["village__name"],
+            r.member_id,
+            members.get(r.member_id, ""),
+            r.points,
+        )
+        for r in rows
+    ]
+
+
 def rank_of(
     *,
     scheme_id: int,
@@ -286,4 +328,5 @@ __all__ = [
     "periods_close",
     "rank_of",
     "ranking",
+    "ranking_named",
 ]

@@ -71,7 +71,8 @@ JOBS: list[Job] = [
     # Last year's 星级文明户, once, for every scheme with thresholds (honours/stars.py).
     Job("stars_year_end", stars_year_end, every=3600.0, overdue_after=86400.0 * 2),
     # 年底清零: the 30-day notice, then the run once residents were told (honours/year_end.py).
-    Job("year_end", year_end_job, every=3600.0, overdue_after=86400.0 * 2),
+    # Every 6 hours: in December each pass counts every household's expiring points.
+    Job("year_end", year_end_job, every=6 * 3600.0, overdue_after=86400.0 * 2),
     Job("notifications_sweep", notifications_sweep, every=60.0, overdue_after=3600.0),
     # Each scheme at most once per its RiskSettings.scan_minutes (risk_scan checks).
     Job("risk_scan", risk_scan, every=60.0, overdue_after=3600.0),

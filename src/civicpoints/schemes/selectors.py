@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
-from civicpoints.errors import NotFound
+from civicpoints.errors import NotFound, PermissionDenied
 from civicpoints.schemes.models import Region, Scheme, User
 from civicpoints.schemes.scope import STAFF_ROLES, Actor, parse_id
 
@@ -51,6 +51,14 @@ def schemes_governed(actor: Actor, roles: Iterable[str]) -> list[Scheme]:
     """
     roles = frozenset(roles)
     return [s for s in schemes_granted(actor, roles) if governs(actor, s, roles)]
+
+
+def scheme_governed(actor: Actor, roles: Iterable[str], action: str) -> Scheme:
+    """The first scheme ``schemes_governed`` finds; refused (``action``) when there is none."""
+    schemes = schemes_governed(actor, roles)
+    if not schemes:
+        raise PermissionDenied(action)
+    return schemes[0]
 
 
 def governs(actor: Actor, scheme: Scheme, roles: Iterable[str]) -> bool:
