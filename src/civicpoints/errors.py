@@ -66,6 +66,8 @@ class ErrorCode(enum.StrEnum):
     REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
     DAY_NOT_OVER = "business_day_not_over"
     ALREADY_PAID = "statement_already_paid"
+    VOTE_NOT_OPEN = "vote_not_open"
+    ALREADY_VOTED = "already_voted"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
 
@@ -123,6 +125,8 @@ STATUS = {
     ErrorCode.REFUND_EXCEEDS_PAYMENT: 409,
     ErrorCode.DAY_NOT_OVER: 409,
     ErrorCode.ALREADY_PAID: 409,
+    ErrorCode.VOTE_NOT_OPEN: 409,
+    ErrorCode.ALREADY_VOTED: 409,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
@@ -180,6 +184,8 @@ DEFAULT_MESSAGES = {
     ErrorCode.REFUND_EXCEEDS_PAYMENT: _("退款不能超过这笔收款的剩余金额"),
     ErrorCode.DAY_NOT_OVER: _("该营业日还没有结束，不能结算"),
     ErrorCode.ALREADY_PAID: _("该结算单已付款"),
+    ErrorCode.VOTE_NOT_OPEN: _("不在投票时间内"),
+    ErrorCode.ALREADY_VOTED: _("这位家庭成员已经投过票了，每人只能投一次"),
     ErrorCode.SERVICE_UNAVAILABLE: _("系统暂时不可用（数据库重启或维护中），请稍后再试"),
     ErrorCode.INTERNAL_ERROR: _("系统出错了，已记录，请稍后再试"),
 }

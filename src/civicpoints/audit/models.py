@@ -120,6 +120,9 @@ class AuditAction(models.TextChoices):
     # honours
     STAR_LEVELS = "honours.star_levels", _("设置星级文明户标准")
     STARS_CHANGE = "honours.stars", _("星级文明户星级变化")
+    CAMPAIGN = "honours.campaign", _("评比的设置、入围名单和投票时间")
+    TALLY = "honours.tally", _("录入纸质票数")
+    CAMPAIGN_PUBLISH = "honours.publish", _("公布评比结果")
 
 
 class AuditEvent(models.Model):

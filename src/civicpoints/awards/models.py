@@ -36,6 +36,7 @@ class ClaimSource(models.TextChoices):
     ACTIVITY = "activity", _("志愿活动")
     MUTUAL_HELP = "mutual_help", _("邻里互助")
     IMPORT = "import", _("批量导入")
+    HONOUR = "honour", _("评比表彰")
 
 
 class Claim(models.Model):
