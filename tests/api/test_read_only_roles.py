@@ -23,6 +23,7 @@ from civicpoints.activities.models import Activity, Attendance, MutualHelp
 from civicpoints.activities.services.attendance import activity_check_in
 from civicpoints.api.main import api
 from civicpoints.awards.models import Claim, ClaimStatus
+from civicpoints.honours.models import Campaign, CampaignStatus, HonourCeremony, Nominee
 from civicpoints.households.models import Household
 from civicpoints.ledger.models import ApprovalRequest, Posting
 from civicpoints.merchants.models import Merchant, Payment, Statement
@@ -96,6 +97,9 @@ class Estate:
         self.township = Region.objects.filter(level=RegionLevel.TOWNSHIP).first()
         self.approval = ApprovalRequest.objects.first()
         self.posting = Posting.objects.first()
+        self.campaign = Campaign.objects.filter(status=CampaignStatus.VOTING).first()
+        self.nominee = Nominee.objects.filter(campaign=self.campaign).first()
+        self.ceremony = HonourCeremony.objects.first()
 
     def ids(self) -> dict[str, Any]:
         found = {
@@ -113,6 +117,10 @@ class Estate:
             "payment_id": self.payment,
             "statement_id": self.statement,
             "approval_id": self.approval,
+            "campaign_id": self.campaign,
+            "nominee_id": self.nominee,
+            "village_id": self.village,
+            "ceremony_id": self.ceremony,
         }
         missing = [name for name, obj in found.items() if obj is None]
         assert not missing, f"the estate lacks {missing}"
@@ -183,6 +191,37 @@ def bodies(e: Estate) -> dict[tuple[str, str], dict[str, Any]]:
         },
         ("PUT", "/api/v1/honours/star-levels"): {"levels": [{"stars": 1, "points": 100}]},
         ("PUT", "/api/v1/honours/stars/{year}"): {},
+        ("POST", "/api/v1/honours/campaigns"): {
+            "region": e.village.pk,
+            "title": "审计称号",
+            "rule": e.rule.pk,
+            "quota": 1,
+            "shortlist_rule": "nomination",
+            "period_start": str(today.replace(month=1, day=1)),
+            "period_end": str(today),
+        },
+        ("POST", "/api/v1/honours/campaigns/{campaign_id}/nominees"): {"household": e.household.pk},
+        ("DELETE", "/api/v1/honours/campaigns/{campaign_id}/nominees/{nominee_id}"): {},
+        ("POST", "/api/v1/honours/campaigns/{campaign_id}/shortlist"): {},
+        ("POST", "/api/v1/honours/campaigns/{campaign_id}/voting"): {
+            "starts": timezone.now().isoformat(),
+            "ends": later.isoformat(),
+        },
+        ("PUT", "/api/v1/honours/campaigns/{campaign_id}/tallies/{village_id}"): {
+            "counts": {str(e.nominee.pk): 1}
+        },
+        ("POST", "/api/v1/honours/campaigns/{campaign_id}/publish"): {},
+        ("POST", "/api/v1/honours/campaigns/{campaign_id}/votes"): {
+            "member": e.nominee.household.members.first().pk,
+            "nominee": e.nominee.pk,
+        },
+        ("POST", "/api/v1/honours/campaigns/{campaign_id}/certificates"): {},
+        ("POST", "/api/v1/honours/ceremonies"): {
+            "region": e.village.pk,
+            "name": "审计大会",
+            "held_on": str(today),
+            "campaigns": [e.campaign.pk],
+        },
         ("POST", "/api/v1/activities"): {
             "region": e.village.pk,
             "title": "审计活动",

@@ -330,7 +330,7 @@ def test_shortlist_from_ranking_takes_each_villages_top_in_the_category(world):
 def test_ties_and_zero_votes_at_publication(world):
     town = Town(world)
     campaign = town.campaign(quota=2)
-    a, b, c = (
+    a, _b, _c = (
         nominee_add(
             actor=town.village,
             campaign=campaign,

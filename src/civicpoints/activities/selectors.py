@@ -28,7 +28,14 @@ from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.rules.models import Rule, Sign, Unit
 from civicpoints.rules.selectors import rules_in_force
 from civicpoints.schemes.models import Role
-from civicpoints.schemes.scope import STAFF_ROLES, Actor, parse_id, scope_q
+from civicpoints.schemes.scope import (
+    STAFF_ROLES,
+    Actor,
+    ancestor_paths,
+    parse_id,
+    reach_q,
+    scope_q,
+)
 
 # Counter staff have nothing to do with activities.
 ACTIVITY_READERS = STAFF_ROLES - {Role.STORE_CLERK, Role.MERCHANT_CLERK}
@@ -37,20 +44,8 @@ CHECKERS = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP_ADMIN, Role.VILLAGE_ADMIN
 MUTUAL_HELP_CATEGORY = "互助"
 
 
-def _ancestors(path: str) -> list[str]:
-    """ "a/b/c/" -> ["a/", "a/b/", "a/b/c/"]: the region and every region above it."""
-    parts = [p for p in path.split("/") if p]
-    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
-
-
 def activity_scope_q(actor: Actor, roles: frozenset[str] = ACTIVITY_READERS) -> Q:
-    q = Q(pk__in=[])
-    for g in actor.grants_for(roles):
-        q |= Q(scheme_id=g.scheme_id) & (
-            Q(region__path__startswith=g.region_path)
-            | Q(region__path__in=_ancestors(g.region_path))
-        )
-    return q
+    return reach_q(actor, roles=roles)
 
 
 def works_at(actor: Actor, activity: Activity) -> bool:
@@ -200,7 +195,7 @@ def activities_open_to(household: Household) -> QuerySet[Activity]:
     return (
         Activity.objects.filter(
             scheme_id=household.scheme_id,
-            region__path__in=_ancestors(household.village.path),
+            region__path__in=ancestor_paths(household.village.path),
             status=ActivityStatus.PUBLISHED,
         )
         .select_related("region", "rule")
@@ -246,7 +241,7 @@ def activity_for_household(household: Household, activity_id: object) -> Activit
         Activity.objects.filter(
             pk=pk,
             scheme_id=household.scheme_id,
-            region__path__in=_ancestors(household.village.path),
+            region__path__in=ancestor_paths(household.village.path),
         )
         .select_related("region", "rule")
         .first()
@@ -271,7 +266,7 @@ def activity_by_code(household: Household, raw: str) -> Activity | None:
         Activity.objects.filter(
             code=code,
             scheme_id=household.scheme_id,
-            region__path__in=_ancestors(household.village.path),
+            region__path__in=ancestor_paths(household.village.path),
         )
         .select_related("region", "rule")
         .first()

@@ -204,6 +204,7 @@ def _register() -> None:
         auth,
         bench,
         budget,
+        campaigns,
         claims,
         households,
         ledger,
@@ -238,6 +239,7 @@ def _register() -> None:
     api.add_router("/v1/settlements", settlements.router)
     api.add_router("/v1/rankings", rankings.router)
     api.add_router("/v1/honours", rankings.stars_router)
+    api.add_router("/v1/honours", campaigns.router)
     api.add_router("/v1/bench", bench.router)  # 404 unless CIVICPOINTS_BENCH=1
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from civicpoints.audit.models import AuditAction
 from civicpoints.awards.services import claim_approve, claim_submit
 from civicpoints.demo.activities import build_activities
+from civicpoints.demo.honours import build_honours
 from civicpoints.demo.community import build_village_life
 from civicpoints.demo.spending import build_spending
 from civicpoints.households import idcard
@@ -347,6 +348,8 @@ def build_demo(
         scheme=scheme, township=townships["开通镇"], village=demo_village, rng=rng
     )
     progress(f"爱心超市 2 家、签约商家 1 家；柜台兑换 {redeemed} 笔，商家结算单 2 张")
+    votes = build_honours(scheme=scheme, village=demo_village)
+    progress(f"评比 2 个（已表彰、投票中），投票 {votes} 张")
     notes, complaints = build_village_life(scheme=scheme, village=demo_village)
     progress(f"村务信息 {notes} 条；投诉建议 {complaints} 条（已答复、处理中、待处理）")
     chain_follow(scheme_id=scheme.pk)

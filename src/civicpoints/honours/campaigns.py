@@ -28,7 +28,7 @@ from civicpoints.audit.services import audit_record
 from civicpoints.awards.models import Claim, ClaimSource, ClaimStatus
 from civicpoints.awards.services.claims.intake import PROPOSERS, NewClaim, claim_create
 from civicpoints.awards.services.claims.workflow import claim_approve
-from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, invalid
+from civicpoints.errors import ApplicationError, ErrorCode, NotFound, invalid
 from civicpoints.honours.models import (
     Campaign,
     CampaignStatus,

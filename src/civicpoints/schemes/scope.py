@@ -79,6 +79,24 @@ def scope_q(actor: Actor, *, region_path_field: str, roles: Iterable[str] = STAF
     return q
 
 
+def ancestor_paths(path: str) -> list[str]:
+    """ "a/b/c/" -> ["a/", "a/b/", "a/b/c/"]: the region and every region above it."""
+    parts = [p for p in path.split("/") if p]
+    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+def reach_q(actor: Actor, *, roles: Iterable[str], region_path_field: str = "region__path") -> Q:
+    """Rows of a region under one of the actor's grants or above it (a county's activity or
+    campaign reaches the staff of every village in it)."""
+    q = Q(pk__in=[])
+    for g in actor.grants_for(roles):
+        q |= Q(scheme_id=g.scheme_id) & (
+            Q(**{f"{region_path_field}__startswith": g.region_path})
+            | Q(**{f"{region_path_field}__in": ancestor_paths(g.region_path)})
+        )
+    return q
+
+
 def scope_key(*, region_path_field: str) -> Concat:
     """``"<scheme id>:<region path>"`` of a row, for ``scope_key_q``."""
     return Concat(
