@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Iterator
+import io
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+import xlsxwriter
 from django.utils import timezone
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -113,3 +115,19 @@ def xlsx_row(sheet: Any, row: int, values: Iterable[Any], cell_format: Any = Non
     """A row of cells from column 0 (in place of xlsxwriter's ``write_row``)."""
     for col, value in enumerate(values):
         xlsx_write(sheet, row, col, value, cell_format)
+
+
+def xlsx_table(title: str, headers: Sequence[str], rows: Iterable[Iterable[Any]]) -> bytes:
+    """A one-sheet workbook (a header row in bold, frozen) of a table small enough to hold
+    in memory: a campaign's results, a page of a ranking, a year's star households."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet(title[:31])
+    bold = book.add_format({"bold": True, "bg_color": "#E8F0E8"})
+    xlsx_row(sheet, 0, headers, bold)
+    for number, row in enumerate(rows, start=1):
+        xlsx_row(sheet, number, row)
+    sheet.set_column(0, len(headers) - 1, 14)
+    sheet.freeze_panes(1, 0)
+    book.close()
+    return out.getvalue()

@@ -29,6 +29,8 @@ urlpatterns = [
     path("counter/", include("civicpoints.counter.urls")),
     # A village's public page (no login): monthly totals, masked notice, the chain head.
     path("open/<str:code>/", open_views.village_open, name="open_village"),
+    # A certificate's QR opens this (no login): is the certificate real, and does it stand?
+    path("c/<str:code>/", open_views.certificate_check, name="certificate_check"),
     path("healthz", healthz, name="healthz"),  # for load balancers: no login, no private data
     path("bench/floor/", bench_floor, name="bench_floor"),  # 404 unless CIVICPOINTS_BENCH=1
     path("", include("civicpoints.backoffice.urls")),

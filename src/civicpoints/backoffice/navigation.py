@@ -238,6 +238,7 @@ NAV: list[NavItem] = [
     ),
     # Not for counter staff: their work is at the counter (the page still answers them).
     NavItem(_("排行榜"), "backoffice:rankings", lambda c: c.households and not c.counter_only),
+    NavItem(_("评比表彰"), "backoffice:campaigns", lambda c: c.households and not c.counter_only),
     NavItem(_("资金"), "backoffice:budget", lambda c: c.budget),
     NavItem(_("柜台"), "counter:index", lambda c: c.counter),
     NavItem(_("超市"), "backoffice:stores", lambda c: c.stores),

@@ -4,6 +4,7 @@ from civicpoints.backoffice import (
     activity_views,
     approval_views,
     audit_views,
+    campaign_views,
     ceremony_views,
     community_views,
     delivery_views,
@@ -242,6 +243,61 @@ urlpatterns = [
     path("audit/log.csv", audit_views.audit_log_export, {"kind": "csv"}, name="audit_log_csv"),
     path("audit/log.xlsx", audit_views.audit_log_export, {"kind": "xlsx"}, name="audit_log_xlsx"),
     path("rankings/", honour_views.rankings, name="rankings"),
+    path("campaigns/", campaign_views.campaigns, name="campaigns"),
+    path("campaigns/<int:campaign_id>/", campaign_views.campaign, name="campaign"),
+    path(
+        "campaigns/<int:campaign_id>/nominate/",
+        campaign_views.campaign_nominate,
+        name="campaign_nominate",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/nominees/<int:nominee_id>/remove/",
+        campaign_views.campaign_unnominate,
+        name="campaign_unnominate",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/shortlist/",
+        campaign_views.campaign_shortlist,
+        name="campaign_shortlist",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/voting/",
+        campaign_views.campaign_voting,
+        name="campaign_voting",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/tally/", campaign_views.campaign_tally, name="campaign_tally"
+    ),
+    path(
+        "campaigns/<int:campaign_id>/publish/",
+        campaign_views.campaign_publish_view,
+        name="campaign_publish",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/results.xlsx",
+        campaign_views.campaign_export,
+        name="campaign_export",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/certificates/issue/",
+        campaign_views.certificates_issue_view,
+        name="certificates_issue",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/certificates/",
+        campaign_views.certificates,
+        name="certificates",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/ceremony/",
+        campaign_views.ceremony_new,
+        name="honour_ceremony_new",
+    ),
+    path(
+        "honour-ceremonies/<int:ceremony_id>/",
+        campaign_views.honour_ceremony,
+        name="honour_ceremony",
+    ),
     path("risk/", risk_views.flag_list, name="risk_flags"),
     path("risk/scan/", risk_views.scan_now, name="risk_scan"),
     path("risk/settings/", risk_views.risk_settings, name="risk_settings"),

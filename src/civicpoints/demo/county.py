@@ -17,8 +17,8 @@ from django.utils import timezone
 from civicpoints.audit.models import AuditAction
 from civicpoints.awards.services import claim_approve, claim_submit
 from civicpoints.demo.activities import build_activities
-from civicpoints.demo.honours import build_honours
 from civicpoints.demo.community import build_village_life
+from civicpoints.demo.honours import build_honours
 from civicpoints.demo.spending import build_spending
 from civicpoints.households import idcard
 from civicpoints.households.models import Household, HouseholdStatus, Relation

@@ -48,6 +48,9 @@ FACES = {
     "portal": Face("portal/not_found.html", "portal/refused.html"),
     # The village's public page: no namespace, no login, its own not-found words.
     "open_village": Face("portal/open_not_found.html", "portal/refused.html"),
+    "certificate_check": Face(
+        "portal/certificate_check.html", "portal/refused.html", gettext_lazy("没有这张证书")
+    ),
 }
 FRAGMENT = "_refusal.html"
 

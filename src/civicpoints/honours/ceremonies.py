@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import segno
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,10 +27,6 @@ from civicpoints.schemes.models import Region, RegionLevel, Scheme
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, parse_id, require_role
 
 MAX_PROGRAMME = 4000
-
-
-def _printed_name(nominee: Nominee) -> str:
-    return nominee.member.name if nominee.member_id else nominee.household.head_name
 
 
 def certificates_issue(campaign: Campaign, *, on: dt.date | None = None) -> list[Certificate]:
@@ -52,7 +49,7 @@ def certificates_issue(campaign: Campaign, *, on: dt.date | None = None) -> list
                 Certificate.objects.create(
                     nominee=nominee,
                     code=secrets.token_urlsafe(9),
-                    name=_printed_name(nominee),
+                    name=nominee.name,
                     title=campaign.title,
                     scheme_name=campaign.scheme.name,
                     village_name=nominee.village.name,
@@ -65,6 +62,13 @@ def certificates_issue(campaign: Campaign, *, on: dt.date | None = None) -> list
         .select_related("nominee__village")
         .order_by("nominee__village__code", "nominee__place", "nominee_id")
     )
+
+
+def certificate_qr_svg(url: str) -> str:
+    """The QR printed on a certificate: the public check page's address, 25 mm wide at least."""
+    qr = segno.make_qr(url, error="m")
+    scale = max(0.5, 25.0 / qr.symbol_size(border=0)[0])
+    return qr.svg_inline(scale=scale, border=4, unit="mm")
 
 
 def certificate_valid(certificate: Certificate) -> bool:

@@ -263,6 +263,11 @@ class Nominee(models.Model):
         ]
         indexes = [models.Index(fields=["campaign", "village"], name="nominee_village")]
 
+    @property
+    def name(self) -> str:
+        """Whom the title is for: the member named, or the household (its head)."""
+        return self.member.name if self.member_id else self.household.head_name
+
 
 class Vote(models.Model):
     """One member's vote in a campaign (phone pages; paper ballots are ``paper_votes``).

@@ -16,11 +16,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from civicpoints.community.transparency import (
+    display_name,
     monthly_totals,
     open_village,
     public_notice,
     published_head,
 )
+from civicpoints.honours.ceremonies import certificate_valid
+from civicpoints.honours.selectors import certificate_by_code
 
 
 @require_GET
@@ -44,3 +47,20 @@ def village_open(request: HttpRequest, code: str) -> HttpResponse:
     )
     response["Cache-Control"] = "public, max-age=60"
     return response
+
+
+@require_GET
+def certificate_check(request: HttpRequest, code: str) -> HttpResponse:
+    """证书核验: what the certificate says (the name as the scheme's notice policy writes it)
+    and whether the title still stands."""
+    certificate = certificate_by_code(code)
+    scheme = certificate.nominee.campaign.scheme
+    return render(
+        request,
+        "portal/certificate_check.html",
+        {
+            "cert": certificate,
+            "name": display_name(certificate.name, scheme.notice_name_display),
+            "valid": certificate_valid(certificate),
+        },
+    )

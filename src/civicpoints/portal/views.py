@@ -26,7 +26,9 @@ from civicpoints.awards.selectors import notice_claims, owed_total
 from civicpoints.awards.services import claim_object
 from civicpoints.awards.services.claims import claim_self_report
 from civicpoints.errors import ApplicationError, NotFound
+from civicpoints.honours.campaigns import campaigns_open_for, title_state_label
 from civicpoints.honours.rankings import period_for, rank_of
+from civicpoints.honours.selectors import titles_of_household
 from civicpoints.honours.stars import stars_of
 from civicpoints.households.models import Household
 from civicpoints.ledger.amounts import format_points
@@ -97,6 +99,7 @@ def home(request: HttpRequest, household: Household) -> HttpResponse:
             "coming": household_on_notice(household_id=household.pk),
             "my_claims": household_claims(household_id=household.pk, today=timezone.localdate()),
             "stars": stars_of(household_id=household.pk),
+            "open_votes": len(campaigns_open_for(household, timezone.now())),
         },
     )
 
@@ -122,7 +125,20 @@ def rank(request: HttpRequest, household: Household) -> HttpResponse:
             )
             places.append({"region": region.name, "found": found})
         standings.append({"label": period.label, "places": places})
-    return render(request, "portal/rank.html", {"h": household, "standings": standings})
+    titles = [
+        {"nominee": n, "state": title_state_label(n.claim.status if n.claim_id else None)}
+        for n in titles_of_household(household)
+    ]
+    return render(
+        request,
+        "portal/rank.html",
+        {
+            "h": household,
+            "standings": standings,
+            "stars": stars_of(household_id=household.pk),
+            "titles": titles,
+        },
+    )
 
 
 @resident_required
