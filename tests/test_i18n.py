@@ -280,6 +280,7 @@ NOT_MESSAGES: dict[str | tuple[str, str], str] = {
     "demo/spending.py": "the demo stores' goods and the demo merchant (seed data)",
     "demo/activities.py": "the demo activities (seed data)",
     "demo/community.py": "the demo announcements and feedback (seed data)",
+    "demo/honours.py": "the demo campaigns, reasons and ceremony (seed data)",
     "rules/catalogue.py": "the demo points standard: rule names and categories (seed data)",
     "households/pinyin.py": "surnames with more than one reading (search data)",
     ("activities/selectors.py", "MUTUAL_HELP_CATEGORY"): "a rule category as the standard names it",

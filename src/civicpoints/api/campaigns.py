@@ -225,13 +225,13 @@ class CampaignDetailOut(CampaignOut):
 
 
 def _nominee_out(n: Nominee, phone: dict[int, int], *, counts: bool) -> dict[str, Any]:
-    claim_status = n.claim.status if n.claim_id else None
+    claim_status = n.claim_status
     return {
         "id": n.pk,
         "household": n.household_id,
         "household_name": n.household.head_name,
         "member": n.member_id,
-        "member_name": n.member.name if n.member_id else None,
+        "member_name": n.member_name,
         "village": n.village_id,
         "village_name": n.village.name,
         "source": n.source,
@@ -426,10 +426,10 @@ def my_titles(request: HttpRequest) -> list[dict[str, Any]]:
         {
             "campaign": n.campaign_id,
             "title": n.campaign.title,
-            "member_name": n.member.name if n.member_id else None,
+            "member_name": n.member_name,
             "votes": n.votes,
-            "title_state": TitleState.of(n.claim.status if n.claim_id else None),
-            "title_state_label": title_state_label(n.claim.status if n.claim_id else None),
+            "title_state": TitleState.of(n.claim_status),
+            "title_state_label": title_state_label(n.claim_status),
             "certificate": _certificate_code(n),
         }
         for n in titles_of_household(household)
@@ -479,7 +479,7 @@ def certificates(request: HttpRequest, campaign_id: str) -> list[dict[str, Any]]
     ]
 
 
-class CeremonyIn(Schema):
+class HonourCeremonyIn(Schema):
     region: Id
     name: Trimmed = Field(min_length=1, max_length=100)
     held_on: Day
@@ -499,7 +499,7 @@ class HonouredOut(Schema):
     certificate: str | None
 
 
-class CeremonyOut(Schema):
+class HonourCeremonyOut(Schema):
     id: int
     region: int
     name: str
@@ -527,7 +527,7 @@ def ceremony_out(ceremony: HonourCeremony) -> dict[str, Any]:
                 "title": h.campaign.title,
                 "household": h.nominee.household_id,
                 "household_name": h.nominee.household.head_name,
-                "member_name": h.nominee.member.name if h.nominee.member_id else None,
+                "member_name": h.nominee.member_name,
                 "village_name": h.nominee.village.name,
                 "confirmed": h.confirmed,
                 "certificate": _certificate_code(h.nominee),
@@ -538,8 +538,8 @@ def ceremony_out(ceremony: HonourCeremony) -> dict[str, Any]:
     }
 
 
-@router.post("/ceremonies", response={201: CeremonyOut, **ERRORS})
-def create_ceremony(request: HttpRequest, body: CeremonyIn) -> Status:
+@router.post("/ceremonies", response={201: HonourCeremonyOut, **ERRORS})
+def create_ceremony(request: HttpRequest, body: HonourCeremonyIn) -> Status:
     actor = _actor(request)
     region = region_for(actor, body.region)
     scheme = scheme_for_region(actor, region, prefer=ADMIN_ROLES)
@@ -556,6 +556,6 @@ def create_ceremony(request: HttpRequest, body: CeremonyIn) -> Status:
     return Status(201, ceremony_out(ceremony))
 
 
-@router.get("/ceremonies/{ceremony_id}", response={200: CeremonyOut, 404: ErrorOut})
+@router.get("/ceremonies/{ceremony_id}", response={200: HonourCeremonyOut, 404: ErrorOut})
 def ceremony(request: HttpRequest, ceremony_id: str) -> dict[str, Any]:
     return ceremony_out(ceremony_for(_actor(request), ceremony_id))

@@ -183,9 +183,7 @@ def campaign(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 "rows": [
                     {
                         "counted": r,
-                        "state": title_state_label(
-                            r.nominee.claim.status if r.nominee.claim_id else None
-                        ),
+                        "state": title_state_label(r.nominee.claim_status),
                     }
                     for r in sorted(
                         rows, key=lambda r: (r.nominee.place or 0, -r.votes, r.nominee.pk)
@@ -366,7 +364,7 @@ def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponse:
             r.votes,
             r.nominee.place or "",
             _("是") if r.nominee.winner else "",
-            title_state_label(r.nominee.claim.status if r.nominee.claim_id else None),
+            title_state_label(r.nominee.claim_status),
         ]
         for village in votes_counted(c).values()
         for r in village

@@ -16,6 +16,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -44,6 +45,11 @@ from civicpoints.rules.selectors import rule_in_force
 from civicpoints.schemes.models import Region, RegionLevel, Scheme
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, parse_id, require_role
 
+# Notes of the claims a campaign makes: stored, so in the scheme's language, never translated.
+STORED_TEXT = {
+    "vote": "参加“%(title)s”民主评议投票",
+    "title": "评比“%(title)s”得票%(votes)s，第%(place)s名",
+}
 MAX_SHORTLIST = 50
 MAX_QUOTA = 50
 MAX_VOTING_DAYS = 92
@@ -190,7 +196,7 @@ def _locked(campaign: Campaign) -> Campaign:
 
 def _require_status(campaign: Campaign, status: str, action: str) -> None:
     if campaign.status != status:
-        messages = {
+        messages: dict[str, str] = {
             CampaignStatus.DRAFT: _("投票已经开始，入围名单不能再改"),
             CampaignStatus.VOTING: _("评比还没有开始投票，或结果已经公布"),
         }
@@ -263,7 +269,7 @@ def nominee_add(
 def nominee_remove(*, actor: Actor, campaign: Campaign, nominee_id: object) -> None:
     with transaction.atomic():
         campaign = _locked(campaign)
-        nominee = Nominee.objects.filter(campaign=campaign, pk=parse_id(nominee_id)).first()
+        nominee = Nominee.objects.filter(campaign=campaign, pk=parse_id(nominee_id) or 0).first()
         if nominee is None:
             raise NotFound("nominee")
         require_role(
@@ -398,10 +404,10 @@ def vote_cast(
     the household gets a claim of it through the normal path (submitted, for review)."""
     now = at or timezone.now()
     campaign = Campaign.objects.select_related("vote_rule").get(pk=campaign.pk)  # as it is now
-    member = Member.objects.filter(pk=parse_id(member_id), household=household).first()
+    member = Member.objects.filter(pk=parse_id(member_id) or 0, household=household).first()
     if member is None:
         raise invalid(_("请选择投票的家庭成员"), field="member")
-    nominee = Nominee.objects.filter(campaign=campaign, pk=parse_id(nominee_id)).first()
+    nominee = Nominee.objects.filter(campaign=campaign, pk=parse_id(nominee_id) or 0).first()
     if nominee is None or nominee.village_id != household.village_id:
         raise invalid(_("请选择本村的候选人"), field="nominee")
     if campaign.scheme_id != household.scheme_id or household.status == HouseholdStatus.CLOSED:
@@ -419,16 +425,16 @@ def vote_cast(
             vote = Vote.objects.create(
                 campaign=campaign, nominee=nominee, household=household, member=member, cast_at=now
             )
-            if campaign.vote_rule_id is not None:
+            if campaign.vote_rule is not None:
                 claim_create(
                     NewClaim(
                         household=household,
                         rule=campaign.vote_rule,
-                        quantity=1,
+                        quantity=Decimal(1),
                         occurred_on=timezone.localdate(now),
                         source=ClaimSource.HONOUR,
                         member_id=member.pk,
-                        note=_("参加“%(title)s”民主评议投票") % {"title": campaign.title},
+                        note=STORED_TEXT["vote"] % {"title": campaign.title},
                         origin_ref=f"vote:{campaign.pk}",
                     ),
                     at=now,
@@ -444,7 +450,7 @@ def vote_cast(
 
 
 def tally_enter(
-    *, actor: Actor, campaign: Campaign, village: Region, counts: Mapping[object, object]
+    *, actor: Actor, campaign: Campaign, village: Region, counts: Mapping[Any, Any]
 ) -> dict[int, int]:
     """Staff of a village enter its paper ballots: each nominee's count (replacing what was
     entered before). The paper ballots of a village cannot be more than its members who did
@@ -590,12 +596,12 @@ def _title_claim(actor: Actor, campaign: Campaign, nominee: Nominee, now: dt.dat
             NewClaim(
                 household=household,
                 rule=campaign.rule,
-                quantity=1,
+                quantity=Decimal(1),
                 occurred_on=timezone.localdate(now),
                 source=ClaimSource.HONOUR,
                 proposed_by_id=actor.user_id,
                 member_id=nominee.member_id,
-                note=_("评比“%(title)s”得票%(votes)s，第%(place)s名")
+                note=STORED_TEXT["title"]
                 % {"title": campaign.title, "votes": nominee.votes, "place": nominee.place},
                 origin_ref=f"campaign:{campaign.pk}",
             ),

@@ -266,7 +266,16 @@ class Nominee(models.Model):
     @property
     def name(self) -> str:
         """Whom the title is for: the member named, or the household (its head)."""
-        return self.member.name if self.member_id else self.household.head_name
+        return self.member.name if self.member is not None else self.household.head_name
+
+    @property
+    def member_name(self) -> str | None:
+        return self.member.name if self.member is not None else None
+
+    @property
+    def claim_status(self) -> str | None:
+        """The status of the title's claim (winners only), which says where the title stands."""
+        return self.claim.status if self.claim is not None else None
 
 
 class Vote(models.Model):

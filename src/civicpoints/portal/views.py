@@ -126,7 +126,7 @@ def rank(request: HttpRequest, household: Household) -> HttpResponse:
             places.append({"region": region.name, "found": found})
         standings.append({"label": period.label, "places": places})
     titles = [
-        {"nominee": n, "state": title_state_label(n.claim.status if n.claim_id else None)}
+        {"nominee": n, "state": title_state_label(n.claim_status)}
         for n in titles_of_household(household)
     ]
     return render(
