@@ -10,7 +10,14 @@ from django.test import Client
 from django.utils import timezone
 
 from civicpoints.awards.services.notices import notices_finalize
-from civicpoints.honours.models import Campaign, CampaignStatus, Certificate, Nominee, Vote
+from civicpoints.honours.models import (
+    Campaign,
+    CampaignStatus,
+    Certificate,
+    HonourCeremony,
+    Nominee,
+    Vote,
+)
 from civicpoints.households.models import Member
 from civicpoints.households.services import household_set_pin
 from civicpoints.schemes.models import Role
@@ -140,7 +147,7 @@ def test_a_campaign_from_the_form_to_the_ceremony(world):
         f"/campaigns/{campaign.pk}/ceremony/",
         {"name": "表彰大会", "held_on": str(timezone.localdate()), "place": "村委会"},
     )
-    ceremony = county.get("/honour-ceremonies/1/").content.decode()
+    ceremony = county.get(f"/honour-ceremonies/{HonourCeremony.objects.get().pk}/").content.decode()
     assert "宣读“好媳妇”表彰名单" in ceremony
     assert "去超市批量兑换" in ceremony and homes[0].card_code in ceremony
 

@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "demo-pass-123"
 MENUS = {
-    "grid-worker": ["农户", "申报审核", "公示", "志愿活动", "邻里互助", "排行榜"],
+    "grid-worker": ["农户", "申报审核", "公示", "志愿活动", "邻里互助", "排行榜", "评比表彰"],
     "store-clerk": ["农户", "柜台", "超市", "订单", "送货"],
     "merchant-clerk": ["柜台"],
 }

@@ -83,8 +83,9 @@ def test_after_n_months_and_never(cleared):
     w = cleared
     w.scheme.year_end_policy = YearEndPolicy.AFTER_MONTHS
     w.scheme.expiry_months = 6
-    assert expiry_cutoff(w.scheme, dt.date(2026, 1, 3)) == dt.datetime(2025, 7, 3, tzinfo=BEIJING)
-    assert expiry_cutoff(w.scheme, dt.date(2026, 3, 31)) == dt.datetime(2025, 9, 28, tzinfo=BEIJING)
+    # Monthly expiry days: on the 1st, what was credited before the 1st six months earlier.
+    assert expiry_cutoff(w.scheme, dt.date(2026, 1, 3)) == dt.datetime(2025, 7, 1, tzinfo=BEIJING)
+    assert expiry_cutoff(w.scheme, dt.date(2026, 3, 31)) == dt.datetime(2025, 9, 1, tzinfo=BEIJING)
     w.scheme.year_end_policy = YearEndPolicy.NONE
     assert year_end_preview(scheme=w.scheme, today=TODAY).due == []
     with pytest.raises(ApplicationError):

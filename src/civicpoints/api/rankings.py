@@ -12,17 +12,18 @@ from pydantic import Field
 
 from civicpoints.api.schemas import ErrorOut, Points, Trimmed, points_out
 from civicpoints.errors import PermissionDenied
-from civicpoints.honours.models import StarRating
 from civicpoints.honours.rankings import MAX_LIMIT, period_parse, ranking, ranking_named
 from civicpoints.honours.stars import (
+    STAR_READERS,
     STAR_SETTERS,
     Level,
     star_levels,
     star_levels_set,
     stars_compute,
+    stars_in_region,
 )
 from civicpoints.ledger.amounts import parse_points
-from civicpoints.schemes.models import Role, Scheme
+from civicpoints.schemes.models import Scheme
 from civicpoints.schemes.scope import HOUSEHOLD_READERS
 from civicpoints.schemes.selectors import region_for, scheme_for_region, scheme_governed
 
@@ -104,7 +105,6 @@ def rankings(request: HttpRequest, params: Query[RankingIn]) -> dict:
 # --- star households (honours/stars.py) ------------------------------------------------------
 
 stars_router = Router(tags=["honours"])
-STAR_READERS = (Role.COUNTY_ADMIN, Role.AUDITOR)
 
 
 class LevelIn(Schema):
@@ -202,25 +202,14 @@ def stars_list(request: HttpRequest, params: Query[StarsIn]) -> list[dict]:
     scheme = scheme_for_region(actor, region, prefer=HOUSEHOLD_READERS)
     if not actor.covers(roles=HOUSEHOLD_READERS, scheme_id=scheme.pk, region_path=region.path):
         raise PermissionDenied("honours.stars")
-    rows = (
-        StarRating.objects.filter(
-            scheme=scheme,
-            year=params.year,
-            stars__gt=0,
-            household__village__path__startswith=region.path,
-        )
-        .order_by("-stars", "household_id")
-        .values(
-            "household_id", "household__head_name", "household__village__name", "stars", "points"
-        )
-    )[params.offset : params.offset + params.limit]
+    rows = stars_in_region(scheme_id=scheme.pk, region_path=region.path, year=params.year)
     return [
         {
-            "household": r["household_id"],
-            "household_name": r["household__head_name"],
-            "village_name": r["household__village__name"],
-            "stars": r["stars"],
-            "points": points_out(r["points"]),
+            "household": r.household_id,
+            "household_name": r.household.head_name,
+            "village_name": r.household.village.name,
+            "stars": r.stars,
+            "points": points_out(r.points),
         }
-        for r in rows
+        for r in rows[params.offset : params.offset + params.limit]
     ]

@@ -239,6 +239,9 @@ NAV: list[NavItem] = [
     # Not for counter staff: their work is at the counter (the page still answers them).
     NavItem(_("排行榜"), "backoffice:rankings", lambda c: c.households and not c.counter_only),
     NavItem(_("评比表彰"), "backoffice:campaigns", lambda c: c.households and not c.counter_only),
+    # County admins and auditors: the scheme-wide honours and the expiry of points.
+    NavItem(_("星级文明户"), "backoffice:stars", lambda c: c.budget),
+    NavItem(_("积分到期"), "backoffice:expiry", lambda c: c.budget),
     NavItem(_("资金"), "backoffice:budget", lambda c: c.budget),
     NavItem(_("柜台"), "counter:index", lambda c: c.counter),
     NavItem(_("超市"), "backoffice:stores", lambda c: c.stores),

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.errors import ApplicationError
 from civicpoints.faces.errors import refusals_return_to
+from civicpoints.honours.stars import stars_of_many
 from civicpoints.households.cards import print_qr_svg
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.pins import (
@@ -55,8 +56,13 @@ def household_access(request: HttpRequest, household_id: int) -> HttpResponse:
 
 def _sheets(letters: Sequence[Letter]) -> list[list[dict[str, object]]]:
     """Cards 8 to an A4 sheet, each with its QR code (quiet zone of 4 modules)."""
+    stars = stars_of_many(letter.household.pk for letter in letters)
     cards = [
-        {"h": letter.household, "qr": mark_safe(print_qr_svg(letter.household.card_code))}  # noqa: S308 (our SVG)
+        {
+            "h": letter.household,
+            "qr": mark_safe(print_qr_svg(letter.household.card_code)),  # noqa: S308 (our SVG)
+            "stars": stars.get(letter.household.pk),
+        }
         for letter in letters
     ]
     return [cards[i : i + CARDS_PER_PAGE] for i in range(0, len(cards), CARDS_PER_PAGE)]

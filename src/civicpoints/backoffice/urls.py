@@ -243,6 +243,10 @@ urlpatterns = [
     path("audit/log.csv", audit_views.audit_log_export, {"kind": "csv"}, name="audit_log_csv"),
     path("audit/log.xlsx", audit_views.audit_log_export, {"kind": "xlsx"}, name="audit_log_xlsx"),
     path("rankings/", honour_views.rankings, name="rankings"),
+    path("rankings.xlsx", honour_views.rankings_export, name="rankings_export"),
+    path("stars/", honour_views.stars, name="stars"),
+    path("stars.xlsx", honour_views.stars_export, name="stars_export"),
+    path("expiry/", honour_views.expiry, name="expiry"),
     path("campaigns/", campaign_views.campaigns, name="campaigns"),
     path("campaigns/<int:campaign_id>/", campaign_views.campaign, name="campaign"),
     path(

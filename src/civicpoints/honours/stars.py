@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,6 +34,7 @@ from civicpoints.schemes.scope import Actor
 from civicpoints.schemes.selectors import schemes_governed
 
 STAR_SETTERS = (Role.COUNTY_ADMIN,)
+STAR_READERS = (Role.COUNTY_ADMIN, Role.AUDITOR)
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,30 @@ def stars_year_end(today: dt.date | None = None) -> int:
             stars_compute(actor_id=None, scheme_id=scheme_id, year=last, today=today)
             done += 1
     return done
+
+
+def stars_in_region(*, scheme_id: int, region_path: str, year: int) -> QuerySet[StarRating]:
+    """A region's star households of a year, most stars first (then by household id)."""
+    return (
+        StarRating.objects.filter(
+            scheme_id=scheme_id,
+            year=year,
+            stars__gt=0,
+            household__village__path__startswith=region_path,
+        )
+        .select_related("household__village")
+        .order_by("-stars", "household_id")
+    )
+
+
+def stars_of_many(household_ids: Iterable[int]) -> dict[int, StarRating]:
+    """Each household's latest rating with a star (for a sheet of cards), in one query."""
+    latest: dict[int, StarRating] = {}
+    for rating in StarRating.objects.filter(
+        household_id__in=list(household_ids), stars__gt=0
+    ).order_by("household_id", "-year"):
+        latest.setdefault(rating.household_id, rating)
+    return latest
 
 
 def stars_of(*, household_id: int) -> StarRating | None:

@@ -3,10 +3,12 @@ what a run would expire (the preview staff see), and the run itself (ledger/expi
 oldest points first and posts; a household's held points are never expired; a second run at
 the same cutoff expires nothing more).
 
-Scheduled for 年底清零 (``year_end_job``): from 30 days before the year end each household
-that would lose points is texted once; on or after 1 January the run expires them, but only
-if that notice went out at least 30 days before (else staff decide: ``civicpoints
-year_end``). A scheme that expires after N months is run by staff only, for now.
+Both policies that expire are scheduled (``year_end_job``) on **expiry days**: 年底清零 on
+1 January (points credited before it), N个月后过期 on the 1st of each month (points credited
+before the 1st of the month N months earlier, so a point lives between N and N + 1 months).
+From 30 days before an expiry day each household that would lose points is texted once; on
+or after the day the run expires them, but only if that notice went out at least 30 days
+before (else staff decide: the 积分到期 page or ``civicpoints year_end``).
 """
 
 from __future__ import annotations
@@ -24,17 +26,48 @@ from civicpoints.notifications.events import points_expiring
 from civicpoints.schemes.models import Scheme, YearEndPolicy
 
 
-def expiry_cutoff(scheme: Scheme, today: dt.date) -> dt.datetime | None:
-    """Points credited before this moment expire now (None: the scheme's never do)."""
+@dataclass(frozen=True)
+class ExpiryDay:
+    """On ``day`` the points credited before ``cutoff`` expire."""
+
+    day: dt.date
+    cutoff: dt.datetime
+
+
+def _first_of(year: int, month_index: int) -> dt.date:
+    """The 1st of month ``month_index`` (0 = January) counted from January of ``year``."""
+    y, m = divmod(year * 12 + month_index, 12)
+    return dt.date(y, m + 1, 1)
+
+
+def _expiry_day(scheme: Scheme, day: dt.date) -> ExpiryDay | None:
     tz = timezone.get_default_timezone()
     if scheme.year_end_policy == YearEndPolicy.YEAR_END:
-        return dt.datetime(today.year, 1, 1, tzinfo=tz)
+        return ExpiryDay(day, dt.datetime(day.year, 1, 1, tzinfo=tz))
     if scheme.year_end_policy == YearEndPolicy.AFTER_MONTHS and scheme.expiry_months:
-        index = today.year * 12 + today.month - 1 - scheme.expiry_months
-        year, month = divmod(index, 12)
-        day = min(today.day, 28)  # a month's end is never skipped twice
-        return dt.datetime(year, month + 1, day, tzinfo=tz)
+        credited = _first_of(day.year, day.month - 1 - scheme.expiry_months)
+        return ExpiryDay(day, dt.datetime.combine(credited, dt.time(), tzinfo=tz))
     return None
+
+
+def expiry_day_last(scheme: Scheme, today: dt.date) -> ExpiryDay | None:
+    """The latest expiry day on or before today (None: the scheme's points never expire)."""
+    if scheme.year_end_policy == YearEndPolicy.YEAR_END:
+        return _expiry_day(scheme, dt.date(today.year, 1, 1))
+    return _expiry_day(scheme, today.replace(day=1))
+
+
+def expiry_day_next(scheme: Scheme, today: dt.date) -> ExpiryDay | None:
+    """The first expiry day after today."""
+    if scheme.year_end_policy == YearEndPolicy.YEAR_END:
+        return _expiry_day(scheme, dt.date(today.year + 1, 1, 1))
+    return _expiry_day(scheme, _first_of(today.year, today.month))
+
+
+def expiry_cutoff(scheme: Scheme, today: dt.date) -> dt.datetime | None:
+    """Points credited before this moment expire now (None: the scheme's never do)."""
+    last = expiry_day_last(scheme, today)
+    return last.cutoff if last is not None else None
 
 
 @dataclass(frozen=True)
@@ -71,23 +104,21 @@ NOTICE_DAYS = 30
 
 
 def year_end_notice(*, scheme: Scheme, today: dt.date | None = None) -> int:
-    """From 30 days before a 年底清零 year end: text each household what it would lose (what it
-    has now, oldest points first, nothing held), once per year end; returns texts recorded."""
+    """From 30 days before an expiry day: text each household what it would lose (what it
+    has now, oldest points first, nothing held), once per expiry day; returns texts recorded."""
     today = today or timezone.localdate()
-    if scheme.year_end_policy != YearEndPolicy.YEAR_END:
+    coming = expiry_day_next(scheme, today)
+    if coming is None or (coming.day - today).days > NOTICE_DAYS:
         return 0
-    tz = timezone.get_default_timezone()
-    cutoff = dt.datetime(today.year + 1, 1, 1, tzinfo=tz)
-    if (cutoff.date() - today).days > NOTICE_DAYS:
-        return 0
-    due = expiry_due(scheme_id=scheme.pk, cutoff=cutoff)
+    due = expiry_due(scheme_id=scheme.pk, cutoff=coming.cutoff)
     sent = points_expiring(
         scheme_id=scheme.pk,
         due=[(d.household_id, d.points) for d in due],
-        last_day=cutoff.date() - dt.timedelta(days=1),
+        last_day=coming.day - dt.timedelta(days=1),
+        year_end=scheme.year_end_policy == YearEndPolicy.YEAR_END,
     )
     ExpiryNotice.objects.get_or_create(
-        scheme=scheme, cutoff=cutoff, defaults={"households": len(due)}
+        scheme=scheme, cutoff=coming.cutoff, defaults={"households": len(due)}
     )
     return sent
 
@@ -96,14 +127,16 @@ def year_end_job(today: dt.date | None = None) -> int:
     """The scheduler's: notices, then each year end's run once its notice is 30 days old;
     returns households whose points expired now."""
     today = today or timezone.localdate()
-    tz = timezone.get_default_timezone()
     expired = 0
-    for scheme in Scheme.objects.filter(year_end_policy=YearEndPolicy.YEAR_END).order_by("pk"):
+    expiring = [YearEndPolicy.YEAR_END, YearEndPolicy.AFTER_MONTHS]
+    for scheme in Scheme.objects.filter(year_end_policy__in=expiring).order_by("pk"):
         year_end_notice(scheme=scheme, today=today)
-        cutoff = dt.datetime(today.year, 1, 1, tzinfo=tz)
-        notice = ExpiryNotice.objects.filter(scheme=scheme, cutoff=cutoff).first()
+        last = expiry_day_last(scheme, today)
+        if last is None:
+            continue
+        notice = ExpiryNotice.objects.filter(scheme=scheme, cutoff=last.cutoff).first()
         told = notice is not None and (
-            cutoff.date() - timezone.localtime(notice.sent_at).date()
+            last.day - timezone.localtime(notice.sent_at).date()
         ) >= dt.timedelta(days=NOTICE_DAYS)
         if notice is None or notice.ran_at is not None or not told:
             continue  # ran already, or residents were not told in time: staff decide

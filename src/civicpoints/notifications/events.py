@@ -163,9 +163,12 @@ def delivery_out(delivery: Delivery) -> bool:
     )
 
 
-def points_expiring(*, scheme_id: int, due: Sequence[tuple[int, int]], last_day: dt.date) -> int:
-    """Households whose points expire at the year end (``due``: household id, hundredths),
-    told once per year end: the key names the household and the last day."""
+def points_expiring(
+    *, scheme_id: int, due: Sequence[tuple[int, int]], last_day: dt.date, year_end: bool = True
+) -> int:
+    """Households whose points expire at the year end or at a monthly expiry day (``due``:
+    household id, hundredths), told once per expiry day: the key names the household and the
+    last day."""
     with translation.override(LANGUAGE):
         day = _("%(m)d月%(d)d日") % {"m": last_day.month, "d": last_day.day}
         messages = [
@@ -174,7 +177,13 @@ def points_expiring(*, scheme_id: int, due: Sequence[tuple[int, int]], last_day:
                 household_id=household_id,
                 event_key=f"expiring:{last_day.isoformat()}:{household_id}",
                 text=SIGN
-                + _("您家有 %(points)s 分积分将于 %(day)s 后清零，请在此之前到爱心超市兑换使用。")
+                + (
+                    _("您家有 %(points)s 分积分将于 %(day)s 后清零，请在此之前到爱心超市兑换使用。")
+                    if year_end
+                    else _(
+                        "您家有 %(points)s 分积分已满期限，将于 %(day)s 后过期，请在此之前到爱心超市兑换使用。"
+                    )
+                )
                 % {"points": format_points(points), "day": day},
             )
             for household_id, points in due
