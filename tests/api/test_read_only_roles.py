@@ -216,6 +216,10 @@ def bodies(e: Estate) -> dict[tuple[str, str], dict[str, Any]]:
             "nominee": e.nominee.pk,
         },
         ("POST", "/api/v1/honours/campaigns/{campaign_id}/certificates"): {},
+        ("POST", "/api/v1/honours/campaigns/{campaign_id}/proposals"): {
+            "name": e.nominee.household.head_name,
+            "reason": "审计推荐",
+        },
         ("POST", "/api/v1/honours/ceremonies"): {
             "region": e.village.pk,
             "name": "审计大会",

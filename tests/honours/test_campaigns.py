@@ -19,6 +19,7 @@ from civicpoints.honours.campaigns import (
     campaign_create,
     campaign_publish,
     nominee_add,
+    nominee_propose,
     shortlist_from_ranking,
     tally_enter,
     vote_cast,
@@ -411,3 +412,46 @@ def test_bad_set_up_is_refused_with_a_message_and_nothing_written(world):
     assert outsider.value.code == ErrorCode.PERMISSION_DENIED
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT and Nominee.objects.count() == 1
+
+
+def test_residents_recommend_someone_of_their_village_once(world):
+    town = Town(world)
+    campaign = town.campaign()
+    proposer = make_household(world.scheme, world.village_a1, "推荐户")
+    target = make_household(world.scheme, world.village_a1, "张玉珍")
+    member_add(actor_id=None, household=target, name="李秀英", relation=Relation.SPOUSE)
+    make_household(world.scheme, world.village_a2, "外村同名")
+    make_household(world.scheme, world.village_a1, "重名")
+    make_household(world.scheme, world.village_a1, "重名")
+
+    def propose(name, reason="孝敬公婆", by=proposer):
+        return nominee_propose(household=by, campaign=campaign, name=name, reason=reason)
+
+    for name, reason, field in (
+        ("", "理由", "name"),
+        ("李秀英", " ", "reason"),
+        ("外村同名", "理由", "name"),  # not of this village
+        ("重名", "理由", "name"),  # two households: the village committee decides
+        ("推荐户", "理由", "name"),  # not one's own household
+    ):
+        with pytest.raises(ApplicationError) as refused:
+            propose(name, reason)
+        assert refused.value.detail["field"] == field, name
+    nominee = propose("李秀英")  # a spouse: a personal title
+    assert (nominee.household_id, nominee.member.name, nominee.source) == (
+        target.pk,
+        "李秀英",
+        "resident",
+    )
+    with pytest.raises(ApplicationError) as twice:
+        propose("张玉珍")
+    assert twice.value.code == ErrorCode.DUPLICATE
+    other = make_household(world.scheme, world.village_a1, "另一户")
+    household_level = propose("张玉珍", by=other)  # the head: the household
+    assert household_level.member_id is None
+    voting_open(actor=town.county, campaign=campaign, starts=STARTS, ends=ENDS, at=STARTS)
+    late = make_household(world.scheme, world.village_a1, "晚到户")
+    with pytest.raises(ApplicationError) as closed:
+        propose("李秀英", by=late)
+    assert closed.value.code == ErrorCode.INVALID_TRANSITION
+    assert Nominee.objects.count() == 2

@@ -26,6 +26,7 @@ from civicpoints.honours.campaigns import (
     campaign_publish,
     is_open,
     nominee_add,
+    nominee_propose,
     nominee_remove,
     shortlist_from_ranking,
     tally_enter,
@@ -404,6 +405,27 @@ def vote(request: HttpRequest, campaign_id: str, body: VoteIn) -> Status:
             "cast_at": cast.cast_at,
         },
     )
+
+
+class ProposalIn(Schema):
+    name: Trimmed = Field(min_length=1, max_length=40, description="被推荐人姓名（本村户主或成员）")
+    reason: Trimmed = Field(min_length=1, max_length=200)
+
+
+@router.post("/campaigns/{campaign_id}/proposals", response={201: NomineeOut, **ERRORS})
+def propose(request: HttpRequest, campaign_id: str, body: ProposalIn) -> Status:
+    """村民推荐: a resident names someone of the village (one per household per campaign)."""
+    household = _resident(request)
+    if household is None:
+        raise PermissionDenied("campaign.propose")
+    nominee = nominee_propose(
+        household=household,
+        campaign=campaign_for_household(household, campaign_id),
+        name=body.name,
+        reason=body.reason,
+    )
+    nominee = Nominee.objects.select_related("household", "member", "village").get(pk=nominee.pk)
+    return Status(201, _nominee_out(nominee, {}, counts=False))
 
 
 class TitleOut(Schema):

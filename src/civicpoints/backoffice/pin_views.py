@@ -55,9 +55,10 @@ def household_access(request: HttpRequest, household_id: int) -> HttpResponse:
 
 
 def _sheets(letters: Sequence[Letter]) -> list[list[dict[str, object]]]:
-    """Cards 8 to an A4 sheet, each with its QR code (quiet zone of 4 modules)."""
+    """Cards 8 to an A4 sheet, each with its QR code (quiet zone of 4 modules) and the
+    household's latest stars (星级文明户)."""
     stars = stars_of_many(letter.household.pk for letter in letters)
-    cards = [
+    cards: list[dict[str, object]] = [
         {
             "h": letter.household,
             "qr": mark_safe(print_qr_svg(letter.household.card_code)),  # noqa: S308 (our SVG)

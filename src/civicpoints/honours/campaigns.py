@@ -38,7 +38,8 @@ from civicpoints.honours.models import (
     ShortlistRule,
     Vote,
 )
-from civicpoints.households.models import Household, HouseholdStatus, Member
+from civicpoints.honours.selectors import campaigns_of_household
+from civicpoints.households.models import Household, HouseholdStatus, Member, Relation
 from civicpoints.reports.models import HouseholdDay
 from civicpoints.rules.models import Rule
 from civicpoints.rules.selectors import rule_in_force
@@ -264,6 +265,78 @@ def nominee_add(
             ) from None
         _audit(actor, campaign, "nominate", nominee=nominee.pk, household=household.pk)
     return nominee
+
+
+def nominee_propose(*, household: Household, campaign: Campaign, name: str, reason: str) -> Nominee:
+    """A resident recommends someone of their own village by name (村民推荐): the one
+    household whose head, or the one member, has that name. One recommendation per household
+    per campaign, not their own household; staff may remove it before the vote."""
+    name, reason = (name or "").strip(), (reason or "").strip()
+    if not name or len(name) > 40:
+        raise invalid(_("请填写被推荐人的姓名"), field="name")
+    if not reason or len(reason) > 200:
+        raise invalid(_("请写推荐理由（最多200个字）"), field="reason")
+    if campaign.scheme_id != household.scheme_id or household.status == HouseholdStatus.CLOSED:
+        raise NotFound("campaign")
+    members = list(
+        Member.objects.filter(
+            name=name,
+            household__village_id=household.village_id,
+            household__scheme_id=household.scheme_id,
+        )
+        .exclude(household__status=HouseholdStatus.CLOSED)
+        .select_related("household")
+    )
+    if not members:
+        raise invalid(_("本村没有叫这个名字的人"), field="name")
+    if len({m.household_id for m in members}) > 1:
+        raise invalid(_("本村有几位同名的人，请到村委会推荐"), field="name")
+    member = members[0]
+    target = member.household
+    if target.pk == household.pk:
+        raise invalid(_("不能推荐自己家"), field="name")
+    personal = member.relation != Relation.HEAD  # a spouse, a child: a personal title
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.shortlist_rule != ShortlistRule.NOMINATION:
+            raise ApplicationError(
+                ErrorCode.INVALID_TRANSITION,
+                _("这个评比按积分排名入围，不接受推荐"),
+                {"status": campaign.status, "action": "propose"},
+            )
+        _require_status(campaign, CampaignStatus.DRAFT, "propose")
+        if not target.village.path.startswith(campaign.region.path):
+            raise NotFound("campaign")
+        if Nominee.objects.filter(campaign=campaign, proposed_by_household=household).exists():
+            raise ApplicationError(
+                ErrorCode.DUPLICATE, _("您家已经推荐过了，每户推荐一人"), {"field": "name"}
+            )
+        try:
+            with transaction.atomic():
+                nominee = Nominee.objects.create(
+                    campaign=campaign,
+                    household=target,
+                    member=member if personal else None,
+                    village_id=target.village_id,
+                    source=NomineeSource.RESIDENT,
+                    reason=reason,
+                    points=_earned(campaign, [target.pk]).get(target.pk, 0),
+                    proposed_by_household=household,
+                )
+        except IntegrityError:
+            raise ApplicationError(
+                ErrorCode.DUPLICATE, _("这个人已经在候选名单上了"), {"field": "name"}
+            ) from None
+    return nominee
+
+
+def campaigns_taking_proposals(household: Household) -> list[Campaign]:
+    """Campaigns of the household's village that take residents' recommendations now."""
+    return list(
+        campaigns_of_household(household)
+        .filter(status=CampaignStatus.DRAFT, shortlist_rule=ShortlistRule.NOMINATION)
+        .order_by("created_at", "pk")
+    )
 
 
 def nominee_remove(*, actor: Actor, campaign: Campaign, nominee_id: object) -> None:

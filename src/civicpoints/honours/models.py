@@ -247,6 +247,10 @@ class Nominee(models.Model):
     nominated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A resident's recommendation (村民推荐): the household that made it, one per campaign.
+    proposed_by_household = models.ForeignKey(
+        "households.Household", models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -259,7 +263,12 @@ class Nominee(models.Model):
                 "household",
                 Coalesce("member", models.Value(0)),
                 name="nominee_once",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "proposed_by_household"],
+                condition=models.Q(proposed_by_household__isnull=False),
+                name="nominee_one_proposal_per_household",
+            ),
         ]
         indexes = [models.Index(fields=["campaign", "village"], name="nominee_village")]
 

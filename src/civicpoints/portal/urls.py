@@ -25,6 +25,7 @@ urlpatterns = [
     path("rank/", views.rank, name="rank"),
     path("votes/", honour_views.votes, name="votes"),
     path("votes/<int:campaign_id>/", honour_views.vote, name="vote"),
+    path("votes/<int:campaign_id>/propose/", honour_views.propose, name="propose"),
     path("notices/", views.notices, name="notices"),
     path("notices/<int:claim_id>/object/", views.object_view, name="object"),
     path("report/", views.report, name="report"),
