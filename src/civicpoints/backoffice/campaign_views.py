@@ -228,12 +228,17 @@ def _back(request: HttpRequest, c: Campaign) -> str:
     return refusals_return_to(request, reverse("backoffice:campaign", args=[c.pk]))
 
 
+def _acting(request: HttpRequest, campaign_id: int) -> tuple[Any, Campaign, str]:
+    """Who acts, on which campaign (404 if not theirs to see), and where refusals are told."""
+    actor = _readers(request)
+    c = campaign_for(actor, campaign_id)
+    return actor, c, _back(request, c)
+
+
 @login_required
 @require_POST
 def campaign_nominate(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    actor = _readers(request)
-    c = campaign_for(actor, campaign_id)
-    back = _back(request, c)
+    actor, c, back = _acting(request, campaign_id)
     household = household_for(actor, request.POST.get("household"))
     member = request.POST.get("member") or None
     nominee = nominee_add(
@@ -250,9 +255,7 @@ def campaign_nominate(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def campaign_unnominate(request: HttpRequest, campaign_id: int, nominee_id: int) -> HttpResponse:
-    actor = _readers(request)
-    c = campaign_for(actor, campaign_id)
-    back = _back(request, c)
+    actor, c, back = _acting(request, campaign_id)
     nominee_remove(actor=actor, campaign=c, nominee_id=nominee_id)
     messages.success(request, _("已从候选名单移除"))
     return redirect(back)
@@ -261,9 +264,7 @@ def campaign_unnominate(request: HttpRequest, campaign_id: int, nominee_id: int)
 @login_required
 @require_POST
 def campaign_shortlist(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    actor = _readers(request)
-    c = campaign_for(actor, campaign_id)
-    back = _back(request, c)
+    actor, c, back = _acting(request, campaign_id)
     added = shortlist_from_ranking(actor=actor, campaign=c)
     messages.success(request, _("按积分排名加入候选名单 %(n)s 户") % {"n": added})
     return redirect(back)
@@ -272,9 +273,7 @@ def campaign_shortlist(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def campaign_voting(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    actor = _readers(request)
-    c = campaign_for(actor, campaign_id)
-    back = _back(request, c)
+    actor, c, back = _acting(request, campaign_id)
     starts = _moment(request.POST.get("starts", ""), "starts")
     ends = _moment(request.POST.get("ends", ""), "ends")
     if not confirmed(request):
@@ -300,9 +299,7 @@ def campaign_voting(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def campaign_tally(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    actor = _readers(request)
-    c = campaign_for(actor, campaign_id)
-    back = _back(request, c)
+    actor, c, back = _acting(request, campaign_id)
     village = region_for(actor, request.POST.get("village"))
     counts = {
         key.removeprefix("paper-"): value
@@ -317,9 +314,7 @@ def campaign_tally(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def campaign_publish_view(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    actor = _readers(request)
-    c = campaign_for(actor, campaign_id)
-    back = _back(request, c)
+    actor, c, back = _acting(request, campaign_id)
     if not confirmed(request):
         return confirm_page(
             request,
@@ -382,9 +377,7 @@ def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def certificates_issue_view(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    actor = _readers(request)
-    c = campaign_for(actor, campaign_id)
-    back = _back(request, c)
+    actor, c, back = _acting(request, campaign_id)
     if not actor.covers(roles=ADMIN_ROLES, scheme_id=c.scheme_id, region_path=c.region.path):
         raise PermissionDenied("certificate.issue")
     issued = certificates_issue(c)

@@ -499,18 +499,13 @@ def vote_cast(
                 campaign=campaign, nominee=nominee, household=household, member=member, cast_at=now
             )
             if campaign.vote_rule is not None:
-                claim_create(
-                    NewClaim(
-                        household=household,
-                        rule=campaign.vote_rule,
-                        quantity=Decimal(1),
-                        occurred_on=timezone.localdate(now),
-                        source=ClaimSource.HONOUR,
-                        member_id=member.pk,
-                        note=STORED_TEXT["vote"] % {"title": campaign.title},
-                        origin_ref=f"vote:{campaign.pk}",
-                    ),
-                    at=now,
+                _honour_claim(
+                    household,
+                    campaign.vote_rule,
+                    member_id=member.pk,
+                    note=STORED_TEXT["vote"] % {"title": campaign.title},
+                    origin_ref=f"vote:{campaign.pk}",
+                    now=now,
                 )
     except IntegrityError:
         earlier = Vote.objects.filter(campaign=campaign, member=member).first()
@@ -605,7 +600,7 @@ def votes_counted(campaign: Campaign) -> dict[int, list[Counted]]:
     )
     by_village: dict[int, list[Counted]] = defaultdict(list)
     nominees = Nominee.objects.filter(campaign=campaign).select_related(
-        "household", "member", "village"
+        "household", "member", "village", "claim", "certificate"
     )
     for nominee in nominees:
         by_village[nominee.village_id].append(
@@ -662,23 +657,45 @@ def campaign_publish(
     return winners
 
 
+def _honour_claim(
+    household: Household,
+    rule: Rule,
+    *,
+    member_id: int | None,
+    note: str,
+    origin_ref: str,
+    now: dt.datetime,
+    proposed_by_id: int | None = None,
+) -> Claim:
+    """One occurrence of ``rule`` for the household, submitted through the claim path."""
+    return claim_create(
+        NewClaim(
+            household=household,
+            rule=rule,
+            quantity=Decimal(1),
+            occurred_on=timezone.localdate(now),
+            source=ClaimSource.HONOUR,
+            proposed_by_id=proposed_by_id,
+            member_id=member_id,
+            note=note,
+            origin_ref=origin_ref,
+        ),
+        at=now,
+    )
+
+
 def _title_claim(actor: Actor, campaign: Campaign, nominee: Nominee, now: dt.datetime) -> Claim:
     household = nominee.household
     try:
-        claim = claim_create(
-            NewClaim(
-                household=household,
-                rule=campaign.rule,
-                quantity=Decimal(1),
-                occurred_on=timezone.localdate(now),
-                source=ClaimSource.HONOUR,
-                proposed_by_id=actor.user_id,
-                member_id=nominee.member_id,
-                note=STORED_TEXT["title"]
-                % {"title": campaign.title, "votes": nominee.votes, "place": nominee.place},
-                origin_ref=f"campaign:{campaign.pk}",
-            ),
-            at=now,
+        claim = _honour_claim(
+            household,
+            campaign.rule,
+            member_id=nominee.member_id,
+            note=STORED_TEXT["title"]
+            % {"title": campaign.title, "votes": nominee.votes, "place": nominee.place},
+            origin_ref=f"campaign:{campaign.pk}",
+            now=now,
+            proposed_by_id=actor.user_id,
         )
         return claim_approve(actor=actor, claim=claim, at=now)
     except ApplicationError as exc:

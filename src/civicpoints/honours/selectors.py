@@ -9,7 +9,13 @@ from django.db.models import QuerySet
 from civicpoints.errors import NotFound
 from civicpoints.honours.models import Campaign, Certificate, HonourCeremony, Nominee
 from civicpoints.households.models import Household
-from civicpoints.schemes.scope import HOUSEHOLD_READERS, Actor, ancestor_paths, parse_id, reach_q
+from civicpoints.schemes.scope import (
+    HOUSEHOLD_READERS,
+    Actor,
+    ancestor_paths,
+    one_or_404,
+    reach_q,
+)
 
 
 def campaigns_visible(actor: Actor) -> QuerySet[Campaign]:
@@ -21,11 +27,7 @@ def campaigns_visible(actor: Actor) -> QuerySet[Campaign]:
 
 
 def campaign_for(actor: Actor, campaign_id: object) -> Campaign:
-    pk = parse_id(campaign_id)
-    found = campaigns_visible(actor).filter(pk=pk).first() if pk else None
-    if found is None:
-        raise NotFound("campaign")
-    return found
+    return one_or_404(campaigns_visible(actor), campaign_id, "campaign")
 
 
 def campaigns_of_household(household: Household) -> QuerySet[Campaign]:
@@ -37,11 +39,7 @@ def campaigns_of_household(household: Household) -> QuerySet[Campaign]:
 
 
 def campaign_for_household(household: Household, campaign_id: object) -> Campaign:
-    pk = parse_id(campaign_id)
-    found = campaigns_of_household(household).filter(pk=pk).first() if pk else None
-    if found is None:
-        raise NotFound("campaign")
-    return found
+    return one_or_404(campaigns_of_household(household), campaign_id, "campaign")
 
 
 def nominees_of(campaign: Campaign, *, village_ids: list[int] | None = None) -> QuerySet[Nominee]:
@@ -85,8 +83,4 @@ def ceremonies_visible(actor: Actor) -> QuerySet[HonourCeremony]:
 
 
 def ceremony_for(actor: Actor, ceremony_id: object) -> HonourCeremony:
-    pk = parse_id(ceremony_id)
-    found = ceremonies_visible(actor).filter(pk=pk).first() if pk else None
-    if found is None:
-        raise NotFound("ceremony")
-    return found
+    return one_or_404(ceremonies_visible(actor), ceremony_id, "ceremony")
