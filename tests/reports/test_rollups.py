@@ -204,7 +204,7 @@ def test_a_rebuild_equals_the_follower_after_any_mix(steps):
         store = system_account(scheme_id=world.scheme.pk, kind=AccountKind.STORE, owner_ref="s")
         start = dt.datetime(2026, 11, 29, tzinfo=BEIJING)
         expected: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-        made: list[tuple[Posting, tuple]] = []
+        made: list[tuple[Posting, tuple | None]] = []
         for s in steps:
             if s[0] == "earn":
                 _, i, amount, hour, kind, with_claim = s
@@ -223,7 +223,7 @@ def test_a_rebuild_equals_the_follower_after_any_mix(steps):
                 expected[key][1] += 1
                 made.append((p, key))
             elif s[0] == "spend":
-                post(
+                spent = post(
                     scheme_id=world.scheme.pk,
                     kind=PostingKind.REDEMPTION,
                     legs=[
@@ -231,6 +231,7 @@ def test_a_rebuild_equals_the_follower_after_any_mix(steps):
                         Leg(store, s[2]),
                     ],
                 )
+                made.append((spent, None))  # flows only: nothing earned
             elif s[0] == "reverse" and made:
                 p, key = made[s[1] % len(made)]
                 if Posting.objects.filter(reverses=p).exists():
@@ -238,6 +239,8 @@ def test_a_rebuild_equals_the_follower_after_any_mix(steps):
                 moment = start + dt.timedelta(hours=s[2])
                 with at(moment):
                     reverse(posting=p)
+                if key is None:
+                    continue
                 back = (moment.date(), *key[1:])
                 expected[back][0] -= _household_leg(p)
                 expected[back][1] -= 1

@@ -109,3 +109,77 @@ class Standing(models.Model):
                 name="standing_village_rank",
             ),
         ]
+
+
+class Flow(models.TextChoices):
+    """Which way points moved for households, as the county reports it."""
+
+    AWARDED = "awarded", _("奖励")
+    DEDUCTED = "deducted", _("扣分")
+    REDEEMED = "redeemed", _("超市兑换")
+    PAID = "paid", _("商家消费")
+    REFUNDED = "refunded", _("商家退款")
+    EXPIRED = "expired", _("过期")
+    ADJUSTED = "adjusted", _("人工调整")
+
+
+class RegionDay(models.Model):
+    """Points that moved for a village's households on one day (Beijing time), by rule
+    category (claims' postings; "" for the rest) and flow: ``amount`` in hundredths, positive
+    the flow's own way (a reversal takes its posting's back), ``postings`` the count (a
+    reversal counts -1). What the county's dashboard and ``/stats`` sum; kept by the journal
+    follower beside ``HouseholdDay``."""
+
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False
+    )
+    day = models.DateField(_("日期"))
+    village = models.ForeignKey(
+        "schemes.Region", models.PROTECT, db_constraint=False, db_index=False
+    )
+    village_path = models.CharField(max_length=13 * 6)
+    category = models.CharField(_("类别"), max_length=30, blank=True)
+    flow = models.CharField(max_length=10, choices=Flow.choices)
+    amount = models.BigIntegerField(default=0)
+    postings = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("每日区域积分流量")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "day", "village", "category", "flow"],
+                name="region_day_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["scheme", "day", "village_path"], name="region_day_period")]
+
+
+class Participation(models.Model):
+    """A household that had at least one posting in a month, quarter, year or all time
+    (``start`` as in ``Standing``): participation is a count of these rows."""
+
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False
+    )
+    kind = models.CharField(max_length=8, choices=PeriodKind.choices)
+    start = models.DateField()
+    household = models.ForeignKey(
+        "households.Household", models.PROTECT, db_constraint=False, db_index=False
+    )
+    village = models.ForeignKey(
+        "schemes.Region", models.PROTECT, db_constraint=False, db_index=False
+    )
+    village_path = models.CharField(max_length=13 * 6)
+
+    class Meta:
+        verbose_name = _("参与户")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "kind", "start", "household"], name="participation_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["scheme", "kind", "start", "village_path"], name="participation_period"
+            )
+        ]

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     Case,
+    Count,
     F,
     IntegerField,
     OuterRef,
@@ -29,14 +30,21 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, TruncDate
+from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from civicpoints.awards.models import Claim
 from civicpoints.households.models import Household
 from civicpoints.ledger.chain import follower_hold
 from civicpoints.ledger.models import Account, AccountKind, Entry, Posting, PostingKind
-from civicpoints.reports.models import HouseholdDay, PeriodKind, Standing
+from civicpoints.reports.models import (
+    Flow,
+    HouseholdDay,
+    Participation,
+    PeriodKind,
+    RegionDay,
+    Standing,
+)
 from civicpoints.schemes.models import Region
 
 EARNED: frozenset[str] = frozenset(
@@ -79,53 +87,189 @@ def rollups_follow(
     scheme_id: int, postings: list[Posting], entries: dict[int, list[Entry]]
 ) -> None:
     """The journal follower's pass over one batch (in its transaction): add the batch's
-    earned postings to the rollups."""
+    earned postings to ``HouseholdDay`` and ``Standing``, and every posting that touched a
+    household to ``RegionDay`` and ``Participation``."""
     reversed_kinds = dict(
         Posting.objects.filter(
             pk__in=[p.reverses_id for p in postings if p.kind == PostingKind.REVERSAL]
         ).values_list("pk", "kind")
     )
-    earned = [
-        p
-        for p in postings
-        if p.kind in EARNED
-        or (
-            p.kind == PostingKind.REVERSAL
-            and p.reverses_id is not None
-            and reversed_kinds.get(p.reverses_id) in EARNED
-        )
-    ]
-    if not earned:
-        return
-    legs = [e for p in earned for e in entries[p.pk]]
+    legs = [e for p in postings for e in entries[p.pk]]
     households = dict(
         Account.objects.filter(
             pk__in={e.account_id for e in legs}, kind=AccountKind.HOUSEHOLD
         ).values_list("pk", "household_id")
     )
+    if not households:
+        return
     villages = dict(
         Household.objects.filter(pk__in=set(households.values())).values_list("pk", "village_id")
     )
-    claim_ids = {int(p.ref_id) for p in earned if p.ref_type == "claim" and p.ref_id.isdigit()}
+    claim_ids = {int(p.ref_id) for p in postings if p.ref_type == "claim" and p.ref_id.isdigit()}
     categories = dict(Claim.objects.filter(pk__in=claim_ids).values_list("pk", "rule__category"))
+    paths = dict(Region.objects.filter(pk__in=set(villages.values())).values_list("pk", "path"))
+    seen = _Batch(reversed_kinds, households, villages, categories, paths)
+    _follow_earned(scheme_id, postings, entries, seen)
+    _follow_flows(scheme_id, postings, entries, seen)
+
+
+class _Batch:
+    """What one follower pass looked up once for all its postings."""
+
+    def __init__(
+        self,
+        reversed_kinds: dict[int, str],
+        households: dict[int, int],
+        villages: dict[int, int],
+        categories: dict[int, str],
+        paths: dict[int, str],
+    ) -> None:
+        self.reversed_kinds = reversed_kinds
+        self.households = households
+        self.villages = villages
+        self.categories = categories
+        self.paths = paths
+
+    def base_kind(self, posting: Posting) -> str | None:
+        """The kind a posting counts as: its own, or for a reversal the reversed one's."""
+        if posting.kind != PostingKind.REVERSAL:
+            return str(posting.kind)
+        return self.reversed_kinds.get(posting.reverses_id) if posting.reverses_id else None
+
+    def category(self, posting: Posting) -> str:
+        if posting.ref_type == "claim" and posting.ref_id.isdigit():
+            return self.categories.get(int(posting.ref_id), "")
+        return ""
+
+
+def _day(posting: Posting) -> dt.date:
+    return posting.created_at.astimezone(timezone.get_default_timezone()).date()
+
+
+def _follow_earned(
+    scheme_id: int, postings: list[Posting], entries: dict[int, list[Entry]], seen: _Batch
+) -> None:
+    earned = [p for p in postings if seen.base_kind(p) in EARNED]
+    if not earned:
+        return
     totals: Totals = defaultdict(lambda: [0, 0])
     for posting in earned:
-        day = posting.created_at.astimezone(timezone.get_default_timezone()).date()
-        category = ""
-        if posting.ref_type == "claim" and posting.ref_id.isdigit():
-            category = categories.get(int(posting.ref_id), "")
+        day, category = _day(posting), seen.category(posting)
         step = -1 if posting.kind == PostingKind.REVERSAL else 1
         for entry in entries[posting.pk]:
-            household = households.get(entry.account_id)
+            household = seen.households.get(entry.account_id)
             if household is None:
                 continue  # the issuance (or adjustment) side
             row = totals[(day, household, category, entry.member_id or 0)]
             row[0] += entry.amount
             row[1] += step
-    _add(scheme_id, totals, villages)
+    _add(scheme_id, totals, seen.villages)
     _add_standings(
-        scheme_id, _standings((key, value[0]) for key, value in totals.items()), villages
+        scheme_id, _standings((key, value[0]) for key, value in totals.items()), seen.villages
     )
+
+
+# The flow each kind of posting is, and the sign that makes a household leg's amount that
+# flow's own way (an award's leg is +, a redemption's -: both count positive).
+FLOW_OF: dict[str, str] = {
+    PostingKind.AWARD: Flow.AWARDED,
+    PostingKind.DEDUCTION: Flow.DEDUCTED,
+    PostingKind.ADJUSTMENT: Flow.ADJUSTED,
+    PostingKind.REDEMPTION: Flow.REDEEMED,
+    PostingKind.CAPTURE: Flow.REDEEMED,
+    PostingKind.PAYMENT: Flow.PAID,
+    PostingKind.REFUND: Flow.REFUNDED,
+    PostingKind.EXPIRY: Flow.EXPIRED,
+}
+SIGN: dict[str, int] = {
+    PostingKind.AWARD: 1,
+    PostingKind.DEDUCTION: -1,
+    PostingKind.ADJUSTMENT: 1,
+    PostingKind.REDEMPTION: -1,
+    PostingKind.CAPTURE: -1,
+    PostingKind.PAYMENT: -1,
+    PostingKind.REFUND: 1,
+    PostingKind.EXPIRY: -1,
+}
+# (day, village, category, flow) -> [amount, postings]
+FlowTotals = dict[tuple[dt.date, int, str, str], list[int]]
+
+
+def _follow_flows(
+    scheme_id: int, postings: list[Posting], entries: dict[int, list[Entry]], seen: _Batch
+) -> None:
+    totals: FlowTotals = defaultdict(lambda: [0, 0])
+    active: set[tuple[dt.date, int]] = set()
+    for posting in postings:
+        base = seen.base_kind(posting)
+        day, category = _day(posting), seen.category(posting)
+        cells = set()
+        for entry in entries[posting.pk]:
+            household = seen.households.get(entry.account_id)
+            if household is None:
+                continue
+            active.add((day, household))
+            if base not in FLOW_OF:
+                continue
+            cell = (day, seen.villages[household], category, FLOW_OF[base])
+            totals[cell][0] += SIGN[base] * entry.amount
+            cells.add(cell)
+        for cell in cells:  # a posting counts once in each cell it touched
+            totals[cell][1] += -1 if posting.kind == PostingKind.REVERSAL else 1
+    _add_flows(scheme_id, totals, seen.paths)
+    _add_participation(scheme_id, _periods(active), seen.villages, seen.paths)
+
+
+def _periods(active: Iterable[tuple[dt.date, int]]) -> set[tuple[str, dt.date, int]]:
+    return {
+        (kind, period_start(kind, day), household)
+        for day, household in active
+        for kind in PeriodKind.values
+    }
+
+
+def _add_flows(scheme_id: int, totals: FlowTotals, paths: dict[int, str]) -> None:
+    rows = sorted(totals.items())
+    if not rows:
+        return
+    table = RegionDay._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    params: list[Any] = []
+    for (day, village, category, flow), (amount, count) in rows:
+        params += [scheme_id, day, village, paths[village], category, flow, amount, count]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scheme_id, day, village_id, village_path, category, flow, "  # noqa: S608
+            f"amount, postings) VALUES {values} "
+            "ON CONFLICT (scheme_id, day, village_id, category, flow) DO UPDATE SET "
+            f"amount = {table}.amount + excluded.amount, "
+            f"postings = {table}.postings + excluded.postings",
+            params,
+        )
+
+
+def _add_participation(
+    scheme_id: int,
+    periods: set[tuple[str, dt.date, int]],
+    villages: dict[int, int],
+    paths: dict[int, str],
+) -> None:
+    rows = sorted(periods)
+    if not rows:
+        return
+    table = Participation._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    params: list[Any] = []
+    for kind, start, household in rows:
+        village = villages[household]
+        params += [scheme_id, kind, start, household, village, paths[village]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scheme_id, kind, start, household_id, village_id, "  # noqa: S608
+            f"village_path) VALUES {values} "
+            "ON CONFLICT (scheme_id, kind, start, household_id) DO NOTHING",
+            params,
+        )
 
 
 def _add_standings(scheme_id: int, standings: Standings, villages: dict[int, int]) -> None:
@@ -173,12 +317,129 @@ def _add(scheme_id: int, totals: Totals, villages: dict[int, int]) -> None:
         )
 
 
-def _from_ledger(scheme_id: int) -> Iterable[dict[str, Any]]:
-    """The rollups as the ledger has them: every chained earned posting's household legs,
-    grouped as the follower groups them."""
+def _category_of_claim() -> Case:
+    """The rule category of the claim an entry's posting names ("" for none)."""
     claim_category = Claim.objects.filter(
         pk=Cast(OuterRef("posting__ref_id"), BigIntegerField())
     ).values("rule__category")[:1]
+    return Case(
+        When(
+            posting__ref_type="claim",
+            posting__ref_id__regex=r"^[0-9]+$",
+            then=Coalesce(Subquery(claim_category), Value("")),
+        ),
+        default=Value(""),
+    )
+
+
+def _household_legs(scheme_id: int) -> Any:
+    """Every chained posting's household legs (what the follower has seen)."""
+    return Entry.objects.filter(
+        scheme_id=scheme_id, account__kind=AccountKind.HOUSEHOLD, posting__chain_link__isnull=False
+    )
+
+
+def _flows_from_ledger(scheme_id: int) -> FlowTotals:
+    """``RegionDay`` as the ledger has it, grouped as the follower groups it."""
+    rows = (
+        _household_legs(scheme_id)
+        .annotate(
+            day=TruncDate("posting__created_at", tzinfo=timezone.get_default_timezone()),
+            village=F("account__household__village_id"),
+            category=_category_of_claim(),
+            base=Case(
+                When(posting__kind=PostingKind.REVERSAL, then=F("posting__reverses__kind")),
+                default=F("posting__kind"),
+            ),
+            reversal=Case(
+                When(posting__kind=PostingKind.REVERSAL, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+        )
+        .values("day", "village", "category", "base", "reversal")
+        .annotate(amount=Sum("amount"), count=Count("posting", distinct=True))
+        .order_by()
+    )
+    totals: FlowTotals = defaultdict(lambda: [0, 0])
+    for r in rows:
+        if r["base"] not in FLOW_OF:
+            continue
+        cell = (r["day"], r["village"], r["category"], FLOW_OF[r["base"]])
+        totals[cell][0] += SIGN[r["base"]] * r["amount"]
+        totals[cell][1] += -r["count"] if r["reversal"] else r["count"]
+    return totals
+
+
+def _participation_from_ledger(scheme_id: int) -> set[tuple[str, dt.date, int]]:
+    """``Participation`` as the ledger has it (a month's first day stands for its days)."""
+    months = (
+        _household_legs(scheme_id)
+        .annotate(
+            month=TruncMonth("posting__created_at", tzinfo=timezone.get_default_timezone()),
+            household=F("account__household_id"),
+        )
+        .values_list("month", "household")
+        .distinct()
+        .order_by()
+    )
+    return _periods((_as_date(month), household) for month, household in months)
+
+
+def _as_date(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def flows_rebuild(*, scheme_id: int) -> int:
+    """Recompute a scheme's ``RegionDay`` and ``Participation`` from the ledger (inside the
+    caller's transaction, which holds off the follower); returns the rows written."""
+    RegionDay.objects.filter(scheme_id=scheme_id).delete()
+    Participation.objects.filter(scheme_id=scheme_id).delete()
+    totals = _flows_from_ledger(scheme_id)
+    periods = _participation_from_ledger(scheme_id)
+    villages = dict(
+        Household.objects.filter(pk__in={h for _k, _s, h in periods}).values_list(
+            "pk", "village_id"
+        )
+    )
+    wanted = {v for _d, v, _c, _f in totals} | set(villages.values())
+    paths = dict(Region.objects.filter(pk__in=wanted).values_list("pk", "path"))
+    RegionDay.objects.bulk_create(
+        [
+            RegionDay(
+                scheme_id=scheme_id,
+                day=day,
+                village_id=village,
+                village_path=paths[village],
+                category=category,
+                flow=flow,
+                amount=amount,
+                postings=count,
+            )
+            for (day, village, category, flow), (amount, count) in sorted(totals.items())
+        ],
+        batch_size=2000,
+    )
+    Participation.objects.bulk_create(
+        [
+            Participation(
+                scheme_id=scheme_id,
+                kind=kind,
+                start=start,
+                household_id=household,
+                village_id=villages[household],
+                village_path=paths[villages[household]],
+            )
+            for kind, start, household in sorted(periods)
+        ],
+        batch_size=2000,
+    )
+    return len(totals) + len(periods)
+
+
+def _from_ledger(scheme_id: int) -> Iterable[dict[str, Any]]:
+    """The rollups as the ledger has them: every chained earned posting's household legs,
+    grouped as the follower groups them."""
     return (
         Entry.objects.filter(
             Q(posting__kind__in=EARNED)
@@ -192,14 +453,7 @@ def _from_ledger(scheme_id: int) -> Iterable[dict[str, Any]]:
             household=F("account__household_id"),
             village=F("account__household__village_id"),
             named=Coalesce("member_id", Value(0)),
-            category=Case(
-                When(
-                    posting__ref_type="claim",
-                    posting__ref_id__regex=r"^[0-9]+$",
-                    then=Coalesce(Subquery(claim_category), Value("")),
-                ),
-                default=Value(""),
-            ),
+            category=_category_of_claim(),
             step=Case(
                 When(posting__kind=PostingKind.REVERSAL, then=Value(-1)),
                 default=Value(1),
@@ -255,6 +509,7 @@ def rollups_rebuild(*, scheme_id: int) -> int:
             ],
             batch_size=2000,
         )
+        flows_rebuild(scheme_id=scheme_id)
     return len(rows)
 
 
@@ -288,5 +543,22 @@ def rollups_differences(*, scheme_id: int) -> list[tuple[Any, ...]]:
         (key, standings.get(key), expected.get(key))
         for key in standings.keys() | expected.keys()
         if standings.get(key, 0) != expected.get(key, 0)
+    )
+    # the flows and who took part
+    flows = {
+        (r.day, r.village_id, r.category, r.flow): [r.amount, r.postings]
+        for r in RegionDay.objects.filter(scheme_id=scheme_id)
+    }
+    flows_expected = _flows_from_ledger(scheme_id)
+    found += sorted(
+        (key, flows.get(key), flows_expected.get(key))
+        for key in flows.keys() | flows_expected.keys()
+        if flows.get(key, [0, 0]) != flows_expected.get(key, [0, 0])
+    )
+    took_part = set(
+        Participation.objects.filter(scheme_id=scheme_id).values_list("kind", "start", "household")
+    )
+    found += sorted(
+        ("participation", key) for key in took_part ^ _participation_from_ledger(scheme_id)
     )
     return found
