@@ -23,11 +23,12 @@ from civicpoints.audit.models import AuditAction, AuditEvent
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import PermissionDenied, invalid
 from civicpoints.honours.models import ClosedStanding, StarLevel, StarRating, StarRun
-from civicpoints.honours.rankings import Period, period_close
+from civicpoints.honours.rankings import period_close
 from civicpoints.households.models import Household
 from civicpoints.households.standing import Disqualification
 from civicpoints.ledger.amounts import MAX_HUNDREDTHS
 from civicpoints.reports.models import HouseholdDay, PeriodKind
+from civicpoints.reports.periods import Period
 from civicpoints.rules.models import Rule
 from civicpoints.schemes.models import Role, Scheme
 from civicpoints.schemes.scope import Actor

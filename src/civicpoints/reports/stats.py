@@ -1,0 +1,230 @@
+"""The county's figures for a region and a period, read from the rollups (``RegionDay``,
+``Participation``) and a few small tables, never by scanning entries: what the dashboard,
+the staff home and ``GET /api/v1/stats`` show (docs/reports.md).
+
+Every figure here can be computed straight from the ledger as well; ``tests/reports`` does
+so on a small county and compares them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from civicpoints.awards.models import Fund
+from civicpoints.honours.rankings import Period
+from civicpoints.households.models import Household, HouseholdStatus
+from civicpoints.ledger.models import Account, AccountKind
+from civicpoints.reports.models import Flow, Participation, RegionDay
+from civicpoints.schemes.models import Region, RegionLevel, Scheme
+
+TREND_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Households:
+    """Households of the region by status, and how many of each took part in the period."""
+
+    active: int
+    away: int
+    unable: int
+    active_taking_part: int
+    away_taking_part: int
+    unable_taking_part: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        """Participation rate: active households with any posting in the period."""
+        if not self.active:
+            return None
+        return (Decimal(self.active_taking_part) / Decimal(self.active)).quantize(Decimal("0.0001"))
+
+
+@dataclass(frozen=True)
+class Child:
+    """One township or village below the region, for the ranking bars and the drill-down."""
+
+    region: Region
+    awarded: int
+    redeemed: int
+    taking_part: int
+
+
+@dataclass
+class Stats:
+    scheme: Scheme
+    region: Region
+    period: Period
+    flows: dict[str, int]
+    households: Households
+    outstanding: int  # hundredths held by the region's households now
+    liability_fen: int
+    funds_fen: int  # the scheme's (funds are not kept per region)
+    trend: list[tuple[dt.date, dict[str, int]]]
+    categories: list[tuple[str, int]]
+    children: list[Child] = field(default_factory=list)
+
+    @property
+    def coverage(self) -> Decimal | None:
+        """Funds over the liability of the whole scheme (None: nothing outstanding)."""
+        if self.region.pk != self.scheme.operator_region_id or not self.liability_fen:
+            return None
+        return (Decimal(self.funds_fen) / Decimal(self.liability_fen)).quantize(Decimal("0.01"))
+
+
+def _days(period: Period, today: dt.date) -> tuple[dt.date, dt.date]:
+    end = period.end
+    if end is None:  # all time
+        return dt.date(2000, 1, 1), today
+    return period.start, end - dt.timedelta(days=1)
+
+
+def stats(*, scheme: Scheme, region: Region, period: Period, today: dt.date | None = None) -> Stats:
+    today = today or timezone.localdate()
+    first, last = _days(period, today)
+    in_region = RegionDay.objects.filter(
+        scheme=scheme, village_path__startswith=region.path, day__gte=first, day__lte=last
+    )
+    flows = {f: 0 for f in Flow.values}
+    flows.update(dict(in_region.values("flow").annotate(t=Sum("amount")).values_list("flow", "t")))
+    categories = sorted(
+        (
+            (c or "", t)
+            for c, t in in_region.filter(flow=Flow.AWARDED)
+            .values("category")
+            .annotate(t=Sum("amount"))
+            .values_list("category", "t")
+            if t
+        ),
+        key=lambda row: (-row[1], row[0]),
+    )
+    outstanding = (
+        Account.objects.filter(
+            scheme=scheme,
+            kind=AccountKind.HOUSEHOLD,
+            household__village__path__startswith=region.path,
+        ).aggregate(t=Sum("balance"))["t"]
+        or 0
+    )
+    funds = Fund.objects.filter(scheme=scheme).aggregate(t=Sum("amount_fen"))["t"] or 0
+    return Stats(
+        scheme=scheme,
+        region=region,
+        period=period,
+        flows=flows,
+        households=_households(scheme, region, period),
+        outstanding=outstanding,
+        liability_fen=int((Decimal(outstanding) * scheme.yuan_per_point).to_integral_value()),
+        funds_fen=funds,
+        trend=_trend(scheme, region, last),
+        categories=categories,
+        children=_children(scheme, region, period, first, last),
+    )
+
+
+def _households(scheme: Scheme, region: Region, period: Period) -> Households:
+    homes = Household.objects.filter(scheme=scheme, village__path__startswith=region.path)
+    by_status = dict(homes.values("status").annotate(n=Count("pk")).values_list("status", "n"))
+    taking_part = dict(
+        Participation.objects.filter(
+            scheme=scheme,
+            kind=period.kind,
+            start=period.start,
+            village_path__startswith=region.path,
+        )
+        .values("household__status")
+        .annotate(n=Count("pk"))
+        .values_list("household__status", "n")
+    )
+    return Households(
+        active=by_status.get(HouseholdStatus.ACTIVE, 0),
+        away=by_status.get(HouseholdStatus.AWAY, 0),
+        unable=by_status.get(HouseholdStatus.UNABLE, 0),
+        active_taking_part=taking_part.get(HouseholdStatus.ACTIVE, 0),
+        away_taking_part=taking_part.get(HouseholdStatus.AWAY, 0),
+        unable_taking_part=taking_part.get(HouseholdStatus.UNABLE, 0),
+    )
+
+
+def _trend(scheme: Scheme, region: Region, last: dt.date) -> list[tuple[dt.date, dict[str, int]]]:
+    """The 12 months up to ``last``: each month's flows."""
+    index = last.year * 12 + last.month - 1 - (TREND_MONTHS - 1)
+    first = dt.date(index // 12, index % 12 + 1, 1)
+    months = [dt.date((index + i) // 12, (index + i) % 12 + 1, 1) for i in range(TREND_MONTHS)]
+    found: dict[dt.date, dict[str, int]] = defaultdict(lambda: {f: 0 for f in Flow.values})
+    for month, flow, total in (
+        RegionDay.objects.filter(
+            scheme=scheme, village_path__startswith=region.path, day__gte=first, day__lte=last
+        )
+        .annotate(month=TruncMonth("day"))
+        .values("month", "flow")
+        .annotate(t=Sum("amount"))
+        .values_list("month", "flow", "t")
+    ):
+        key = month.date() if isinstance(month, dt.datetime) else month
+        found[key][flow] = total
+    return [(m, found[m]) for m in months]
+
+
+def _children(
+    scheme: Scheme, region: Region, period: Period, first: dt.date, last: dt.date
+) -> list[Child]:
+    """The townships of a county, the villages of a township (none below a village)."""
+    below: dict[int, int] = {
+        RegionLevel.COUNTY: RegionLevel.TOWNSHIP,
+        RegionLevel.TOWNSHIP: RegionLevel.VILLAGE,
+    }
+    level = below.get(int(region.level))
+    if level is None:
+        return []
+    kids = list(Region.objects.filter(path__startswith=region.path, level=level).order_by("code"))
+    owner = {}  # village id -> the child it lies under
+    villages = Region.objects.filter(path__startswith=region.path, level=RegionLevel.VILLAGE)
+    for village_id, path in villages.values_list("pk", "path"):
+        for kid in kids:
+            if path.startswith(kid.path):
+                owner[village_id] = kid.pk
+    moved: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for village_id, flow, total in (
+        RegionDay.objects.filter(
+            scheme=scheme,
+            village_path__startswith=region.path,
+            day__gte=first,
+            day__lte=last,
+            flow__in=[Flow.AWARDED, Flow.REDEEMED],
+        )
+        .values("village_id", "flow")
+        .annotate(t=Sum("amount"))
+        .values_list("village_id", "flow", "t")
+    ):
+        if village_id in owner:
+            moved[owner[village_id]][flow] += total
+    part: dict[int, int] = defaultdict(int)
+    for village_id, n in (
+        Participation.objects.filter(
+            scheme=scheme,
+            kind=period.kind,
+            start=period.start,
+            village_path__startswith=region.path,
+        )
+        .values("village_id")
+        .annotate(n=Count("pk"))
+        .values_list("village_id", "n")
+    ):
+        if village_id in owner:
+            part[owner[village_id]] += n
+    return [
+        Child(
+            kid,
+            moved[kid.pk][Flow.AWARDED],
+            moved[kid.pk][Flow.REDEEMED],
+            part[kid.pk],
+        )
+        for kid in kids
+    ]
