@@ -214,6 +214,7 @@ def _register() -> None:
         regions,
         rules,
         settlements,
+        stats,
         stores,
     )
 
@@ -240,6 +241,7 @@ def _register() -> None:
     api.add_router("/v1/rankings", rankings.router)
     api.add_router("/v1/honours", rankings.stars_router)
     api.add_router("/v1/honours", campaigns.router)
+    api.add_router("/v1/stats", stats.router)
     api.add_router("/v1/bench", bench.router)  # 404 unless CIVICPOINTS_BENCH=1
 
 

@@ -117,6 +117,13 @@ class Can:
         return self._any(set(roles)) and bool(schemes_governed(self.actor, roles))
 
     @cached_property
+    def stats(self) -> bool:
+        """The dashboard's figures: admins of a region and auditors."""
+        from civicpoints.reports.stats import STATS_READERS
+
+        return self._any(STATS_READERS)
+
+    @cached_property
     def budget_write(self) -> bool:
         from civicpoints.awards.services.budget import BUDGET_ROLES
 
@@ -237,6 +244,7 @@ NAV: list[NavItem] = [
         badge_title=_("等待核实确认的互助"),
     ),
     # Not for counter staff: their work is at the counter (the page still answers them).
+    NavItem(_("数据大屏"), "backoffice:dashboard", lambda c: c.stats),
     NavItem(_("排行榜"), "backoffice:rankings", lambda c: c.households and not c.counter_only),
     NavItem(_("评比表彰"), "backoffice:campaigns", lambda c: c.households and not c.counter_only),
     # County admins and auditors: the scheme-wide honours and the expiry of points.

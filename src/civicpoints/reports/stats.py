@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -21,10 +21,16 @@ from civicpoints.awards.models import Fund
 from civicpoints.honours.rankings import Period
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.ledger.models import Account, AccountKind
+from civicpoints.merchants.models import Statement, StatementStatus
+from civicpoints.merchants.settlement.statements import OVERDUE_AFTER
 from civicpoints.reports.models import Flow, Participation, RegionDay
-from civicpoints.schemes.models import Region, RegionLevel, Scheme
+from civicpoints.schemes.models import Region, RegionLevel, Role, Scheme
+from civicpoints.schemes.scope import ADMIN_ROLES
+from civicpoints.stores.models import Product
 
 TREND_MONTHS = 12
+# Who reads the county's figures: its admins (each for their region) and auditors.
+STATS_READERS = frozenset({*ADMIN_ROLES, Role.AUDITOR})
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,18 @@ class Child:
     taking_part: int
 
 
+@dataclass(frozen=True)
+class Spending:
+    """Where the points go: merchants' statements waiting for the county's payment (overdue:
+    unpaid 24 hours after they were made, the scheme's), and the stores of the region with
+    goods at or below their low-stock mark."""
+
+    statements_unpaid: int
+    statements_overdue: int
+    statements_unpaid_fen: int
+    low_stock: int
+
+
 @dataclass
 class Stats:
     scheme: Scheme
@@ -69,6 +87,7 @@ class Stats:
     trend: list[tuple[dt.date, dict[str, int]]]
     categories: list[tuple[str, int]]
     children: list[Child] = field(default_factory=list)
+    spending: Spending | None = None
 
     @property
     def coverage(self) -> Decimal | None:
@@ -125,6 +144,23 @@ def stats(*, scheme: Scheme, region: Region, period: Period, today: dt.date | No
         trend=_trend(scheme, region, last),
         categories=categories,
         children=_children(scheme, region, period, first, last),
+        spending=_spending(scheme, region),
+    )
+
+
+def _spending(scheme: Scheme, region: Region) -> Spending:
+    unpaid = Statement.objects.filter(scheme=scheme, status=StatementStatus.UNPAID)
+    overdue = unpaid.filter(created_at__lt=timezone.now() - OVERDUE_AFTER).count()
+    return Spending(
+        statements_unpaid=unpaid.count(),
+        statements_overdue=overdue,
+        statements_unpaid_fen=unpaid.aggregate(t=Sum("amount_fen"))["t"] or 0,
+        low_stock=Product.objects.filter(
+            store__scheme=scheme,
+            store__region__path__startswith=region.path,
+            active=True,
+            stock__lte=F("low_stock_at"),
+        ).count(),
     )
 
 

@@ -1,0 +1,150 @@
+"""The county's figures (reports/stats.py; docs/reports.md): ``GET /stats`` for a region the
+caller governs or audits, for a month, a quarter, a year or all time."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from civicpoints.api.schemas import ErrorOut, Trimmed, points_out
+from civicpoints.errors import PermissionDenied
+from civicpoints.reports.periods import period_parse
+from civicpoints.reports.stats import STATS_READERS, Stats, stats
+from civicpoints.schemes.selectors import region_for, scheme_for_region
+
+router = Router(tags=["stats"])
+
+
+class StatsIn(Schema):
+    region: int = Field(description="县、乡镇或村的编号")
+    period: Literal["month", "quarter", "year", "all"] = "year"
+    value: Trimmed = Field(
+        default="", max_length=7, description="2026-11、2026-Q4 或 2026；空：本期"
+    )
+
+
+class FlowsOut(Schema):
+    awarded: float = Field(description="奖励（减去冲正）")
+    deducted: float
+    redeemed: float = Field(description="爱心超市兑换（含订单扣减）")
+    paid: float = Field(description="签约商家消费")
+    refunded: float
+    expired: float
+    adjusted: float = Field(description="人工调整（可为负）")
+
+
+class HouseholdsOut(Schema):
+    active: int
+    away: int = Field(description="外出务工")
+    unable: int = Field(description="无劳动能力")
+    active_taking_part: int = Field(description="期间内有任何积分记录的正常户")
+    away_taking_part: int
+    unable_taking_part: int
+    participation_rate: float | None = Field(description="active_taking_part / active")
+
+
+class MonthOut(FlowsOut):
+    month: str
+
+
+class CategoryOut(Schema):
+    category: str
+    awarded: float
+
+
+class ChildOut(Schema):
+    region: int
+    region_name: str
+    awarded: float
+    redeemed: float
+    taking_part: int
+
+
+class SpendingOut(Schema):
+    statements_unpaid: int = Field(description="待付款的商家结算单（全县）")
+    statements_overdue: int = Field(description="超过24小时未付款")
+    statements_unpaid_yuan: float
+    low_stock: int = Field(description="该区域超市库存不足的商品")
+
+
+class StatsOut(Schema):
+    region: int
+    region_name: str
+    period: str
+    start: str
+    label: str
+    flows: FlowsOut
+    outstanding: float = Field(description="该区域农户现有积分（负债）")
+    liability_yuan: float
+    funds_yuan: float = Field(description="方案收到的资金（全县）")
+    coverage: float | None = Field(description="资金 / 负债（仅全县）")
+    households: HouseholdsOut
+    trend: list[MonthOut] = Field(description="截至期末的12个月")
+    categories: list[CategoryOut]
+    children: list[ChildOut] = Field(description="下一级：县的乡镇，乡镇的村")
+    spending: SpendingOut
+
+
+def _flows(flows: dict[str, int]) -> dict[str, float]:
+    return {flow: points_out(amount) for flow, amount in flows.items()}
+
+
+def stats_out(s: Stats) -> dict[str, Any]:
+    h = s.households
+    sp = s.spending
+    assert sp is not None
+    return {
+        "region": s.region.pk,
+        "region_name": s.region.name,
+        "period": s.period.kind,
+        "start": s.period.start.isoformat(),
+        "label": s.period.label,
+        "flows": _flows(s.flows),
+        "outstanding": points_out(s.outstanding),
+        "liability_yuan": points_out(s.liability_fen),
+        "funds_yuan": points_out(s.funds_fen),
+        "coverage": float(s.coverage) if s.coverage is not None else None,
+        "households": {
+            "active": h.active,
+            "away": h.away,
+            "unable": h.unable,
+            "active_taking_part": h.active_taking_part,
+            "away_taking_part": h.away_taking_part,
+            "unable_taking_part": h.unable_taking_part,
+            "participation_rate": float(h.rate) if h.rate is not None else None,
+        },
+        "trend": [{"month": m.strftime("%Y-%m"), **_flows(f)} for m, f in s.trend],
+        "categories": [{"category": c, "awarded": points_out(t)} for c, t in s.categories],
+        "children": [
+            {
+                "region": c.region.pk,
+                "region_name": c.region.name,
+                "awarded": points_out(c.awarded),
+                "redeemed": points_out(c.redeemed),
+                "taking_part": c.taking_part,
+            }
+            for c in s.children
+        ],
+        "spending": {
+            "statements_unpaid": sp.statements_unpaid,
+            "statements_overdue": sp.statements_overdue,
+            "statements_unpaid_yuan": points_out(sp.statements_unpaid_fen),
+            "low_stock": sp.low_stock,
+        },
+    }
+
+
+@router.get("", response={200: StatsOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+def read(request: HttpRequest, params: Query[StatsIn]) -> dict[str, Any]:
+    """The dashboard's figures for a region and a period (admins and auditors of it)."""
+    actor = request.actor  # type: ignore[attr-defined]
+    region = region_for(actor, params.region)
+    scheme = scheme_for_region(actor, region, prefer=STATS_READERS)
+    if not actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=region.path):
+        raise PermissionDenied("stats.read")
+    period = period_parse(params.period, params.value, timezone.localdate())
+    return stats_out(stats(scheme=scheme, region=region, period=period))

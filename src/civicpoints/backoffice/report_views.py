@@ -1,0 +1,93 @@
+"""The county's dashboard (数据大屏, docs/reports.md): the figures of ``reports.stats`` for a
+region and a period, drawn with ECharts (vendored), drilling down county -> township ->
+village; each figure links to the staff page with the rows behind it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from civicpoints.api.stats import stats_out
+from civicpoints.errors import PermissionDenied
+from civicpoints.reports.models import PeriodKind
+from civicpoints.reports.periods import period_parse
+from civicpoints.reports.stats import STATS_READERS, stats
+from civicpoints.schemes.models import RegionLevel
+from civicpoints.schemes.scope import actor_for_user
+from civicpoints.schemes.selectors import region_for, regions_visible, scheme_for_region
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    grants = actor.grants_for(STATS_READERS)
+    if not grants:
+        raise PermissionDenied("stats.read")
+    widest = min(grants, key=lambda g: len(g.region_path))
+    region = region_for(actor, request.GET.get("region") or widest.region_id)
+    scheme = scheme_for_region(actor, region, prefer=STATS_READERS)
+    if not actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=region.path):
+        raise PermissionDenied("stats.read")
+    kind = request.GET.get("period") or PeriodKind.YEAR
+    value = request.GET.get("value", "")
+    period = period_parse(kind, value, timezone.localdate())
+    figures = stats_out(stats(scheme=scheme, region=region, period=period))
+    here = {"period": period.kind, "value": value}
+    for child in figures["children"]:
+        child["url"] = (
+            reverse("backoffice:dashboard") + "?" + urlencode({"region": child["region"], **here})
+        )
+    ranking = (
+        reverse("backoffice:rankings")
+        + "?"
+        + urlencode({"region": region.pk, "period": period.kind, "value": value})
+    )
+    up = region.parent if region.parent_id and region.level > RegionLevel.COUNTY else None
+    return render(
+        request,
+        "backoffice/dashboard.html",
+        {
+            "region": region,
+            "scheme": scheme,
+            "period": period,
+            "kinds": PeriodKind.choices,
+            "kind": kind,
+            "value": value,
+            "s": figures,
+            "up": up
+            if up and actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=up.path)
+            else None,
+            "links": _links(region.pk, ranking),
+            "regions": list(
+                regions_visible(actor).filter(
+                    level__in=[RegionLevel.COUNTY, RegionLevel.TOWNSHIP, RegionLevel.VILLAGE]
+                )
+            ),
+            "chart_data": {
+                "trend": figures["trend"],
+                "categories": figures["categories"],
+                "children": figures["children"],
+                "households": figures["households"],
+            },
+        },
+    )
+
+
+def _links(region_id: int, ranking: str) -> dict[str, Any]:
+    """The staff page behind each figure."""
+    return {
+        "households": reverse("backoffice:households"),
+        "awarded": ranking,
+        "redeemed": reverse("backoffice:stores"),
+        "outstanding": reverse("backoffice:budget"),
+        "settlement": reverse("backoffice:settlement"),
+        "stock": reverse("backoffice:stores"),
+    }

@@ -1,0 +1,57 @@
+"""The dashboard page: the figures it shows are ``reports.stats``'s; who may open it; a
+village's page has no level below; a bad period is told on the page."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django.test import Client
+
+from civicpoints.schemes.models import Role
+from tests.factories import make_staff
+from tests.reports.test_stats import _county
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _data(response) -> dict:
+    found = re.search(
+        r'<script id="dashboard-data" type="application/json">(.*?)</script>',
+        response.content.decode(),
+        re.S,
+    )
+    assert found, response.content[:300]
+    return json.loads(found.group(1))
+
+
+def test_the_county_dashboard_shows_the_figures(world):
+    _county(world)
+    admin = _client(make_staff("xian", Role.COUNTY_ADMIN, world.county, world.scheme))
+    page = admin.get("/dashboard/", {"period": "year", "value": "2026"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "通榆县文明积分 · 2026年" in text and "数据大屏" in text
+    data = _data(page)
+    assert [c["region_name"] for c in data["children"]] == ["开通镇", "兴隆山镇"]
+    assert data["households"]["active_taking_part"] == 2
+    assert "/dashboard/?region=" in text  # the drill-down links
+
+
+def test_who_sees_the_dashboard(world):
+    village = _client(make_staff("cun", Role.VILLAGE_ADMIN, world.village_a1, world.scheme))
+    page = village.get("/dashboard/")
+    assert page.status_code == 200 and _data(page)["children"] == []
+    assert "数据大屏" in village.get("/").content.decode()
+    clerk = _client(make_staff("dian", Role.STORE_CLERK, world.village_a1, world.scheme))
+    assert clerk.get("/dashboard/").status_code == 403
+    assert "数据大屏" not in clerk.get("/").content.decode()
+    grid = _client(make_staff("wang", Role.GRID_WORKER, world.village_a1, world.scheme))
+    assert grid.get("/dashboard/").status_code == 403
+    county = _client(make_staff("xian", Role.COUNTY_ADMIN, world.county, world.scheme))
+    bad = county.get("/dashboard/", {"period": "month", "value": "2026-13"})
+    assert bad.status_code == 422 and "期间写法不对" in bad.content.decode()
