@@ -47,3 +47,20 @@ def test_who_may_read_and_bad_periods(world):
     county = api_client(make_staff("xian", Role.COUNTY_ADMIN, world.county, world.scheme))
     for params in ({"period": "decade"}, {"period": "month", "value": "2026-13"}):
         assert_error(county.get("/api/v1/stats", {"region": world.county.pk, **params}), 422)
+
+
+def test_inclusion_over_the_api(world):
+    _county(world)
+    client = api_client(make_staff("xian", Role.COUNTY_ADMIN, world.county, world.scheme))
+    response = client.get(
+        "/api/v1/stats/inclusion", {"region": world.county.pk, "period": "year", "value": "2026"}
+    )
+    assert response.status_code == 200, response.content
+    out = response.json()
+    assert out["region"]["households"] == 5 and out["region"]["earned"] == 3
+    assert out["region"]["away_earned"] == 1 and out["region"]["unable_earned"] == 0
+    assert 0 < out["region"]["gini"] < 1
+    villages = {v["region_name"]: v for v in out["villages"]}
+    assert villages["兴盛村"]["households"] == 2
+    clerk = api_client(make_staff("dian", Role.STORE_CLERK, world.village_a1, world.scheme))
+    assert_error(clerk.get("/api/v1/stats/inclusion", {"region": world.village_a1.pk}), 403)

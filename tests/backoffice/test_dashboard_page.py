@@ -40,6 +40,7 @@ def test_the_county_dashboard_shows_the_figures(world):
     assert [c["region_name"] for c in data["children"]] == ["开通镇", "兴隆山镇"]
     assert data["households"]["active_taking_part"] == 2
     assert "/dashboard/?region=" in text  # the drill-down links
+    assert "积分覆盖面" in text and "基尼系数" in text
 
 
 def test_who_sees_the_dashboard(world):

@@ -12,8 +12,10 @@ from pydantic import Field
 
 from civicpoints.api.schemas import ErrorOut, Trimmed, points_out
 from civicpoints.errors import PermissionDenied
-from civicpoints.reports.periods import period_parse
+from civicpoints.reports.inclusion import Reach, inclusion
+from civicpoints.reports.periods import Period, period_parse
 from civicpoints.reports.stats import STATS_READERS, Stats, stats
+from civicpoints.schemes.models import RegionLevel
 from civicpoints.schemes.selectors import region_for, scheme_for_region
 
 router = Router(tags=["stats"])
@@ -138,13 +140,67 @@ def stats_out(s: Stats) -> dict[str, Any]:
     }
 
 
-@router.get("", response={200: StatsOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
-def read(request: HttpRequest, params: Query[StatsIn]) -> dict[str, Any]:
-    """The dashboard's figures for a region and a period (admins and auditors of it)."""
+def _asked(request: HttpRequest, params: StatsIn) -> tuple[Any, Any, Period]:
     actor = request.actor  # type: ignore[attr-defined]
     region = region_for(actor, params.region)
     scheme = scheme_for_region(actor, region, prefer=STATS_READERS)
     if not actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=region.path):
         raise PermissionDenied("stats.read")
-    period = period_parse(params.period, params.value, timezone.localdate())
+    return scheme, region, period_parse(params.period, params.value, timezone.localdate())
+
+
+@router.get("", response={200: StatsOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+def read(request: HttpRequest, params: Query[StatsIn]) -> dict[str, Any]:
+    """The dashboard's figures for a region and a period (admins and auditors of it)."""
+    scheme, region, period = _asked(request, params)
     return stats_out(stats(scheme=scheme, region=region, period=period))
+
+
+class ReachOut(Schema):
+    region: int
+    region_name: str
+    households: int = Field(description="未注销的户")
+    earned: int = Field(description="期间内获得积分大于0的户")
+    top_share: float | None = Field(description="获得积分最多的10%的户所占份额")
+    gini: float | None = Field(description="基尼系数（净扣分的户按0计）")
+    away: int
+    away_earned: int
+    unable: int
+    unable_earned: int
+    last_moved: str | None = Field(description="村里最后一次有积分变动的日期")
+    idle: bool = Field(description="60天没有任何积分变动")
+
+
+class InclusionOut(Schema):
+    region: ReachOut
+    villages: list[ReachOut]
+
+
+def reach_out(r: Reach, today: Any) -> dict[str, Any]:
+    return {
+        "region": r.region.pk,
+        "region_name": r.region.name,
+        "households": r.households,
+        "earned": r.earned,
+        "top_share": float(r.top_share) if r.top_share is not None else None,
+        "gini": float(r.gini) if r.gini is not None else None,
+        "away": r.away,
+        "away_earned": r.away_earned,
+        "unable": r.unable,
+        "unable_earned": r.unable_earned,
+        "last_moved": r.last_moved.isoformat() if r.last_moved else None,
+        "idle": r.idle(today) if r.region.level == RegionLevel.VILLAGE else False,
+    }
+
+
+@router.get("/inclusion", response={200: InclusionOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+def read_inclusion(request: HttpRequest, params: Query[StatsIn]) -> dict[str, Any]:
+    """Who the points reach: spread (top 10 %, Gini), away and unable households that earned,
+    each village, and villages idle for 60 days."""
+    scheme, region, period = _asked(request, params)
+    today = timezone.localdate()
+    found = inclusion(scheme=scheme, region=region, period=period, today=today)
+    return {
+        "region": reach_out(found.whole, today),
+        "villages": [reach_out(v, today) for v in found.villages],
+    }

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from civicpoints.api.stats import stats_out
 from civicpoints.errors import PermissionDenied
+from civicpoints.reports.inclusion import inclusion
 from civicpoints.reports.models import PeriodKind
 from civicpoints.reports.periods import period_parse
 from civicpoints.reports.stats import STATS_READERS, stats
@@ -40,15 +41,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     value = request.GET.get("value", "")
     period = period_parse(kind, value, timezone.localdate())
     figures = stats_out(stats(scheme=scheme, region=region, period=period))
+    reach = inclusion(scheme=scheme, region=region, period=period)
     here = {"period": period.kind, "value": value}
     for child in figures["children"]:
         child["url"] = (
-            reverse("backoffice:dashboard") + "?" + urlencode({"region": child["region"], **here})
+            reverse("backoffice:dashboard")
+            + "?"
+            + urlencode({"region": str(child["region"]), **here})
         )
     ranking = (
         reverse("backoffice:rankings")
         + "?"
-        + urlencode({"region": region.pk, "period": period.kind, "value": value})
+        + urlencode({"region": str(region.pk), "period": period.kind, "value": value})
     )
     up = region.parent if region.parent_id and region.level > RegionLevel.COUNTY else None
     return render(
@@ -71,6 +75,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                     level__in=[RegionLevel.COUNTY, RegionLevel.TOWNSHIP, RegionLevel.VILLAGE]
                 )
             ),
+            "reach": reach.whole,
+            "idle": [
+                (v, reverse("backoffice:dashboard") + "?" + urlencode({"region": str(v.region.pk)}))
+                for v in reach.idle_villages(timezone.localdate())
+            ],
             "chart_data": {
                 "trend": figures["trend"],
                 "categories": figures["categories"],

@@ -1,0 +1,146 @@
+"""Who the points reach (docs/reports.md, "Inclusion"): how evenly the points earned in a
+period are spread over a region's households (the share of the top 10 % and the Gini
+coefficient, households that earned nothing or less than nothing counting as 0), whether
+households away for work or unable to work earned anything, village by village, and the
+villages where nothing has moved for 60 days.
+
+Read from the rollups (``Standing`` for each household's points in the period, ``RegionDay``
+for the last day anything moved in a village) and the households table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Max
+from django.utils import timezone
+
+from civicpoints.households.models import Household, HouseholdStatus
+from civicpoints.reports.models import RegionDay, Standing
+from civicpoints.reports.periods import Period
+from civicpoints.schemes.models import Region, RegionLevel, Scheme
+
+IDLE_DAYS = 60
+TOP_SHARE = Decimal("0.1")
+
+
+def top_share(points: Sequence[int]) -> Decimal | None:
+    """The share of all points held by the top 10 % of households (at least one household),
+    None when nobody earned anything."""
+    values = sorted((max(p, 0) for p in points), reverse=True)
+    total = sum(values)
+    if not values or total <= 0:
+        return None
+    top = max(1, int(len(values) * TOP_SHARE))
+    return (Decimal(sum(values[:top])) / Decimal(total)).quantize(Decimal("0.0001"))
+
+
+def gini(points: Sequence[int]) -> Decimal | None:
+    """The Gini coefficient of the points (0: all equal; near 1: one household has all),
+    None when nobody earned anything."""
+    values = sorted(max(p, 0) for p in points)
+    n, total = len(values), sum(values)
+    if n == 0 or total <= 0:
+        return None
+    weighted = sum(i * v for i, v in enumerate(values, start=1))
+    g = Decimal(2 * weighted) / Decimal(n * total) - Decimal(n + 1) / Decimal(n)
+    return g.quantize(Decimal("0.0001"))
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One region's households and how the period's points reached them."""
+
+    region: Region
+    households: int  # not closed
+    earned: int  # households with points earned > 0
+    top_share: Decimal | None
+    gini: Decimal | None
+    away: int
+    away_earned: int
+    unable: int
+    unable_earned: int
+    last_moved: dt.date | None = None
+
+    def idle(self, today: dt.date) -> bool:
+        """Nothing moved in the village for 60 days (or ever)."""
+        return self.last_moved is None or (today - self.last_moved).days >= IDLE_DAYS
+
+
+@dataclass(frozen=True)
+class Inclusion:
+    whole: Reach
+    villages: list[Reach]
+
+    def idle_villages(self, today: dt.date) -> list[Reach]:
+        return [v for v in self.villages if v.idle(today)]
+
+
+def inclusion(
+    *, scheme: Scheme, region: Region, period: Period, today: dt.date | None = None
+) -> Inclusion:
+    today = today or timezone.localdate()
+    homes = list(
+        Household.objects.filter(scheme=scheme, village__path__startswith=region.path)
+        .exclude(status=HouseholdStatus.CLOSED)
+        .values_list("pk", "village_id", "status")
+    )
+    earned = dict(
+        Standing.objects.filter(
+            scheme=scheme,
+            kind=period.kind,
+            start=period.start,
+            member_id=0,
+            village_path__startswith=region.path,
+        ).values_list("household_id", "points")
+    )
+    moved = dict(
+        RegionDay.objects.filter(scheme=scheme, village_path__startswith=region.path)
+        .values("village_id")
+        .annotate(last=Max("day"))
+        .values_list("village_id", "last")
+    )
+    by_village: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for pk, village_id, status in homes:
+        by_village[village_id].append((pk, status))
+    villages = {
+        v.pk: v
+        for v in Region.objects.filter(path__startswith=region.path, level=RegionLevel.VILLAGE)
+    }
+    rows = [
+        _reach(villages[vid], by_village.get(vid, []), earned, moved.get(vid))
+        for vid in sorted(villages, key=lambda pk: villages[pk].code)
+    ]
+    return Inclusion(
+        whole=_reach(region, [(pk, status) for pk, _v, status in homes], earned, None),
+        villages=rows,
+    )
+
+
+def _reach(
+    region: Region,
+    homes: list[tuple[int, str]],
+    earned: dict[int, int],
+    last_moved: dt.date | None,
+) -> Reach:
+    points = [earned.get(pk, 0) for pk, _status in homes]
+
+    def count(status: str, *, earning: bool) -> int:
+        return sum(1 for pk, s in homes if s == status and (not earning or earned.get(pk, 0) > 0))
+
+    return Reach(
+        region=region,
+        households=len(homes),
+        earned=sum(1 for p in points if p > 0),
+        top_share=top_share(points),
+        gini=gini(points),
+        away=count(HouseholdStatus.AWAY, earning=False),
+        away_earned=count(HouseholdStatus.AWAY, earning=True),
+        unable=count(HouseholdStatus.UNABLE, earning=False),
+        unable_earned=count(HouseholdStatus.UNABLE, earning=True),
+        last_moved=last_moved,
+    )

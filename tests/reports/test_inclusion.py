@@ -1,0 +1,65 @@
+"""Who the points reach: top-10 % share and Gini with exact numbers (and against a direct
+pairwise formula), households away or unable to work that earned, idle villages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from civicpoints.households.models import HouseholdStatus
+from civicpoints.ledger.chain import chain_follow
+from civicpoints.reports.inclusion import gini, inclusion, top_share
+from civicpoints.reports.periods import period_parse
+from tests.factories import make_household
+from tests.reports.test_rollups import BEIJING, _earn, at
+
+
+def test_gini_and_top_share_exact():
+    assert gini([100, 100, 100, 100]) == Decimal("0")
+    assert gini([0, 0, 0, 400]) == Decimal("0.75")  # (n-1)/n: one household has it all
+    assert gini([]) is None and gini([0, -5]) is None
+    assert top_share([400, 0, 0, 0, 0, 0, 0, 0, 0, 100]) == Decimal("0.8")
+    assert top_share([50, 50]) == Decimal("0.5")  # at least one household
+
+
+@given(st.lists(st.integers(0, 10_000), min_size=1, max_size=40))
+def test_gini_equals_the_pairwise_formula(values):
+    total = sum(values)
+    if total == 0:
+        assert gini(values) is None
+        return
+    n = len(values)
+    pairwise = Decimal(sum(abs(a - b) for a in values for b in values)) / Decimal(2 * n * total)
+    assert abs(gini(values) - pairwise) <= Decimal("0.0001")
+
+
+def test_a_township_year(world):
+    today = dt.date(2026, 12, 4)
+    a1 = [make_household(world.scheme, world.village_a1) for _ in range(3)]
+    away = make_household(world.scheme, world.village_a1, status=HouseholdStatus.AWAY)
+    unable = make_household(world.scheme, world.village_a2, status=HouseholdStatus.UNABLE)
+    with at(dt.datetime(2026, 11, 20, 9, tzinfo=BEIJING)):
+        _earn(world, a1[0], 30000)
+        _earn(world, a1[1], 10000)
+        _earn(world, away, 10000)
+    with at(dt.datetime(2026, 9, 1, 9, tzinfo=BEIJING)):
+        _earn(world, unable, 0 + 1)  # 新华村 last moved 1 September: idle by December
+    chain_follow(scheme_id=world.scheme.pk)
+
+    got = inclusion(
+        scheme=world.scheme,
+        region=world.township_a,
+        period=period_parse("year", "2026", today),
+        today=today,
+    )
+    whole = got.whole
+    assert (whole.households, whole.earned) == (5, 4)
+    assert whole.gini == gini([30000, 10000, 0, 10000, 1])
+    assert whole.top_share == Decimal("0.6")  # top 10 % of 5: one household, 300 of 500.01
+    assert (whole.away, whole.away_earned, whole.unable, whole.unable_earned) == (1, 1, 1, 1)
+    names = {v.region.name: v for v in got.villages}
+    assert names["晓光村"].households == 4 and names["晓光村"].last_moved == dt.date(2026, 11, 20)
+    assert [v.region.name for v in got.idle_villages(today)] == ["新华村"]
