@@ -10,11 +10,11 @@ from django.utils import timezone
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from civicpoints.api.schemas import ErrorOut, Trimmed, points_out
+from civicpoints.api.schemas import ErrorOut, Trimmed
 from civicpoints.errors import PermissionDenied
 from civicpoints.reports.inclusion import Reach, inclusion
 from civicpoints.reports.periods import Period, period_parse
-from civicpoints.reports.stats import STATS_READERS, Stats, stats
+from civicpoints.reports.stats import STATS_READERS, stats, stats_dict
 from civicpoints.schemes.models import RegionLevel
 from civicpoints.schemes.selectors import region_for, scheme_for_region
 
@@ -91,55 +91,6 @@ class StatsOut(Schema):
     spending: SpendingOut
 
 
-def _flows(flows: dict[str, int]) -> dict[str, float]:
-    return {flow: points_out(amount) for flow, amount in flows.items()}
-
-
-def stats_out(s: Stats) -> dict[str, Any]:
-    h = s.households
-    sp = s.spending
-    assert sp is not None
-    return {
-        "region": s.region.pk,
-        "region_name": s.region.name,
-        "period": s.period.kind,
-        "start": s.period.start.isoformat(),
-        "label": s.period.label,
-        "flows": _flows(s.flows),
-        "outstanding": points_out(s.outstanding),
-        "liability_yuan": points_out(s.liability_fen),
-        "funds_yuan": points_out(s.funds_fen),
-        "coverage": float(s.coverage) if s.coverage is not None else None,
-        "households": {
-            "active": h.active,
-            "away": h.away,
-            "unable": h.unable,
-            "active_taking_part": h.active_taking_part,
-            "away_taking_part": h.away_taking_part,
-            "unable_taking_part": h.unable_taking_part,
-            "participation_rate": float(h.rate) if h.rate is not None else None,
-        },
-        "trend": [{"month": m.strftime("%Y-%m"), **_flows(f)} for m, f in s.trend],
-        "categories": [{"category": c, "awarded": points_out(t)} for c, t in s.categories],
-        "children": [
-            {
-                "region": c.region.pk,
-                "region_name": c.region.name,
-                "awarded": points_out(c.awarded),
-                "redeemed": points_out(c.redeemed),
-                "taking_part": c.taking_part,
-            }
-            for c in s.children
-        ],
-        "spending": {
-            "statements_unpaid": sp.statements_unpaid,
-            "statements_overdue": sp.statements_overdue,
-            "statements_unpaid_yuan": points_out(sp.statements_unpaid_fen),
-            "low_stock": sp.low_stock,
-        },
-    }
-
-
 def _asked(request: HttpRequest, params: StatsIn) -> tuple[Any, Any, Period]:
     actor = request.actor  # type: ignore[attr-defined]
     region = region_for(actor, params.region)
@@ -153,7 +104,7 @@ def _asked(request: HttpRequest, params: StatsIn) -> tuple[Any, Any, Period]:
 def read(request: HttpRequest, params: Query[StatsIn]) -> dict[str, Any]:
     """The dashboard's figures for a region and a period (admins and auditors of it)."""
     scheme, region, period = _asked(request, params)
-    return stats_out(stats(scheme=scheme, region=region, period=period))
+    return stats_dict(stats(scheme=scheme, region=region, period=period))
 
 
 class ReachOut(Schema):

@@ -14,12 +14,11 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from civicpoints.api.stats import stats_out
 from civicpoints.errors import PermissionDenied
 from civicpoints.reports.inclusion import inclusion
 from civicpoints.reports.models import PeriodKind
 from civicpoints.reports.periods import period_parse
-from civicpoints.reports.stats import STATS_READERS, stats
+from civicpoints.reports.stats import STATS_READERS, stats, stats_dict
 from civicpoints.schemes.models import RegionLevel
 from civicpoints.schemes.scope import actor_for_user
 from civicpoints.schemes.selectors import region_for, regions_visible, scheme_for_region
@@ -40,7 +39,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("period") or PeriodKind.YEAR
     value = request.GET.get("value", "")
     period = period_parse(kind, value, timezone.localdate())
-    figures = stats_out(stats(scheme=scheme, region=region, period=period))
+    figures = stats_dict(stats(scheme=scheme, region=region, period=period))
     reach = inclusion(scheme=scheme, region=region, period=period)
     here = {"period": period.kind, "value": value}
     for child in figures["children"]:

@@ -12,6 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncMonth
@@ -20,6 +21,7 @@ from django.utils import timezone
 from civicpoints.awards.models import Fund
 from civicpoints.honours.rankings import Period
 from civicpoints.households.models import Household, HouseholdStatus
+from civicpoints.ledger.amounts import to_points
 from civicpoints.ledger.models import Account, AccountKind
 from civicpoints.merchants.models import Statement, StatementStatus
 from civicpoints.merchants.settlement.statements import OVERDUE_AFTER
@@ -264,3 +266,58 @@ def _children(
         )
         for kid in kids
     ]
+
+
+def _flows(flows: dict[str, int]) -> dict[str, float]:
+    return {flow: _number(amount) for flow, amount in flows.items()}
+
+
+def stats_dict(s: Stats) -> dict[str, Any]:
+    """The figures as plain data (points and yuan as numbers with two decimals): the API's
+    answer and the dashboard's chart data."""
+    h = s.households
+    sp = s.spending
+    assert sp is not None
+    return {
+        "region": s.region.pk,
+        "region_name": s.region.name,
+        "period": s.period.kind,
+        "start": s.period.start.isoformat(),
+        "label": s.period.label,
+        "flows": _flows(s.flows),
+        "outstanding": _number(s.outstanding),
+        "liability_yuan": _number(s.liability_fen),
+        "funds_yuan": _number(s.funds_fen),
+        "coverage": float(s.coverage) if s.coverage is not None else None,
+        "households": {
+            "active": h.active,
+            "away": h.away,
+            "unable": h.unable,
+            "active_taking_part": h.active_taking_part,
+            "away_taking_part": h.away_taking_part,
+            "unable_taking_part": h.unable_taking_part,
+            "participation_rate": float(h.rate) if h.rate is not None else None,
+        },
+        "trend": [{"month": m.strftime("%Y-%m"), **_flows(f)} for m, f in s.trend],
+        "categories": [{"category": c, "awarded": _number(t)} for c, t in s.categories],
+        "children": [
+            {
+                "region": c.region.pk,
+                "region_name": c.region.name,
+                "awarded": _number(c.awarded),
+                "redeemed": _number(c.redeemed),
+                "taking_part": c.taking_part,
+            }
+            for c in s.children
+        ],
+        "spending": {
+            "statements_unpaid": sp.statements_unpaid,
+            "statements_overdue": sp.statements_overdue,
+            "statements_unpaid_yuan": _number(sp.statements_unpaid_fen),
+            "low_stock": sp.low_stock,
+        },
+    }
+
+
+def _number(hundredths: int) -> float:
+    return float(to_points(hundredths))
