@@ -41,6 +41,7 @@ def test_the_county_dashboard_shows_the_figures(world):
     assert data["households"]["active_taking_part"] == 2
     assert "/dashboard/?region=" in text  # the drill-down links
     assert "积分覆盖面" in text and "基尼系数" in text
+    assert "治理指标和积分参与（2026年，括号内为2025年同月）" in text
 
 
 def test_who_sees_the_dashboard(world):

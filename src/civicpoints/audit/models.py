@@ -123,6 +123,8 @@ class AuditAction(models.TextChoices):
     CAMPAIGN = "honours.campaign", _("评比的设置、入围名单和投票时间")
     TALLY = "honours.tally", _("录入纸质票数")
     CAMPAIGN_PUBLISH = "honours.publish", _("公布评比结果")
+    # reports
+    OUTCOMES = "reports.outcomes", _("录入村月度治理指标")
 
 
 class AuditEvent(models.Model):

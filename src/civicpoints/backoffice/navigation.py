@@ -124,6 +124,13 @@ class Can:
         return self._any(STATS_READERS)
 
     @cached_property
+    def outcomes(self) -> bool:
+        """Entering villages' monthly outcome indicators: admins."""
+        from civicpoints.schemes.scope import ADMIN_ROLES
+
+        return self._any(ADMIN_ROLES)
+
+    @cached_property
     def budget_write(self) -> bool:
         from civicpoints.awards.services.budget import BUDGET_ROLES
 
@@ -245,6 +252,7 @@ NAV: list[NavItem] = [
     ),
     # Not for counter staff: their work is at the counter (the page still answers them).
     NavItem(_("数据大屏"), "backoffice:dashboard", lambda c: c.stats),
+    NavItem(_("治理指标"), "backoffice:outcomes", lambda c: c.outcomes),
     NavItem(_("排行榜"), "backoffice:rankings", lambda c: c.households and not c.counter_only),
     NavItem(_("评比表彰"), "backoffice:campaigns", lambda c: c.households and not c.counter_only),
     # County admins and auditors: the scheme-wide honours and the expiry of points.

@@ -14,9 +14,11 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
+from civicpoints.backoffice.navigation import Can, can_for
 from civicpoints.errors import PermissionDenied
 from civicpoints.reports.inclusion import inclusion
 from civicpoints.reports.models import PeriodKind
+from civicpoints.reports.outcomes import outcomes_year
 from civicpoints.reports.periods import period_parse
 from civicpoints.reports.stats import STATS_READERS, stats, stats_dict
 from civicpoints.schemes.models import RegionLevel
@@ -41,6 +43,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     period = period_parse(kind, value, timezone.localdate())
     figures = stats_dict(stats(scheme=scheme, region=region, period=period))
     reach = inclusion(scheme=scheme, region=region, period=period)
+    year = period.start.year if period.kind != PeriodKind.ALL else timezone.localdate().year
     here = {"period": period.kind, "value": value}
     for child in figures["children"]:
         child["url"] = (
@@ -68,13 +71,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "up": up
             if up and actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=up.path)
             else None,
-            "links": _links(region.pk, ranking),
+            "links": _links(can_for(request), ranking),
             "regions": list(
                 regions_visible(actor).filter(
                     level__in=[RegionLevel.COUNTY, RegionLevel.TOWNSHIP, RegionLevel.VILLAGE]
                 )
             ),
             "reach": reach.whole,
+            "outcome_year": year,
+            "outcomes": outcomes_year(scheme=scheme, region=region, year=year),
             "idle": [
                 (v, reverse("backoffice:dashboard") + "?" + urlencode({"region": str(v.region.pk)}))
                 for v in reach.idle_villages(timezone.localdate())
@@ -89,13 +94,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _links(region_id: int, ranking: str) -> dict[str, Any]:
-    """The staff page behind each figure."""
+def _links(can: Can, ranking: str) -> dict[str, Any]:
+    """The staff page behind each figure, where this person may open it (else no link)."""
+    stores = reverse("backoffice:stores") if can.stores else None
     return {
-        "households": reverse("backoffice:households"),
-        "awarded": ranking,
-        "redeemed": reverse("backoffice:stores"),
-        "outstanding": reverse("backoffice:budget"),
-        "settlement": reverse("backoffice:settlement"),
-        "stock": reverse("backoffice:stores"),
+        "households": reverse("backoffice:households") if can.households else None,
+        "awarded": ranking if can.households else None,
+        "redeemed": stores,
+        "outstanding": reverse("backoffice:budget") if can.budget else None,
+        "settlement": reverse("backoffice:settlement") if can.merchants else None,
+        "stock": stores,
     }

@@ -7,6 +7,7 @@ category and member, so two households' postings never meet here.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -182,4 +183,35 @@ class Participation(models.Model):
             models.Index(
                 fields=["scheme", "kind", "start", "village_path"], name="participation_period"
             )
+        ]
+
+
+class Outcome(models.Model):
+    """What a village's staff report for a month beside the points: disputes mediated,
+    petitions (信访), criminal cases, and the sanitation inspection score (0-100; none: not
+    inspected). Entered on a form or from a sheet (``reports.outcomes``)."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_index=False)
+    village = models.ForeignKey("schemes.Region", models.PROTECT, related_name="+")
+    month = models.DateField(_("月份"))  # its first day
+    disputes = models.PositiveIntegerField(_("调解纠纷"), default=0)
+    petitions = models.PositiveIntegerField(_("信访"), default=0)
+    criminal_cases = models.PositiveIntegerField(_("刑事案件"), default=0)
+    sanitation_score = models.DecimalField(
+        _("卫生检查得分"), max_digits=4, decimal_places=1, null=True, blank=True
+    )
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("村月度治理指标")
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "village", "month"], name="outcome_unique"),
+            models.CheckConstraint(
+                condition=models.Q(sanitation_score__gte=0, sanitation_score__lte=100)
+                | models.Q(sanitation_score__isnull=True),
+                name="outcome_score_range",
+            ),
         ]

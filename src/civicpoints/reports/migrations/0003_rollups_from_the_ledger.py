@@ -11,7 +11,7 @@ def rebuild(apps, schema_editor) -> None:
     from civicpoints.reports.rollups import rollups_rebuild
 
     for scheme_id in scheme_ids:
-        rollups_rebuild(scheme_id=scheme_id)
+        rollups_rebuild(scheme_id=scheme_id, flows=False)  # the flows: migration 0006
 
 
 class Migration(migrations.Migration):
