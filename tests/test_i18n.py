@@ -300,6 +300,8 @@ NOT_MESSAGES: dict[str | tuple[str, str], str] = {
     "households/importing/sample.py": "the blank household sheet: headers and a sample row",
     ("community/transparency.py", "COMPOUND_SURNAMES"): "two-character surnames (name data)",
     ("stores/ceremony_list.py", "LIST_COLUMNS"): "the uploaded list's headers (file format)",
+    ("reports/outcomes.py", "OUTCOME_COLUMNS"): "the outcome sheet's headers (file format)",
+    ("reports/outcomes.py", "MONTH_SPELLING"): "how people write a month (input)",
     **{
         (
             "merchants/settlement/payout_files.py",

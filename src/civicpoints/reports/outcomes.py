@@ -31,18 +31,21 @@ from civicpoints.schemes.scope import ADMIN_ROLES, Actor
 
 MAX_COUNT = 100_000
 COUNTS = ("disputes", "petitions", "criminal_cases")
-OUTCOME_LAYOUT = Layout(
-    (
-        ("village", "村", ("村名", "村/社区", "行政村", "村代码", "区划代码")),
-        ("month", "月份", ("月", "年月")),
-        ("disputes", "调解纠纷", ("调解纠纷数", "矛盾纠纷", "纠纷调解")),
-        ("petitions", "信访", ("信访件数", "信访数")),
-        ("criminal_cases", "刑事案件", ("刑事案件数", "刑事案件起数")),
-        ("sanitation_score", "卫生检查得分", ("卫生得分", "人居环境得分", "卫生检查")),
-    ),
-    required=("village", "month"),
-    what=gettext_noop("村月度治理指标表"),
+# The sheet's columns: (key, header, other headers people use); a file format, read the same
+# in every language.
+OUTCOME_COLUMNS = (
+    ("village", "村", ("村名", "村/社区", "行政村", "村代码", "区划代码")),
+    ("month", "月份", ("月", "年月")),
+    ("disputes", "调解纠纷", ("调解纠纷数", "矛盾纠纷", "纠纷调解")),
+    ("petitions", "信访", ("信访件数", "信访数")),
+    ("criminal_cases", "刑事案件", ("刑事案件数", "刑事案件起数")),
+    ("sanitation_score", "卫生检查得分", ("卫生得分", "人居环境得分", "卫生检查")),
 )
+OUTCOME_LAYOUT = Layout(
+    OUTCOME_COLUMNS, required=("village", "month"), what=gettext_noop("村月度治理指标表")
+)
+# How people write a month ("2026年11月", "2026/11"): what each mark becomes.
+MONTH_SPELLING = (("年", "-"), ("月", ""), ("/", "-"))
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,10 @@ def parse_month(raw: Any, today: dt.date) -> dt.date:
     if isinstance(raw, dt.datetime | dt.date):
         month = dt.date(raw.year, raw.month, 1)
     else:
-        text = cell_text(raw).replace("年", "-").replace("月", "").replace("/", "-").strip()
+        text = cell_text(raw)
+        for mark, plain in MONTH_SPELLING:
+            text = text.replace(mark, plain)
+        text = text.strip()
         try:
             year, number = text.split("-")[:2]
             month = dt.date(int(year), int(number), 1)
