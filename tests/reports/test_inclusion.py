@@ -9,7 +9,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from civicpoints.households.models import HouseholdStatus
+from civicpoints.households import idcard
+from civicpoints.households.models import HouseholdStatus, Member
 from civicpoints.ledger.chain import chain_follow
 from civicpoints.reports.inclusion import gini, inclusion, top_share
 from civicpoints.reports.periods import period_parse
@@ -63,3 +64,44 @@ def test_a_township_year(world):
     names = {v.region.name: v for v in got.villages}
     assert names["晓光村"].households == 4 and names["晓光村"].last_moved == dt.date(2026, 11, 20)
     assert [v.region.name for v in got.idle_villages(today)] == ["新华村"]
+
+
+def test_elderly_headed_households_from_the_id_numbers_year(world):
+    today = dt.date(2026, 12, 4)
+    old = make_household(
+        world.scheme, world.village_a1, "老人", id_number=idcard.make("22082219660101123")
+    )
+    young = make_household(
+        world.scheme, world.village_a1, "青年", id_number=idcard.make("22082219670101123")
+    )
+    make_household(world.scheme, world.village_a1, "无证")  # no ID number: not counted as elderly
+    assert Member.objects.get(household=old).birth_year == 1966
+    with at(dt.datetime(2026, 11, 20, 9, tzinfo=BEIJING)):
+        _earn(world, old, 1000)
+        _earn(world, young, 1000)
+    chain_follow(scheme_id=world.scheme.pk)
+    got = inclusion(
+        scheme=world.scheme,
+        region=world.village_a1,
+        period=period_parse("year", "2026", today),
+        today=today,
+    ).whole
+    # 1966: 60 this year (elderly); 1967: 59
+    assert (got.elderly_headed, got.elderly_earned, got.households) == (1, 1, 3)
+    assert got.elderly_share == Decimal("0.3333")
+
+
+def test_the_migration_fills_the_year_of_birth_of_earlier_members(world):
+    import importlib
+
+    from django.apps import apps
+
+    home = make_household(
+        world.scheme, world.village_a1, "早登记", id_number=idcard.make("22082219450301123")
+    )
+    Member.objects.filter(household=home).update(birth_year=None)
+    backfill = importlib.import_module(
+        "civicpoints.households.migrations.0009_member_birth_year"
+    ).backfill
+    backfill(apps, None)
+    assert Member.objects.get(household=home).birth_year == 1945

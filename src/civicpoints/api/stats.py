@@ -118,6 +118,9 @@ class ReachOut(Schema):
     away_earned: int
     unable: int
     unable_earned: int
+    elderly_headed: int = Field(description="户主60岁及以上的户（按身份证号的出生年份）")
+    elderly_share: float | None
+    elderly_earned: int
     last_moved: str | None = Field(description="村里最后一次有积分变动的日期")
     idle: bool = Field(description="60天没有任何积分变动")
 
@@ -139,6 +142,9 @@ def reach_out(r: Reach, today: Any) -> dict[str, Any]:
         "away_earned": r.away_earned,
         "unable": r.unable,
         "unable_earned": r.unable_earned,
+        "elderly_headed": r.elderly_headed,
+        "elderly_share": float(r.elderly_share) if r.elderly_share is not None else None,
+        "elderly_earned": r.elderly_earned,
         "last_moved": r.last_moved.isoformat() if r.last_moved else None,
         "idle": r.idle(today) if r.region.level == RegionLevel.VILLAGE else False,
     }

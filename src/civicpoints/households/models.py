@@ -95,6 +95,11 @@ class Member(models.Model):
     id_number_encrypted = models.TextField(_("身份证号(加密)"), blank=True, editable=False)
     id_number_digest = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
     id_number_masked = models.CharField(_("身份证号"), max_length=18, blank=True, editable=False)
+    # The year of birth from the ID number, kept apart for the county's figures (elderly-headed
+    # households) without decrypting anything; none without an ID number.
+    birth_year = models.PositiveSmallIntegerField(
+        _("出生年份"), null=True, blank=True, editable=False
+    )
     phone = models.CharField(_("手机号"), max_length=20, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

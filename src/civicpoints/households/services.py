@@ -69,13 +69,21 @@ def clean_phone(raw: str) -> str:
         raise invalid(str(exc), field="phone") from None
 
 
-def member_fields(id_number: str) -> dict[str, str]:
+def member_fields(id_number: str) -> dict[str, Any]:
+    """What a member row keeps of a (checked) ID number: encrypted, digest, masked, and the
+    year of birth (GB 11643: characters 7-10)."""
     if not id_number:
-        return {"id_number_encrypted": "", "id_number_digest": "", "id_number_masked": ""}
+        return {
+            "id_number_encrypted": "",
+            "id_number_digest": "",
+            "id_number_masked": "",
+            "birth_year": None,
+        }
     return {
         "id_number_encrypted": crypto.encrypt(id_number),
         "id_number_digest": crypto.digest(id_number),
         "id_number_masked": crypto.mask_id_number(id_number),
+        "birth_year": int(id_number[6:10]),
     }
 
 

@@ -1,7 +1,8 @@
 """Who the points reach (docs/reports.md, "Inclusion"): how evenly the points earned in a
 period are spread over a region's households (the share of the top 10 % and the Gini
 coefficient, households that earned nothing or less than nothing counting as 0), whether
-households away for work or unable to work earned anything, village by village, and the
+households away for work or unable to work, and households whose head is 60 or older (the
+year of birth kept from the ID number), earned anything, village by village, and the
 villages where nothing has moved for 60 days.
 
 Read from the rollups (``Standing`` for each household's points in the period, ``RegionDay``
@@ -19,12 +20,13 @@ from decimal import Decimal
 from django.db.models import Max
 from django.utils import timezone
 
-from civicpoints.households.models import Household, HouseholdStatus
+from civicpoints.households.models import Household, HouseholdStatus, Member, Relation
 from civicpoints.reports.models import RegionDay, Standing
 from civicpoints.reports.periods import Period
 from civicpoints.schemes.models import Region, RegionLevel, Scheme
 
 IDLE_DAYS = 60
+ELDERLY_AGE = 60  # 老年人: 60 and over (the Law on the Elderly)
 TOP_SHARE = Decimal("0.1")
 
 
@@ -64,7 +66,15 @@ class Reach:
     away_earned: int
     unable: int
     unable_earned: int
+    elderly_headed: int = 0  # the head turns 60 or more this year (by the ID number's year)
+    elderly_earned: int = 0
     last_moved: dt.date | None = None
+
+    @property
+    def elderly_share(self) -> Decimal | None:
+        if not self.households:
+            return None
+        return (Decimal(self.elderly_headed) / Decimal(self.households)).quantize(Decimal("0.0001"))
 
     def idle(self, today: dt.date) -> bool:
         """Nothing moved in the village for 60 days (or ever)."""
@@ -104,6 +114,15 @@ def inclusion(
         .annotate(last=Max("day"))
         .values_list("village_id", "last")
     )
+    born_by = today.year - ELDERLY_AGE
+    elderly = set(
+        Member.objects.filter(
+            household__scheme=scheme,
+            household__village__path__startswith=region.path,
+            relation=Relation.HEAD,
+            birth_year__lte=born_by,
+        ).values_list("household_id", flat=True)
+    )
     by_village: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for pk, village_id, status in homes:
         by_village[village_id].append((pk, status))
@@ -112,11 +131,11 @@ def inclusion(
         for v in Region.objects.filter(path__startswith=region.path, level=RegionLevel.VILLAGE)
     }
     rows = [
-        _reach(villages[vid], by_village.get(vid, []), earned, moved.get(vid))
+        _reach(villages[vid], by_village.get(vid, []), earned, elderly, moved.get(vid))
         for vid in sorted(villages, key=lambda pk: villages[pk].code)
     ]
     return Inclusion(
-        whole=_reach(region, [(pk, status) for pk, _v, status in homes], earned, None),
+        whole=_reach(region, [(pk, status) for pk, _v, status in homes], earned, elderly, None),
         villages=rows,
     )
 
@@ -125,6 +144,7 @@ def _reach(
     region: Region,
     homes: list[tuple[int, str]],
     earned: dict[int, int],
+    elderly: set[int],
     last_moved: dt.date | None,
 ) -> Reach:
     points = [earned.get(pk, 0) for pk, _status in homes]
@@ -142,5 +162,7 @@ def _reach(
         away_earned=count(HouseholdStatus.AWAY, earning=True),
         unable=count(HouseholdStatus.UNABLE, earning=False),
         unable_earned=count(HouseholdStatus.UNABLE, earning=True),
+        elderly_headed=sum(1 for pk, _s in homes if pk in elderly),
+        elderly_earned=sum(1 for pk, _s in homes if pk in elderly and earned.get(pk, 0) > 0),
         last_moved=last_moved,
     )
