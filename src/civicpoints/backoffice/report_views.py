@@ -25,6 +25,8 @@ from civicpoints.schemes.models import RegionLevel
 from civicpoints.schemes.scope import actor_for_user
 from civicpoints.schemes.selectors import region_for, regions_visible, scheme_for_region
 
+IDLE_SHOWN = 20  # idle villages named on the page (all of them: /api/v1/stats/inclusion)
+
 
 @login_required
 @require_GET
@@ -44,6 +46,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     figures = stats_dict(stats(scheme=scheme, region=region, period=period))
     reach = inclusion(scheme=scheme, region=region, period=period)
     year = period.start.year if period.kind != PeriodKind.ALL else timezone.localdate().year
+    idle = reach.idle_villages(timezone.localdate())
     here = {"period": period.kind, "value": value}
     for child in figures["children"]:
         child["url"] = (
@@ -80,9 +83,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "reach": reach.whole,
             "outcome_year": year,
             "outcomes": outcomes_year(scheme=scheme, region=region, year=year),
+            "idle_count": len(idle),
             "idle": [
                 (v, reverse("backoffice:dashboard") + "?" + urlencode({"region": str(v.region.pk)}))
-                for v in reach.idle_villages(timezone.localdate())
+                for v in idle[:IDLE_SHOWN]
             ],
             "chart_data": {
                 "trend": figures["trend"],

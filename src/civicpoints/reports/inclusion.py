@@ -128,7 +128,9 @@ def inclusion(
         by_village[village_id].append((pk, status))
     villages = {
         v.pk: v
-        for v in Region.objects.filter(path__startswith=region.path, level=RegionLevel.VILLAGE)
+        for v in Region.objects.filter(
+            path__startswith=region.path, level=RegionLevel.VILLAGE
+        ).select_related("parent")
     }
     rows = [
         _reach(villages[vid], by_village.get(vid, []), earned, elderly, moved.get(vid))
