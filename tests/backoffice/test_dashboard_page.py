@@ -57,3 +57,12 @@ def test_who_sees_the_dashboard(world):
     county = _client(make_staff("xian", Role.COUNTY_ADMIN, world.county, world.scheme))
     bad = county.get("/dashboard/", {"period": "month", "value": "2026-13"})
     assert bad.status_code == 422 and "期间写法不对" in bad.content.decode()
+
+
+def test_the_staff_home_shows_this_years_figures_at_a_desks_size(world):
+    _county(world)
+    admin = _client(make_staff("xian", Role.COUNTY_ADMIN, world.county, world.scheme))
+    home = admin.get("/").content.decode()
+    assert "参与率" in home and 'href="/dashboard/"' in home and "通榆县 · " in home
+    grid = _client(make_staff("wang", Role.GRID_WORKER, world.village_a1, world.scheme))
+    assert "参与率" not in grid.get("/").content.decode()

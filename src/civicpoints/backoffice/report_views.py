@@ -19,7 +19,7 @@ from civicpoints.errors import PermissionDenied
 from civicpoints.reports.inclusion import inclusion
 from civicpoints.reports.models import PeriodKind
 from civicpoints.reports.outcomes import outcomes_year
-from civicpoints.reports.periods import period_parse
+from civicpoints.reports.periods import period_for, period_parse
 from civicpoints.reports.stats import STATS_READERS, stats, stats_dict
 from civicpoints.schemes.models import RegionLevel
 from civicpoints.schemes.scope import actor_for_user
@@ -96,6 +96,30 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             },
         },
     )
+
+
+def home_figures(request: HttpRequest) -> dict[str, Any] | None:
+    """This year's figures of the widest region the person governs or audits, for the staff
+    home (the dashboard's figures, at a desk's size); None for everyone else."""
+    can = can_for(request)
+    if not can.stats:
+        return None
+    grants = can.actor.grants_for(STATS_READERS)
+    widest = min(grants, key=lambda g: len(g.region_path))
+    region = region_for(can.actor, widest.region_id)
+    scheme = scheme_for_region(can.actor, region, prefer=STATS_READERS)
+    period = period_for(PeriodKind.YEAR, timezone.localdate())
+    ranking = (
+        reverse("backoffice:rankings")
+        + "?"
+        + urlencode({"region": str(region.pk), "period": period.kind})
+    )
+    return {
+        "s": stats_dict(stats(scheme=scheme, region=region, period=period)),
+        "links": _links(can, ranking),
+        "region": region,
+        "period": period,
+    }
 
 
 def _links(can: Can, ranking: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from civicpoints.awards.selectors import (
 )
 from civicpoints.backoffice.navigation import Can, can_for
 from civicpoints.backoffice.paging import paged
+from civicpoints.backoffice.report_views import home_figures
 from civicpoints.backoffice.sessions import staff_session_started
 from civicpoints.community.selectors import COMMUNITY_WRITERS
 from civicpoints.errors import ApplicationError, ErrorCode
@@ -171,7 +172,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "backoffice/home.html",
-        {"tiles": _tiles(can), "grants": request.user.grants.select_related("scheme", "region")},
+        {
+            "tiles": _tiles(can),
+            "grants": request.user.grants.select_related("scheme", "region"),
+            "figures": home_figures(request),
+        },
     )
 
 
