@@ -455,3 +455,14 @@ def test_residents_recommend_someone_of_their_village_once(world):
         propose("李秀英", by=late)
     assert closed.value.code == ErrorCode.INVALID_TRANSITION
     assert Nominee.objects.count() == 2
+
+
+def test_title_states_are_told_in_the_requests_language():
+    from django.utils import translation
+
+    from civicpoints.honours.campaigns import title_state_label
+
+    assert title_state_label(ClaimStatus.POSTED) == "已授予"
+    with translation.override("en"):
+        assert title_state_label(ClaimStatus.POSTED) != "已授予"
+    assert title_state_label(None) == ""

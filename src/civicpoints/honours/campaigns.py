@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
@@ -65,11 +66,12 @@ class TitleState:
     CONFIRMED = "confirmed"
     REFUSED = "refused"
 
+    # Lazy: the class is made at import, the words are read in each request's language.
     LABELS = {
-        ON_NOTICE: _("公示中"),
-        IN_REVIEW: _("有异议，退回复核"),
-        CONFIRMED: _("已授予"),
-        REFUSED: _("复核未通过"),
+        ON_NOTICE: gettext_lazy("公示中"),
+        IN_REVIEW: gettext_lazy("有异议，退回复核"),
+        CONFIRMED: gettext_lazy("已授予"),
+        REFUSED: gettext_lazy("复核未通过"),
     }
 
     @staticmethod
