@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -122,7 +123,8 @@ def xlsx_table(title: str, headers: Sequence[str], rows: Iterable[Iterable[Any]]
     in memory: a campaign's results, a page of a ranking, a year's star households."""
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True})
-    sheet = book.add_worksheet(title[:31])
+    # Excel refuses these in a sheet's name, and more than 31 characters.
+    sheet = book.add_worksheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet1")
     bold = book.add_format({"bold": True, "bg_color": "#E8F0E8"})
     xlsx_row(sheet, 0, headers, bold)
     for number, row in enumerate(rows, start=1):

@@ -48,6 +48,7 @@ def county(world):
 
 def _sheet(response) -> list[tuple]:
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert "filename*=utf-8''" in response["Content-Disposition"]  # a Chinese file name
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     return list(book.active.iter_rows(values_only=True))
 

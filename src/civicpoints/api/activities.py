@@ -47,7 +47,15 @@ from civicpoints.activities.services import (
     mutual_help_report,
 )
 from civicpoints.activities.services.hours import credited_hours
-from civicpoints.api.schemas import ErrorOut, Id, Points, RuleRef, Trimmed, points_out
+from civicpoints.api.schemas import (
+    ErrorOut,
+    Id,
+    Points,
+    RuleRef,
+    Trimmed,
+    beijing_aware,
+    points_out,
+)
 from civicpoints.households.selectors import household_for
 from civicpoints.ledger.amounts import parse_points
 from civicpoints.rules.models import Rounding
@@ -58,11 +66,6 @@ from civicpoints.schemes.selectors import region_for, scheme_for_region
 router = Router(tags=["activities"])
 mutual_help_router = Router(tags=["mutual-help"])
 ERRORS: dict[int, Any] = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    """A time without an offset is Beijing time (the scheme's business time zone)."""
-    return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
 # --- activities -----------------------------------------------------------------------------
@@ -152,8 +155,8 @@ def create(request: HttpRequest, body: ActivityIn) -> Status:
         title=body.title,
         description=body.description,
         place=body.place,
-        starts_at=_aware(body.starts_at),
-        ends_at=_aware(body.ends_at),
+        starts_at=beijing_aware(body.starts_at),
+        ends_at=beijing_aware(body.ends_at),
         rule_id=body.rule,
         capacity=body.capacity,
         per_activity_cap=(
@@ -328,7 +331,7 @@ def close_checkout(
         actor=actor,
         attendance=attendance_for(activity, attendance_id),
         reason=body.reason,
-        checked_out_at=None if body.checked_out_at is None else _aware(body.checked_out_at),
+        checked_out_at=None if body.checked_out_at is None else beijing_aware(body.checked_out_at),
     )
     return attendance_out(attendance, activity)
 

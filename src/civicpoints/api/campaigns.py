@@ -17,7 +17,7 @@ from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from civicpoints.api.schemas import Day, ErrorOut, Id, Trimmed, points_out
+from civicpoints.api.schemas import Day, ErrorOut, Id, Trimmed, beijing_aware, points_out
 from civicpoints.errors import NotFound, PermissionDenied
 from civicpoints.honours.campaigns import (
     CampaignIn,
@@ -73,11 +73,6 @@ def _actor(request: HttpRequest) -> Actor:
 
 def _resident(request: HttpRequest) -> Household | None:
     return getattr(request, "household", None)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    """A time without an offset is Beijing time."""
-    return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
 def _staff_campaign(request: HttpRequest, campaign_id: str) -> Campaign:
@@ -332,8 +327,8 @@ def open_voting(request: HttpRequest, campaign_id: str, body: VotingIn) -> dict[
     campaign = voting_open(
         actor=actor,
         campaign=_staff_campaign(request, campaign_id),
-        starts=_aware(body.starts),
-        ends=_aware(body.ends),
+        starts=beijing_aware(body.starts),
+        ends=beijing_aware(body.ends),
     )
     return campaign_out(campaign_for(actor, campaign.pk))
 

@@ -7,6 +7,7 @@ import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Schema
 from pydantic import (
@@ -163,6 +164,11 @@ def document_common_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 if status not in responses and str(status) not in responses:
                     responses[status] = {"description": _COMMON_ERRORS[status], "content": error}
     return schema
+
+
+def beijing_aware(value: dt.datetime) -> dt.datetime:
+    """A time without an offset is Beijing time (the scheme's business time zone)."""
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
 def points_out(hundredths: int) -> float:

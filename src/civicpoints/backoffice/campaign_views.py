@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from civicpoints.awards.services.claims.intake import PROPOSERS
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.errors import ApplicationError, PermissionDenied, invalid
-from civicpoints.exports import XLSX_CONTENT_TYPE, xlsx_table
+from civicpoints.faces.downloads import xlsx_download
 from civicpoints.faces.errors import field_errors, refusals_return_to
 from civicpoints.honours.campaigns import (
     CampaignIn,
@@ -50,6 +50,7 @@ from civicpoints.honours.ceremonies import (
 from civicpoints.honours.models import Campaign, CampaignStatus, Certificate, ShortlistRule
 from civicpoints.honours.selectors import campaign_for, campaigns_visible, ceremony_for
 from civicpoints.households.selectors import household_for, household_search
+from civicpoints.ledger.amounts import format_points
 from civicpoints.rules.selectors import rules_in_force
 from civicpoints.schemes.models import RegionLevel
 from civicpoints.schemes.scope import ADMIN_ROLES, HOUSEHOLD_READERS, actor_for_user
@@ -322,7 +323,7 @@ def campaign_publish_view(request: HttpRequest, campaign_id: int) -> HttpRespons
             lines=[
                 _("统计手机票和纸质票，每村得票最多的 %(n)s 名进入公示。") % {"n": c.quota},
                 _("公示期满没有异议的，授予“%(title)s”称号并入账 %(points)s 分。")
-                % {"title": c.title, "points": c.rule.points_per_unit // 100},
+                % {"title": c.title, "points": format_points(c.rule.points_per_unit)},
                 _("公布后不能再投票或修改票数。"),
             ],
             button=_("确认公布"),
@@ -364,11 +365,7 @@ def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponse:
         for village in votes_counted(c).values()
         for r in village
     ]
-    body = xlsx_table(c.title, headers, rows)
-    response = HttpResponse(body, content_type=XLSX_CONTENT_TYPE)
-    name = f"campaign-{c.pk}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return xlsx_download(_("评比结果-%(title)s") % {"title": c.title}, headers, rows)
 
 
 # --- certificates ----------------------------------------------------------------------------

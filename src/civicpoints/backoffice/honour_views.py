@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.errors import ApplicationError, PermissionDenied, invalid
-from civicpoints.exports import XLSX_CONTENT_TYPE, xlsx_table
+from civicpoints.faces.downloads import xlsx_download
 from civicpoints.faces.errors import refusals_return_to
 from civicpoints.honours.models import ExpiryNotice
 from civicpoints.honours.rankings import (
@@ -92,13 +92,11 @@ def rankings_export(request: HttpRequest) -> HttpResponse:
         [r.rank, r.head_name, r.member_name or "", r.village_name, float(to_points(r.points))]
         for r in ranked
     ]
-    return _xlsx(f"{region.name}{period.label}", headers, rows, f"ranking-{region.code}.xlsx")
-
-
-def _xlsx(title: str, headers: list[str], rows: list[list[Any]], name: str) -> HttpResponse:
-    response = HttpResponse(xlsx_table(title, headers, rows), content_type=XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return xlsx_download(
+        _("排行榜-%(region)s%(period)s") % {"region": region.name, "period": period.label},
+        headers,
+        rows,
+    )
 
 
 @login_required
@@ -252,7 +250,11 @@ def stars_export(request: HttpRequest) -> HttpResponse:
         for r in stars_in_region(scheme_id=scheme.pk, region_path=region.path, year=year)
     ]
     headers = [_("户主"), _("村"), _("星级"), _("全年获得积分")]
-    return _xlsx(f"{year}{region.name}", headers, rows, f"stars-{year}-{region.code}.xlsx")
+    return xlsx_download(
+        _("星级文明户-%(year)s年%(region)s") % {"year": year, "region": region.name},
+        headers,
+        rows,
+    )
 
 
 # --- the expiry of points ---------------------------------------------------------------------
