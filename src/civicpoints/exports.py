@@ -13,9 +13,10 @@ import csv
 import datetime as dt
 import io
 import re
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 import xlsxwriter
 from django.utils import timezone
@@ -118,13 +119,57 @@ def xlsx_row(sheet: Any, row: int, values: Iterable[Any], cell_format: Any = Non
         xlsx_write(sheet, row, col, value, cell_format)
 
 
+def sheet_name(title: str) -> str:
+    """A sheet name Excel accepts: none of ``[]:*?/\\`` and at most 31 characters."""
+    return re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet1"
+
+
+def xlsx_file(
+    title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    widths: Sequence[int] = (),
+    text_columns: Iterable[int] = (),
+) -> IO[bytes]:
+    """A one-sheet workbook of any size, written row by row (xlsxwriter's constant memory
+    mode) to a temporary file, returned open at its start: a staff table's export.
+
+    Dates and times get a date format (else Excel shows a serial number); the columns in
+    ``text_columns`` (ID numbers, phones, card and account numbers) are formatted as text, so
+    a value typed into them later stays text too."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - the caller streams and closes it
+    book = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
+    sheet = book.add_worksheet(sheet_name(title))
+    bold = book.add_format({"bold": True, "bg_color": "#E8F0E8"})
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    when = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    text = book.add_format({"num_format": "@"})
+    texts = set(text_columns)
+    for col in range(len(headers)):
+        width = widths[col] if col < len(widths) else 14
+        sheet.set_column(col, col, width, text if col in texts else None)
+    xlsx_row(sheet, 0, headers, bold)
+    for number, row in enumerate(rows, start=1):
+        for col, value in enumerate(row):
+            if isinstance(value, dt.datetime):
+                xlsx_write(sheet, number, col, value, when)
+            elif isinstance(value, dt.date):
+                xlsx_write(sheet, number, col, value, day)
+            else:
+                xlsx_write(sheet, number, col, value, text if col in texts else None)
+    sheet.freeze_panes(1, 0)
+    book.close()
+    out.seek(0)
+    return out
+
+
 def xlsx_table(title: str, headers: Sequence[str], rows: Iterable[Iterable[Any]]) -> bytes:
     """A one-sheet workbook (a header row in bold, frozen) of a table small enough to hold
     in memory: a campaign's results, a page of a ranking, a year's star households."""
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True})
-    # Excel refuses these in a sheet's name, and more than 31 characters.
-    sheet = book.add_worksheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet1")
+    sheet = book.add_worksheet(sheet_name(title))
     bold = book.add_format({"bold": True, "bg_color": "#E8F0E8"})
     xlsx_row(sheet, 0, headers, bold)
     for number, row in enumerate(rows, start=1):

@@ -49,6 +49,9 @@ KEY_LABELS: dict[str, Any] = {
     "mode": gettext_lazy("方式"),
     "format": gettext_lazy("格式"),
     "rows": gettext_lazy("行数"),
+    "table": gettext_lazy("表格"),
+    "search": gettext_lazy("查找"),
+    "store": gettext_lazy("超市"),
     "full_ids": gettext_lazy("含完整身份证号的行数"),
     "month": gettext_lazy("月份"),
     "year": gettext_lazy("年度"),
@@ -130,6 +133,8 @@ NAMED = {
     "carried_forward": ("merchants.Merchant", "shop_name"),
     "merchant": ("merchants.Merchant", "shop_name"),
     "cashier": ("schemes.User", "display_name"),
+    "store": ("stores.Store", "name"),
+    "scheme": ("schemes.Scheme", "name"),
 }
 ID_KEYS = {
     "claim",

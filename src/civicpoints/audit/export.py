@@ -5,7 +5,7 @@ with its filter and row count, before the first row is written."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 import xlsxwriter
@@ -19,7 +19,7 @@ from civicpoints.audit.selectors import AUDIT_READERS, AuditFilter, audit_events
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import PermissionDenied, invalid
 from civicpoints.exports import csv_lines, xlsx_row, xlsx_write
-from civicpoints.schemes.scope import Actor
+from civicpoints.schemes.scope import STAFF_ROLES, Actor
 
 HEADERS = (
     gettext_lazy("时间"),
@@ -64,20 +64,38 @@ def _described(chunk: list[AuditEvent]) -> Iterator[list[Any]]:
 
 
 def _record(actor: Actor, wanted: AuditFilter, fmt: str, rows: int) -> int:
-    # Filed under the region exported, else the reader's own (so they see their exports too).
-    grants = actor.grants_for(AUDIT_READERS)
+    return export_record(
+        actor,
+        AuditAction.AUDIT_EXPORT,
+        roles=AUDIT_READERS,
+        region_id=wanted.region.pk if wanted.region else None,
+        detail={"format": fmt, "rows": rows} | _filters(wanted),
+    )
+
+
+def export_record(
+    actor: Actor,
+    action: AuditAction,
+    *,
+    roles: Iterable[str] = STAFF_ROLES,
+    region_id: int | None = None,
+    detail: dict[str, Any],
+) -> int:
+    """Record a file leaving the system, before its first row is written; returns the event's
+    id. Filed under the region exported, else the reader's own region when they hold one (so
+    they see their exports too), in their scheme when they work in one."""
+    grants = actor.grants_for(roles)
     schemes = {g.scheme_id for g in grants}
     regions = {g.region_id for g in grants}
-    region_id = wanted.region.pk if wanted.region else None
     if region_id is None and len(regions) == 1:
         region_id = next(iter(regions))
     with transaction.atomic():
         event_id = audit_record(
             actor_id=actor.user_id,
             scheme_id=next(iter(schemes)) if len(schemes) == 1 else None,
-            action=AuditAction.AUDIT_EXPORT,
+            action=action,
             region_id=region_id,
-            detail={"format": fmt, "rows": rows} | _filters(wanted),
+            detail=detail,
         )
     return event_id
 

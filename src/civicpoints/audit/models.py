@@ -111,6 +111,7 @@ class AuditAction(models.TextChoices):
     FEEDBACK_STATUS = "feedback.status", _("变更投诉建议状态")
     # the audit log itself
     AUDIT_EXPORT = "audit.export", _("导出审计日志")
+    TABLE_EXPORT = "table.export", _("导出表格")
     # risk flags
     RISK_SCAN = "risk.scan", _("立即扫描风险")
     RISK_NOTE = "risk.note", _("风险提示备注")

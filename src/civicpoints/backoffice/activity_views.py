@@ -13,12 +13,14 @@ import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from civicpoints.activities.models import Activity, ActivityStatus
@@ -40,6 +42,7 @@ from civicpoints.activities.services.hours import credited_hours, format_hours
 from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError
 from civicpoints.faces.errors import refusals_return_to
+from civicpoints.faces.tables import Column, Table, points, table_export
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, actor_for_user
 
 
@@ -49,10 +52,35 @@ def _may_close(actor: Actor, activity: Activity) -> bool:
     )
 
 
+def _counts(activity: Activity, field: str) -> int:
+    return int(getattr(activity_counts(activity), field))
+
+
+ACTIVITIES = Table(
+    gettext_lazy("志愿活动"),
+    (
+        Column(gettext_lazy("活动"), lambda a: a.title, 24),
+        Column(gettext_lazy("村/乡镇"), lambda a: a.region.name),
+        Column(gettext_lazy("开始"), lambda a: a.starts_at, 17),
+        Column(gettext_lazy("结束"), lambda a: a.ends_at, 17),
+        Column(gettext_lazy("地点"), lambda a: a.place, 20),
+        Column(gettext_lazy("细则"), lambda a: f"{a.rule.code} {a.rule.name}", 24),
+        Column(gettext_lazy("每小时积分"), lambda a: points(a.rule.points_per_unit), 10),
+        Column(gettext_lazy("名额"), lambda a: a.capacity or None, 8),
+        Column(gettext_lazy("报名"), lambda a: _counts(a, "enrolled"), 8),
+        Column(gettext_lazy("已签退"), lambda a: _counts(a, "checked_out"), 8),
+        Column(gettext_lazy("状态"), lambda a: a.get_status_display(), 10),
+    ),
+)
+
+
 @login_required
-def activity_list(request: HttpRequest) -> HttpResponse:
+def activity_list(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
-    page = paged(request, activities_visible(actor))
+    listed = activities_visible(actor).select_related("region", "rule")
+    if export := table_export(request, actor, ACTIVITIES, listed):
+        return export
+    page = paged(request, listed)
     rows = [
         {"a": a, "counts": activity_counts(a), "may_close": _may_close(actor, a)}
         for a in page.object_list

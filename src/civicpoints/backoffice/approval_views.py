@@ -12,15 +12,18 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError, NotFound
 from civicpoints.faces.errors import refusals_return_to
+from civicpoints.faces.tables import Column, Table, points, table_export
 from civicpoints.households.selectors import household_for
 from civicpoints.ledger.adjustments import (
     APPROVERS,
@@ -81,8 +84,23 @@ def _pending() -> str:
     return reverse("backoffice:approvals") + "?status=pending"
 
 
+APPROVALS = Table(
+    gettext_lazy("人工调整与冲正"),
+    (
+        Column(gettext_lazy("编号"), lambda r: r.pk, 8),
+        Column(gettext_lazy("类型"), lambda r: r.get_kind_display(), 10),
+        Column(gettext_lazy("入账内容"), in_words, 40),
+        Column(gettext_lazy("积分"), lambda r: points(r.amount), 10),
+        Column(gettext_lazy("原因"), lambda r: r.reason, 30),
+        Column(gettext_lazy("申请人"), lambda r: str(r.requested_by), 12),
+        Column(gettext_lazy("申请时间"), lambda r: r.created_at, 17),
+        Column(gettext_lazy("状态"), lambda r: r.get_status_display(), 10),
+    ),
+)
+
+
 @login_required
-def approvals(request: HttpRequest) -> HttpResponse:
+def approvals(request: HttpRequest) -> HttpResponseBase:
     actor = _approver(request)
     shown = request.GET.get("status", "pending")
     if shown not in FILTERS:
@@ -90,6 +108,8 @@ def approvals(request: HttpRequest) -> HttpResponse:
     rows = approvals_visible(actor)
     if FILTERS[shown] is not None:
         rows = rows.filter(status=FILTERS[shown])
+    if export := table_export(request, actor, APPROVALS, rows):
+        return export
     page = paged(request, rows)
     items: list[dict[str, Any]] = [
         {

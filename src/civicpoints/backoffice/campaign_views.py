@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from civicpoints.awards.services.claims.intake import PROPOSERS
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.errors import ApplicationError, PermissionDenied, invalid
-from civicpoints.faces.downloads import xlsx_download
+from civicpoints.faces.downloads import table_download
 from civicpoints.faces.errors import field_errors, refusals_return_to
 from civicpoints.honours.campaigns import (
     CampaignIn,
@@ -365,7 +365,7 @@ def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponse:
         for village in votes_counted(c).values()
         for r in village
     ]
-    return xlsx_download(_("评比结果-%(title)s") % {"title": c.title}, headers, rows)
+    return table_download(request, _("评比结果-%(title)s") % {"title": c.title}, headers, rows)
 
 
 # --- certificates ----------------------------------------------------------------------------

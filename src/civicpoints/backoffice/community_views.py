@@ -12,10 +12,12 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civicpoints.backoffice.paging import paged
@@ -46,6 +48,7 @@ from civicpoints.community.services import (
 )
 from civicpoints.errors import ApplicationError, NotFound
 from civicpoints.faces.errors import field_errors, refusals_return_to
+from civicpoints.faces.tables import Column, Table, table_export
 from civicpoints.schemes.scope import Actor, actor_for_user, parse_id
 
 OPEN_FILTER = "waiting"  # the feedback list's default: 待处理 and 处理中
@@ -73,8 +76,35 @@ def _village_filter(request: HttpRequest, actor: Actor) -> tuple[list, int | Non
 # --- announcements -------------------------------------------------------------------------
 
 
+ANNOUNCEMENTS = Table(
+    gettext_lazy("村务信息"),
+    (
+        Column(gettext_lazy("标题"), lambda a: a.title, 30),
+        Column(gettext_lazy("村"), lambda a: a.village.name),
+        Column(gettext_lazy("置顶"), lambda a: gettext_lazy("是") if a.pinned else "", 6),
+        Column(gettext_lazy("发布时间"), lambda a: a.published_at, 17),
+        Column(gettext_lazy("发布人"), lambda a: str(a.created_by), 12),
+        Column(gettext_lazy("状态"), lambda a: a.get_status_display(), 10),
+        Column(gettext_lazy("正文"), lambda a: a.body, 60),
+    ),
+)
+FEEDBACK = Table(
+    gettext_lazy("投诉建议"),
+    (
+        Column(gettext_lazy("编号"), lambda f: f.pk, 8),
+        Column(gettext_lazy("提交时间"), lambda f: f.created_at, 17),
+        Column(gettext_lazy("村"), lambda f: f.village.name),
+        Column(gettext_lazy("户主"), lambda f: f.household.head_name if f.household_id else "", 10),
+        Column(gettext_lazy("类型"), lambda f: f.get_kind_display(), 10),
+        Column(gettext_lazy("内容"), lambda f: f.text, 60),
+        Column(gettext_lazy("有照片"), lambda f: gettext_lazy("是") if f.photo_path else "", 8),
+        Column(gettext_lazy("状态"), lambda f: f.get_status_display(), 10),
+    ),
+)
+
+
 @login_required
-def announcement_list(request: HttpRequest) -> HttpResponse:
+def announcement_list(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     if not community_staff(actor):
         raise NotFound("announcement")
@@ -82,6 +112,9 @@ def announcement_list(request: HttpRequest) -> HttpResponse:
     rows = announcements_visible(actor)
     if village is not None:
         rows = rows.filter(village_id=village)
+    listed = rows.select_related("village", "created_by")
+    if export := table_export(request, actor, ANNOUNCEMENTS, listed, region_id=village):
+        return export
     return render(
         request,
         "backoffice/announcements.html",
@@ -231,7 +264,7 @@ def _not_withdrawn(exc: ApplicationError) -> str:
 
 
 @login_required
-def feedback_list(request: HttpRequest) -> HttpResponse:
+def feedback_list(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     if not community_staff(actor):
         raise NotFound("announcement")
@@ -250,6 +283,9 @@ def feedback_list(request: HttpRequest) -> HttpResponse:
         kind = ""
     if village is not None:
         rows = rows.filter(village_id=village)
+    listed = rows.select_related("village", "household")
+    if export := table_export(request, actor, FEEDBACK, listed, region_id=village):
+        return export
     return render(
         request,
         "backoffice/feedback_list.html",

@@ -6,14 +6,17 @@ before pickup, cancel and a failed delivery.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
@@ -21,6 +24,7 @@ from civicpoints.backoffice.paging import paged
 from civicpoints.backoffice.store_views import photo_response, photo_upload, store_staff
 from civicpoints.errors import NotFound, invalid
 from civicpoints.faces.errors import refusals_return_to
+from civicpoints.faces.tables import Column, Table, points, table_export
 from civicpoints.ledger.amounts import format_points
 from civicpoints.schemes.scope import Actor, actor_for_user, parse_id
 from civicpoints.stores.models import DeliveryStatus, OrderStatus, Store
@@ -148,9 +152,31 @@ def delivery_proof(request: HttpRequest, delivery_id: int) -> HttpResponse | Fil
 # --- app orders ------------------------------------------------------------------------------
 
 
+def _goods(order: Any) -> str:
+    return _("、").join(f"{line.product.name}×{line.quantity}" for line in order.lines.all())
+
+
+ORDERS = Table(
+    gettext_lazy("订单"),
+    (
+        Column(gettext_lazy("订单号"), lambda o: o.order_no, 14, text=True),
+        Column(gettext_lazy("户主"), lambda o: o.household.head_name, 10),
+        Column(gettext_lazy("村"), lambda o: o.household.village.name),
+        Column(gettext_lazy("超市"), lambda o: o.store.name, 16),
+        Column(gettext_lazy("商品"), _goods, 30),
+        Column(gettext_lazy("积分"), lambda o: points(o.points), 10),
+        Column(gettext_lazy("送货上门"), lambda o: o.address if o.delivery else "", 24),
+        Column(gettext_lazy("下单时间"), lambda o: o.created_at, 17),
+        Column(gettext_lazy("保留至"), lambda o: o.expires_at, 17),
+        Column(gettext_lazy("状态"), lambda o: o.get_status_display(), 10),
+        Column(gettext_lazy("完成时间"), lambda o: o.closed_at, 17),
+    ),
+)
+
+
 @login_required
 @require_GET
-def order_list(request: HttpRequest) -> HttpResponse:
+def order_list(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     if not store_staff(actor):
         raise NotFound("store")
@@ -161,11 +187,13 @@ def order_list(request: HttpRequest) -> HttpResponse:
     rows = (
         orders_visible(actor)
         .filter(status=status)
-        .select_related("household__village")
+        .select_related("household__village", "store")
         .prefetch_related("lines__product")
     )
     if store_id:
         rows = rows.filter(store_id=store_id)
+    if export := table_export(request, actor, ORDERS, rows.order_by("-created_at", "-pk")):
+        return export
     page = paged(request, rows.order_by("-created_at", "-pk"))
     return render(
         request,

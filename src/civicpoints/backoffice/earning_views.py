@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from civicpoints.awards.models import ClaimStatus, Fund, FundKind
+from civicpoints.awards.models import Claim, ClaimStatus, Fund, FundKind
 from civicpoints.awards.selectors import (
     CLAIM_READERS,
     REVIEW_STAGES,
@@ -51,6 +52,7 @@ from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError, NotFound, invalid
 from civicpoints.faces.errors import refusals_return_to
 from civicpoints.faces.forms import typed_points
+from civicpoints.faces.tables import Column, Table, points, table_export, township_of
 from civicpoints.households.selectors import household_for, household_search
 from civicpoints.ledger.chain import chain_head
 from civicpoints.rules.selectors import rules_in_force
@@ -68,8 +70,34 @@ QUEUE_STATUSES = [ClaimStatus.SUBMITTED, ClaimStatus.APPROVED]
 QUEUES = {"mine", "village", "township", "objected"}
 
 
+def _claim_points(claim: Claim) -> Decimal | None:
+    return points(-claim.points if claim.is_deduction else claim.points)
+
+
+CLAIMS = Table(
+    gettext_lazy("积分申报"),
+    (
+        Column(gettext_lazy("编号"), lambda c: c.pk, 8),
+        Column(gettext_lazy("乡镇"), lambda c: township_of(c.village)),
+        Column(gettext_lazy("村"), lambda c: c.village.name),
+        Column(gettext_lazy("户主"), lambda c: c.household.head_name, 10),
+        Column(gettext_lazy("家庭成员"), lambda c: c.member.name if c.member_id else "", 10),
+        Column(gettext_lazy("细则编号"), lambda c: c.rule.code, 8, text=True),
+        Column(gettext_lazy("细则"), lambda c: c.rule.name, 24),
+        Column(gettext_lazy("数量"), lambda c: c.quantity, 8),
+        Column(gettext_lazy("单位"), lambda c: c.rule.get_unit_display(), 6),
+        Column(gettext_lazy("积分"), _claim_points, 8),
+        Column(gettext_lazy("发生日期"), lambda c: c.occurred_on, 11),
+        Column(gettext_lazy("说明"), lambda c: c.note, 30),
+        Column(gettext_lazy("证明人"), lambda c: c.witness, 10),
+        Column(gettext_lazy("状态"), lambda c: c.get_status_display(), 10),
+        Column(gettext_lazy("公示截止"), lambda c: c.notice_ends_at, 17),
+    ),
+)
+
+
 @login_required
-def claim_queue(request: HttpRequest) -> HttpResponse:
+def claim_queue(request: HttpRequest) -> HttpResponseBase:
     actor = can_for(request).actor  # the menu's actor: the grants are read once per request
     status = request.GET.get("status", "")
     queue = request.GET.get("queue", "")
@@ -91,6 +119,9 @@ def claim_queue(request: HttpRequest) -> HttpResponse:
             rows = rows.filter(status=status)
         else:
             rows = rows.filter(status__in=QUEUE_STATUSES)
+    listed = rows.select_related("household", "rule", "village__parent", "member").order_by("pk")
+    if export := table_export(request, actor, CLAIMS, listed):
+        return export
     # Page through ids alone, then load the page's claims with what the rows show: the
     # joins run for 50 claims, not for every claim in scope.
     page = paged(request, rows.order_by("pk").values_list("pk", flat=True))

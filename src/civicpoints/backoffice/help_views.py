@@ -13,9 +13,11 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from civicpoints.activities.models import MutualHelpStatus
@@ -30,6 +32,7 @@ from civicpoints.activities.services.hours import format_hours
 from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError, NotFound
 from civicpoints.faces.errors import refusals_return_to
+from civicpoints.faces.tables import Column, Table, points, table_export
 from civicpoints.rules.services import claim_points
 from civicpoints.schemes.scope import actor_for_user
 
@@ -41,10 +44,37 @@ FILTERS = {
 }
 
 
+def _reported_by(m: Any) -> str:
+    if m.reported_by_helped:
+        return str(_("受助户登记"))
+    return str(m.reported_by) if m.reported_by_id else str(_("帮助户登记"))
+
+
+MUTUAL_HELP = Table(
+    gettext_lazy("邻里互助"),
+    (
+        Column(gettext_lazy("帮助户"), lambda m: m.helper.head_name, 10),
+        Column(gettext_lazy("帮助户所在村"), lambda m: m.helper.village.name),
+        Column(gettext_lazy("受助户"), lambda m: m.helped.head_name, 10),
+        Column(gettext_lazy("受助户所在村"), lambda m: m.helped.village.name),
+        Column(gettext_lazy("日期"), lambda m: m.occurred_on, 11),
+        Column(gettext_lazy("时长(小时)"), lambda m: m.hours, 10),
+        Column(
+            gettext_lazy("积分"), lambda m: points(claim_points(rule=m.rule, quantity=m.hours)), 8
+        ),
+        Column(gettext_lazy("说明"), lambda m: m.note, 30),
+        Column(gettext_lazy("登记"), _reported_by, 12),
+        Column(gettext_lazy("登记时间"), lambda m: m.created_at, 17),
+        Column(gettext_lazy("状态"), lambda m: m.get_status_display(), 10),
+        Column(gettext_lazy("否认原因"), lambda m: m.reason, 20),
+    ),
+)
+
+
 @login_required
 def help_list(
     request: HttpRequest, errors: dict[int, str] | None = None, status: int = 200
-) -> HttpResponse:
+) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     if not actor.grants_for(ACTIVITY_READERS):
         raise NotFound("mutual_help")
@@ -54,6 +84,8 @@ def help_list(
     rows = mutual_helps_visible(actor).select_related("reported_by", "decided_by")
     if FILTERS[shown] is not None:
         rows = rows.filter(status=FILTERS[shown])
+    if export := table_export(request, actor, MUTUAL_HELP, rows):
+        return export
     page = paged(request, rows)
     items: list[dict[str, Any]] = [
         {
@@ -111,7 +143,7 @@ def help_confirm(request: HttpRequest, help_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def help_reject(request: HttpRequest, help_id: int) -> HttpResponse:
+def help_reject(request: HttpRequest, help_id: int) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     row = mutual_help_for(actor, help_id)
     back = refusals_return_to(request, _pending())

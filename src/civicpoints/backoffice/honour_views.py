@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.errors import ApplicationError, PermissionDenied, invalid
-from civicpoints.faces.downloads import xlsx_download
+from civicpoints.faces.downloads import table_download
 from civicpoints.faces.errors import refusals_return_to
 from civicpoints.honours.models import ExpiryNotice
 from civicpoints.honours.rankings import (
@@ -92,7 +92,8 @@ def rankings_export(request: HttpRequest) -> HttpResponse:
         [r.rank, r.head_name, r.member_name or "", r.village_name, float(to_points(r.points))]
         for r in ranked
     ]
-    return xlsx_download(
+    return table_download(
+        request,
         _("排行榜-%(region)s%(period)s") % {"region": region.name, "period": period.label},
         headers,
         rows,
@@ -250,7 +251,8 @@ def stars_export(request: HttpRequest) -> HttpResponse:
         for r in stars_in_region(scheme_id=scheme.pk, region_path=region.path, year=year)
     ]
     headers = [_("户主"), _("村"), _("星级"), _("全年获得积分")]
-    return xlsx_download(
+    return table_download(
+        request,
         _("星级文明户-%(year)s年%(region)s") % {"year": year, "region": region.name},
         headers,
         rows,

@@ -15,9 +15,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
@@ -25,6 +27,7 @@ from civicpoints.backoffice.paging import paged
 from civicpoints.backoffice.store_views import chosen_ids, clerk_choices
 from civicpoints.errors import ApplicationError, NotFound
 from civicpoints.faces.errors import refusals_return_to
+from civicpoints.faces.tables import Column, Table, points, table_export
 from civicpoints.merchants.models import Merchant, MerchantStatus, Statement
 from civicpoints.merchants.selectors import (
     MERCHANT_READERS,
@@ -71,13 +74,55 @@ def scheme_statements(actor: Actor, scheme: Scheme) -> QuerySet[Statement]:
 
 # --- merchants -------------------------------------------------------------------------------
 
+MERCHANTS = Table(
+    gettext_lazy("签约商家"),
+    (
+        Column(gettext_lazy("店名"), lambda m: m.shop_name, 18),
+        Column(gettext_lazy("商户全称"), lambda m: m.legal_name, 24),
+        Column(gettext_lazy("联系人"), lambda m: m.contact_name, 10),
+        Column(gettext_lazy("联系电话"), lambda m: m.contact_phone, 14, text=True),
+        Column(gettext_lazy("地址"), lambda m: m.address, 24),
+        Column(gettext_lazy("收款户名"), lambda m: m.account_name, 20),
+        Column(gettext_lazy("开户行"), lambda m: m.bank_name, 20),
+        Column(gettext_lazy("收款账号后四位"), lambda m: m.bank_account_last4, 10, text=True),
+        Column(
+            gettext_lazy("服务区域"),
+            lambda m: _("、").join(r.name for r in m.regions.all()),
+            24,
+        ),
+        Column(
+            gettext_lazy("收银员"), lambda m: _("、").join(u.username for u in m.clerks.all()), 16
+        ),
+        Column(gettext_lazy("状态"), lambda m: m.get_status_display(), 10),
+    ),
+)
+STATEMENTS = Table(
+    gettext_lazy("商家结算单"),
+    (
+        Column(gettext_lazy("营业日"), lambda s: s.business_date, 11),
+        Column(gettext_lazy("店名"), lambda s: s.merchant.shop_name, 18),
+        Column(gettext_lazy("收款笔数"), lambda s: s.payment_count, 8),
+        Column(gettext_lazy("收款积分"), lambda s: points(s.gross), 10),
+        Column(gettext_lazy("退款笔数"), lambda s: s.refund_count, 8),
+        Column(gettext_lazy("退款积分"), lambda s: points(s.refunds_total), 10),
+        Column(gettext_lazy("净额积分"), lambda s: points(s.net), 10),
+        Column(gettext_lazy("应付金额(元)"), lambda s: points(s.amount_fen), 12),
+        Column(gettext_lazy("状态"), lambda s: s.get_status_display(), 10),
+        Column(gettext_lazy("付款时间"), lambda s: s.paid_at, 17),
+        Column(gettext_lazy("银行流水号"), lambda s: s.bank_reference, 20, text=True),
+        Column(gettext_lazy("参考号"), lambda s: s.reference, 22, text=True),
+    ),
+)
+
 
 @login_required
 @require_GET
-def merchant_list(request: HttpRequest) -> HttpResponse:
+def merchant_list(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     scheme = scheme_chosen(request, actor)
     rows = scheme_merchants(actor, scheme).prefetch_related("regions", "clerks").order_by("pk")
+    if export := table_export(request, actor, MERCHANTS, rows):
+        return export
     page = paged(request, rows)
     return render(
         request,

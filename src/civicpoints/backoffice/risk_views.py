@@ -12,13 +12,16 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civicpoints.backoffice.navigation import can_for
 from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError, NotFound
+from civicpoints.faces.tables import Column, Table, export_format, table_file
 from civicpoints.ledger.amounts import BadPoints, format_points, parse_points
 from civicpoints.risk.models import FlagStatus, RiskFlag, RiskRule
 from civicpoints.risk.selectors import (
@@ -64,8 +67,22 @@ def _villages(actor: Actor) -> list[Region]:
     return list(Region.objects.filter(q, level=RegionLevel.VILLAGE).order_by("code"))
 
 
+RISK_FLAGS = Table(
+    gettext_lazy("风险提示"),
+    (
+        Column(gettext_lazy("编号"), lambda r: r[0].pk, 8),
+        Column(gettext_lazy("发现时间"), lambda r: r[0].raised_at, 17),
+        Column(gettext_lazy("区域"), lambda r: r[0].region.name),
+        Column(gettext_lazy("规则"), lambda r: r[0].get_rule_display(), 20),
+        Column(gettext_lazy("说明"), lambda r: r[1], 60),
+        Column(gettext_lazy("状态"), lambda r: r[0].get_status_display(), 10),
+    ),
+)
+FLAGS_EXPORTED_MAX = 20_000  # the explanations are made in memory; a scheme has far fewer
+
+
 @login_required
-def flag_list(request: HttpRequest) -> HttpResponse:
+def flag_list(request: HttpRequest) -> HttpResponseBase:
     can = can_for(request)
     if not can.risk:
         raise NotFound("risk_flag")
@@ -82,7 +99,11 @@ def flag_list(request: HttpRequest) -> HttpResponse:
     chosen = next((v for v in villages if v.pk == village), None)
     if chosen is not None:
         flags = flags.filter(region__path__startswith=chosen.path)
-    page = paged(request, flags.order_by("-raised_at", "-pk"))
+    flags = flags.order_by("-raised_at", "-pk")
+    if fmt := export_format(request):
+        rows = explained(list(flags[:FLAGS_EXPORTED_MAX]))
+        return table_file(request, actor, RISK_FLAGS, rows, fmt)
+    page = paged(request, flags)
     return render(
         request,
         "backoffice/risk_flags.html",

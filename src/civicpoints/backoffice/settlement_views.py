@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +26,7 @@ from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.backoffice.confirming import confirm_page, confirmed
 from civicpoints.backoffice.merchant_views import (
+    STATEMENTS,
     manages_scheme,
     scheme_chosen,
     scheme_statements,
@@ -33,6 +35,7 @@ from civicpoints.backoffice.paging import paged
 from civicpoints.calendar import day_over, last_day_over
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied
 from civicpoints.faces.errors import refusals_return_to
+from civicpoints.faces.tables import table_export
 from civicpoints.ledger.amounts import format_points
 from civicpoints.merchants.models import StatementStatus
 from civicpoints.merchants.selectors import statement_for
@@ -69,7 +72,7 @@ def _settlement_url(day: dt.date, scheme: Scheme) -> str:
 
 @login_required
 @require_GET
-def settlement(request: HttpRequest) -> HttpResponse:
+def settlement(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     scheme = scheme_chosen(request, actor)
     day = _day(request.GET.get("date"))
@@ -77,9 +80,14 @@ def settlement(request: HttpRequest) -> HttpResponse:
     statements = scheme_statements(actor, scheme)
     late = list(overdue(statements, now=now).order_by("business_date", "merchant_id"))
     late_ids = {s.pk for s in late}
-    page = paged(
-        request, statements.filter(business_date=day).order_by("merchant__shop_name", "pk")
+    of_day = (
+        statements.filter(business_date=day)
+        .select_related("merchant")
+        .order_by("merchant__shop_name", "pk")
     )
+    if export := table_export(request, actor, STATEMENTS, of_day):
+        return export
+    page = paged(request, of_day)
     rows = list(page.object_list)
     totals = statements.filter(business_date=day).aggregate(
         gross=Sum("gross"), refunds=Sum("refunds_total"), net=Sum("net"), fen=Sum("amount_fen")

@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, F, Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -27,6 +28,7 @@ from civicpoints.backoffice.paging import paged
 from civicpoints.errors import ApplicationError, NotFound, invalid
 from civicpoints.faces.errors import refusals_return_to
 from civicpoints.faces.forms import typed_points
+from civicpoints.faces.tables import Column, Table, table_export
 from civicpoints.images import image_file
 from civicpoints.ledger.amounts import format_points
 from civicpoints.schemes.models import Region, RegionLevel, Role, User
@@ -116,10 +118,23 @@ def photo_response(relative: str) -> FileResponse:
 
 # --- stores --------------------------------------------------------------------------------
 
+STORES = Table(
+    gettext_lazy("爱心超市"),
+    (
+        Column(gettext_lazy("超市"), lambda s: s.name, 20),
+        Column(gettext_lazy("类型"), lambda s: s.get_kind_display(), 10),
+        Column(gettext_lazy("所属区划"), lambda s: s.region.name),
+        Column(gettext_lazy("兑换时间"), lambda s: s.get_window_kind_display(), 12),
+        Column(gettext_lazy("可退货天数"), lambda s: s.return_days, 10),
+        Column(gettext_lazy("低库存商品"), lambda s: s.low_count, 10),
+        Column(gettext_lazy("状态"), lambda s: _("营业中") if s.active else _("暂停营业"), 10),
+    ),
+)
+
 
 @login_required
 @require_GET
-def store_list(request: HttpRequest) -> HttpResponse:
+def store_list(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     if not store_staff(actor):
         raise NotFound("store")
@@ -129,6 +144,8 @@ def store_list(request: HttpRequest) -> HttpResponse:
         distinct=True,
     )
     stores = stores_visible(actor).annotate(low_count=low).order_by("region__code", "pk")
+    if export := table_export(request, actor, STORES, stores.select_related("region")):
+        return export
     page = paged(request, stores)
     return render(
         request,

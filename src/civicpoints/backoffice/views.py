@@ -9,11 +9,13 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civicpoints.awards.selectors import (
@@ -27,6 +29,7 @@ from civicpoints.backoffice.report_views import home_figures
 from civicpoints.backoffice.sessions import staff_session_started
 from civicpoints.community.selectors import COMMUNITY_WRITERS
 from civicpoints.errors import ApplicationError, ErrorCode
+from civicpoints.faces.tables import Column, Table, export_format, points, table_file, township_of
 from civicpoints.honours.stars import stars_of
 from civicpoints.households.cards import card_qr_svg
 from civicpoints.households.importing.pending import pending_uploads
@@ -34,6 +37,9 @@ from civicpoints.households.selectors import (
     household_for,
     household_search_ids,
     households_by_ids,
+    households_listed,
+    id_number_shown,
+    phone_shown,
 )
 from civicpoints.ledger.adjustments import APPROVERS
 from civicpoints.ledger.amounts import format_points
@@ -223,12 +229,36 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("backoffice:login")
 
 
+HOUSEHOLDS = Table(
+    gettext_lazy("农户名单"),
+    (
+        Column(gettext_lazy("户号"), lambda h: h.pk, 8),
+        Column(gettext_lazy("乡镇"), lambda h: township_of(h.village)),
+        Column(gettext_lazy("村/社区"), lambda h: h.village.name),
+        Column(gettext_lazy("户主"), lambda h: h.head_name, 10),
+        Column(gettext_lazy("户主身份证号"), id_number_shown, 20, text=True),
+        Column(gettext_lazy("手机号"), phone_shown, 14, text=True),
+        Column(gettext_lazy("家庭住址"), lambda h: h.address, 28),
+        Column(gettext_lazy("家庭人口"), lambda h: h.size, 8),
+        Column(gettext_lazy("状态"), lambda h: h.get_status_display(), 10),
+        Column(gettext_lazy("卡号"), lambda h: h.card_code, 12, text=True),
+        Column(gettext_lazy("积分余额"), lambda h: points(h.account.balance), 10),
+        Column(gettext_lazy("可用积分"), lambda h: points(h.account.available), 10),
+    ),
+)
+
+
 @login_required
-def households(request: HttpRequest) -> HttpResponse:
+def households(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     q = request.GET.get("q", "")[:40]
+    ids = household_search_ids(actor, q, limit=HOUSEHOLDS_MAX)
+    if fmt := export_format(request):
+        listed = households_listed(actor, ids)
+        detail = {"full_ids": listed.full_ids}
+        return table_file(request, actor, HOUSEHOLDS, listed.rows, fmt, detail=detail)
     # The page of ids first (counted and cut in the database), then only its rows.
-    page = paged(request, household_search_ids(actor, q, limit=HOUSEHOLDS_MAX))
+    page = paged(request, ids)
     rows = list(households_by_ids(list(page.object_list)))
     prefetch_related_objects(rows, "village__parent")
     template = (
