@@ -17,6 +17,25 @@ def world(db: None) -> World:
     return build_world()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A ``replica`` test's database is added before its fixtures (tests/reports/test_replica.py)
+    and removed after them: for every other test there is no replica (settings leave it out
+    under tests)."""
+    if item.get_closest_marker("replica"):
+        from tests.reports.test_replica import replica_add
+
+        replica_add()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if item.get_closest_marker("replica"):
+        from tests.reports.test_replica import replica_remove
+
+        replica_remove()
+
+
 @pytest.fixture
 def postgres_only() -> None:
     if connection.vendor != "postgresql":

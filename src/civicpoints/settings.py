@@ -158,7 +158,27 @@ def _database() -> dict:
     }
 
 
+def _replica(primary: dict) -> dict | None:
+    """``DATABASE_REPLICA_URL``: a PostgreSQL streaming replica of the primary, which the
+    dashboard's and the reports' reads may use (``civicpoints.replica``). Not under tests: the
+    test runner cannot create its database on a read-only replica, and the suite's tests each
+    hold their rows in a transaction of the primary. ``tests/reports/test_replica.py`` adds the
+    real replica itself, where the primary's test database arrives by streaming replication."""
+    url = os.environ.get("DATABASE_REPLICA_URL", "")
+    if not url or primary["ENGINE"] != "django.db.backends.postgresql" or TESTING:
+        return None
+    db: dict = dict(dj_database_url.parse(url))
+    db["CONN_MAX_AGE"] = 0
+    db["CONN_HEALTH_CHECKS"] = True
+    if os.environ.get("CIVICPOINTS_DB_POOL", "1") == "1" and not TESTING:
+        db.setdefault("OPTIONS", {})["pool"] = db_pool_options()
+    return db
+
+
 DATABASES = {"default": _database()}
+if (_replica_db := _replica(DATABASES["default"])) is not None:
+    DATABASES["replica"] = _replica_db
+DATABASE_ROUTERS = ["civicpoints.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -89,6 +89,11 @@ class StatsOut(Schema):
     categories: list[CategoryOut]
     children: list[ChildOut] = Field(description="下一级：县的乡镇，乡镇的村")
     spending: SpendingOut
+    as_of: str | None = Field(
+        description="数据截至（ISO 8601）：从只读副本读取时为副本已回放到的时间"
+    )
+    replica: bool = Field(description="是否从只读副本读取")
+    lag_seconds: float = Field(description="副本落后主库的秒数（0：已追上或读主库）")
 
 
 def _asked(request: HttpRequest, params: StatsIn) -> tuple[Any, Any, Period]:

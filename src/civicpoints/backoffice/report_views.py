@@ -43,7 +43,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("period") or PeriodKind.YEAR
     value = request.GET.get("value", "")
     period = period_parse(kind, value, timezone.localdate())
-    figures = stats_dict(stats(scheme=scheme, region=region, period=period))
+    found = stats(scheme=scheme, region=region, period=period)
+    figures = stats_dict(found)
     reach = inclusion(scheme=scheme, region=region, period=period)
     year = period.start.year if period.kind != PeriodKind.ALL else timezone.localdate().year
     idle = reach.idle_villages(timezone.localdate())
@@ -71,6 +72,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "kind": kind,
             "value": value,
             "s": figures,
+            "as_of": found.as_of,
             "up": up
             if up and actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=up.path)
             else None,

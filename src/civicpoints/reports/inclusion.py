@@ -21,6 +21,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from civicpoints.households.models import Household, HouseholdStatus, Member, Relation
+from civicpoints.replica import replica_reads
 from civicpoints.reports.models import RegionDay, Standing
 from civicpoints.reports.periods import Period
 from civicpoints.schemes.models import Region, RegionLevel, Scheme
@@ -92,6 +93,14 @@ class Inclusion:
 
 def inclusion(
     *, scheme: Scheme, region: Region, period: Period, today: dt.date | None = None
+) -> Inclusion:
+    """Who the points reach, read from the replica when there is one (``civicpoints.replica``)."""
+    with replica_reads():
+        return _inclusion(scheme=scheme, region=region, period=period, today=today)
+
+
+def _inclusion(
+    *, scheme: Scheme, region: Region, period: Period, today: dt.date | None
 ) -> Inclusion:
     today = today or timezone.localdate()
     homes = list(

@@ -25,6 +25,7 @@ from civicpoints.ledger.amounts import to_points
 from civicpoints.ledger.models import Account, AccountKind
 from civicpoints.merchants.models import Statement, StatementStatus
 from civicpoints.merchants.settlement.statements import OVERDUE_AFTER
+from civicpoints.replica import AsOf, as_of, replica_reads
 from civicpoints.reports.models import Flow, Participation, RegionDay
 from civicpoints.schemes.models import Region, RegionLevel, Role, Scheme
 from civicpoints.schemes.scope import ADMIN_ROLES
@@ -90,6 +91,7 @@ class Stats:
     categories: list[tuple[str, int]]
     children: list[Child] = field(default_factory=list)
     spending: Spending | None = None
+    as_of: AsOf | None = None  # how current: a replica's figures may be a moment old
 
     @property
     def coverage(self) -> Decimal | None:
@@ -107,6 +109,16 @@ def _days(period: Period, today: dt.date) -> tuple[dt.date, dt.date]:
 
 
 def stats(*, scheme: Scheme, region: Region, period: Period, today: dt.date | None = None) -> Stats:
+    """The figures, read from the replica when there is one (``civicpoints.replica``), with
+    the time they are as of (measured first: the replica only moves forward meanwhile)."""
+    with replica_reads():
+        when = as_of()
+        figures = _stats(scheme=scheme, region=region, period=period, today=today)
+    figures.as_of = when
+    return figures
+
+
+def _stats(*, scheme: Scheme, region: Region, period: Period, today: dt.date | None) -> Stats:
     today = today or timezone.localdate()
     first, last = _days(period, today)
     in_region = RegionDay.objects.filter(
@@ -310,6 +322,9 @@ def stats_dict(s: Stats) -> dict[str, Any]:
             }
             for c in s.children
         ],
+        "as_of": s.as_of.at.isoformat() if s.as_of else None,
+        "replica": bool(s.as_of and s.as_of.replica),
+        "lag_seconds": round(s.as_of.lag_seconds, 1) if s.as_of else 0.0,
         "spending": {
             "statements_unpaid": sp.statements_unpaid,
             "statements_overdue": sp.statements_overdue,
