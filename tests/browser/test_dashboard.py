@@ -3,6 +3,8 @@ JavaScript error and no CSP refusal, drill-down to a township, axe clean, screen
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -67,3 +69,17 @@ def test_the_county_dashboard_at_1920_by_1080(browser, live_server, demo):
     assert "开通镇" in page.locator("h1").inner_text() or page.locator("h1").inner_text()
     assert errors == []
     shot(page, "dashboard-township-1920")
+
+    # the township's monthly report, from the dashboard: on A4 in two pages at most
+    page.get_by_role("link", name="打印月报").click()
+    page.wait_for_load_state("load")
+    expect(page.locator("h1")).to_contain_text("文明积分工作月报")
+    assert errors == []
+    assert_cjk_font(page)
+    assert axe_violations(page) == []
+    shot(page, "monthly-report-township")
+    pdf = page.pdf(format="A4", print_background=True)
+    sizes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
+    assert sizes and all(abs(float(w) - 595.9) < 1 and abs(float(h) - 842.9) < 1 for w, h in sizes)
+    assert 1 <= len(sizes) <= 2, len(sizes)  # A4 (210 x 297 mm in points), one or two pages
+    assert b".noprint" not in pdf

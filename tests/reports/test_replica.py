@@ -25,7 +25,6 @@ from civicpoints.replica import (
     REPLICA,
     as_of,
     reading_replica,
-    replica_configured,
     replica_reads,
 )
 from civicpoints.reports.periods import period_parse
@@ -98,12 +97,8 @@ def replica_remove() -> None:
 
 
 @pytest.fixture
-def replica(postgres_only):  # type: ignore[no-untyped-def]
-    """The ``replica`` connection, on the real replica."""
-    if not replica_configured():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI needs the streaming replica: .ci/run starts it (DATABASE_REPLICA_URL)")
-        pytest.skip("no streaming replica (set DATABASE_REPLICA_URL; .ci/run starts one)")
+def replica():  # type: ignore[no-untyped-def]
+    """The ``replica`` connection, on the real replica (added by ``replica_add``)."""
     conn = connections[REPLICA]
     conn.close()
     conn.settings_dict = _at_the_replica()

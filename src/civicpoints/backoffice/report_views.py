@@ -4,6 +4,7 @@ village; each figure links to the staff page with the rows behind it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -18,20 +19,19 @@ from civicpoints.backoffice.navigation import Can, can_for
 from civicpoints.errors import PermissionDenied
 from civicpoints.reports.inclusion import inclusion
 from civicpoints.reports.models import PeriodKind
+from civicpoints.reports.monthly import monthly_report
 from civicpoints.reports.outcomes import outcomes_year
 from civicpoints.reports.periods import period_for, period_parse
 from civicpoints.reports.stats import STATS_READERS, stats, stats_dict
-from civicpoints.schemes.models import RegionLevel
-from civicpoints.schemes.scope import actor_for_user
+from civicpoints.schemes.models import Region, RegionLevel, Scheme
+from civicpoints.schemes.scope import Actor, actor_for_user
 from civicpoints.schemes.selectors import region_for, regions_visible, scheme_for_region
 
 IDLE_SHOWN = 20  # idle villages named on the page (all of them: /api/v1/stats/inclusion)
 
 
-@login_required
-@require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
-    actor = actor_for_user(request.user)
+def _region_asked(request: HttpRequest, actor: Actor) -> tuple[Region, Scheme]:
+    """The region asked for (else the widest the person reads figures of) and its scheme."""
     grants = actor.grants_for(STATS_READERS)
     if not grants:
         raise PermissionDenied("stats.read")
@@ -40,6 +40,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     scheme = scheme_for_region(actor, region, prefer=STATS_READERS)
     if not actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=region.path):
         raise PermissionDenied("stats.read")
+    return region, scheme
+
+
+def _report_regions(actor: Actor) -> list[Region]:
+    return list(
+        regions_visible(actor).filter(
+            level__in=[RegionLevel.COUNTY, RegionLevel.TOWNSHIP, RegionLevel.VILLAGE]
+        )
+    )
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    actor = actor_for_user(request.user)
+    region, scheme = _region_asked(request, actor)
     kind = request.GET.get("period") or PeriodKind.YEAR
     value = request.GET.get("value", "")
     period = period_parse(kind, value, timezone.localdate())
@@ -77,11 +93,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             if up and actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=up.path)
             else None,
             "links": _links(can_for(request), ranking),
-            "regions": list(
-                regions_visible(actor).filter(
-                    level__in=[RegionLevel.COUNTY, RegionLevel.TOWNSHIP, RegionLevel.VILLAGE]
-                )
-            ),
+            "regions": _report_regions(actor),
+            "monthly": reverse("backoffice:monthly_report")
+            + "?"
+            + urlencode({"region": region.pk}),
             "reach": reach.whole,
             "outcome_year": year,
             "outcomes": outcomes_year(scheme=scheme, region=region, year=year),
@@ -96,6 +111,33 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "children": figures["children"],
                 "households": figures["households"],
             },
+        },
+    )
+
+
+@login_required
+@require_GET
+def monthly_report_page(request: HttpRequest) -> HttpResponse:
+    """The monthly report of a township or the county (any region the person reads), as a
+    page to print on A4; the month before the current one unless another is asked for."""
+    actor = actor_for_user(request.user)
+    region, scheme = _region_asked(request, actor)
+    today = timezone.localdate()
+    value = (
+        request.GET.get("month", "")[:7] or f"{today.replace(day=1) - dt.timedelta(days=1):%Y-%m}"
+    )
+    month = period_parse(PeriodKind.MONTH, value, today)
+    report = monthly_report(scheme=scheme, region=region, month=month, today=today)
+    return render(
+        request,
+        "backoffice/monthly_report.html",
+        {
+            "r": report,
+            "d": stats_dict(report.figures),
+            "as_of": report.figures.as_of,
+            "value": f"{month.start:%Y-%m}",
+            "regions": _report_regions(actor),
+            "now": timezone.localtime(),
         },
     )
 

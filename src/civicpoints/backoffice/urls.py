@@ -246,6 +246,7 @@ urlpatterns = [
     path("audit/log.xlsx", audit_views.audit_log_export, {"kind": "xlsx"}, name="audit_log_xlsx"),
     path("rankings/", honour_views.rankings, name="rankings"),
     path("dashboard/", report_views.dashboard, name="dashboard"),
+    path("reports/monthly/", report_views.monthly_report_page, name="monthly_report"),
     path("outcomes/", outcome_views.outcomes, name="outcomes"),
     path("rankings.xlsx", honour_views.rankings_export, name="rankings_export"),
     path("stars/", honour_views.stars, name="stars"),

@@ -25,6 +25,7 @@ from civicpoints.audit.models import AuditAction
 from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.importing.reading import Layout, cell_text, read_table
+from civicpoints.replica import replica_reads
 from civicpoints.reports.models import Outcome, Participation, PeriodKind
 from civicpoints.schemes.models import Region, RegionLevel, Scheme
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor
@@ -207,7 +208,13 @@ class OutcomeMonth:
 def outcomes_year(*, scheme: Scheme, region: Region, year: int) -> list[OutcomeMonth]:
     """Each month of ``year`` beside the same month a year earlier: the counts summed over the
     region's villages, the sanitation score averaged over those inspected, and the households
-    that took part in the points that month (``taking_part``)."""
+    that took part in the points that month (``taking_part``). Read from the replica when
+    there is one (``civicpoints.replica``)."""
+    with replica_reads():
+        return _outcomes_year(scheme=scheme, region=region, year=year)
+
+
+def _outcomes_year(*, scheme: Scheme, region: Region, year: int) -> list[OutcomeMonth]:
     found: dict[tuple[int, int], dict[str, Any]] = {}
     for row in (
         Outcome.objects.filter(

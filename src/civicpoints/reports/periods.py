@@ -54,7 +54,7 @@ def _months_later(day: dt.date, months: int) -> dt.date:
 def period_for(kind: str, day: dt.date) -> Period:
     """The period of ``kind`` that ``day`` falls in."""
     if kind not in PeriodKind.values:
-        raise invalid(_("排名期间只能是月、季度、年或累计"), field="period")
+        raise invalid(_("期间只能是月、季度、年或累计"), field="period")
     return Period(kind, period_start(kind, day))
 
 
@@ -62,7 +62,7 @@ def period_parse(kind: str, value: str, today: dt.date) -> Period:
     """``kind`` with ``value``: "2026-11" (month), "2026-Q4" (quarter), "2026" (year), ""
     (the current one; all time needs none)."""
     if kind not in PeriodKind.values:
-        raise invalid(_("排名期间只能是月、季度、年或累计"), field="period")
+        raise invalid(_("期间只能是月、季度、年或累计"), field="period")
     value = (value or "").strip()
     if not value or kind == PeriodKind.ALL:
         return period_for(kind, today)
