@@ -155,6 +155,45 @@ class RegionDay(models.Model):
         indexes = [models.Index(fields=["scheme", "day", "village_path"], name="region_day_period")]
 
 
+class RegionMonth(models.Model):
+    """``RegionDay`` by month, for every region a village belongs to (the village, its
+    township, the county): one row per month x region x category x flow, so a county's year
+    is a dozen rows per flow and category, not a row per village per day. What ``stats``
+    reads (every period it shows is whole months); kept in the same follower pass as
+    ``RegionDay``, and ``rollup --rebuild`` makes it again from ``RegionDay``."""
+
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False
+    )
+    month = models.DateField(_("月份"))  # the first day
+    region = models.ForeignKey(
+        "schemes.Region", models.PROTECT, db_constraint=False, db_index=False, related_name="+"
+    )
+    # The region above (a township's county; none for the county): its children's rows.
+    parent = models.ForeignKey(
+        "schemes.Region",
+        models.PROTECT,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
+    )
+    category = models.CharField(_("类别"), max_length=30, blank=True)
+    flow = models.CharField(max_length=10, choices=Flow.choices)
+    amount = models.BigIntegerField(default=0)
+    postings = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("每月区域积分流量")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "region", "month", "category", "flow"],
+                name="region_month_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["scheme", "parent", "month"], name="region_month_children")]
+
+
 class Participation(models.Model):
     """A household that had at least one posting in a month, quarter, year or all time
     (``start`` as in ``Standing``): participation is a count of these rows."""

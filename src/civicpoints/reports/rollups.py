@@ -43,6 +43,7 @@ from civicpoints.reports.models import (
     Participation,
     PeriodKind,
     RegionDay,
+    RegionMonth,
     Standing,
 )
 from civicpoints.schemes.models import Region
@@ -246,6 +247,98 @@ def _add_flows(scheme_id: int, totals: FlowTotals, paths: dict[int, str]) -> Non
             f"postings = {table}.postings + excluded.postings",
             params,
         )
+    _add_months(scheme_id, _by_month(totals.items(), paths))
+
+
+# (month, region, parent, category, flow) -> [amount, postings]
+MonthTotals = dict[tuple[dt.date, int, int | None, str, str], list[int]]
+
+
+def _by_month(
+    rows: Iterable[tuple[tuple[dt.date, int, str, str], list[int]]], paths: dict[int, str]
+) -> MonthTotals:
+    """Day rows of villages as month rows of every region each village belongs to."""
+    rows = list(rows)
+    above = _regions_above({paths[village] for (_d, village, _c, _f), _v in rows})
+    months: MonthTotals = defaultdict(lambda: [0, 0])
+    for (day, village, category, flow), (amount, count) in rows:
+        for region, parent in above[paths[village]]:
+            cell = months[(day.replace(day=1), region, parent, category, flow)]
+            cell[0] += amount
+            cell[1] += count
+    return months
+
+
+def _regions_above(paths: set[str]) -> dict[str, list[tuple[int, int | None]]]:
+    """For each village's path, the (id, parent id) of every region on it, the village too."""
+    codes = {code for path in paths for code in path.split("/") if code}
+    found = {
+        code: (pk, parent)
+        for code, pk, parent in Region.objects.filter(code__in=codes).values_list(
+            "code", "pk", "parent_id"
+        )
+    }
+    return {path: [found[code] for code in path.split("/") if code] for path in paths}
+
+
+def _add_months(scheme_id: int, months: MonthTotals) -> None:
+    rows = sorted(months.items(), key=lambda row: (row[0][0], row[0][1], row[0][3], row[0][4]))
+    if not rows:
+        return
+    table = RegionMonth._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    params: list[Any] = []
+    for (month, region, parent, category, flow), (amount, count) in rows:
+        params += [scheme_id, month, region, parent, category, flow, amount, count]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scheme_id, month, region_id, parent_id, category, flow, "  # noqa: S608
+            f"amount, postings) VALUES {values} "
+            "ON CONFLICT (scheme_id, region_id, month, category, flow) DO UPDATE SET "
+            f"amount = {table}.amount + excluded.amount, "
+            f"postings = {table}.postings + excluded.postings",
+            params,
+        )
+
+
+def months_rebuild(*, scheme_id: int) -> int:
+    """Make a scheme's ``RegionMonth`` again from its ``RegionDay``; returns the rows."""
+    RegionMonth.objects.filter(scheme_id=scheme_id).delete()
+    months = _months_from_days(scheme_id)
+    RegionMonth.objects.bulk_create(
+        [
+            RegionMonth(
+                scheme_id=scheme_id,
+                month=month,
+                region_id=region,
+                parent_id=parent,
+                category=category,
+                flow=flow,
+                amount=amount,
+                postings=count,
+            )
+            for (month, region, parent, category, flow), (amount, count) in sorted(
+                months.items(), key=lambda row: (row[0][0], row[0][1], row[0][3], row[0][4])
+            )
+        ],
+        batch_size=2000,
+    )
+    return len(months)
+
+
+def _months_from_days(scheme_id: int) -> MonthTotals:
+    by_village = (
+        RegionDay.objects.filter(scheme_id=scheme_id)
+        .annotate(m=TruncMonth("day"))
+        .values("m", "village_id", "village_path", "category", "flow")
+        .annotate(a=Sum("amount"), n=Sum("postings"))
+        .values_list("m", "village_id", "village_path", "category", "flow", "a", "n")
+    )
+    rows, paths = [], {}
+    for month, village, path, category, flow, amount, count in by_village:
+        paths[village] = path
+        rows.append(((month, village, category, flow), [int(amount), int(count)]))
+    return _by_month(rows, paths)
 
 
 def _add_participation(
@@ -511,6 +604,7 @@ def rollups_rebuild(*, scheme_id: int, flows: bool = True) -> int:
         )
         if flows:  # migration reports 0003 runs before the flows' tables exist
             flows_rebuild(scheme_id=scheme_id)
+            months_rebuild(scheme_id=scheme_id)
     return len(rows)
 
 
@@ -555,6 +649,17 @@ def rollups_differences(*, scheme_id: int) -> list[tuple[Any, ...]]:
         (key, flows.get(key), flows_expected.get(key))
         for key in flows.keys() | flows_expected.keys()
         if flows.get(key, [0, 0]) != flows_expected.get(key, [0, 0])
+    )
+    # the months of every region, against the days
+    months = {
+        (r.month, r.region_id, r.parent_id, r.category, r.flow): [r.amount, r.postings]
+        for r in RegionMonth.objects.filter(scheme_id=scheme_id)
+    }
+    months_expected = _months_from_days(scheme_id)
+    found += sorted(
+        (("month", *key), months.get(key), months_expected.get(key))
+        for key in months.keys() | months_expected.keys()
+        if months.get(key, [0, 0]) != months_expected.get(key, [0, 0])
     )
     took_part = set(
         Participation.objects.filter(scheme_id=scheme_id).values_list("kind", "start", "household")

@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, F, Sum
-from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from civicpoints.awards.models import Fund
@@ -26,7 +25,7 @@ from civicpoints.ledger.models import Account, AccountKind
 from civicpoints.merchants.models import Statement, StatementStatus
 from civicpoints.merchants.settlement.statements import OVERDUE_AFTER
 from civicpoints.replica import AsOf, as_of, replica_reads
-from civicpoints.reports.models import Flow, Participation, RegionDay
+from civicpoints.reports.models import Flow, Participation, RegionMonth
 from civicpoints.schemes.models import Region, RegionLevel, Role, Scheme
 from civicpoints.schemes.scope import ADMIN_ROLES
 from civicpoints.stores.models import Product
@@ -121,8 +120,9 @@ def stats(*, scheme: Scheme, region: Region, period: Period, today: dt.date | No
 def _stats(*, scheme: Scheme, region: Region, period: Period, today: dt.date | None) -> Stats:
     today = today or timezone.localdate()
     first, last = _days(period, today)
-    in_region = RegionDay.objects.filter(
-        scheme=scheme, village_path__startswith=region.path, day__gte=first, day__lte=last
+    # Every period shown is whole months: the region's own month rows (RegionMonth).
+    in_region = RegionMonth.objects.filter(
+        scheme=scheme, region=region, month__gte=first.replace(day=1), month__lte=last
     )
     flows = {f: 0 for f in Flow.values}
     flows.update(dict(in_region.values("flow").annotate(t=Sum("amount")).values_list("flow", "t")))
@@ -209,16 +209,12 @@ def _trend(scheme: Scheme, region: Region, last: dt.date) -> list[tuple[dt.date,
     months = [dt.date((index + i) // 12, (index + i) % 12 + 1, 1) for i in range(TREND_MONTHS)]
     found: dict[dt.date, dict[str, int]] = defaultdict(lambda: {f: 0 for f in Flow.values})
     for month, flow, total in (
-        RegionDay.objects.filter(
-            scheme=scheme, village_path__startswith=region.path, day__gte=first, day__lte=last
-        )
-        .annotate(month=TruncMonth("day"))
+        RegionMonth.objects.filter(scheme=scheme, region=region, month__gte=first, month__lte=last)
         .values("month", "flow")
         .annotate(t=Sum("amount"))
         .values_list("month", "flow", "t")
     ):
-        key = month.date() if isinstance(month, dt.datetime) else month
-        found[key][flow] = total
+        found[month][flow] = total
     return [(m, found[m]) for m in months]
 
 
@@ -241,20 +237,19 @@ def _children(
             if path.startswith(kid.path):
                 owner[village_id] = kid.pk
     moved: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for village_id, flow, total in (
-        RegionDay.objects.filter(
+    for child_id, flow, total in (
+        RegionMonth.objects.filter(
             scheme=scheme,
-            village_path__startswith=region.path,
-            day__gte=first,
-            day__lte=last,
+            parent=region,
+            month__gte=first.replace(day=1),
+            month__lte=last,
             flow__in=[Flow.AWARDED, Flow.REDEEMED],
         )
-        .values("village_id", "flow")
+        .values("region_id", "flow")
         .annotate(t=Sum("amount"))
-        .values_list("village_id", "flow", "t")
+        .values_list("region_id", "flow", "t")
     ):
-        if village_id in owner:
-            moved[owner[village_id]][flow] += total
+        moved[child_id][flow] += total
     part: dict[int, int] = defaultdict(int)
     for village_id, n in (
         Participation.objects.filter(

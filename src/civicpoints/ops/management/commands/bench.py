@@ -27,6 +27,7 @@ SCRIPTS = {
     "search": "household_search.py",
     "api-auth": "api_auth.py",
     "rankings": "rankings.py",
+    "stats": "stats.py",
 }
 
 
@@ -36,7 +37,7 @@ def benchmarks_dir() -> Path:
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
-    help = "运行性能基准：ledger、demo-memory、import、settlement、counter、pages、risk、search、api-auth（见 docs/performance.md）"
+    help = "运行性能基准：ledger、demo-memory、import、settlement、counter、pages、risk、search、api-auth、rankings、stats（见 docs/performance.md）"
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("benchmark", choices=sorted(SCRIPTS))
