@@ -225,9 +225,9 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
         )
         info["accounts"] = [accounts[i :: ns.workers] for i in range(ns.workers)]
         info["claims"] = list(
-            Claim.objects.filter(scheme_id=loaded).order_by("pk").values_list("pk", flat=True)[
-                :1000
-            ]
+            Claim.objects.filter(scheme_id=loaded)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:1000]
         )
         connection.close()
         throughput = rankings._throughput(ns, env, info)
