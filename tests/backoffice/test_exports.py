@@ -192,3 +192,19 @@ def test_every_staff_list_exports_all_its_rows_to_xlsx_and_csv(db):  # type: ign
     assert file_name(ranking).startswith("排行榜-") and file_name(ranking).endswith(".csv")
     assert ranking.content.startswith(b"\xef\xbb\xbf")
     assert ranking.content.decode("utf-8-sig").splitlines()[0] == "名次,户主,成员,村,获得积分"
+
+
+def test_the_dashboard_figure_opens_the_households_of_its_region(households):
+    w = households
+    client = logged_in(make_staff("xian", Role.COUNTY_ADMIN, w.county, w.scheme))
+    dashboard = client.get("/dashboard/", {"region": w.township_b.pk}).content.decode()
+    assert f'href="/households/?region={w.township_b.pk}"' in dashboard
+    page = client.get("/households/", {"region": w.township_b.pk})
+    text = page.content.decode()
+    assert "王秀英" in text and "李桂兰" not in text and "共 1 条" in text
+    rows = csv_rows(client.get("/households/", {"region": w.township_b.pk, "export": "csv"}))
+    assert [r[3] for r in rows[1:]] == ["王秀英"]
+    event = AuditEvent.objects.get(action=AuditAction.TABLE_EXPORT)
+    assert event.detail["region"] == w.township_b.code
+    clerk = logged_in(make_staff("dian", Role.STORE_CLERK, w.village_a1, w.scheme))
+    assert clerk.get("/households/", {"region": w.township_b.pk}).status_code == 404

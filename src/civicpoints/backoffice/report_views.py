@@ -92,7 +92,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "up": up
             if up and actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=up.path)
             else None,
-            "links": _links(can_for(request), ranking),
+            "links": _links(can_for(request), ranking, region),
             "regions": _report_regions(actor),
             "monthly": reverse("backoffice:monthly_report")
             + "?"
@@ -160,17 +160,19 @@ def home_figures(request: HttpRequest) -> dict[str, Any] | None:
     )
     return {
         "s": stats_dict(stats(scheme=scheme, region=region, period=period)),
-        "links": _links(can, ranking),
+        "links": _links(can, ranking, region),
         "region": region,
         "period": period,
     }
 
 
-def _links(can: Can, ranking: str) -> dict[str, Any]:
-    """The staff page behind each figure, where this person may open it (else no link)."""
+def _links(can: Can, ranking: str, region: Region) -> dict[str, Any]:
+    """The staff page behind each figure, where this person may open it (else no link): the
+    region's households, its ranking for the period, the stores, funds and settlement."""
     stores = reverse("backoffice:stores") if can.stores else None
+    households = reverse("backoffice:households") + "?" + urlencode({"region": region.pk})
     return {
-        "households": reverse("backoffice:households") if can.households else None,
+        "households": households if can.households else None,
         "awarded": ranking if can.households else None,
         "redeemed": stores,
         "outstanding": reverse("backoffice:budget") if can.budget else None,

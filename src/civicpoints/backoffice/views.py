@@ -46,6 +46,7 @@ from civicpoints.ledger.amounts import format_points
 from civicpoints.ledger.selectors import household_balance, household_history
 from civicpoints.merchants.selectors import statements_overdue_count
 from civicpoints.schemes.scope import actor_for_user
+from civicpoints.schemes.selectors import region_for
 from civicpoints.schemes.services import staff_login
 from civicpoints.stores.selectors import (
     deliveries_to_do_count,
@@ -252,7 +253,10 @@ HOUSEHOLDS = Table(
 def households(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     q = request.GET.get("q", "")[:40]
-    ids = household_search_ids(actor, q, limit=HOUSEHOLDS_MAX)
+    # A region: the households behind a figure of the dashboard (one the person can see).
+    region = region_for(actor, request.GET["region"]) if request.GET.get("region") else None
+    within = region.path if region is not None else ""
+    ids = household_search_ids(actor, q, limit=HOUSEHOLDS_MAX, within=within)
     if fmt := export_format(request):
         listed = households_listed(actor, ids)
         detail = {"full_ids": listed.full_ids}
@@ -266,7 +270,7 @@ def households(request: HttpRequest) -> HttpResponseBase:
         if request.headers.get("HX-Request")
         else ("backoffice/households.html")
     )
-    return render(request, template, {"rows": rows, "q": q, "page": page})
+    return render(request, template, {"rows": rows, "q": q, "page": page, "region": region})
 
 
 @login_required

@@ -114,10 +114,10 @@ def filter_detail(filters: dict[str, str]) -> dict[str, Any]:
             out["search"] = value
         elif key in ("store", "scheme") and value.isdigit():
             out[key] = int(value)
-        elif key == "village" and value.isdigit():
+        elif key in ("village", "region") and value.isdigit():
             code = Region.objects.filter(pk=int(value)).values_list("code", flat=True).first()
             if code:
-                out["village"] = code
+                out[key] = code
         elif key in ("status", "kind") and value != "all":
             out[key] = value
         elif key == "date":

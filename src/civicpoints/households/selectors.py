@@ -49,8 +49,11 @@ def household_search(actor: Actor, query: str, *, limit: int = 50) -> QuerySet[H
     return households_by_ids(household_search_ids(actor, query, limit=limit))
 
 
-def household_search_ids(actor: Actor, query: str, *, limit: int) -> QuerySet[Any]:
-    """The ids ``household_search`` shows, for a page to count and cut before it loads rows.
+def household_search_ids(
+    actor: Actor, query: str, *, limit: int, within: str = ""
+) -> QuerySet[Any]:
+    """The ids ``household_search`` shows, for a page to count and cut before it loads rows;
+    ``within``: only households of villages under that region path (a figure's drill-down).
 
     The scope is checked on the households the search's index finds (``scope_key_q``), not
     used as a way in: without column statistics PostgreSQL would otherwise read every
@@ -58,10 +61,15 @@ def household_search_ids(actor: Actor, query: str, *, limit: int) -> QuerySet[An
     the list is the scope itself, for which those indexes are right.
     """
     if not (query or "").strip():
-        return _search_ids(households_visible(actor), query, limit=limit)
+        visible = households_visible(actor)
+        if within:
+            visible = visible.filter(village__path__startswith=within)
+        return _search_ids(visible, query, limit=limit)
     households = Household.objects.alias(scope=scope_key(region_path_field=REGION_PATH)).filter(
         scope_key_q(actor, key_field="scope", roles=HOUSEHOLD_READERS)
     )
+    if within:
+        households = households.filter(village__path__startswith=within)
     return _search_ids(households, query, limit=limit)
 
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from civicpoints.households.models import Household, HouseholdStatus, Member, Relation
 from civicpoints.replica import replica_reads
-from civicpoints.reports.models import RegionDay, Standing
+from civicpoints.reports.models import RegionDay, RegionMonth, Standing
 from civicpoints.reports.periods import Period
 from civicpoints.schemes.models import Region, RegionLevel, Scheme
 
@@ -117,12 +117,7 @@ def _inclusion(
             village_path__startswith=region.path,
         ).values_list("household_id", "points")
     )
-    moved = dict(
-        RegionDay.objects.filter(scheme=scheme, village_path__startswith=region.path)
-        .values("village_id")
-        .annotate(last=Max("day"))
-        .values_list("village_id", "last")
-    )
+    moved = _last_moved(scheme, region, today)
     born_by = today.year - ELDERLY_AGE
     elderly = set(
         Member.objects.filter(
@@ -149,6 +144,41 @@ def _inclusion(
         whole=_reach(region, [(pk, status) for pk, _v, status in homes], earned, elderly, None),
         villages=rows,
     )
+
+
+def _last_moved(scheme: Scheme, region: Region, today: dt.date) -> dict[int, dt.date]:
+    """The last day anything moved in each village of the region. The villages that moved in
+    the last 60 days from their day rows of those days; the others (few, the idle ones) from
+    their last month row (``RegionMonth``), then that month's day rows: never every day row
+    of two years."""
+    since = today - dt.timedelta(days=IDLE_DAYS)
+    moved = dict(
+        RegionDay.objects.filter(
+            scheme=scheme, village_path__startswith=region.path, day__gte=since
+        )
+        .values("village_id")
+        .annotate(last=Max("day"))
+        .values_list("village_id", "last")
+    )
+    last_month = dict(
+        RegionMonth.objects.filter(
+            scheme=scheme,
+            region__path__startswith=region.path,
+            region__level=RegionLevel.VILLAGE,
+            month__lt=since,
+        )
+        .exclude(region_id__in=list(moved))
+        .values("region_id")
+        .annotate(last=Max("month"))
+        .values_list("region_id", "last")
+    )
+    for village_id, month in last_month.items():
+        last = RegionDay.objects.filter(
+            scheme=scheme, village_id=village_id, day__gte=month, day__lt=since
+        ).aggregate(last=Max("day"))["last"]
+        if last is not None:
+            moved[village_id] = last
+    return moved
 
 
 def _reach(
