@@ -27,9 +27,11 @@ GROUP BY over the ledger; posting with the follower keeping rollups against with
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import platform
+import secrets
 import statistics
 import sys
 import time
@@ -56,7 +58,9 @@ WITH legs AS (
     JOIN households_household h ON h.id = a.household_id
     JOIN schemes_region v ON v.id = h.village_id
     LEFT JOIN ledger_posting o ON o.id = p.reverses_id
-    LEFT JOIN awards_claim c ON c.posting_id = COALESCE(o.id, p.id)
+    -- the category of the claim the posting names (as the rollups take it)
+    LEFT JOIN awards_claim c
+           ON p.ref_type = 'claim' AND p.ref_id ~ '^[0-9]+$' AND c.id = p.ref_id::bigint
     LEFT JOIN rules_rule r ON r.id = c.rule_id
    WHERE e.scheme_id = %(s)s AND a.kind = 'household'
      AND p.created_at >= %(start)s AND p.created_at < %(end)s
@@ -75,9 +79,13 @@ SELECT h.status, count(DISTINCT a.household_id)
    AND p.created_at >= %(start)s AND p.created_at < %(end)s
  GROUP BY 1
 """
+# Outstanding points are the households' balances, which post() keeps with every entry. The
+# set-based history loader (risk_scan.py) writes entries without balances, so on its database
+# the figure is compared with the balances, and the entries' sum is reported beside it.
 OUTSTANDING_BY_GROUP_BY = """
-SELECT sum(e.amount) FROM ledger_entry e JOIN ledger_account a ON a.id = e.account_id
- WHERE e.scheme_id = %(s)s AND a.kind = 'household'
+SELECT (SELECT sum(balance) FROM ledger_account WHERE scheme_id = %(s)s AND kind = 'household'),
+       (SELECT sum(e.amount) FROM ledger_entry e JOIN ledger_account a ON a.id = e.account_id
+         WHERE e.scheme_id = %(s)s AND a.kind = 'household')
 """
 
 
@@ -104,11 +112,13 @@ def _by_group_by(scheme_id: int, bounds: dict[str, Any]) -> dict[str, Any]:
         c.execute(TAKING_PART_BY_GROUP_BY, bounds)
         taking_part = {status: int(n) for status, n in c.fetchall()}
         c.execute(OUTSTANDING_BY_GROUP_BY, bounds)
-        outstanding = int(c.fetchone()[0] or 0)
+        balances, entries = c.fetchone()
+        outstanding = int(balances or 0)
     return {
         "flows": {f: v for f, v in flows.items() if v},
         "taking_part": taking_part,
         "outstanding": outstanding,
+        "outstanding_by_entries": int(entries or 0),
         "townships": {t: dict(v) for t, v in townships.items()},
         "categories": dict(categories),
     }
@@ -193,6 +203,11 @@ def _first_render(ns: argparse.Namespace, url: str) -> dict[str, Any]:
     admin = User.objects.get(username="county-admin")
     admin.set_password(risk_scan.PASSWORD)
     admin.save(update_fields=["password"])
+    # The production server's keys (the dashboard decrypts nothing; staff sign in by password).
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(60))
+    os.environ.setdefault(
+        "FIELD_ENCRYPTION_KEYS", base64.urlsafe_b64encode(os.urandom(32)).decode()
+    )
     server = pages_http._server(url, ns)
     times = []
     try:
@@ -224,6 +239,7 @@ def _first_render(ns: argparse.Namespace, url: str) -> dict[str, Any]:
         _pg.stop_server(server)
     timed = sorted(times[1:])
     return {
+        "first_after_start_ms": round(times[0] * 1000),  # the server's caches cold
         "first_render_ms": [round(t * 1000) for t in times[1:]],
         "first_render_ms_median": round(statistics.median(timed) * 1000),
         "first_render_ms_max": round(timed[-1] * 1000),
@@ -328,7 +344,8 @@ def _table(r: dict[str, Any]) -> str:
         lines.append(
             f"dashboard first render in Chromium (1920x1080, cold page): median "
             f"{b['first_render_ms_median']} ms, max {b['first_render_ms_max']} ms "
-            f"{b['first_render_ms']}"
+            f"{b['first_render_ms']}; the first after the server started (caches cold): "
+            f"{b['first_after_start_ms']} ms"
         )
     if t:
         lines.append(f"postings/s with the follower ({t['workers']} workers): {t['per_second']}")

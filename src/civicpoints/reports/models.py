@@ -225,6 +225,42 @@ class Participation(models.Model):
         ]
 
 
+class ParticipationCount(models.Model):
+    """How many households of a village took part in a period, by the household's status:
+    ``Participation`` counted as its rows arrive (the follower counts the rows its insert
+    made, ``RETURNING``), so the county's participation is a few hundred rows to add, not
+    50,000 to count. A household's status is set when it is registered and no service
+    changes it today; one that does must move the household's counts (``rollup`` finds a
+    count that disagrees with ``Participation`` and the households' statuses)."""
+
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False
+    )
+    kind = models.CharField(max_length=8, choices=PeriodKind.choices)
+    start = models.DateField()
+    village = models.ForeignKey(
+        "schemes.Region", models.PROTECT, db_constraint=False, db_index=False, related_name="+"
+    )
+    village_path = models.CharField(max_length=13 * 6)
+    status = models.CharField(max_length=10)
+    households = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("参与农户数")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "kind", "start", "village", "status"],
+                name="participation_count_unique",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["scheme", "kind", "start", "village_path"],
+                name="participation_count_period",
+            )
+        ]
+
+
 class Outcome(models.Model):
     """What a village's staff report for a month beside the points: disputes mediated,
     petitions (信访), criminal cases, and the sanitation inspection score (0-100; none: not

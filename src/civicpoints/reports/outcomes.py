@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Avg, Count, Sum
+from django.db.models import Avg, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -26,7 +26,7 @@ from civicpoints.audit.services import audit_record
 from civicpoints.errors import ApplicationError, ErrorCode, invalid
 from civicpoints.households.importing.reading import Layout, cell_text, read_table
 from civicpoints.replica import replica_reads
-from civicpoints.reports.models import Outcome, Participation, PeriodKind
+from civicpoints.reports.models import Outcome, ParticipationCount, PeriodKind
 from civicpoints.schemes.models import Region, RegionLevel, Scheme
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor
 
@@ -238,7 +238,7 @@ def _outcomes_year(*, scheme: Scheme, region: Region, year: int) -> list[Outcome
             "sanitation_score": round(float(score), 1) if score is not None else None,
         }
     taking_part = dict(
-        Participation.objects.filter(
+        ParticipationCount.objects.filter(
             scheme=scheme,
             kind=PeriodKind.MONTH,
             start__gte=dt.date(year - 1, 1, 1),
@@ -246,7 +246,7 @@ def _outcomes_year(*, scheme: Scheme, region: Region, year: int) -> list[Outcome
             village_path__startswith=region.path,
         )
         .values("start")
-        .annotate(n=Count("pk"))
+        .annotate(n=Sum("households"))
         .values_list("start", "n")
     )
     empty: dict[str, Any] = {k: None for k in (*COUNTS, "sanitation_score")}

@@ -41,6 +41,7 @@ from civicpoints.reports.models import (
     Flow,
     HouseholdDay,
     Participation,
+    ParticipationCount,
     PeriodKind,
     RegionDay,
     RegionMonth,
@@ -360,9 +361,82 @@ def _add_participation(
         cursor.execute(
             f"INSERT INTO {table} (scheme_id, kind, start, household_id, village_id, "  # noqa: S608
             f"village_path) VALUES {values} "
-            "ON CONFLICT (scheme_id, kind, start, household_id) DO NOTHING",
+            "ON CONFLICT (scheme_id, kind, start, household_id) DO NOTHING "
+            "RETURNING kind, start, household_id",
             params,
         )
+        made = cursor.fetchall()
+    _add_counts(scheme_id, _counted(made, villages), paths)
+
+
+def _counted(
+    rows: Iterable[tuple[str, Any, int]], villages: dict[int, int]
+) -> dict[tuple[str, dt.date, int, str], int]:
+    """New participation rows as counts per (kind, start, village, status)."""
+    rows = list(rows)
+    status = dict(
+        Household.objects.filter(pk__in={h for _k, _s, h in rows}).values_list("pk", "status")
+    )
+    counts: dict[tuple[str, dt.date, int, str], int] = defaultdict(int)
+    for kind, start, household in rows:
+        counts[(kind, _as_date(start), villages[household], status[household])] += 1
+    return counts
+
+
+def _add_counts(
+    scheme_id: int, counts: dict[tuple[str, dt.date, int, str], int], paths: dict[int, str]
+) -> None:
+    rows = sorted(counts.items())
+    if not rows:
+        return
+    table = ParticipationCount._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    params: list[Any] = []
+    for (kind, start, village, status), n in rows:
+        params += [scheme_id, kind, start, village, paths[village], status, n]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scheme_id, kind, start, village_id, village_path, status, "  # noqa: S608
+            f"households) VALUES {values} "
+            "ON CONFLICT (scheme_id, kind, start, village_id, status) DO UPDATE SET "
+            f"households = {table}.households + excluded.households",
+            params,
+        )
+
+
+def counts_rebuild(*, scheme_id: int) -> int:
+    """Make a scheme's ``ParticipationCount`` again from its ``Participation``."""
+    ParticipationCount.objects.filter(scheme_id=scheme_id).delete()
+    counts = _counts_from_participation(scheme_id)
+    paths = dict(
+        Region.objects.filter(pk__in={v for _k, _s, v, _st in counts}).values_list("pk", "path")
+    )
+    ParticipationCount.objects.bulk_create(
+        [
+            ParticipationCount(
+                scheme_id=scheme_id,
+                kind=kind,
+                start=start,
+                village_id=village,
+                village_path=paths[village],
+                status=status,
+                households=n,
+            )
+            for (kind, start, village, status), n in sorted(counts.items())
+        ],
+        batch_size=2000,
+    )
+    return len(counts)
+
+
+def _counts_from_participation(scheme_id: int) -> dict[tuple[str, dt.date, int, str], int]:
+    return {
+        (kind, _as_date(start), village, status): n
+        for kind, start, village, status, n in Participation.objects.filter(scheme_id=scheme_id)
+        .values("kind", "start", "village_id", "household__status")
+        .annotate(n=Count("pk"))
+        .values_list("kind", "start", "village_id", "household__status", "n")
+    }
 
 
 def _add_standings(scheme_id: int, standings: Standings, villages: dict[int, int]) -> None:
@@ -480,6 +554,8 @@ def _participation_from_ledger(scheme_id: int) -> set[tuple[str, dt.date, int]]:
 
 
 def _as_date(value: Any) -> dt.date:
+    if isinstance(value, str):  # SQLite's RETURNING gives the text it keeps
+        return dt.date.fromisoformat(value)
     return value.date() if isinstance(value, dt.datetime) else value
 
 
@@ -605,6 +681,7 @@ def rollups_rebuild(*, scheme_id: int, flows: bool = True) -> int:
         if flows:  # migration reports 0003 runs before the flows' tables exist
             flows_rebuild(scheme_id=scheme_id)
             months_rebuild(scheme_id=scheme_id)
+            counts_rebuild(scheme_id=scheme_id)
     return len(rows)
 
 
@@ -666,5 +743,15 @@ def rollups_differences(*, scheme_id: int) -> list[tuple[Any, ...]]:
     )
     found += sorted(
         ("participation", key) for key in took_part ^ _participation_from_ledger(scheme_id)
+    )
+    counts = {
+        (r.kind, r.start, r.village_id, r.status): r.households
+        for r in ParticipationCount.objects.filter(scheme_id=scheme_id)
+    }
+    counts_expected = _counts_from_participation(scheme_id)
+    found += sorted(
+        (("count", *key), counts.get(key), counts_expected.get(key))
+        for key in counts.keys() | counts_expected.keys()
+        if counts.get(key, 0) != counts_expected.get(key, 0)
     )
     return found

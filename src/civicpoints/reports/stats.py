@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Sum
+from django.core.cache import cache
+from django.db.models import Count, F, Max, Sum
 from django.utils import timezone
 
 from civicpoints.awards.models import Fund
@@ -25,7 +26,7 @@ from civicpoints.ledger.models import Account, AccountKind
 from civicpoints.merchants.models import Statement, StatementStatus
 from civicpoints.merchants.settlement.statements import OVERDUE_AFTER
 from civicpoints.replica import AsOf, as_of, replica_reads
-from civicpoints.reports.models import Flow, Participation, RegionMonth
+from civicpoints.reports.models import Flow, ParticipationCount, RegionMonth
 from civicpoints.schemes.models import Region, RegionLevel, Role, Scheme
 from civicpoints.schemes.scope import ADMIN_ROLES
 from civicpoints.stores.models import Product
@@ -137,14 +138,10 @@ def _stats(*, scheme: Scheme, region: Region, period: Period, today: dt.date | N
         ),
         key=lambda row: (-row[1], row[0]),
     )
-    outstanding = (
-        Account.objects.filter(
-            scheme=scheme,
-            kind=AccountKind.HOUSEHOLD,
-            household__village__path__startswith=region.path,
-        ).aggregate(t=Sum("balance"))["t"]
-        or 0
-    )
+    accounts = Account.objects.filter(scheme=scheme, kind=AccountKind.HOUSEHOLD)
+    if region.pk != scheme.operator_region_id:  # the whole scheme needs no join
+        accounts = accounts.filter(household__village__path__startswith=region.path)
+    outstanding = accounts.aggregate(t=Sum("balance"))["t"] or 0
     funds = Fund.objects.filter(scheme=scheme).aggregate(t=Sum("amount_fen"))["t"] or 0
     return Stats(
         scheme=scheme,
@@ -179,18 +176,30 @@ def _spending(scheme: Scheme, region: Region) -> Spending:
 
 
 def _households(scheme: Scheme, region: Region, period: Period) -> Households:
-    homes = Household.objects.filter(scheme=scheme, village__path__startswith=region.path)
-    by_status = dict(homes.values("status").annotate(n=Count("pk")).values_list("status", "n"))
+    """Households by status, and how many of each took part (``ParticipationCount``).
+
+    Households are only ever added (never edited, moved or removed): their counts by status
+    are kept in the cache under the scheme's newest household, and counted again (a scan of
+    the region's households) only after one is added."""
+    newest = Household.objects.filter(scheme=scheme).aggregate(m=Max("pk"))["m"]
+    key = f"households-by-status:{scheme.pk}:{region.pk}:{newest}"
+    by_status = cache.get(key)
+    if by_status is None:
+        homes = Household.objects.filter(scheme=scheme, village__path__startswith=region.path)
+        if region.pk == scheme.operator_region_id:
+            homes = Household.objects.filter(scheme=scheme)  # the whole scheme: no join
+        by_status = dict(homes.values("status").annotate(n=Count("pk")).values_list("status", "n"))
+        cache.set(key, by_status, timeout=3600)
     taking_part = dict(
-        Participation.objects.filter(
+        ParticipationCount.objects.filter(
             scheme=scheme,
             kind=period.kind,
             start=period.start,
             village_path__startswith=region.path,
         )
-        .values("household__status")
-        .annotate(n=Count("pk"))
-        .values_list("household__status", "n")
+        .values("status")
+        .annotate(n=Sum("households"))
+        .values_list("status", "n")
     )
     return Households(
         active=by_status.get(HouseholdStatus.ACTIVE, 0),
@@ -252,14 +261,14 @@ def _children(
         moved[child_id][flow] += total
     part: dict[int, int] = defaultdict(int)
     for village_id, n in (
-        Participation.objects.filter(
+        ParticipationCount.objects.filter(
             scheme=scheme,
             kind=period.kind,
             start=period.start,
             village_path__startswith=region.path,
         )
         .values("village_id")
-        .annotate(n=Count("pk"))
+        .annotate(n=Sum("households"))
         .values_list("village_id", "n")
     ):
         if village_id in owner:
