@@ -16,16 +16,18 @@ not replayed everything the primary has written), so the dashboard can say "æ•°æ
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.utils import timezone
 
 REPLICA = "replica"
+logger = logging.getLogger(__name__)
 _wanted: ContextVar[bool] = ContextVar("replica_reads", default=False)
 
 
@@ -35,12 +37,25 @@ def replica_configured() -> bool:
 
 @contextmanager
 def replica_reads() -> Iterator[None]:
-    """Reads inside go to the replica (when there is one and no primary transaction is open)."""
-    token = _wanted.set(True)
+    """Reads inside go to the replica (when there is one, it answers, and no primary
+    transaction is open). A replica that cannot be reached is not an error: the reads go
+    to the primary, and ``as_of()`` says so."""
+    token = _wanted.set(_replica_usable())
     try:
         yield
     finally:
         _wanted.reset(token)
+
+
+def _replica_usable() -> bool:
+    if not replica_configured():
+        return False
+    try:
+        connections[REPLICA].ensure_connection()
+    except DatabaseError:
+        logger.warning("the read replica cannot be reached: reading the primary")
+        return False
+    return True
 
 
 def reading_replica() -> bool:

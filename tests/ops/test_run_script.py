@@ -42,7 +42,9 @@ def _wait_for(url: str, proc: subprocess.Popen, timeout: float = 120) -> bytes:
 @pytest.fixture
 def fresh_database(tmp_path):
     """A SQLite file, or a new PostgreSQL database in the PostgreSQL pass."""
-    env = {k: v for k, v in os.environ.items() if k not in {"CIVICPOINTS_TESTING", "DATABASE_URL"}}
+    # Not the test run's replica either: it replicates other databases than this new one.
+    skipped = {"CIVICPOINTS_TESTING", "DATABASE_URL", "DATABASE_REPLICA_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in skipped}
     env["CIVICPOINTS_VAR_DIR"] = str(tmp_path)
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("postgresql"):

@@ -186,3 +186,23 @@ def test_a_read_inside_a_write_transaction_never_goes_to_the_replica(world, repl
             assert not as_of().replica
         assert Household.objects.all().db == REPLICA
     assert Household.objects.all().db == DEFAULT_DB_ALIAS  # outside replica_reads(): primary
+
+
+def test_a_replica_that_cannot_be_reached_leaves_the_reads_on_the_primary(monkeypatch):
+    """Not a ``replica`` test: the replica here is a stand-in whose connection fails."""
+    from django.db import OperationalError
+
+    import civicpoints.replica as replica_module
+
+    class Down:
+        def ensure_connection(self) -> None:
+            raise OperationalError("connection refused")
+
+    class Connections(dict):
+        settings = {REPLICA: {}}
+
+    stand_in = Connections({REPLICA: Down(), DEFAULT_DB_ALIAS: connections[DEFAULT_DB_ALIAS]})
+    monkeypatch.setattr(replica_module, "connections", stand_in)
+    with replica_reads():
+        assert not reading_replica()
+        assert not as_of().replica
