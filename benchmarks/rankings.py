@@ -237,7 +237,10 @@ def _year_end(env: dict[str, str], scheme_id: int) -> dict[str, Any]:
     }
 
 
-def run(ns: argparse.Namespace) -> dict[str, Any]:
+def county_followed(ns: argparse.Namespace) -> dict[str, Any]:
+    """The county with its history in ``ns.database_url`` (loaded now, or one already there
+    with ``--reuse``), every posting chained and rolled up: the scheme, the environment, the
+    postings and the follower's time. Shared with ``stats.py``."""
     url = ns.database_url
     env = risk_scan._env(url)
     os.environ["PYTHONPATH"] = env["PYTHONPATH"]
@@ -259,7 +262,6 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
         county = risk_scan._county(ns)
         risk_scan._history(ns, county)
         loaded = county["scheme_id"]
-    from civicpoints.awards.models import Claim
     from civicpoints.ledger.chain import chain_follow
 
     t0 = time.monotonic()
@@ -270,6 +272,24 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
         c.execute("SELECT count(*) FROM ledger_posting WHERE scheme_id = %s", [loaded])
         postings = c.fetchone()[0]
         c.execute("CHECKPOINT")
+    return {
+        "scheme_id": loaded,
+        "env": env,
+        "postings": postings,
+        "chained": chained,
+        "follow_seconds": follow_seconds,
+    }
+
+
+def run(ns: argparse.Namespace) -> dict[str, Any]:
+    from django.db import connection
+
+    county = county_followed(ns)
+    loaded, env = county["scheme_id"], county["env"]
+    postings, chained = county["postings"], county["chained"]
+    follow_seconds = county["follow_seconds"]
+    from civicpoints.awards.models import Claim
+
     ranks = _rankings(ns, loaded)
     _pg.log(f"rankings: {ranks}")
     info = risk_scan._info(loaded)

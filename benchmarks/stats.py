@@ -248,38 +248,15 @@ def _first_render(ns: argparse.Namespace, url: str) -> dict[str, Any]:
 
 def run(ns: argparse.Namespace) -> dict[str, Any]:
     url = ns.database_url
-    env = risk_scan._env(url)
-    os.environ["PYTHONPATH"] = env["PYTHONPATH"]
-    _pg.django_here(url)
+    county = rankings.county_followed(ns)
+    loaded, env = county["scheme_id"], county["env"]
+    postings, chained = county["postings"], county["chained"]
+    follow_seconds = county["follow_seconds"]
     from django.db import connection
 
-    loaded = None
-    if ns.reuse:
-        try:
-            from civicpoints.schemes.models import Scheme
-
-            loaded = Scheme.objects.order_by("pk").values_list("pk", flat=True).first()
-        except Exception:
-            connection.close()
-    if loaded is None:
-        _pg.log(f"creating {_pg.db_name(url)} and migrating")
-        _pg.create_db(url)
-        _pg.migrate(env)
-        county = risk_scan._county(ns)
-        risk_scan._history(ns, county)
-        loaded = county["scheme_id"]
     from civicpoints.awards.models import Claim
     from civicpoints.households.models import Household
-    from civicpoints.ledger.chain import chain_follow
 
-    t0 = time.monotonic()
-    chained = chain_follow(scheme_id=loaded)
-    follow_seconds = time.monotonic() - t0
-    _pg.log(f"follower: chained {chained} postings in {follow_seconds:.0f} s")
-    with connection.cursor() as c:
-        c.execute("SELECT count(*) FROM ledger_posting WHERE scheme_id = %s", [loaded])
-        postings = c.fetchone()[0]
-        c.execute("CHECKPOINT")
     figures = _stats(ns, loaded)
     _pg.log(f"stats: {figures}")
     browser = _first_render(ns, url) if ns.browser else None
