@@ -64,3 +64,41 @@ def test_inclusion_over_the_api(world):
     assert villages["兴盛村"]["households"] == 2
     clerk = api_client(make_staff("dian", Role.STORE_CLERK, world.village_a1, world.scheme))
     assert_error(clerk.get("/api/v1/stats/inclusion", {"region": world.village_a1.pk}), 403)
+
+
+def test_the_outcome_indicators_by_month_beside_a_year_earlier(world):
+    import datetime as dt
+
+    from civicpoints.reports.outcomes import outcome_clean, outcomes_set
+    from civicpoints.schemes.scope import actor_for_user
+
+    admin = make_staff("xian", Role.COUNTY_ADMIN, world.county, world.scheme)
+    today = dt.date(2026, 12, 4)
+    rows = [
+        outcome_clean(
+            village=world.village_a1,
+            values={"month": "2026-11", "disputes": "3", "sanitation_score": "92.5"},
+            today=today,
+        ),
+        outcome_clean(
+            village=world.village_b1,
+            values={"month": "2025-11", "disputes": "5", "petitions": "1"},
+            today=today,
+        ),
+    ]
+    outcomes_set(actor=actor_for_user(admin), scheme=world.scheme, rows=rows)
+    client = api_client(admin)
+    out = client.get("/api/v1/stats/outcomes", {"region": world.county.pk, "year": 2026}).json()
+    assert out["year"] == 2026 and len(out["months"]) == 12
+    november = out["months"][10]
+    assert november["month"] == 11
+    assert november["this_year"]["disputes"] == 3
+    assert november["this_year"]["sanitation_score"] == 92.5
+    assert november["last_year"]["disputes"] == 5 and november["last_year"]["petitions"] == 1
+    assert out["months"][0]["this_year"]["disputes"] is None  # nobody entered January
+
+    township = api_client(make_staff("zhen", Role.TOWNSHIP_ADMIN, world.township_a, world.scheme))
+    assert_error(township.get("/api/v1/stats/outcomes", {"region": world.township_b.pk}), 404)
+    clerk = api_client(make_staff("dian", Role.STORE_CLERK, world.village_a1, world.scheme))
+    assert_error(clerk.get("/api/v1/stats/outcomes", {"region": world.village_a1.pk}), 403)
+    assert_error(client.get("/api/v1/stats/outcomes", {"region": world.county.pk, "year": 1}), 422)

@@ -13,6 +13,7 @@ from pydantic import Field
 from civicpoints.api.schemas import ErrorOut, Trimmed
 from civicpoints.errors import PermissionDenied
 from civicpoints.reports.inclusion import Reach, inclusion
+from civicpoints.reports.outcomes import outcomes_year
 from civicpoints.reports.periods import Period, period_parse
 from civicpoints.reports.stats import STATS_READERS, stats, stats_dict
 from civicpoints.schemes.models import RegionLevel
@@ -96,12 +97,18 @@ class StatsOut(Schema):
     lag_seconds: float = Field(description="副本落后主库的秒数（0：已追上或读主库）")
 
 
-def _asked(request: HttpRequest, params: StatsIn) -> tuple[Any, Any, Period]:
+def _region_read(request: HttpRequest, region_id: int) -> tuple[Any, Any]:
+    """The scheme and region asked for, when the caller governs or audits it (else 403/404)."""
     actor = request.actor  # type: ignore[attr-defined]
-    region = region_for(actor, params.region)
+    region = region_for(actor, region_id)
     scheme = scheme_for_region(actor, region, prefer=STATS_READERS)
     if not actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=region.path):
         raise PermissionDenied("stats.read")
+    return scheme, region
+
+
+def _asked(request: HttpRequest, params: StatsIn) -> tuple[Any, Any, Period]:
+    scheme, region = _region_read(request, params.region)
     return scheme, region, period_parse(params.period, params.value, timezone.localdate())
 
 
@@ -165,4 +172,48 @@ def read_inclusion(request: HttpRequest, params: Query[StatsIn]) -> dict[str, An
     return {
         "region": reach_out(found.whole, today),
         "villages": [reach_out(v, today) for v in found.villages],
+    }
+
+
+class OutcomeFiguresOut(Schema):
+    disputes: int | None = Field(description="调解纠纷（件）；null：该月没有村填报")
+    petitions: int | None = Field(description="信访（件）")
+    criminal_cases: int | None = Field(description="刑事案件（件）")
+    sanitation_score: float | None = Field(description="卫生检查平均分（填报的村）")
+    taking_part: int = Field(description="当月有积分变动的农户")
+
+
+class OutcomeMonthOut(Schema):
+    month: int = Field(description="1–12")
+    this_year: OutcomeFiguresOut
+    last_year: OutcomeFiguresOut = Field(description="上一年同月")
+
+
+class OutcomesOut(Schema):
+    region: int
+    region_name: str
+    year: int
+    months: list[OutcomeMonthOut]
+
+
+class OutcomesIn(Schema):
+    region: int = Field(description="县、乡镇或村的编号")
+    year: int | None = Field(default=None, ge=2000, le=2100, description="空：今年")
+
+
+@router.get("/outcomes", response={200: OutcomesOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+def read_outcomes(request: HttpRequest, params: Query[OutcomesIn]) -> dict[str, Any]:
+    """The outcome indicators the villages entered (disputes mediated, petitions, criminal
+    cases, sanitation scores) each month of a year beside the same month a year earlier,
+    summed over the region's villages, with the households that took part that month."""
+    scheme, region = _region_read(request, params.region)
+    year = params.year or timezone.localdate().year
+    months = outcomes_year(scheme=scheme, region=region, year=year)
+    return {
+        "region": region.pk,
+        "region_name": region.name,
+        "year": year,
+        "months": [
+            {"month": m.month, "this_year": m.this_year, "last_year": m.last_year} for m in months
+        ],
     }
