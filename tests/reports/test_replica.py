@@ -16,7 +16,7 @@ import time
 
 import dj_database_url
 import pytest
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
 from django.test import Client
 
 from civicpoints.households.models import Household
@@ -102,6 +102,13 @@ def replica():  # type: ignore[no-untyped-def]
     conn = connections[REPLICA]
     conn.close()
     conn.settings_dict = _at_the_replica()
+    try:
+        conn.ensure_connection()
+    except OperationalError as exc:
+        pytest.fail(
+            f"the replica has not received this run's test database ({exc}): it is not "
+            "streaming (see pg_stat_replication on the primary); .ci/run makes it again"
+        )
     with conn.cursor() as cursor:
         cursor.execute("SELECT pg_is_in_recovery()")
         assert cursor.fetchone()[0], "DATABASE_REPLICA_URL is not a replica (not in recovery)"
@@ -190,8 +197,6 @@ def test_a_read_inside_a_write_transaction_never_goes_to_the_replica(world, repl
 
 def test_a_replica_that_cannot_be_reached_leaves_the_reads_on_the_primary(monkeypatch):
     """Not a ``replica`` test: the replica here is a stand-in whose connection fails."""
-    from django.db import OperationalError
-
     import civicpoints.replica as replica_module
 
     class Down:
