@@ -349,8 +349,10 @@ def _history(ns: argparse.Namespace, info: dict[str, Any]) -> dict[str, int]:
             params,
         )
         c.execute(
-            """INSERT INTO stores_redemptionline (redemption_id, product_id, quantity, unit_price)
-               SELECT rid, product_id, qty, price FROM gr"""
+            """INSERT INTO stores_redemptionline (scheme_id, redemption_id, product_id, quantity,
+                 unit_price)
+               SELECT %(s)s, rid, product_id, qty, price FROM gr""",
+            params,
         )
         c.execute(
             """INSERT INTO stores_stockmove (scheme_id, store_id, product_id, kind, quantity,

@@ -2,15 +2,19 @@
 it: what Citus needs to distribute the tables by scheme (docs/scaling.md, "Sharding by
 scheme"). A new model or constraint that breaks the rule fails here.
 
-The rule is not yet kept everywhere: ``GAPS`` lists where it is broken today (child rows
-reached through their parent, and one-to-one links to postings). The list may only shrink: a
-gap closed without being struck off fails too, so this file always says what is left.
+One-to-one links are ``SchemeOneToOneField`` with a unique (link, scheme) constraint
+(``schemes/fields.py``). Two keys stay unique across schemes because they are looked up before
+the scheme is known (``LOOKED_UP_WITHOUT_SCHEME``, with why).
 """
 
 from __future__ import annotations
 
+import pytest
 from django.apps import apps
-from django.db import models
+from django.db import IntegrityError, connection, models, transaction
+
+from civicpoints.schemes.fields import SCHEMA_EDITING, SchemeOneToOneField
+from tests.factories import fund, make_household
 
 # Not owned by one scheme. Reference tables (Citus copies them to every node): the national
 # division codes and the schemes themselves. The control plane (kept on the coordinator):
@@ -27,49 +31,14 @@ NOT_SCHEME_OWNED = {
     "ops.Heartbeat": "control plane: workers' liveness",
 }
 
-# Where the rule is broken today (docs/scaling.md says how each closes).
-GAPS_TABLES = {
-    "stores.RedemptionLine",
-    "stores.OrderLine",
-    "risk.RiskEvidence",
-    "risk.RiskNote",
-    "honours.ClosedStanding",
-    "honours.Nominee",
-    "honours.Vote",
-    "honours.Certificate",
-}
-GAPS_UNIQUE = {
-    ("households.ResidentToken", "key_hash"),
-    ("ledger.Account", "household"),
-    ("ledger.Posting", "reverses"),
-    ("ledger.Hold", "capture_posting"),
-    ("ledger.ChainLink", "posting"),
-    ("ledger.ApprovalPolicy", "scheme"),
-    ("ledger.ApprovalRequest", "approval_adjustment_pending_unique"),
-    ("ledger.ApprovalRequest", "approval_reversal_pending_unique"),
-    ("ledger.ApprovalRequest", "posting"),
-    ("awards.Claim", "posting"),
-    ("awards.OwedDeduction", "claim"),
-    ("activities.Activity", "code"),
-    ("activities.Enrolment", "enrolment_one_per_household"),
-    ("activities.Attendance", "attendance_one_per_household"),
-    ("activities.Attendance", "claim"),
-    ("activities.MutualHelp", "claim"),
-    ("stores.Redemption", "posting"),
-    ("stores.Redemption", "return_posting"),
-    ("stores.Order", "hold"),
-    ("stores.Order", "redemption"),
-    ("stores.Delivery", "redemption"),
-    ("merchants.PaymentCode", "code"),
-    ("merchants.GuessLimits", "scheme"),
-    ("merchants.Payment", "posting"),
-    ("merchants.Payment", "payment_code"),
-    ("merchants.Refund", "posting"),
-    ("merchants.Statement", "statement_one_per_day"),
-    ("merchants.Statement", "posting"),
-    ("merchants.Statement", "payout_posting"),
-    ("risk.RiskSettings", "scheme"),
-    ("risk.RiskRun", "scheme"),
+# Unique keys that are looked up before the scheme is known, so they stay unique across all
+# schemes: a resident's sign-in token (presented by a phone) and a certificate's code (the QR
+# on the paper, checked by anyone on the public page). On Citus each becomes a small directory
+# on the coordinator, key -> scheme, and the row itself lives on its scheme's shard
+# (docs/scaling.md, "Keys found before their scheme").
+LOOKED_UP_WITHOUT_SCHEME = {
+    ("households.ResidentToken", "key_hash"): "a phone's sign-in token",
+    ("honours.Certificate", "code"): "the public certificate check (/c/<code>/)",
 }
 
 
@@ -96,7 +65,23 @@ def scheme_missing() -> set[str]:
     }
 
 
+def _named(constraint: models.UniqueConstraint) -> set[str]:
+    """The fields a unique constraint names, as fields or as plain column expressions."""
+    names = set(constraint.fields or ())
+    names |= {e.name for e in constraint.expressions if isinstance(e, models.F)}
+    return names
+
+
 def unique_without_scheme() -> set[tuple[str, str]]:
+    """As the tables are made: a ``SchemeOneToOneField`` is not unique there."""
+    token = SCHEMA_EDITING.set(True)
+    try:
+        return _unique_without_scheme()
+    finally:
+        SCHEMA_EDITING.reset(token)
+
+
+def _unique_without_scheme() -> set[tuple[str, str]]:
     """(model, constraint or field) for each unique rule on a scheme's table leaving it out.
     A one-to-one field and ``unique=True`` are unique rules; the primary key is the id,
     which Citus takes as (scheme_id, id) when the table is distributed."""
@@ -105,10 +90,15 @@ def unique_without_scheme() -> set[tuple[str, str]]:
         if not _has_scheme(m):
             continue
         for c in m._meta.constraints:
-            if isinstance(c, models.UniqueConstraint) and "scheme" not in (c.fields or ()):
+            if isinstance(c, models.UniqueConstraint) and "scheme" not in _named(c):
                 found.add((m._meta.label, c.name))
         for f in m._meta.get_fields():
-            if getattr(f, "concrete", False) and getattr(f, "unique", False) and not f.primary_key:
+            if (
+                getattr(f, "concrete", False)
+                and getattr(f, "unique", False)
+                and not f.primary_key
+                and f.name != "scheme"  # one row per scheme: the key is the scheme itself
+            ):
                 found.add((m._meta.label, f.name))
         for fields in m._meta.unique_together:
             if "scheme" not in fields:
@@ -117,15 +107,17 @@ def unique_without_scheme() -> set[tuple[str, str]]:
 
 
 def test_every_scheme_table_carries_scheme_id():
-    missing = scheme_missing()
-    assert missing - GAPS_TABLES == set(), "a scheme's table without scheme_id (docs/scaling.md)"
-    assert GAPS_TABLES - missing == set(), "closed: strike these off GAPS_TABLES"
+    assert scheme_missing() == set(), "a scheme's table without scheme_id (docs/scaling.md)"
 
 
 def test_every_unique_rule_on_a_scheme_table_includes_scheme_id():
     found = unique_without_scheme()
-    assert found - GAPS_UNIQUE == set(), "a unique rule without scheme_id (docs/scaling.md)"
-    assert GAPS_UNIQUE - found == set(), "closed: strike these off GAPS_UNIQUE"
+    assert found - LOOKED_UP_WITHOUT_SCHEME.keys() == set(), (
+        "a unique rule without scheme_id (docs/scaling.md)"
+    )
+    assert LOOKED_UP_WITHOUT_SCHEME.keys() - found == set(), (
+        "now scoped by scheme: strike these off LOOKED_UP_WITHOUT_SCHEME"
+    )
 
 
 def test_the_check_sees_a_planted_table_and_constraint():
@@ -154,3 +146,56 @@ def test_the_check_sees_a_planted_table_and_constraint():
         for name in ("planted", "plantedchild"):
             apps.all_models["reports"].pop(name, None)
         apps.clear_cache()
+
+
+def test_every_scheme_one_to_one_is_unique_with_its_scheme():
+    """A ``SchemeOneToOneField`` is one-to-one only through its model's constraint: each one
+    has it (a field without would let two rows share the link)."""
+    missing = []
+    for m in _ours():
+        for f in m._meta.get_fields():
+            if isinstance(f, SchemeOneToOneField) and not any(
+                isinstance(c, models.UniqueConstraint)
+                and set(c.fields) == {f.name, "scheme"}
+                and c.condition is None
+                for c in m._meta.constraints
+            ):
+                missing.append(f"{m._meta.label}.{f.name}")
+    assert missing == []
+
+
+@pytest.mark.django_db
+def test_a_household_still_has_one_account_in_the_database(world):
+    """The rule is the database's, not the field's: a second account for the same household
+    is refused by the (household, scheme) constraint, and the link reads back one-to-one."""
+    from civicpoints.ledger.models import Account, AccountKind
+
+    household = make_household(world.scheme, world.village_a1, "张三")
+    fund(household, 500)
+    account = Account.objects.get(household=household)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Account.objects.create(
+            scheme=world.scheme, kind=AccountKind.HOUSEHOLD, household=household, owner_ref="twin"
+        )
+    household.refresh_from_db()
+    assert household.account == account
+
+
+@pytest.mark.django_db
+def test_the_database_has_no_unique_index_without_scheme_id():
+    """What Citus would see: every unique constraint or index the migrations made on a scheme's
+    table (the primary key aside) has the scheme_id column, but the two listed keys."""
+    allowed = {
+        (apps.get_model(label)._meta.db_table, apps.get_model(label)._meta.get_field(f).column)
+        for label, f in LOOKED_UP_WITHOUT_SCHEME
+    }
+    tables = {m._meta.db_table for m in _ours() if _has_scheme(m)}
+    found = set()
+    with connection.cursor() as cursor:
+        for table in sorted(tables):
+            for name, c in connection.introspection.get_constraints(cursor, table).items():
+                if not c["unique"] or c["primary_key"] or "scheme_id" in c["columns"]:
+                    continue
+                key = (table, ",".join(map(str, c["columns"])))
+                found.add(key if key in allowed else (table, name, tuple(c["columns"])))
+    assert found == allowed  # the listed keys are found, so the check sees unique indexes

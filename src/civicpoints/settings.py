@@ -125,11 +125,21 @@ def db_pool_options() -> dict:
     }
 
 
+# Django's backends with our schema editors (civicpoints/db: one-to-one links unique with
+# their scheme, docs/scaling.md).
+POSTGRESQL = "civicpoints.db.postgresql"
+_BACKENDS = {
+    "django.db.backends.postgresql": POSTGRESQL,
+    "django.db.backends.sqlite3": "civicpoints.db.sqlite3",
+}
+
+
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL", "")
     if url:
         db: dict = dict(dj_database_url.parse(url))
-        if db["ENGINE"] == "django.db.backends.postgresql":
+        db["ENGINE"] = _BACKENDS.get(db["ENGINE"], db["ENGINE"])
+        if db["ENGINE"] == POSTGRESQL:
             db["CONN_MAX_AGE"] = 0
             # With the pool: each pooled connection is checked before use (see db_pool_options).
             db["CONN_HEALTH_CHECKS"] = True
@@ -142,7 +152,7 @@ def _database() -> dict:
         return db
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": _BACKENDS["django.db.backends.sqlite3"],
         "NAME": os.environ.get("SQLITE_PATH", str(VAR_DIR / "civicpoints.sqlite3")),
         "OPTIONS": {
             # IMMEDIATE: a writer takes the write lock at BEGIN, so two writers never
@@ -165,9 +175,10 @@ def _replica(primary: dict) -> dict | None:
     hold their rows in a transaction of the primary. ``tests/reports/test_replica.py`` adds the
     real replica itself, where the primary's test database arrives by streaming replication."""
     url = os.environ.get("DATABASE_REPLICA_URL", "")
-    if not url or primary["ENGINE"] != "django.db.backends.postgresql" or TESTING:
+    if not url or primary["ENGINE"] != POSTGRESQL or TESTING:
         return None
     db: dict = dict(dj_database_url.parse(url))
+    db["ENGINE"] = POSTGRESQL
     db["CONN_MAX_AGE"] = 0
     db["CONN_HEALTH_CHECKS"] = True
     if os.environ.get("CIVICPOINTS_DB_POOL", "1") == "1" and not TESTING:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicpoints.rules.models import Rounding
+from civicpoints.schemes.fields import SchemeOneToOneField, unique_with_scheme
 
 
 class ActivityStatus(models.TextChoices):
@@ -50,7 +51,7 @@ class Activity(models.Model):
         _("状态"), max_length=10, choices=ActivityStatus.choices, default=ActivityStatus.DRAFT
     )
     # What a resident's phone scans to check in and out by itself (shown at the door).
-    code = models.CharField(_("活动码"), max_length=16, unique=True)
+    code = models.CharField(_("活动码"), max_length=16)
     # False: only staff scanning the resident's card check people in and out.
     self_check_in = models.BooleanField(_("村民可扫活动码签到"), default=True)
     created_by = models.ForeignKey(
@@ -63,6 +64,7 @@ class Activity(models.Model):
         verbose_name = _("志愿活动")
         verbose_name_plural = _("志愿活动")
         constraints = [
+            unique_with_scheme("code"),
             models.CheckConstraint(
                 condition=Q(ends_at__gt=F("starts_at")), name="activity_ends_after_start"
             ),
@@ -113,7 +115,7 @@ class Enrolment(models.Model):
         verbose_name_plural = _("活动报名")
         constraints = [
             models.UniqueConstraint(
-                fields=["activity", "household"], name="enrolment_one_per_household"
+                fields=["activity", "household", "scheme"], name="enrolment_one_per_household"
             ),
             models.CheckConstraint(
                 condition=Q(status__in=EnrolmentStatus.values), name="enrolment_status_valid"
@@ -139,7 +141,7 @@ class Attendance(models.Model):
     close_reason = models.CharField(_("补签退原因"), max_length=200, blank=True)
     # Hours credited when the activity closed (rounded); None until then.
     hours = models.DecimalField(_("计分时长"), max_digits=5, decimal_places=2, null=True)
-    claim = models.OneToOneField(
+    claim = SchemeOneToOneField(
         "awards.Claim", models.PROTECT, null=True, blank=True, related_name="attendance"
     )
     # Why no claim was made when the activity closed (e.g. the household was closed).
@@ -149,8 +151,9 @@ class Attendance(models.Model):
         verbose_name = _("签到记录")
         verbose_name_plural = _("签到记录")
         constraints = [
+            unique_with_scheme("claim"),
             models.UniqueConstraint(
-                fields=["activity", "household"], name="attendance_one_per_household"
+                fields=["activity", "household", "scheme"], name="attendance_one_per_household"
             ),
             models.CheckConstraint(
                 condition=Q(checked_out_at__isnull=True)
@@ -203,7 +206,7 @@ class MutualHelp(models.Model):
     reported_by_helped = models.BooleanField(default=False)
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=500, blank=True)
-    claim = models.OneToOneField(
+    claim = SchemeOneToOneField(
         "awards.Claim", models.PROTECT, null=True, blank=True, related_name="mutual_help"
     )
     created_at = models.DateTimeField(default=timezone.now)
@@ -212,6 +215,7 @@ class MutualHelp(models.Model):
         verbose_name = _("邻里互助")
         verbose_name_plural = _("邻里互助")
         constraints = [
+            unique_with_scheme("claim"),
             models.CheckConstraint(
                 condition=~Q(helper=F("helped")), name="mutual_help_two_households"
             ),

@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from civicpoints.schemes.fields import SchemeOneToOneField, unique_with_scheme
+
 
 class ClaimStatus(models.TextChoices):
     SUBMITTED = "submitted", _("待审核")
@@ -73,7 +75,7 @@ class Claim(models.Model):
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
     )
     notice_ends_at = models.DateTimeField(_("公示截止"), null=True, blank=True)
-    posting = models.OneToOneField(
+    posting = SchemeOneToOneField(
         "ledger.Posting", models.PROTECT, null=True, blank=True, related_name="claim"
     )
     # Where it came from beyond ``source``: ("activity", 12), ("import", "batch-token") ...
@@ -85,6 +87,7 @@ class Claim(models.Model):
         verbose_name = _("积分申报")
         verbose_name_plural = _("积分申报")
         constraints = [
+            unique_with_scheme("posting"),
             models.CheckConstraint(condition=Q(points__gt=0), name="claim_points_positive"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="claim_quantity_positive"),
             models.CheckConstraint(
@@ -148,17 +151,18 @@ class OwedDeduction(models.Model):
 
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
     household = models.ForeignKey("households.Household", models.PROTECT, related_name="owed")
-    claim = models.OneToOneField(Claim, models.PROTECT, related_name="owed")
+    claim = SchemeOneToOneField(Claim, models.PROTECT, related_name="owed")
     amount = models.BigIntegerField()
     remaining = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
+            unique_with_scheme("claim"),
             models.CheckConstraint(
                 condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("amount")),
                 name="owed_remaining_in_range",
-            )
+            ),
         ]
 
 

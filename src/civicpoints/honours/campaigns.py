@@ -252,6 +252,7 @@ def nominee_add(
         try:
             with transaction.atomic():
                 nominee = Nominee.objects.create(
+                    scheme_id=campaign.scheme_id,
                     campaign=campaign,
                     household=household,
                     member_id=member_id,
@@ -316,6 +317,7 @@ def nominee_propose(*, household: Household, campaign: Campaign, name: str, reas
         try:
             with transaction.atomic():
                 nominee = Nominee.objects.create(
+                    scheme_id=campaign.scheme_id,
                     campaign=campaign,
                     household=target,
                     member=member if personal else None,
@@ -410,6 +412,7 @@ def shortlist_from_ranking(*, actor: Actor, campaign: Campaign) -> int:
                 if household_id not in existing:
                     added.append(
                         Nominee(
+                            scheme_id=campaign.scheme_id,
                             campaign=campaign,
                             household_id=household_id,
                             village_id=village_id,
@@ -498,7 +501,12 @@ def vote_cast(
     try:
         with transaction.atomic():
             vote = Vote.objects.create(
-                campaign=campaign, nominee=nominee, household=household, member=member, cast_at=now
+                scheme_id=campaign.scheme_id,
+                campaign=campaign,
+                nominee=nominee,
+                household=household,
+                member=member,
+                cast_at=now,
             )
             if campaign.vote_rule is not None:
                 _honour_claim(

@@ -47,6 +47,7 @@ def certificates_issue(campaign: Campaign, *, on: dt.date | None = None) -> list
         try:
             with transaction.atomic():
                 Certificate.objects.create(
+                    scheme_id=campaign.scheme_id,
                     nominee=nominee,
                     code=secrets.token_urlsafe(9),
                     name=nominee.name,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicpoints.reports.models import PeriodKind
+from civicpoints.schemes.fields import SchemeOneToOneField, unique_with_scheme
 
 
 class PeriodClose(models.Model):
@@ -31,6 +32,9 @@ class PeriodClose(models.Model):
 class ClosedStanding(models.Model):
     """One household's (or member's) points in a closed period, as they stood at closing."""
 
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False, related_name="+"
+    )
     period = models.ForeignKey(PeriodClose, models.PROTECT, related_name="standings")
     household = models.ForeignKey(
         "households.Household", models.PROTECT, db_constraint=False, db_index=False
@@ -46,7 +50,7 @@ class ClosedStanding(models.Model):
         verbose_name = _("已结束期间的积分")
         constraints = [
             models.UniqueConstraint(
-                fields=["period", "household", "member_id"], name="closed_standing_unique"
+                fields=["period", "household", "member_id", "scheme"], name="closed_standing_unique"
             )
         ]
         indexes = [
@@ -226,6 +230,9 @@ class Campaign(models.Model):
 class Nominee(models.Model):
     """One household (or one member of it) on a campaign's shortlist, in its village."""
 
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False, related_name="+"
+    )
     campaign = models.ForeignKey(Campaign, models.PROTECT, related_name="nominees")
     household = models.ForeignKey("households.Household", models.PROTECT, related_name="+")
     member = models.ForeignKey(
@@ -241,7 +248,7 @@ class Nominee(models.Model):
     votes = models.PositiveIntegerField(null=True, blank=True)
     place = models.PositiveSmallIntegerField(null=True, blank=True)
     winner = models.BooleanField(default=False)
-    claim = models.OneToOneField(
+    claim = SchemeOneToOneField(
         "awards.Claim", models.PROTECT, null=True, blank=True, related_name="nominee"
     )
     nominated_by = models.ForeignKey(
@@ -258,14 +265,16 @@ class Nominee(models.Model):
         verbose_name_plural = _("候选人")
         ordering = ["campaign", "village", "pk"]
         constraints = [
+            unique_with_scheme("claim"),
             models.UniqueConstraint(
                 "campaign",
                 "household",
                 Coalesce("member", models.Value(0)),
+                "scheme",
                 name="nominee_once",
             ),
             models.UniqueConstraint(
-                fields=["campaign", "proposed_by_household"],
+                fields=["campaign", "proposed_by_household", "scheme"],
                 condition=models.Q(proposed_by_household__isnull=False),
                 name="nominee_one_proposal_per_household",
             ),
@@ -291,6 +300,9 @@ class Vote(models.Model):
     """One member's vote in a campaign (phone pages; paper ballots are ``paper_votes``).
     The unique constraint is the rule "one vote per member per campaign", also under a race."""
 
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False, related_name="+"
+    )
     campaign = models.ForeignKey(Campaign, models.PROTECT, related_name="votes")
     nominee = models.ForeignKey(Nominee, models.PROTECT, related_name="phone_votes")
     household = models.ForeignKey("households.Household", models.PROTECT, related_name="+")
@@ -301,7 +313,9 @@ class Vote(models.Model):
         verbose_name = _("投票")
         verbose_name_plural = _("投票")
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "member"], name="vote_one_per_member")
+            models.UniqueConstraint(
+                fields=["campaign", "member", "scheme"], name="vote_one_per_member"
+            )
         ]
         indexes = [models.Index(fields=["nominee"], name="vote_nominee")]
 
@@ -310,7 +324,10 @@ class Certificate(models.Model):
     """The certificate of a confirmed title: what is printed on it, and the code its QR
     carries to the public check page (``/c/<code>/``)."""
 
-    nominee = models.OneToOneField(Nominee, models.PROTECT, related_name="certificate")
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False, related_name="+"
+    )
+    nominee = SchemeOneToOneField(Nominee, models.PROTECT, related_name="certificate")
     code = models.CharField(max_length=20, unique=True)
     name = models.CharField(_("姓名"), max_length=40)
     title = models.CharField(_("称号"), max_length=40)
@@ -322,6 +339,7 @@ class Certificate(models.Model):
     class Meta:
         verbose_name = _("荣誉证书")
         verbose_name_plural = _("荣誉证书")
+        constraints = [unique_with_scheme("nominee")]
 
 
 class HonourCeremony(models.Model):

@@ -217,10 +217,10 @@ def _copy(closing: PeriodClose) -> None:
     closed, standing = ClosedStanding._meta.db_table, Standing._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {closed} (period_id, household_id, member_id, village_id, "  # noqa: S608
-            "village_path, points) "
-            f"SELECT %s, household_id, member_id, village_id, village_path, points FROM {standing} "
-            "WHERE scheme_id = %s AND kind = %s AND start = %s",
+            f"INSERT INTO {closed} (scheme_id, period_id, household_id, member_id, "  # noqa: S608
+            "village_id, village_path, points) "
+            f"SELECT scheme_id, %s, household_id, member_id, village_id, village_path, points "
+            f"FROM {standing} WHERE scheme_id = %s AND kind = %s AND start = %s",
             [closing.pk, closing.scheme_id, closing.kind, closing.start],
         )
 

@@ -14,6 +14,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from civicpoints.schemes.fields import SchemeOneToOneField, unique_with_scheme
+
 
 class AccountKind(models.TextChoices):
     HOUSEHOLD = "household", _("农户")
@@ -29,7 +31,7 @@ class AccountKind(models.TextChoices):
 class Account(models.Model):
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
     kind = models.CharField(max_length=20, choices=AccountKind.choices)
-    household = models.OneToOneField(
+    household = SchemeOneToOneField(
         "households.Household", models.PROTECT, null=True, blank=True, related_name="account"
     )
     # What the account belongs to beyond a household: "" for scheme-wide, "store:7", ...
@@ -42,6 +44,7 @@ class Account(models.Model):
         verbose_name = _("账户")
         verbose_name_plural = _("账户")
         constraints = [
+            unique_with_scheme("household"),
             models.UniqueConstraint(
                 fields=["scheme", "kind", "owner_ref"], name="account_owner_unique"
             ),
@@ -113,7 +116,7 @@ class Posting(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     memo = models.CharField(max_length=200, blank=True)
-    reverses = models.OneToOneField(
+    reverses = SchemeOneToOneField(
         "self", models.PROTECT, null=True, blank=True, related_name="reversed_by"
     )
     # What the posting is about, for history lines: ("claim", "123"), ("store", "7") ...
@@ -124,9 +127,10 @@ class Posting(models.Model):
         verbose_name = _("记账")
         verbose_name_plural = _("记账")
         constraints = [
+            unique_with_scheme("reverses"),
             models.UniqueConstraint(
                 fields=["scheme", "idempotency_key"], name="posting_idempotency_unique"
-            )
+            ),
         ]
 
     def __str__(self) -> str:
@@ -169,12 +173,13 @@ class Hold(models.Model):
     memo = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
-    capture_posting = models.OneToOneField(
+    capture_posting = SchemeOneToOneField(
         Posting, models.PROTECT, null=True, blank=True, related_name="hold"
     )
 
     class Meta:
         constraints = [
+            unique_with_scheme("capture_posting"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
             models.UniqueConstraint(
                 fields=["scheme", "idempotency_key"], name="hold_idempotency_unique"
@@ -187,13 +192,14 @@ class ChainLink(models.Model):
 
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
     seq = models.BigIntegerField()
-    posting = models.OneToOneField(Posting, models.PROTECT, related_name="chain_link")
+    posting = SchemeOneToOneField(Posting, models.PROTECT, related_name="chain_link")
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
+            unique_with_scheme("posting"),
             models.UniqueConstraint(fields=["scheme", "seq"], name="chain_seq_unique"),
             models.CheckConstraint(condition=Q(seq__gte=1), name="chain_seq_positive"),
         ]
@@ -307,7 +313,7 @@ class ApprovalRequest(models.Model):
     note = models.CharField(_("复核意见"), max_length=200, blank=True)
     # Why the last approval attempt failed (e.g. not enough points); the request stays pending.
     last_error = models.CharField(_("上次入账失败原因"), max_length=200, blank=True)
-    posting = models.OneToOneField(
+    posting = SchemeOneToOneField(
         Posting,
         models.PROTECT,
         null=True,
@@ -320,15 +326,16 @@ class ApprovalRequest(models.Model):
         verbose_name = _("待复核的调整")
         verbose_name_plural = _("待复核的调整")
         constraints = [
+            unique_with_scheme("posting"),
             # The same person cannot file the same adjustment twice while one waits.
             models.UniqueConstraint(
-                fields=["requested_by", "household", "amount"],
+                fields=["requested_by", "household", "amount", "scheme"],
                 condition=Q(status="pending", kind="adjustment"),
                 name="approval_adjustment_pending_unique",
             ),
             # One reversal request per posting while it waits.
             models.UniqueConstraint(
-                fields=["target"],
+                fields=["target", "scheme"],
                 condition=Q(status="pending"),
                 name="approval_reversal_pending_unique",
             ),

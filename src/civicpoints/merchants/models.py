@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from civicpoints.schemes.fields import SchemeOneToOneField, unique_with_scheme
+
 
 class MerchantStatus(models.TextChoices):
     ACTIVE = "active", _("正常")
@@ -64,12 +66,13 @@ class PaymentCode(models.Model):
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
     household = models.ForeignKey("households.Household", models.PROTECT)
     # The 18 digits: a 2-digit prefix, 10 random digits and 6 digits of HMAC over them.
-    code = models.CharField(max_length=18, unique=True)
+    code = models.CharField(max_length=18)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        constraints = [unique_with_scheme("code")]
         indexes = [models.Index(fields=["household", "created_at"])]
 
 
@@ -132,11 +135,11 @@ class Payment(models.Model):
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
     merchant = models.ForeignKey(Merchant, models.PROTECT, related_name="payments")
     household = models.ForeignKey("households.Household", models.PROTECT, related_name="payments")
-    posting = models.OneToOneField("ledger.Posting", models.PROTECT, related_name="payment")
+    posting = SchemeOneToOneField("ledger.Posting", models.PROTECT, related_name="payment")
     points = models.BigIntegerField()  # hundredths
     refunded = models.BigIntegerField(default=0)
     via = models.CharField(max_length=4, choices=PaymentVia.choices)
-    payment_code = models.OneToOneField(
+    payment_code = SchemeOneToOneField(
         PaymentCode, models.PROTECT, null=True, blank=True, related_name="payment"
     )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
@@ -150,6 +153,8 @@ class Payment(models.Model):
         verbose_name = _("商家收款")
         verbose_name_plural = _("商家收款")
         constraints = [
+            unique_with_scheme("posting"),
+            unique_with_scheme("payment_code"),
             models.UniqueConstraint(
                 fields=["scheme", "idempotency_key"], name="payment_idempotency_unique"
             ),
@@ -171,7 +176,7 @@ class Refund(models.Model):
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
     merchant = models.ForeignKey(Merchant, models.PROTECT, related_name="refunds")
     payment = models.ForeignKey(Payment, models.PROTECT, related_name="refunds")
-    posting = models.OneToOneField("ledger.Posting", models.PROTECT, related_name="refund")
+    posting = SchemeOneToOneField("ledger.Posting", models.PROTECT, related_name="refund")
     points = models.BigIntegerField()
     reason = models.CharField(max_length=200, blank=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
@@ -185,6 +190,7 @@ class Refund(models.Model):
         verbose_name = _("退款")
         verbose_name_plural = _("退款")
         constraints = [
+            unique_with_scheme("posting"),
             models.UniqueConstraint(
                 fields=["scheme", "idempotency_key"], name="refund_idempotency_unique"
             ),
@@ -212,11 +218,11 @@ class Statement(models.Model):
     net = models.BigIntegerField(default=0)
     yuan_per_point = models.DecimalField(max_digits=8, decimal_places=4)
     amount_fen = models.BigIntegerField(default=0)  # what the bank pays, in fen
-    posting = models.OneToOneField(
+    posting = SchemeOneToOneField(
         "ledger.Posting", models.PROTECT, null=True, blank=True, related_name="statement"
     )
     status = models.CharField(max_length=12, choices=StatementStatus.choices)
-    payout_posting = models.OneToOneField(
+    payout_posting = SchemeOneToOneField(
         "ledger.Posting", models.PROTECT, null=True, blank=True, related_name="payout_statement"
     )
     bank_reference = models.CharField(max_length=100, blank=True)
@@ -230,8 +236,10 @@ class Statement(models.Model):
         verbose_name = _("结算单")
         verbose_name_plural = _("结算单")
         constraints = [
+            unique_with_scheme("posting"),
+            unique_with_scheme("payout_posting"),
             models.UniqueConstraint(
-                fields=["merchant", "business_date"], name="statement_one_per_day"
+                fields=["merchant", "business_date", "scheme"], name="statement_one_per_day"
             ),
         ]
         indexes = [models.Index(fields=["scheme", "business_date"])]

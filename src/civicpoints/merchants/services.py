@@ -242,11 +242,13 @@ def _spend_code(merchant: Merchant, raw: str, now: dt.datetime) -> PaymentCode:
     code = "".join((raw or "").split())
     if not _code_signed(code):
         raise ApplicationError(ErrorCode.PAYMENT_CODE_INVALID)
-    found = PaymentCode.objects.filter(code=code).first()
+    # A code is unique in its scheme (docs/scaling.md): the merchant's scheme first; looking
+    # in the others only tells the clerk why the code is refused.
+    found = PaymentCode.objects.filter(scheme_id=merchant.scheme_id, code=code).first()
     if found is None:
+        if PaymentCode.objects.filter(code=code).exists():
+            raise ApplicationError(ErrorCode.PAYMENT_CODE_OTHER_SCHEME)
         raise ApplicationError(ErrorCode.PAYMENT_CODE_INVALID)
-    if found.scheme_id != merchant.scheme_id:
-        raise ApplicationError(ErrorCode.PAYMENT_CODE_OTHER_SCHEME)
     if found.used_at is not None:
         raise ApplicationError(ErrorCode.PAYMENT_CODE_USED)
     if now >= found.expires_at:

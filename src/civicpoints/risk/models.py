@@ -145,13 +145,18 @@ class EvidenceKind(models.TextChoices):
 class RiskEvidence(models.Model):
     """One row a flag points at."""
 
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False, related_name="+"
+    )
     flag = models.ForeignKey(RiskFlag, models.CASCADE, related_name="evidence")
     kind = models.CharField(max_length=12, choices=EvidenceKind.choices)
     object_id = models.BigIntegerField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["flag", "kind", "object_id"], name="risk_evidence_key")
+            models.UniqueConstraint(
+                fields=["flag", "kind", "object_id", "scheme"], name="risk_evidence_key"
+            )
         ]
 
 
@@ -164,6 +169,9 @@ class NoteAction(models.TextChoices):
 class RiskNote(models.Model):
     """Who did what to a flag, when and why."""
 
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False, related_name="+"
+    )
     flag = models.ForeignKey(RiskFlag, models.CASCADE, related_name="notes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     action = models.CharField(max_length=10, choices=NoteAction.choices)

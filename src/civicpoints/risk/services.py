@@ -150,7 +150,7 @@ def _save(scheme_id: int, rule: str, findings: list[Finding], now: dt.datetime) 
                 RiskFlag.objects.bulk_update(changed, ["detail", "updated_at"])
             RiskEvidence.objects.bulk_create(
                 [
-                    RiskEvidence(flag_id=pk, kind=kind, object_id=object_id)
+                    RiskEvidence(scheme_id=scheme_id, flag_id=pk, kind=kind, object_id=object_id)
                     for pk, f in open_found
                     for kind, object_id in dict.fromkeys(f.evidence)
                 ],
@@ -198,7 +198,7 @@ def flag_note_add(*, actor: Actor, flag: RiskFlag, text: str) -> RiskNote:
     author = _require_reviewer(actor, flag, "risk.note")
     with transaction.atomic():
         note = RiskNote.objects.create(
-            flag=flag, author_id=author, action=NoteAction.NOTE, text=text
+            scheme_id=flag.scheme_id, flag=flag, author_id=author, action=NoteAction.NOTE, text=text
         )
         audit_record(
             actor_id=actor.user_id,
@@ -232,7 +232,9 @@ def _close(*, actor: Actor, flag: RiskFlag, note: str, status: str, action: Note
                 _("这条风险提示已经处理过了"),
                 {"status": RiskFlag.objects.get(pk=flag.pk).status, "action": action},
             )
-        RiskNote.objects.create(flag=flag, author_id=author, action=action, text=text)
+        RiskNote.objects.create(
+            scheme_id=flag.scheme_id, flag=flag, author_id=author, action=action, text=text
+        )
         audit_record(
             actor_id=actor.user_id,
             scheme_id=flag.scheme_id,

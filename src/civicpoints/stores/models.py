@@ -14,6 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from civicpoints.schemes.fields import SchemeOneToOneField, unique_with_scheme
+
 
 class StoreKind(models.TextChoices):
     LOVE = "love", _("爱心超市")
@@ -180,10 +182,10 @@ class Redemption(models.Model):
     household = models.ForeignKey(
         "households.Household", models.PROTECT, related_name="redemptions"
     )
-    posting = models.OneToOneField(
+    posting = SchemeOneToOneField(
         "ledger.Posting", models.PROTECT, null=True, blank=True, related_name="redemption"
     )
-    return_posting = models.OneToOneField(
+    return_posting = SchemeOneToOneField(
         "ledger.Posting", models.PROTECT, null=True, blank=True, related_name="redemption_return"
     )
     points = models.BigIntegerField()  # hundredths, paid in points
@@ -208,6 +210,8 @@ class Redemption(models.Model):
         verbose_name = _("兑换记录")
         verbose_name_plural = _("兑换记录")
         constraints = [
+            unique_with_scheme("posting"),
+            unique_with_scheme("return_posting"),
             models.UniqueConstraint(
                 fields=["scheme", "idempotency_key"], name="redemption_idempotency_unique"
             ),
@@ -224,6 +228,9 @@ class Redemption(models.Model):
 
 
 class RedemptionLine(models.Model):
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False, related_name="+"
+    )
     redemption = models.ForeignKey(Redemption, models.CASCADE, related_name="lines")
     product = models.ForeignKey(
         Product, models.PROTECT, related_name="redemption_lines", db_constraint=False
@@ -254,13 +261,13 @@ class Order(models.Model):
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
     store = models.ForeignKey(Store, models.PROTECT, related_name="orders")
     household = models.ForeignKey("households.Household", models.PROTECT, related_name="orders")
-    hold = models.OneToOneField("ledger.Hold", models.PROTECT, related_name="order")
+    hold = SchemeOneToOneField("ledger.Hold", models.PROTECT, related_name="order")
     points = models.BigIntegerField()
     status = models.CharField(max_length=10, choices=OrderStatus.choices, default="held")
     delivery = models.BooleanField(default=False)
     address = models.CharField(max_length=200, blank=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
-    redemption = models.OneToOneField(
+    redemption = SchemeOneToOneField(
         Redemption, models.PROTECT, null=True, blank=True, related_name="order"
     )
     created_at = models.DateTimeField(default=timezone.now)
@@ -271,9 +278,11 @@ class Order(models.Model):
         verbose_name = _("订单")
         verbose_name_plural = _("订单")
         constraints = [
+            unique_with_scheme("hold"),
+            unique_with_scheme("redemption"),
             models.UniqueConstraint(
                 fields=["scheme", "idempotency_key"], name="order_idempotency_unique"
-            )
+            ),
         ]
 
     @property
@@ -282,6 +291,9 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
+    scheme = models.ForeignKey(
+        "schemes.Scheme", models.PROTECT, db_constraint=False, db_index=False, related_name="+"
+    )
     order = models.ForeignKey(Order, models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, models.PROTECT, related_name="order_lines")
     quantity = models.PositiveIntegerField()
@@ -300,7 +312,7 @@ class Delivery(models.Model):
 
     scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
     store = models.ForeignKey(Store, models.PROTECT, related_name="deliveries", db_constraint=False)
-    redemption = models.OneToOneField(Redemption, models.PROTECT, related_name="delivery")
+    redemption = SchemeOneToOneField(Redemption, models.PROTECT, related_name="delivery")
     address = models.CharField(_("送货地址"), max_length=200)
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default="pending")
@@ -313,6 +325,9 @@ class Delivery(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        constraints = [
+            unique_with_scheme("redemption"),
+        ]
         verbose_name = _("送货上门")
         verbose_name_plural = _("送货上门")
 

@@ -375,7 +375,13 @@ def _redeem_write(
     )
     RedemptionLine.objects.bulk_create(
         [
-            RedemptionLine(redemption=redemption, product=p, quantity=q, unit_price=p.price)
+            RedemptionLine(
+                scheme_id=redemption.scheme_id,
+                redemption=redemption,
+                product=p,
+                quantity=q,
+                unit_price=p.price,
+            )
             for p, q in basket.lines
         ]
     )

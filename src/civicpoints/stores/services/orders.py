@@ -109,7 +109,13 @@ def order_place(
             )
             OrderLine.objects.bulk_create(
                 [
-                    OrderLine(order=order, product=p, quantity=q, unit_price=p.price)
+                    OrderLine(
+                        scheme_id=order.scheme_id,
+                        order=order,
+                        product=p,
+                        quantity=q,
+                        unit_price=p.price,
+                    )
                     for p, q in basket.lines
                 ]
             )

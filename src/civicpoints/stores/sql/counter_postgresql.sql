@@ -107,8 +107,8 @@ BEGIN
                                  actor_id, created_at, return_reason)
   VALUES (p_redemption, p_scheme, p_store, p_household, pid, p_points, p_cash, p_mode, p_reason,
           'counter', p_redemption_key, p_actor, p_now, '');
-  INSERT INTO stores_redemptionline (redemption_id, product_id, quantity, unit_price)
-  SELECT p_redemption, x.product, x.quantity, x.price
+  INSERT INTO stores_redemptionline (scheme_id, redemption_id, product_id, quantity, unit_price)
+  SELECT p_scheme, p_redemption, x.product, x.quantity, x.price
     FROM unnest(p_products, p_quantities, p_prices) AS x(product, quantity, price);
   INSERT INTO stores_stockmove (scheme_id, store_id, product_id, kind, quantity, donor, reason,
                                 redemption_id, actor_id, created_at)
