@@ -14,6 +14,8 @@ import openpyxl
 import pytest
 from django.test import Client
 
+from civicpoints.activities.models import Activity
+from civicpoints.activities.selectors import activity_counts
 from civicpoints.audit.models import AuditAction, AuditEvent
 from civicpoints.demo.county import build_demo
 from civicpoints.schemes.models import Role, User
@@ -186,6 +188,15 @@ def test_every_staff_list_exports_all_its_rows_to_xlsx_and_csv(db):  # type: ign
                 assert not (isinstance(cell, str) and cell[:1] in "=+-@"), (url, cell)
     exported = AuditEvent.objects.filter(action=AuditAction.TABLE_EXPORT)
     assert exported.count() == 2 * len(LISTS)
+
+    # the activities' counts, annotated in the export's one query, are the page's
+    lines = csv_rows(client.get("/activities/", {"export": "csv"}))
+    enrolled, out = lines[0].index("报名"), lines[0].index("已签退")
+    counts = [activity_counts(a) for a in Activity.objects.all()]
+    assert sorted((int(r[enrolled]), int(r[out])) for r in lines[1:]) == sorted(
+        (c.enrolled, c.checked_out) for c in counts
+    )
+    assert any(c.enrolled for c in counts)  # the demo county has enrolments to count
 
     # the small tables made in memory (a ranking, the star households) offer CSV too
     ranking = client.get("/rankings.xlsx", {"period": "year", "value": "2026", "format": "csv"})

@@ -97,6 +97,21 @@ def activity_counts(activity: Activity) -> ActivityCounts:
     )
 
 
+def with_counts(activities: QuerySet[Activity]) -> QuerySet[Activity]:
+    """``activities`` with ``enrolled_count`` and ``checked_out_count``, as
+    ``activity_counts`` gives them, in the one query (a list's export)."""
+    return activities.annotate(
+        enrolled_count=Count(
+            "enrolments",
+            filter=Q(enrolments__status=EnrolmentStatus.ENROLLED),
+            distinct=True,
+        ),
+        checked_out_count=Count(
+            "attendances", filter=Q(attendances__checked_out_at__isnull=False), distinct=True
+        ),
+    )
+
+
 def attendances_of(activity: Activity) -> QuerySet[Attendance]:
     return (
         Attendance.objects.filter(activity_id=activity.pk)

@@ -11,13 +11,11 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from civicpoints.api.schemas import ErrorOut, Trimmed
-from civicpoints.errors import PermissionDenied
 from civicpoints.reports.inclusion import Reach, inclusion
 from civicpoints.reports.outcomes import outcomes_year
 from civicpoints.reports.periods import Period, period_parse
-from civicpoints.reports.stats import STATS_READERS, stats, stats_dict
+from civicpoints.reports.stats import stats, stats_dict, stats_region
 from civicpoints.schemes.models import RegionLevel
-from civicpoints.schemes.selectors import region_for, scheme_for_region
 
 router = Router(tags=["stats"])
 
@@ -97,18 +95,8 @@ class StatsOut(Schema):
     lag_seconds: float = Field(description="副本落后主库的秒数（0：已追上或读主库）")
 
 
-def _region_read(request: HttpRequest, region_id: int) -> tuple[Any, Any]:
-    """The scheme and region asked for, when the caller governs or audits it (else 403/404)."""
-    actor = request.actor  # type: ignore[attr-defined]
-    region = region_for(actor, region_id)
-    scheme = scheme_for_region(actor, region, prefer=STATS_READERS)
-    if not actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=region.path):
-        raise PermissionDenied("stats.read")
-    return scheme, region
-
-
 def _asked(request: HttpRequest, params: StatsIn) -> tuple[Any, Any, Period]:
-    scheme, region = _region_read(request, params.region)
+    region, scheme = stats_region(request.actor, params.region)  # type: ignore[attr-defined]
     return scheme, region, period_parse(params.period, params.value, timezone.localdate())
 
 
@@ -206,7 +194,7 @@ def read_outcomes(request: HttpRequest, params: Query[OutcomesIn]) -> dict[str, 
     """The outcome indicators the villages entered (disputes mediated, petitions, criminal
     cases, sanitation scores) each month of a year beside the same month a year earlier,
     summed over the region's villages, with the households that took part that month."""
-    scheme, region = _region_read(request, params.region)
+    region, scheme = stats_region(request.actor, params.region)  # type: ignore[attr-defined]
     year = params.year or timezone.localdate().year
     months = outcomes_year(scheme=scheme, region=region, year=year)
     return {

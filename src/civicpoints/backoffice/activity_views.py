@@ -30,6 +30,7 @@ from civicpoints.activities.selectors import (
     activity_for,
     attendance_for,
     attendances_of,
+    with_counts,
     works_at,
 )
 from civicpoints.activities.services import (
@@ -52,10 +53,6 @@ def _may_close(actor: Actor, activity: Activity) -> bool:
     )
 
 
-def _counts(activity: Activity, field: str) -> int:
-    return int(getattr(activity_counts(activity), field))
-
-
 ACTIVITIES = Table(
     gettext_lazy("志愿活动"),
     (
@@ -67,8 +64,8 @@ ACTIVITIES = Table(
         Column(gettext_lazy("细则"), lambda a: f"{a.rule.code} {a.rule.name}", 24),
         Column(gettext_lazy("每小时积分"), lambda a: points(a.rule.points_per_unit), 10),
         Column(gettext_lazy("名额"), lambda a: a.capacity or None, 8),
-        Column(gettext_lazy("报名"), lambda a: _counts(a, "enrolled"), 8),
-        Column(gettext_lazy("已签退"), lambda a: _counts(a, "checked_out"), 8),
+        Column(gettext_lazy("报名"), lambda a: a.enrolled_count, 8),
+        Column(gettext_lazy("已签退"), lambda a: a.checked_out_count, 8),
         Column(gettext_lazy("状态"), lambda a: a.get_status_display(), 10),
     ),
 )
@@ -78,7 +75,7 @@ ACTIVITIES = Table(
 def activity_list(request: HttpRequest) -> HttpResponseBase:
     actor = actor_for_user(request.user)
     listed = activities_visible(actor).select_related("region", "rule")
-    if export := table_export(request, actor, ACTIVITIES, listed):
+    if export := table_export(request, actor, ACTIVITIES, with_counts(listed)):
         return export
     page = paged(request, listed)
     rows = [

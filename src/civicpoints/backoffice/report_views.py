@@ -16,31 +16,17 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from civicpoints.backoffice.navigation import Can, can_for
-from civicpoints.errors import PermissionDenied
 from civicpoints.reports.inclusion import inclusion
 from civicpoints.reports.models import PeriodKind
 from civicpoints.reports.monthly import monthly_report
 from civicpoints.reports.outcomes import outcomes_year
 from civicpoints.reports.periods import period_for, period_parse
-from civicpoints.reports.stats import STATS_READERS, stats, stats_dict
-from civicpoints.schemes.models import Region, RegionLevel, Scheme
+from civicpoints.reports.stats import STATS_READERS, stats, stats_dict, stats_region
+from civicpoints.schemes.models import Region, RegionLevel
 from civicpoints.schemes.scope import Actor, actor_for_user
-from civicpoints.schemes.selectors import region_for, regions_visible, scheme_for_region
+from civicpoints.schemes.selectors import regions_visible
 
 IDLE_SHOWN = 20  # idle villages named on the page (all of them: /api/v1/stats/inclusion)
-
-
-def _region_asked(request: HttpRequest, actor: Actor) -> tuple[Region, Scheme]:
-    """The region asked for (else the widest the person reads figures of) and its scheme."""
-    grants = actor.grants_for(STATS_READERS)
-    if not grants:
-        raise PermissionDenied("stats.read")
-    widest = min(grants, key=lambda g: len(g.region_path))
-    region = region_for(actor, request.GET.get("region") or widest.region_id)
-    scheme = scheme_for_region(actor, region, prefer=STATS_READERS)
-    if not actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=region.path):
-        raise PermissionDenied("stats.read")
-    return region, scheme
 
 
 def _report_regions(actor: Actor) -> list[Region]:
@@ -55,7 +41,7 @@ def _report_regions(actor: Actor) -> list[Region]:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
-    region, scheme = _region_asked(request, actor)
+    region, scheme = stats_region(actor, request.GET.get("region"))
     kind = request.GET.get("period") or PeriodKind.YEAR
     value = request.GET.get("value", "")
     period = period_parse(kind, value, timezone.localdate())
@@ -121,7 +107,7 @@ def monthly_report_page(request: HttpRequest) -> HttpResponse:
     """The monthly report of a township or the county (any region the person reads), as a
     page to print on A4; the month before the current one unless another is asked for."""
     actor = actor_for_user(request.user)
-    region, scheme = _region_asked(request, actor)
+    region, scheme = stats_region(actor, request.GET.get("region"))
     today = timezone.localdate()
     value = (
         request.GET.get("month", "")[:7] or f"{today.replace(day=1) - dt.timedelta(days=1):%Y-%m}"
@@ -148,10 +134,7 @@ def home_figures(request: HttpRequest) -> dict[str, Any] | None:
     can = can_for(request)
     if not can.stats:
         return None
-    grants = can.actor.grants_for(STATS_READERS)
-    widest = min(grants, key=lambda g: len(g.region_path))
-    region = region_for(can.actor, widest.region_id)
-    scheme = scheme_for_region(can.actor, region, prefer=STATS_READERS)
+    region, scheme = stats_region(can.actor)
     period = period_for(PeriodKind.YEAR, timezone.localdate())
     ranking = (
         reverse("backoffice:rankings")
@@ -168,14 +151,15 @@ def home_figures(request: HttpRequest) -> dict[str, Any] | None:
 
 def _links(can: Can, ranking: str, region: Region) -> dict[str, Any]:
     """The staff page behind each figure, where this person may open it (else no link): the
-    region's households, its ranking for the period, the stores, funds and settlement."""
-    stores = reverse("backoffice:stores") if can.stores else None
+    region's households, its ranking for the period, its stores (those short of stock for the
+    stock figure), the funds and the settlement (overdue statements first)."""
+    stores = reverse("backoffice:stores") + "?" + urlencode({"region": region.pk})
     households = reverse("backoffice:households") + "?" + urlencode({"region": region.pk})
     return {
         "households": households if can.households else None,
         "awarded": ranking if can.households else None,
-        "redeemed": stores,
+        "redeemed": stores if can.stores else None,
         "outstanding": reverse("backoffice:budget") if can.budget else None,
         "settlement": reverse("backoffice:settlement") if can.merchants else None,
-        "stock": stores,
+        "stock": stores + "&low=1" if can.stores else None,
     }

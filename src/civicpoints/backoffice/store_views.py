@@ -144,6 +144,14 @@ def store_list(request: HttpRequest) -> HttpResponseBase:
         distinct=True,
     )
     stores = stores_visible(actor).annotate(low_count=low).order_by("region__code", "pk")
+    # The rows behind a figure of the dashboard: the stores of a region (one the person can
+    # see), and those with goods at or below their low-stock mark.
+    region = region_for(actor, request.GET["region"]) if request.GET.get("region") else None
+    if region is not None:
+        stores = stores.filter(region__path__startswith=region.path)
+    low_only = request.GET.get("low") == "1"
+    if low_only:
+        stores = stores.filter(low_count__gt=0)
     if export := table_export(request, actor, STORES, stores.select_related("region")):
         return export
     page = paged(request, stores)
@@ -154,6 +162,8 @@ def store_list(request: HttpRequest) -> HttpResponseBase:
             "stores": page.object_list,
             "page": page,
             "may_create": bool(actor.grants_for(STORE_MANAGERS)),
+            "region": region,
+            "low_only": low_only,
         },
     )
 

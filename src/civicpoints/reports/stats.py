@@ -19,6 +19,7 @@ from django.db.models import Count, F, Max, Sum
 from django.utils import timezone
 
 from civicpoints.awards.models import Fund
+from civicpoints.errors import PermissionDenied
 from civicpoints.honours.rankings import Period
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.ledger.amounts import to_points
@@ -28,12 +29,29 @@ from civicpoints.merchants.settlement.statements import OVERDUE_AFTER
 from civicpoints.replica import AsOf, as_of, replica_reads
 from civicpoints.reports.models import Flow, ParticipationCount, RegionMonth
 from civicpoints.schemes.models import Region, RegionLevel, Role, Scheme
-from civicpoints.schemes.scope import ADMIN_ROLES
+from civicpoints.schemes.scope import ADMIN_ROLES, Actor
+from civicpoints.schemes.selectors import region_for, scheme_for_region
 from civicpoints.stores.models import Product
 
 TREND_MONTHS = 12
 # Who reads the county's figures: its admins (each for their region) and auditors.
 STATS_READERS = frozenset({*ADMIN_ROLES, Role.AUDITOR})
+
+
+def stats_region(actor: Actor, region_id: int | str | None = None) -> tuple[Region, Scheme]:
+    """The region whose figures ``actor`` asks for (none: the widest they read figures of)
+    and its scheme, when they govern or audit it (else PermissionDenied, or NotFound for a
+    region they cannot see). The dashboard, the monthly report and the stats API ask here."""
+    grants = actor.grants_for(STATS_READERS)
+    if not grants:
+        raise PermissionDenied("stats.read")
+    if not region_id:
+        region_id = min(grants, key=lambda g: len(g.region_path)).region_id
+    region = region_for(actor, region_id)
+    scheme = scheme_for_region(actor, region, prefer=STATS_READERS)
+    if not actor.covers(roles=STATS_READERS, scheme_id=scheme.pk, region_path=region.path):
+        raise PermissionDenied("stats.read")
+    return region, scheme
 
 
 @dataclass(frozen=True)
