@@ -91,7 +91,8 @@ def test_the_stock_and_redeemed_figures_open_the_regions_stores(world):
     admin = _client(user)
     page = admin.get("/dashboard/", {"region": world.township_a.pk})
     text = page.content.decode()
-    assert "库存提醒</span><strong>1</strong>" in text  # 晓光 and 兴隆 are short; 兴隆 is in the other township
+    # 晓光 and 兴隆 are short of stock, 兴隆 in the other township
+    assert "库存提醒</span><strong>1</strong>" in text
     stock = f"/stores/?region={world.township_a.pk}&amp;low=1"
     assert f'href="{stock}"' in text
     assert f'href="/stores/?region={world.township_a.pk}"' in text
