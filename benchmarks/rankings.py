@@ -363,20 +363,9 @@ def _table(r: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--households", type=int, default=52767)
-    parser.add_argument("--claims", type=int, default=800_000)
-    parser.add_argument("--redemptions", type=int, default=300_000)
-    parser.add_argument("--payments", type=int, default=200_000)
-    parser.add_argument("--days", type=int, default=730)
+    risk_scan.county_options(parser, "civicpoints_bench_rankings")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3, help="0: skip the throughput phases")
-    parser.add_argument("--database-url", default=_pg.default_url("civicpoints_bench_rankings"))
     parser.add_argument("--year-end", action="store_true", help="also time the year-end run")
-    parser.add_argument("--reuse", action="store_true", help="keep a database already loaded")
-    parser.add_argument("--keep", action="store_true", help="do not drop the database")
-    parser.add_argument("--json", action="store_true")
     ns = parser.parse_args(argv)
     if "bench" not in _pg.db_name(ns.database_url):
         parser.error("refusing a database whose name does not contain 'bench'")

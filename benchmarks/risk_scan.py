@@ -784,8 +784,10 @@ def _table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def county_options(parser: argparse.ArgumentParser, database: str) -> None:
+    """The options of the benchmarks that load the county and its history with this loader
+    (this one, ``rankings.py``, ``stats.py``): its size, the throughput phases, the
+    database."""
     parser.add_argument("--households", type=int, default=52767)
     parser.add_argument("--claims", type=int, default=800_000)
     parser.add_argument("--redemptions", type=int, default=300_000)
@@ -794,10 +796,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="0: skip the throughput phases")
-    parser.add_argument("--database-url", default=_pg.default_url("civicpoints_bench_risk"))
+    parser.add_argument("--database-url", default=_pg.default_url(database))
     parser.add_argument("--reuse", action="store_true", help="keep a database already loaded")
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
     parser.add_argument("--json", action="store_true")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    county_options(parser, "civicpoints_bench_risk")
     ns = parser.parse_args(argv)
     try:
         result = run(ns)
