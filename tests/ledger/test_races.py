@@ -310,3 +310,61 @@ def test_a_follower_steps_aside_while_another_holds_the_scheme(world, postgres_o
     assert (second, result["first"]) == (0, 10)
     _assert_chain_covers(world.scheme.pk, posting_ids)
     assert_ledger_ok(world.scheme.pk)
+
+
+def test_a_posting_that_commits_after_later_ones_were_chained_is_never_lost(
+    world, postgres_only, monkeypatch
+):
+    """A slow transaction takes its posting id, then later postings commit and are chained.
+    Its posting commits after: within the follower's window below the head it is chained
+    on the next run; further below, the sweep (hourly, and before a period closes or a
+    verify) chains it. The chain stays whole either way."""
+    household = make_household(world.scheme, world.village_a1)
+    fund(household, 1_000)
+    chain_follow(scheme_id=world.scheme.pk)
+    monkeypatch.setattr(chain, "STRAGGLER_WINDOW", 2)
+    written, release = threading.Event(), threading.Event()
+    slow: dict[str, int] = {}
+
+    def slow_posting() -> None:
+        try:
+            with transaction.atomic():
+                slow["id"] = fund(household, 100, memo="慢事务").pk
+                written.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_posting)
+    thread.start()
+    assert written.wait(30)
+    other = make_household(world.scheme, world.village_a2)
+    later = [fund(other, 200 + n).pk for n in range(5)]  # commit before the slow one
+    assert chain_follow(scheme_id=world.scheme.pk) == 5
+    release.set()
+    thread.join(30)
+    assert slow["id"] < min(later)
+
+    # Five ids above it were chained: out of the window, the everyday run does not see it ...
+    assert chain_follow(scheme_id=world.scheme.pk) == 0
+    assert not ChainLink.objects.filter(posting_id=slow["id"]).exists()
+    # ... the sweep does, and appends it to the chain like any other
+    assert chain_follow(scheme_id=world.scheme.pk, sweep=True) == 1
+    link = ChainLink.objects.get(posting_id=slow["id"])
+    assert link.seq == ChainLink.objects.filter(scheme=world.scheme).count()
+    assert_ledger_ok(world.scheme.pk)
+
+    # Within the window the everyday run takes it
+    monkeypatch.setattr(chain, "STRAGGLER_WINDOW", 20_000)
+    written.clear()
+    release.clear()
+    thread = threading.Thread(target=slow_posting)
+    thread.start()
+    assert written.wait(30)
+    fund(other, 300)
+    assert chain_follow(scheme_id=world.scheme.pk) == 1
+    release.set()
+    thread.join(30)
+    assert chain_follow(scheme_id=world.scheme.pk) == 1
+    assert ChainLink.objects.filter(posting_id=slow["id"]).exists()
+    assert_ledger_ok(world.scheme.pk)

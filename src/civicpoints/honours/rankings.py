@@ -199,7 +199,8 @@ def period_close(*, scheme_id: int, period: Period, today: dt.date) -> PeriodClo
     if Posting.objects.filter(
         scheme_id=scheme_id, chain_link__isnull=True, created_at__lt=until
     ).exists():
-        chain_follow(scheme_id=scheme_id)  # every posting of the period in the totals first
+        # every posting of the period in the totals first, a late one too
+        chain_follow(scheme_id=scheme_id, sweep=True)
     try:
         with transaction.atomic():
             follower_hold(scheme_id)

@@ -46,9 +46,9 @@ HEARTBEAT = "scheduler"
 CHAIN_BATCHES_PER_RUN = 20
 
 
-def _chain_all() -> int:
+def _chain_all(*, sweep: bool = False) -> int:
     return sum(
-        chain_follow(scheme_id=scheme_id, max_batches=CHAIN_BATCHES_PER_RUN)
+        chain_follow(scheme_id=scheme_id, max_batches=CHAIN_BATCHES_PER_RUN, sweep=sweep)
         for scheme_id in Scheme.objects.order_by("pk").values_list("pk", flat=True)
     )
 
@@ -66,6 +66,8 @@ JOBS: list[Job] = [
     Job("orders_expire", orders_expire),
     Job("settle_due", settle_due, every=60.0, overdue_after=3600.0),
     Job("chain_follow", _chain_all),
+    # A posting that committed later than the follower's window below the head (ledger/chain.py)
+    Job("chain_sweep", lambda: _chain_all(sweep=True), every=3600.0, overdue_after=86400.0),
     # A month, quarter or year that has ended: its rankings frozen (honours/rankings.py).
     Job("periods_close", periods_close, every=600.0, overdue_after=86400.0),
     # Last year's 星级文明户, once, for every scheme with thresholds (honours/stars.py).

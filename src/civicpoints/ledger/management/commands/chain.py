@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         for scheme in Scheme.objects.order_by("pk"):
-            added = chain_follow(scheme_id=scheme.pk)
+            added = chain_follow(scheme_id=scheme.pk, sweep=True)
             self.stdout.write(
                 _("%(scheme)s: 新入链 %(count)s 笔") % {"scheme": scheme.name, "count": added}
             )

@@ -41,7 +41,7 @@ class Command(BaseCommand):
         reports = []
         for scheme in schemes:
             if opts["follow"]:
-                chain_follow(scheme_id=scheme.pk)
+                chain_follow(scheme_id=scheme.pk, sweep=True)
             reports.append((scheme, verify(scheme_id=scheme.pk)))
         if opts["json"]:
             self.stdout.write(json.dumps([r.as_dict() for _, r in reports], ensure_ascii=False))

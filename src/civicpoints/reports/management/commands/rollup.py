@@ -29,7 +29,8 @@ class Command(BaseCommand):
                 raise CommandError(_("没有编号为 %(id)s 的方案") % {"id": opts["scheme"]})
         differ = 0
         for scheme in schemes:
-            chain_follow(scheme_id=scheme.pk)  # what is committed is chained and rolled up
+            # what is committed is chained and rolled up
+            chain_follow(scheme_id=scheme.pk, sweep=True)
             if opts["rebuild"]:
                 rows = rollups_rebuild(scheme_id=scheme.pk)
                 self.stdout.write(
