@@ -36,18 +36,26 @@ TOP_SHARE = Decimal("0.1")
 def top_share(points: Sequence[int]) -> Decimal | None:
     """The share of all points held by the top 10 % of households (at least one household),
     None when nobody earned anything."""
-    values = sorted((max(p, 0) for p in points), reverse=True)
-    total = sum(values)
-    if not values or total <= 0:
-        return None
-    top = max(1, int(len(values) * TOP_SHARE))
-    return (Decimal(sum(values[:top])) / Decimal(total)).quantize(Decimal("0.0001"))
+    return _top_share(sorted(max(p, 0) for p in points))
 
 
 def gini(points: Sequence[int]) -> Decimal | None:
     """The Gini coefficient of the points (0: all equal; near 1: one household has all),
     None when nobody earned anything."""
-    values = sorted(max(p, 0) for p in points)
+    return _gini(sorted(max(p, 0) for p in points))
+
+
+def _top_share(values: Sequence[int]) -> Decimal | None:
+    """``top_share`` of values already made non-negative and sorted (ascending)."""
+    total = sum(values)
+    if not values or total <= 0:
+        return None
+    top = max(1, int(len(values) * TOP_SHARE))
+    return (Decimal(sum(values[-top:])) / Decimal(total)).quantize(Decimal("0.0001"))
+
+
+def _gini(values: Sequence[int]) -> Decimal | None:
+    """``gini`` of values already made non-negative and sorted (ascending)."""
     n, total = len(values), sum(values)
     if n == 0 or total <= 0:
         return None
@@ -207,22 +215,38 @@ def _reach(
     elderly: set[int],
     last_moved: dt.date | None,
 ) -> Reach:
-    points = [earned.get(pk, 0) for pk, _status in homes]
-
-    def count(status: str, *, earning: bool) -> int:
-        return sum(1 for pk, s in homes if s == status and (not earning or earned.get(pk, 0) > 0))
-
+    """One pass over the households (the county's is 50,000 of them), one sort."""
+    values = []
+    counts = dict.fromkeys(
+        ("earned", "away", "away_earned", "unable", "unable_earned", "elderly", "elderly_earned"),
+        0,
+    )
+    for pk, status in homes:
+        points = earned.get(pk, 0)
+        values.append(max(points, 0))
+        gained = points > 0
+        counts["earned"] += gained
+        if status == HouseholdStatus.AWAY:
+            counts["away"] += 1
+            counts["away_earned"] += gained
+        elif status == HouseholdStatus.UNABLE:
+            counts["unable"] += 1
+            counts["unable_earned"] += gained
+        if pk in elderly:
+            counts["elderly"] += 1
+            counts["elderly_earned"] += gained
+    values.sort()
     return Reach(
         region=region,
         households=len(homes),
-        earned=sum(1 for p in points if p > 0),
-        top_share=top_share(points),
-        gini=gini(points),
-        away=count(HouseholdStatus.AWAY, earning=False),
-        away_earned=count(HouseholdStatus.AWAY, earning=True),
-        unable=count(HouseholdStatus.UNABLE, earning=False),
-        unable_earned=count(HouseholdStatus.UNABLE, earning=True),
-        elderly_headed=sum(1 for pk, _s in homes if pk in elderly),
-        elderly_earned=sum(1 for pk, _s in homes if pk in elderly and earned.get(pk, 0) > 0),
+        earned=counts["earned"],
+        top_share=_top_share(values),
+        gini=_gini(values),
+        away=counts["away"],
+        away_earned=counts["away_earned"],
+        unable=counts["unable"],
+        unable_earned=counts["unable_earned"],
+        elderly_headed=counts["elderly"],
+        elderly_earned=counts["elderly_earned"],
         last_moved=last_moved,
     )
