@@ -334,6 +334,7 @@ def _table(r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     risk_scan.county_options(parser, "civicpoints_bench_stats")
+    rankings.bulk_follow_option(parser)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--browser", action="store_true", help="time the dashboard in Chromium")
     parser.add_argument("--port", type=int, default=18093)
