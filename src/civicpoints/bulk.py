@@ -1,5 +1,6 @@
-"""Set-based writes the ORM does slowly: many rows' columns updated in one statement, and a
-cursor that sends a batch's arrays as parameters rather than as quoted text.
+"""Set-based writes the ORM does slowly: many rows' columns updated in one statement, many
+rows inserted or added to in one upsert, and a cursor that sends a batch's arrays as
+parameters rather than as quoted text.
 
 Django's ``bulk_update`` builds a ``CASE WHEN id = ... THEN ...`` with a branch per row for
 every column; compiling that for a few hundred rows costs more than the database's work
@@ -60,3 +61,44 @@ def update_many(model: type[Model], objects: Sequence[Model], fields: Sequence[s
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
+
+
+def upsert_many(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    conflict: Sequence[str],
+    *,
+    adding: Sequence[str] = (),
+    replacing: Sequence[str] = (),
+    returning: str = "",
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` (values in ``columns`` order) into ``model``'s table in one statement;
+    on a ``conflict`` add the ``adding`` columns to the row there and overwrite the
+    ``replacing`` ones (neither: leave the row). Returns the ``returning`` columns of the rows
+    written. PostgreSQL gets one array per column through ``bound_cursor`` (``unnest``): a
+    short statement whatever the batch, its arrays bound on the server, where a ``VALUES``
+    list of 16,000 placeholders cost the client more than the server (the rollups,
+    docs/performance.md). SQLite gets the ``VALUES`` list."""
+    if not rows:
+        return []
+    table = model._meta.db_table
+    sets = [f"{c} = {table}.{c} + excluded.{c}" for c in adding]
+    sets += [f"{c} = excluded.{c}" for c in replacing]
+    tail = (
+        f"ON CONFLICT ({', '.join(conflict)}) "
+        + ("DO UPDATE SET " + ", ".join(sets) if sets else "DO NOTHING")
+        + (f" RETURNING {returning}" if returning else "")
+    )
+    if connection.vendor == "postgresql":
+        types = {f.column: f.db_type(connection) for f in model._meta.concrete_fields}
+        arrays = ", ".join(f"%s::{types[c]}[]" for c in columns)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
+        with bound_cursor() as cursor:
+            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            return cursor.fetchall() if returning else []
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * len(rows))} {tail}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for r in rows for value in r])
+        return cursor.fetchall() if returning else []

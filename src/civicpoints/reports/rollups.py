@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import (
     BigIntegerField,
     Case,
     Count,
     F,
     IntegerField,
-    Model,
     OuterRef,
     Q,
     Subquery,
@@ -35,6 +34,7 @@ from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from civicpoints.awards.models import Claim
+from civicpoints.bulk import upsert_many
 from civicpoints.households.models import Household
 from civicpoints.ledger.chain import follower_hold
 from civicpoints.ledger.models import Account, AccountKind, Entry, Posting, PostingKind
@@ -60,47 +60,6 @@ Totals = dict[tuple[Any, int, str, int], list[int]]
 Standings = dict[tuple[str, dt.date, int, int], int]
 
 ALL_TIME = dt.date(2000, 1, 1)
-
-
-def _upsert(
-    model: type[Model],
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    conflict: Sequence[str],
-    *,
-    adding: Sequence[str] = (),
-    replacing: Sequence[str] = (),
-    returning: str = "",
-) -> list[tuple[Any, ...]]:
-    """Insert ``rows`` (in ``columns`` order) into ``model``'s table; on a ``conflict`` add
-    the ``adding`` columns to the row there and overwrite the ``replacing`` ones (neither:
-    leave it). PostgreSQL gets one array per column (``unnest``): a short statement whatever
-    the batch, where a ``VALUES`` list of 16,000 placeholders cost the client more than the
-    server. SQLite gets the ``VALUES`` list."""
-    if not rows:
-        return []
-    table = model._meta.db_table
-    if connection.vendor == "postgresql":
-        types = {f.column: f.db_type(connection) for f in model._meta.concrete_fields}
-        arrays = ", ".join(f"%s::{types[c]}[]" for c in columns)
-        source = f"SELECT * FROM unnest({arrays})"  # noqa: S608 (types, not data)
-        params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
-    else:
-        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        source = "VALUES " + ", ".join([row] * len(rows))
-        params = [value for r in rows for value in r]
-    sets = [f"{c} = {table}.{c} + excluded.{c}" for c in adding]
-    sets += [f"{c} = excluded.{c}" for c in replacing]
-    action = "DO UPDATE SET " + ", ".join(sets) if sets else "DO NOTHING"
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) {source} "
-        f"ON CONFLICT ({', '.join(conflict)}) {action}"
-    )
-    if returning:
-        sql += f" RETURNING {returning}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if returning else []
 
 
 def period_start(kind: str, day: dt.date) -> dt.date:
@@ -275,7 +234,7 @@ def _periods(active: Iterable[tuple[dt.date, int]]) -> set[tuple[str, dt.date, i
 def _add_flows(scheme_id: int, totals: FlowTotals, paths: dict[int, str]) -> None:
     if not totals:
         return
-    _upsert(
+    upsert_many(
         RegionDay,
         [
             "scheme_id",
@@ -330,7 +289,7 @@ def _regions_above(paths: set[str]) -> dict[str, list[tuple[int, int | None]]]:
 
 def _add_months(scheme_id: int, months: MonthTotals) -> None:
     rows = sorted(months.items(), key=lambda row: (row[0][0], row[0][1], row[0][3], row[0][4]))
-    _upsert(
+    upsert_many(
         RegionMonth,
         ["scheme_id", "month", "region_id", "parent_id", "category", "flow", "amount", "postings"],
         [
@@ -390,7 +349,7 @@ def _add_participation(
 ) -> None:
     if not periods:
         return
-    made = _upsert(
+    made = upsert_many(
         Participation,
         ["scheme_id", "kind", "start", "household_id", "village_id", "village_path"],
         [
@@ -420,7 +379,7 @@ def _counted(
 def _add_counts(
     scheme_id: int, counts: dict[tuple[str, dt.date, int, str], int], paths: dict[int, str]
 ) -> None:
-    _upsert(
+    upsert_many(
         ParticipationCount,
         ["scheme_id", "kind", "start", "village_id", "village_path", "status", "households"],
         [
@@ -472,7 +431,7 @@ def _add_standings(scheme_id: int, standings: Standings, villages: dict[int, int
     if not rows:
         return
     paths = dict(Region.objects.filter(pk__in=set(villages.values())).values_list("pk", "path"))
-    _upsert(
+    upsert_many(
         Standing,
         [
             "scheme_id",
@@ -508,7 +467,7 @@ def _add(scheme_id: int, totals: Totals, villages: dict[int, int]) -> None:
     followers of different schemes never meet on one)."""
     if not totals:
         return
-    _upsert(
+    upsert_many(
         HouseholdDay,
         [
             "scheme_id",
