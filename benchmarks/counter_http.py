@@ -53,7 +53,7 @@ GAP = 0.5  # seconds between phases, so one phase's last requests do not count i
 
 def _setup(clients: int) -> dict[str, Any]:
     from civicpoints.households.models import Household
-    from civicpoints.households.services import pin_hash_make
+    from civicpoints.households.services import pin_columns
     from civicpoints.schemes.models import Role, User
     from civicpoints.schemes.scope import actor_for_user
     from civicpoints.schemes.services import role_grant
@@ -61,7 +61,7 @@ def _setup(clients: int) -> dict[str, Any]:
 
     scheme, county, villages = _pg.county(townships=clients, villages_each=2)
     ids = _pg.funded_households(scheme, villages, clients * PER_STORE, 100_000_000)
-    Household.objects.filter(pk__in=ids).update(pin_hash=pin_hash_make(PIN))
+    Household.objects.filter(pk__in=ids).update(**pin_columns(PIN))
     admin = User.objects.create_user(username="bench-admin", password="x" * 20)
     role_grant(user=admin, scheme=scheme, region=county, role=Role.COUNTY_ADMIN)
     admin_actor = actor_for_user(admin)

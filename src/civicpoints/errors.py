@@ -68,6 +68,13 @@ class ErrorCode(enum.StrEnum):
     ALREADY_PAID = "statement_already_paid"
     VOTE_NOT_OPEN = "vote_not_open"
     ALREADY_VOTED = "already_voted"
+    OFFLINE_DISABLED = "offline_disabled"
+    DEVICE_UNKNOWN = "device_unknown"
+    DEVICE_REVOKED = "device_revoked"
+    ENROL_CODE_INVALID = "enrol_code_invalid"
+    OFFLINE_SEQ_REUSED = "offline_seq_reused"
+    OFFLINE_ALLOWANCE = "offline_allowance_exceeded"
+    OFFLINE_CONFLICT = "offline_conflict"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
 
@@ -123,6 +130,13 @@ STATUS = {
     ErrorCode.TOO_MANY_INVALID_CODES: 429,
     ErrorCode.REFUND_WINDOW_CLOSED: 409,
     ErrorCode.REFUND_EXCEEDS_PAYMENT: 409,
+    ErrorCode.OFFLINE_DISABLED: 409,
+    ErrorCode.DEVICE_UNKNOWN: 403,
+    ErrorCode.DEVICE_REVOKED: 403,
+    ErrorCode.ENROL_CODE_INVALID: 422,
+    ErrorCode.OFFLINE_SEQ_REUSED: 422,
+    ErrorCode.OFFLINE_ALLOWANCE: 409,
+    ErrorCode.OFFLINE_CONFLICT: 409,
     ErrorCode.DAY_NOT_OVER: 409,
     ErrorCode.ALREADY_PAID: 409,
     ErrorCode.VOTE_NOT_OPEN: 409,
@@ -186,6 +200,13 @@ DEFAULT_MESSAGES = {
     ErrorCode.ALREADY_PAID: _("该结算单已付款"),
     ErrorCode.VOTE_NOT_OPEN: _("不在投票时间内"),
     ErrorCode.ALREADY_VOTED: _("这位家庭成员已经投过票了，每人只能投一次"),
+    ErrorCode.OFFLINE_DISABLED: _("本方案没有开放断网兑换"),
+    ErrorCode.DEVICE_UNKNOWN: _("这台设备没有登记为本店的离线柜台，请重新启用离线兑换"),
+    ErrorCode.DEVICE_REVOKED: _("这台设备已被县里停用，不能再离线兑换或同步"),
+    ErrorCode.ENROL_CODE_INVALID: _("启用码不对或已过期，请向县管理员重新获取"),
+    ErrorCode.OFFLINE_SEQ_REUSED: _("这台设备的离线流水号已用于另一笔兑换"),
+    ErrorCode.OFFLINE_ALLOWANCE: _("超过该户本周期的离线兑换额度"),
+    ErrorCode.OFFLINE_CONFLICT: _("这笔离线兑换未能入账，已记为待处理冲突"),
     ErrorCode.SERVICE_UNAVAILABLE: _("系统暂时不可用（数据库重启或维护中），请稍后再试"),
     ErrorCode.INTERNAL_ERROR: _("系统出错了，已记录，请稍后再试"),
 }

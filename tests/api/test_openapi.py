@@ -38,9 +38,11 @@ def test_openapi_lists_every_v1_path(db):
     for path, methods in V1_PATHS.items():
         assert path in paths, path
         assert methods <= set(paths[path]), (path, set(paths[path]))
-    assert schema["components"]["securitySchemes"] == {
-        "BearerToken": {"type": "http", "scheme": "bearer"}
-    }
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}
+    # The counter page's session, for the offline sync only (docs/offline-counter.md)
+    assert schemes["CounterSession"] == {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+    assert set(schemes) == {"BearerToken", "CounterSession"}
 
 
 def test_openapi_describes_points_and_the_idempotency_key(db):
@@ -89,7 +91,15 @@ def test_token_endpoint_needs_no_auth_and_the_rest_do(db):
         if path in NO_AUTH:
             continue
         for method in methods:
-            assert paths[path][method]["security"] == [{"BearerToken": []}], (path, method)
+            security = paths[path][method]["security"]
+            if (path, method) in SESSION_TOO:
+                assert security == [{"BearerToken": []}, {"CounterSession": []}]
+            else:
+                assert security == [{"BearerToken": []}], (path, method)
+
+
+# The one call the counter page makes on its own session: syncing its offline sales.
+SESSION_TOO = {("/api/v1/stores/{store_id}/redemptions", "post")}
 
 
 def test_docs_page_uses_only_local_static_files(db):

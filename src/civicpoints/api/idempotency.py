@@ -83,6 +83,12 @@ def keyed_scope(request: HttpRequest) -> tuple[str, int | str]:
     if household is not None:
         scope = resident_key_scope(household.pk)
         return scope, scope
+    device = getattr(request, "counter_device", None)
+    if device is not None:
+        # An offline sale's key is the device's: the next clerk's retry (a shift change, a new
+        # login) replays the first answer instead of booking the sale again.
+        scope = f"device:{device.pk}"
+        return scope, scope
     user_id: int = request.auth.pk  # type: ignore[attr-defined]
     return key_scope(user_id), user_id
 

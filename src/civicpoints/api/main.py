@@ -19,43 +19,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import HttpBearer
 
 from civicpoints.api.schemas import document_common_errors
+from civicpoints.api.security import BearerToken
 from civicpoints.errors import ApplicationError, ErrorCode
-from civicpoints.households.services import is_resident_token, resident_token_household
 from civicpoints.ops.unavailable import unavailable_response
-from civicpoints.schemes.scope import Actor
-from civicpoints.schemes.services import api_token_authenticate
 
 log = logging.getLogger(__name__)
-
-
-class BearerToken(HttpBearer):
-    """A staff token (from /auth/token) or a resident's (from /auth/resident-token).
-
-    Staff act through ``request.actor`` and their grants; a resident acts as their household
-    (``request.household``) with an actor that holds no grant, so every staff selector finds
-    nothing (404) and every staff role check refuses (403).
-    """
-
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
-        """One query a request, nothing cached (docs/security.md "API tokens")."""
-        if not is_resident_token(token):
-            # The token, its user and the user's grants in one statement.
-            staff = api_token_authenticate(token=token)
-            if staff is not None:
-                user, request.actor = staff  # type: ignore[attr-defined]
-                request.household = None  # type: ignore[attr-defined]
-                return user
-        # A resident token; or an unknown one, which may be a resident token issued before
-        # they had their prefix (7 days at most): a second query, for those only.
-        household = resident_token_household(token=token)
-        if household is not None:
-            request.actor = Actor(user_id=None)  # type: ignore[attr-defined]
-            request.household = household  # type: ignore[attr-defined]
-            return household
-        return None
 
 
 class CivicPointsAPI(NinjaAPI):

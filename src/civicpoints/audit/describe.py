@@ -66,6 +66,10 @@ KEY_LABELS: dict[str, Any] = {
     "price": gettext_lazy("价格（积分）"),
     "amount_fen": gettext_lazy("金额"),
     "cash_fen": gettext_lazy("现金补差"),
+    "device": gettext_lazy("设备"),
+    "seq": gettext_lazy("设备流水号"),
+    "resolution": gettext_lazy("处理方式"),
+    "offline_at": gettext_lazy("离线兑换时间"),
     "refundable": gettext_lazy("可退积分"),
     "quantity": gettext_lazy("数量"),
     "hours": gettext_lazy("小时数"),
@@ -134,6 +138,7 @@ NAMED = {
     "merchant": ("merchants.Merchant", "shop_name"),
     "cashier": ("schemes.User", "display_name"),
     "store": ("stores.Store", "name"),
+    "device": ("stores.CounterDevice", "name"),
     "scheme": ("schemes.Scheme", "name"),
 }
 ID_KEYS = {

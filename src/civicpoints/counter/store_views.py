@@ -26,6 +26,7 @@ from civicpoints.counter.common import (
     parse_quantities,
     parse_yuan,
 )
+from civicpoints.counter.offline_views import offline_context
 from civicpoints.errors import ApplicationError, NotFound
 from civicpoints.faces.errors import refusals_return_to
 from civicpoints.households.models import Household
@@ -88,6 +89,7 @@ def store_counter(request: HttpRequest, store_id: int) -> HttpResponse:
         "q": q,
         "candidates": None,
         "sale": None,
+        **offline_context(),
     }
     household_id = request.GET.get("household")
     if household_id:
@@ -145,6 +147,7 @@ def store_redeem(request: HttpRequest, store_id: int) -> HttpResponse:
             ),
             "error": error_text(exc),
             "error_code": str(exc.code),
+            **offline_context(),
         }
         return render(request, "counter/store.html", context, status=exc.status)
     return redirect("counter:store_receipt", store_id=store.pk, redemption_id=redemption.pk)

@@ -26,7 +26,6 @@ from civicpoints.households.services import (
     NewHousehold,
     NewMember,
     households_bulk_create,
-    pin_hash_make,
 )
 from civicpoints.ledger.chain import chain_follow
 from civicpoints.ledger.models import Account, AccountKind, PostingKind
@@ -334,7 +333,7 @@ def build_demo(
         actor_id=None,
         scheme=scheme,
         rows=rows,
-        pin_hash=pin_hash_make(DEMO_PIN),
+        pin=DEMO_PIN,
         action=AuditAction.DEMO_HOUSEHOLDS,
         progress=lambda done, total: _batch_done(progress, done, total),
     )

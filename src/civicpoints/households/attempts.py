@@ -42,11 +42,17 @@ def household_pin_try(*, household_id: int, pin: Any) -> PinTry:
         )
         if not taken:
             return PinTry(ok=False, locked=True, attempts_left=0)
-        failures, stored = rows.values_list("pin_failures", "pin_hash").get()
+        failures, stored, tag = rows.values_list(
+            "pin_failures", "pin_hash", "offline_pin_tag"
+        ).get()
         if isinstance(pin, str) and stored and check_password(pin, stored):
             fields: dict[str, Any] = {"pin_failures": 0, "pin_locked_until": None}
             if not stored.startswith(crypto.PIN_HASHER + "$"):
                 fields["pin_hash"] = make_password(pin, hasher=crypto.PIN_HASHER)
+                fields["offline_pin_tag"] = crypto.offline_pin_tag(fields["pin_hash"], pin)
+            elif tag is None:
+                # Made the first time the plain PIN is at hand (docs/offline-counter.md).
+                fields["offline_pin_tag"] = crypto.offline_pin_tag(stored, pin)
             rows.update(**fields)
             return PinTry(ok=True)
         if failures >= PIN_FAILURE_LIMIT:

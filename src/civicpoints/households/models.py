@@ -39,6 +39,9 @@ class Household(models.Model):
     pin_failures = models.PositiveSmallIntegerField(default=0, editable=False)
     pin_locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     pin_set_at = models.DateTimeField(_("密码设置时间"), null=True, blank=True, editable=False)
+    # The offline counter's check value of the PIN (households/crypto.offline_pin_tag): 8 bits,
+    # made only where the plain PIN is at hand; null until then (no offline sale by PIN).
+    offline_pin_tag = models.SmallIntegerField(null=True, blank=True, editable=False)
     card_issued_at = models.DateTimeField(_("发卡时间"), null=True, blank=True, editable=False)
     # Raised when the PIN is reset or changed: phone sessions of an older epoch are signed out.
     login_epoch = models.PositiveIntegerField(default=0, editable=False)

@@ -28,7 +28,7 @@ from civicpoints.errors import ApplicationError, ErrorCode, NotFound, invalid
 from civicpoints.households.attempts import household_pin_try
 from civicpoints.households.models import Household, HouseholdStatus, ResidentToken
 from civicpoints.households.selectors import household_for
-from civicpoints.households.services import new_card_code, pin_hash_make
+from civicpoints.households.services import new_card_code, pin_columns
 from civicpoints.schemes.models import Region, RegionLevel
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, one_or_404, require_role, scoped
 
@@ -86,14 +86,18 @@ def _store_pins(pins: dict[int, str], now: datetime) -> None:
     rows = [
         Household(
             pk=pk,
-            pin_hash=pin_hash_make(pin),
+            **pin_columns(pin),
             pin_failures=0,
             pin_locked_until=None,
             pin_set_at=now,
         )
         for pk, pin in pins.items()
     ]
-    update_many(Household, rows, ["pin_hash", "pin_failures", "pin_locked_until", "pin_set_at"])
+    update_many(
+        Household,
+        rows,
+        ["pin_hash", "offline_pin_tag", "pin_failures", "pin_locked_until", "pin_set_at"],
+    )
     ids = list(pins)
     Household.objects.filter(pk__in=ids).update(login_epoch=F("login_epoch") + 1)
     ResidentToken.objects.filter(household_id__in=ids).delete()

@@ -132,7 +132,7 @@ def household_create(
                     size=size,
                     status=status,
                     card_code=new_card_code(),
-                    pin_hash=pin_hash_make(pin) if pin else "",
+                    **pin_columns(pin),
                     **search_fields(head_name=head_name, phone=phone, members=[]),
                 )
                 Member.objects.create(
@@ -237,7 +237,7 @@ def household_set_pin(*, actor_id: int | None, household: Household, pin: str) -
         # A new PIN lifts a lockout and signs every phone out (tokens and page sessions):
         # whoever knew the old one keeps nothing.
         Household.objects.filter(pk=household.pk).update(
-            pin_hash=pin_hash_make(pin),
+            **pin_columns(pin),
             pin_failures=0,
             pin_locked_until=None,
             pin_set_at=timezone.now(),
@@ -252,20 +252,39 @@ def household_set_pin(*, actor_id: int | None, household: Household, pin: str) -
         )
 
 
-def household_check_pin(*, household: Household, pin: Any) -> bool:
+def household_check_pin(*, household: Household, pin: Any, offline_tag: bool = True) -> bool:
+    """Whether ``pin`` is the household's; a correct one also makes the offline counter's check
+    value if the PIN has none yet (``offline_tag=False``: the caller's ``household`` holds only
+    the hash, as on the counter's keyed path, whose two round trips stay two)."""
     if not household.pin_hash or not isinstance(pin, str):
         return False
     if not check_password(pin, household.pin_hash):
         return False
     if not household.pin_hash.startswith(crypto.PIN_HASHER + "$"):
         # An older (PBKDF2) PIN hash verified: store it the current way.
-        household.pin_hash = pin_hash_make(pin)
-        Household.objects.filter(pk=household.pk).update(pin_hash=household.pin_hash)
+        columns = pin_columns(pin)
+        household.pin_hash = columns["pin_hash"]
+        household.offline_pin_tag = columns["offline_pin_tag"]
+        Household.objects.filter(pk=household.pk).update(**columns)
+    elif offline_tag and household.offline_pin_tag is None:
+        # A PIN set before the offline counter: its check value, made now that it is at hand.
+        household.offline_pin_tag = crypto.offline_pin_tag(household.pin_hash, pin)
+        Household.objects.filter(pk=household.pk, pin_hash=household.pin_hash).update(
+            offline_pin_tag=household.offline_pin_tag
+        )
     return True
 
 
 def pin_hash_make(pin: str) -> str:
     return make_password(pin, hasher=crypto.PIN_HASHER)
+
+
+def pin_columns(pin: str | None) -> dict[str, Any]:
+    """A PIN as stored: its hash and the offline counter's check value (none without a PIN)."""
+    if not pin:
+        return {"pin_hash": "", "offline_pin_tag": None}
+    pin_hash = pin_hash_make(pin)
+    return {"pin_hash": pin_hash, "offline_pin_tag": crypto.offline_pin_tag(pin_hash, pin)}
 
 
 @dataclass
@@ -298,7 +317,7 @@ def households_bulk_create(
     actor_id: int | None,
     scheme: Scheme,
     rows: list[NewHousehold],
-    pin_hash: str = "",
+    pin: str = "",
     action: AuditAction = AuditAction.HOUSEHOLD_BULK_CREATE,
     audit_detail: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -312,6 +331,7 @@ def households_bulk_create(
     digests += [crypto.digest(m.id_number) for r in rows for m in r.members if m.id_number]
     if len(digests) != len(set(digests)):
         raise ApplicationError(ErrorCode.DUPLICATE, _("同一身份证号出现了两次"))
+    pins = pin_columns(pin)  # one PIN for all (the demo county's), or none
     ids: list[int] = []
     with transaction.atomic():
         for start in range(0, len(digests), BULK_BATCH):
@@ -331,7 +351,7 @@ def households_bulk_create(
                         size=r.size,
                         status=r.status,
                         card_code=new_card_code(),
-                        pin_hash=pin_hash,
+                        **pins,
                         **search_fields(
                             head_name=r.head_name,
                             phone=r.phone,

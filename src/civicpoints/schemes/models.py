@@ -113,6 +113,22 @@ class Scheme(models.Model):
     )
     expiry_months = models.PositiveSmallIntegerField(_("过期月数"), null=True, blank=True)
     refund_days = models.PositiveSmallIntegerField(_("商家可退款天数"), default=7)
+    # The offline counter's floor limit (docs/offline-counter.md): what one household may spend
+    # at counters cut off from the network, per period; 0 turns offline sales off.
+    offline_allowance = models.BigIntegerField(
+        _("离线兑换额度(积分×100)"),
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text=_(
+            "每户每个周期在断网柜台最多可兑换的积分（以百分之一分计，10000 即 100 分）；0 为不开放离线兑换"
+        ),
+    )
+    offline_period_days = models.PositiveSmallIntegerField(
+        _("离线额度周期(天)"),
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text=_("离线额度按几天计一次；柜台的离线缓存也在这么多天后失效"),
+    )
     # Only the public page (no login) masks names; pages inside the village show them in full.
     notice_name_display = models.CharField(
         _("公开页公示姓名显示"),
@@ -128,6 +144,10 @@ class Scheme(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(yuan_per_point__gt=0), name="scheme_rate_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(offline_allowance__gte=0, offline_period_days__gte=1),
+                name="scheme_offline_allowance_valid",
             ),
         ]
 

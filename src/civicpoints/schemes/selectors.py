@@ -89,3 +89,7 @@ def staff_holding(
                 grants__role=role,
             )
     return User.objects.filter(q, is_active=True).distinct().order_by("username")
+
+
+def user_exists(user_id: int) -> bool:
+    return User.objects.filter(pk=user_id).exists()

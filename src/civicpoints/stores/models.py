@@ -124,6 +124,9 @@ class StockMoveKind(models.TextChoices):
     RETURN = "return", _("退货入库")
     ORDER = "order", _("订单预留")
     ORDER_RELEASE = "order_release", _("订单取消退回")
+    # An offline sale refused at sync whose goods stayed with the household (stores/offline.py).
+    OFFLINE_CASH = "offline_cash", _("离线兑换冲突：现金结清")
+    WRITE_OFF = "write_off", _("离线兑换冲突：核销")
 
 
 class StockMove(models.Model):
@@ -163,12 +166,15 @@ class RedemptionMode(models.TextChoices):
     PIN = "pin", _("农户输入密码")
     ASSISTED = "assisted", _("代办")
     APP = "app", _("线上订单")
+    # The PIN was checked on the counter's device while the network was down (its check value).
+    OFFLINE = "offline", _("离线时输入密码")
 
 
 class RedemptionSource(models.TextChoices):
     COUNTER = "counter", _("柜台兑换")
     ORDER = "order", _("线上订单")
     CEREMONY = "ceremony", _("表彰现场")
+    OFFLINE = "offline", _("断网时柜台兑换")
 
 
 class Redemption(models.Model):
@@ -350,4 +356,131 @@ class Ceremony(models.Model):
             models.UniqueConstraint(
                 fields=["scheme", "idempotency_key"], name="ceremony_idempotency_unique"
             )
+        ]
+
+
+class DeviceStatus(models.TextChoices):
+    PENDING = "pending", _("待启用")
+    ACTIVE = "active", _("使用中")
+    REVOKED = "revoked", _("已停用")
+
+
+class CounterDevice(models.Model):
+    """A counter's computer or tablet that may sell offline: registered for one store by a
+    county admin, enrolled once with a one-time code, revoked when lost (stores/offline.py).
+
+    Only hashes of the enrolment code and of the device's secret are kept."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT)
+    store = models.ForeignKey(Store, models.PROTECT, related_name="devices")
+    name = models.CharField(_("设备名称"), max_length=40)
+    status = models.CharField(max_length=10, choices=DeviceStatus.choices)
+    enrol_code_hash = models.CharField(max_length=64, blank=True)
+    enrol_expires_at = models.DateTimeField(null=True, blank=True)
+    secret_hash = models.CharField(max_length=64, blank=True)
+    registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    enrolled_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_reason = models.CharField(max_length=200, blank=True)
+    # What the device last said about its queue (while online, every minute and at each sync).
+    reported_queued = models.PositiveIntegerField(default=0)
+    reported_max_seq = models.PositiveBigIntegerField(default=0)
+    reported_oldest_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("离线柜台设备")
+        verbose_name_plural = _("离线柜台设备")
+        indexes = [models.Index(fields=["store", "status"], name="counter_device_store_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OfflineStatus(models.TextChoices):
+    SYNCED = "synced", _("已入账")
+    CONFLICT = "conflict", _("待处理冲突")
+    WRITE_OFF_PENDING = "write_off", _("核销待复核")
+    RESOLVED = "resolved", _("冲突已处理")
+    REVOKED = "revoked", _("设备已停用，未入账")
+
+
+class OfflineResolution(models.TextChoices):
+    COLLECTED = "collected", _("商品已追回")
+    CASH = "cash", _("现金结清")
+    REDEEMED = "redeemed", _("重新兑换")
+    WRITTEN_OFF = "written_off", _("核销")
+
+
+class OfflineSale(models.Model):
+    """One sale made at a counter while its network was down, as it reached the server: synced
+    (``redemption`` set), refused at sync (a conflict, until resolved), or sent by a revoked
+    device (listed, never booked). Its ``key`` is the redemption's idempotency key."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, db_constraint=False)
+    device = models.ForeignKey(CounterDevice, models.PROTECT, related_name="sales")
+    seq = models.PositiveBigIntegerField()
+    key = models.CharField(max_length=200)
+    store = models.ForeignKey(Store, models.PROTECT, related_name="offline_sales")
+    household = models.ForeignKey(
+        "households.Household", models.PROTECT, related_name="offline_sales"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    offline_at = models.DateTimeField()
+    points = models.BigIntegerField()  # hundredths, what the device took in points
+    cash_fen = models.BigIntegerField(default=0)
+    items = models.JSONField()  # [[product id, quantity], ...]
+    status = models.CharField(max_length=10, choices=OfflineStatus.choices)
+    redemption = SchemeOneToOneField(
+        Redemption, models.PROTECT, null=True, blank=True, related_name="offline_sale"
+    )
+    reason_code = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    synced_at = models.DateTimeField(default=timezone.now)
+    synced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolution = models.CharField(max_length=12, choices=OfflineResolution.choices, blank=True)
+    resolution_cash_fen = models.BigIntegerField(default=0)
+    resolution_note = models.CharField(max_length=200, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_redemption = SchemeOneToOneField(
+        Redemption, models.PROTECT, null=True, blank=True, related_name="offline_resolution"
+    )
+    write_off_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    write_off_requested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("离线兑换")
+        verbose_name_plural = _("离线兑换")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "seq", "scheme"], name="offline_sale_device_seq_unique"
+            ),
+            models.UniqueConstraint(fields=["key", "scheme"], name="offline_sale_key_unique"),
+            unique_with_scheme("redemption"),
+            unique_with_scheme("resolved_redemption"),
+            models.CheckConstraint(
+                condition=Q(points__gte=0, cash_fen__gte=0, resolution_cash_fen__gte=0),
+                name="offline_sale_amounts_positive",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["household", "offline_at"], name="offline_sale_household_idx"),
+            models.Index(fields=["store", "status"], name="offline_sale_store_status_idx"),
         ]

@@ -31,6 +31,8 @@ from civicpoints.stores.models import (
     Ceremony,
     Delivery,
     LimitPeriod,
+    OfflineSale,
+    OfflineStatus,
     Order,
     OrderLine,
     OrderStatus,
@@ -117,6 +119,36 @@ def counter_search(store: Store, query: str, *, limit: int = 20) -> QuerySet[Hou
 def counter_household(store: Store, household_id: Any) -> Household:
     return one_or_404(
         households_served(store).select_related("village", "account"), household_id, "household"
+    )
+
+
+def counter_household_any(store: Store, household_id: Any) -> Household:
+    """A household of the store's scheme, served or not, closed or not: an offline sale's,
+    whose sync must record why it is refused rather than answer 404."""
+    return one_or_404(
+        Household.objects.filter(scheme_id=store.scheme_id).select_related("village", "account"),
+        household_id,
+        "household",
+    )
+
+
+def offline_sales_of_store(store: Store) -> list[OfflineSale]:
+    """The store's offline sales that did not simply book: conflicts first, newest first."""
+    return list(
+        OfflineSale.objects.filter(store=store)
+        .exclude(status=OfflineStatus.SYNCED)
+        .select_related("household", "household__village", "device", "recorded_by")
+        .order_by("-offline_at", "-pk")[:500]
+    )
+
+
+def offline_sale_for(store: Store, sale_id: Any) -> OfflineSale:
+    return one_or_404(
+        OfflineSale.objects.filter(store=store).select_related(
+            "store", "store__scheme", "household", "household__village"
+        ),
+        sale_id,
+        "offline_sale",
     )
 
 

@@ -4,10 +4,11 @@ returns (keyed) and ceremony batches (keyed)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest, JsonResponse
-from ninja import Query, Router, Schema
+from django.utils.translation import gettext as _
+from ninja import Header, Query, Router, Schema
 from ninja.responses import NinjaJSONEncoder
 from pydantic import Field
 
@@ -21,6 +22,7 @@ from civicpoints.api.idempotency import (
     service_key,
 )
 from civicpoints.api.schemas import Day, ErrorOut, Id, Points, Trimmed, points_out
+from civicpoints.api.security import BearerToken, CounterSession
 from civicpoints.api.stores.common import (
     KEYED_ERRORS,
     ItemIn,
@@ -29,11 +31,12 @@ from civicpoints.api.stores.common import (
     day_bounds,
     items_of,
 )
-from civicpoints.errors import NotFound
+from civicpoints.errors import NotFound, invalid
 from civicpoints.ledger.amounts import parse_points
 from civicpoints.ledger.idempotency import Slot
 from civicpoints.ledger.selectors import household_balance_after
 from civicpoints.schemes.scope import Actor, require_role
+from civicpoints.schemes.selectors import user_exists
 from civicpoints.stores.models import (
     Ceremony,
     Redemption,
@@ -41,6 +44,7 @@ from civicpoints.stores.models import (
 )
 from civicpoints.stores.selectors import (
     counter_household,
+    counter_household_any,
     redemption_for,
     redemptions_visible,
     store_for,
@@ -56,11 +60,29 @@ from civicpoints.stores.services import (
     redemption_return,
     require_counter,
 )
+from civicpoints.stores.services.offline import device_for_token, offline_sync
 
 router = Router(tags=["stores"])
 
+CounterDeviceHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Counter-Device",
+        description="离线柜台设备标识（启用离线兑换时发给设备，只在同步离线兑换时使用）",
+    ),
+]
+
 
 # --- counter redemptions -----------------------------------------------------------------------
+
+
+class OfflineIn(Schema):
+    """A sale the counter made while its network was down (docs/offline-counter.md); the
+    device's ``X-Counter-Device`` header names the device."""
+
+    seq: int = Field(ge=1, le=2**53, description="设备离线流水号（每台设备从1起递增）")
+    offline_at: dt.datetime = Field(description="离线兑换时间（设备时钟）")
+    recorded_by: int | None = Field(default=None, ge=1, description="离线时办理的工作人员")
 
 
 class RedemptionIn(Schema):
@@ -74,6 +96,9 @@ class RedemptionIn(Schema):
     cash: Points | None = Field(default=None, description="现金补差（元），最多两位小数")
     delivery_address: Trimmed | None = Field(
         default=None, min_length=1, max_length=200, description="大件送货上门的地址"
+    )
+    offline: OfflineIn | None = Field(
+        default=None, description="断网时柜台已办理、联网后同步的兑换（须带设备标识）"
     )
 
 
@@ -197,15 +222,23 @@ def receipt_body(receipt: Receipt) -> tuple[int, dict[str, Any]]:
     return 201, body
 
 
-@router.post("/{store_id}/redemptions", response={201: RedemptionOut, **KEYED_ERRORS})
+@router.post(
+    "/{store_id}/redemptions",
+    response={201: RedemptionOut, **KEYED_ERRORS},
+    auth=[BearerToken(), CounterSession()],
+)
 def create_redemption(
     request: HttpRequest,
     store_id: str,
     body: RedemptionIn,
     idempotency_key: IdempotencyKey = None,
+    counter_device: CounterDeviceHeader = None,
 ) -> JsonResponse:
-    """Goods for points at the counter, confirmed by the resident's PIN or assisted."""
+    """Goods for points at the counter, confirmed by the resident's PIN or assisted; or a sale
+    made offline, synced by its device (``offline`` and ``X-Counter-Device``)."""
     actor = actor_of(request)
+    if body.offline is not None or counter_device is not None:
+        return _sync_offline(request, actor, store_id, body, counter_device)
     # The PIN proves who is paying; it is not part of what makes two requests the same.
     payload = body.model_dump(mode="json", exclude={"pin"})
     items = items_of(body.items)
@@ -250,6 +283,51 @@ def create_redemption(
             cash_fen=cash_fen,
             delivery_address=body.delivery_address,
             idempotency_key=key,
+            slot=slot,
+        )
+
+    def render(redemption: Redemption) -> tuple[int, dict[str, Any]]:
+        return 201, redemption_body(actor, redemption, posting_id=redemption.posting_id)
+
+    return run_keyed(request, payload=payload, action=act, render=render)
+
+
+def _sync_offline(
+    request: HttpRequest,
+    actor: Actor,
+    store_id: str,
+    body: RedemptionIn,
+    token: str | None,
+) -> JsonResponse:
+    """One queued offline sale: the device's key scope, the general way, a conflict kept."""
+    if body.offline is None or not token:
+        raise invalid(_("离线同步须同时提供 offline 和 X-Counter-Device"), field="offline")
+    if body.pin is not None or body.assisted_reason or body.delivery_address is not None:
+        raise invalid(_("离线兑换不带密码、代办原因或送货地址"), field="offline")
+    offline = body.offline
+    store = store_for(actor, store_id)
+    require_counter(actor, store)
+    device = device_for_token(store, token)
+    household = counter_household_any(store, body.household)
+    if offline.recorded_by is not None and not user_exists(offline.recorded_by):
+        raise invalid(_("办理人不存在"), field="offline.recorded_by")
+    request.counter_device = device  # type: ignore[attr-defined]
+    payload = body.model_dump(mode="json", exclude={"pin"})
+    items = items_of(body.items)
+    cash_fen = 0 if body.cash is None else parse_points(body.cash)
+
+    def act(key: str, slot: Slot) -> Redemption:
+        return offline_sync(
+            actor=actor,
+            store=store,
+            device=device,
+            household=household,
+            items=items,
+            cash_fen=cash_fen,
+            seq=offline.seq,
+            offline_at=offline.offline_at,
+            recorded_by_id=offline.recorded_by,
+            key=key,
             slot=slot,
         )
 

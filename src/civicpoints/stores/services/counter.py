@@ -35,12 +35,15 @@ from civicpoints.ledger.services import (
     reverse,
     system_account,
 )
+from civicpoints.schemes.models import Scheme
 from civicpoints.schemes.scope import Actor
 from civicpoints.stores.models import (
     Ceremony,
     Delivery,
     DeliveryStatus,
     LimitPeriod,
+    OfflineSale,
+    OfflineStatus,
     OrderLine,
     OrderStatus,
     Product,
@@ -56,6 +59,8 @@ from civicpoints.stores.selectors import local_midnight, period_start, serves
 from civicpoints.stores.services.catalogue import require_counter, store_open_on
 from civicpoints.stores.services.stock import _stock_in, _stock_out
 
+EPOCH = dt.date(1970, 1, 1)
+
 # Memos and reasons written into the ledger and the delivery stay Chinese whatever the clerk's
 # language (the store's and the goods' names are Chinese data too).
 STORED_TEXT = {
@@ -70,6 +75,18 @@ STORED_TEXT = {
 class Item:
     product_id: int
     quantity: int
+
+
+@dataclass(frozen=True)
+class OfflineMark:
+    """A sale made at a counter while its network was down, as its device queued it: the PIN
+    was checked on the device, the goods are gone; the sync books it (stores/services/offline.py)."""
+
+    device_id: int
+    seq: int
+    offline_at: dt.datetime
+    recorded_by_id: int | None
+    items: list[list[int]]
 
 
 def store_account(store: Store) -> Account:
@@ -209,6 +226,7 @@ def _terms(
     pin: str | None,
     assisted_reason: str,
     delivery_address: str | None,
+    offline: bool = False,
 ) -> Terms:
     if not isinstance(cash_fen, int) or cash_fen < 0:
         raise invalid(_("现金金额无效"), field="cash")
@@ -216,7 +234,9 @@ def _terms(
     if points <= 0:
         raise invalid(_("现金不能超过或等于商品总积分"), field="cash")
     reason = (assisted_reason or "").strip()
-    if pin:
+    if offline:
+        mode = RedemptionMode.OFFLINE
+    elif pin:
         mode = RedemptionMode.PIN
     elif reason:
         mode = RedemptionMode.ASSISTED
@@ -271,14 +291,18 @@ def redeem(
     ceremony: Ceremony | None = None,
     at: dt.datetime | None = None,
     slot: Slot | None = None,
+    offline: OfflineMark | None = None,
 ) -> Redemption:
     """Hand goods over for points at the counter; a repeated key returns the first redemption.
 
     With a ``slot`` (a keyed API call) the response is stored in the same durable transaction
-    as the redemption, and a wrong PIN's count together with its stored refusal."""
+    as the redemption, and a wrong PIN's count together with its stored refusal. An
+    ``offline`` sale (checked on its device) is booked now, its ``OfflineSale`` row with it."""
     require_counter(actor, store)
     now = at or timezone.now()
     today = timezone.localdate(now)
+    if offline is not None:
+        source = RedemptionSource.OFFLINE
     digest = redemption_request_hash(
         store_id=store.pk, household_id=household.pk, items=items, cash_fen=cash_fen
     )
@@ -287,6 +311,8 @@ def redeem(
         if earlier is not None:
             return earlier
     if source == RedemptionSource.COUNTER and not store_open_on(store, today):
+        raise ApplicationError(ErrorCode.STORE_CLOSED)
+    if offline is not None and not store_open_on(store, timezone.localdate(offline.offline_at)):
         raise ApplicationError(ErrorCode.STORE_CLOSED)
     _check_household(store, household, today)
     basket = _basket(store, items)
@@ -297,6 +323,7 @@ def redeem(
         pin=pin,
         assisted_reason=assisted_reason,
         delivery_address=delivery_address,
+        offline=offline is not None,
     )
     points, mode, reason = terms.points, terms.mode, terms.reason
     if mode == RedemptionMode.PIN:
@@ -305,6 +332,8 @@ def redeem(
     try:
         with transaction.atomic(durable=True):
             _check_limits_locked(household, basket, today)
+            if offline is not None:
+                offline_allowance_check(store, household, points, offline.offline_at)
             redemption = _redeem_write(
                 actor=actor,
                 store=store,
@@ -328,6 +357,8 @@ def redeem(
                     address=delivery_address.strip()[:200],
                     phone=household.phone,
                 )
+            if offline is not None:
+                _offline_booked(actor, store, household, redemption, offline, now)
             idempotency_succeed(slot=slot, result=redemption)
             return redemption
     except IntegrityError:
@@ -340,6 +371,69 @@ def redeem(
         if earlier is None:
             raise
         return earlier
+
+
+def offline_period(scheme: Scheme, at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The allowance period ``at`` falls in: ``offline_period_days`` local days, counted from
+    1970-01-01 (the device counts the same way, static/js/offline/snapshot.js)."""
+    day = timezone.localdate(at)
+    days = scheme.offline_period_days
+    start = EPOCH + dt.timedelta(days=(day - EPOCH).days // days * days)
+    return local_midnight(start), local_midnight(start + dt.timedelta(days=days))
+
+
+def offline_allowance_check(
+    store: Store, household: Household, points: int, at: dt.datetime
+) -> None:
+    """A household's offline spending in ``at``'s period, across every device, stays within
+    the scheme's allowance: checked under the household's account lock, so two devices syncing
+    at once are counted one after the other."""
+    scheme = store.scheme
+    lock_household_accounts([household.pk])
+    start, end = offline_period(scheme, at)
+    used = (
+        OfflineSale.objects.filter(
+            household=household, offline_at__gte=start, offline_at__lt=end
+        ).aggregate(n=Sum("points"))["n"]
+        or 0
+    )
+    if used + points > scheme.offline_allowance:
+        raise ApplicationError(
+            ErrorCode.OFFLINE_ALLOWANCE,
+            _("超过该户本周期的离线兑换额度（%(allowance)s 分，已用 %(used)s 分）")
+            % {
+                "allowance": format_points(scheme.offline_allowance),
+                "used": format_points(used),
+            },
+            detail={"allowance": scheme.offline_allowance, "used": used, "needed": points},
+        )
+
+
+def _offline_booked(
+    actor: Actor,
+    store: Store,
+    household: Household,
+    redemption: Redemption,
+    offline: OfflineMark,
+    now: dt.datetime,
+) -> None:
+    OfflineSale.objects.create(
+        scheme_id=store.scheme_id,
+        device_id=offline.device_id,
+        seq=offline.seq,
+        key=redemption.idempotency_key or "",
+        store=store,
+        household=household,
+        recorded_by_id=offline.recorded_by_id,
+        offline_at=offline.offline_at,
+        points=redemption.points,
+        cash_fen=redemption.cash_fen,
+        items=offline.items,
+        status=OfflineStatus.SYNCED,
+        redemption=redemption,
+        synced_at=now,
+        synced_by_id=actor.user_id,
+    )
 
 
 def _redeem_write(

@@ -304,7 +304,9 @@ def counter_redeem_keyed(
         idempotency_fail(slot=slot, error=exc)
         raise
     if terms.mode == RedemptionMode.PIN and not household_check_pin(
-        household=Household(pk=sale.household_id, pin_hash=ctx.pin_hash or ""), pin=sale.pin
+        household=Household(pk=sale.household_id, pin_hash=ctx.pin_hash or ""),
+        pin=sale.pin,
+        offline_tag=False,
     ):
         raise household_pin_refused(household_id=sale.household_id, now=now, slot=slot)
     receipt = _receipt(ctx, pk, sale, products, wanted, terms, now)

@@ -1,0 +1,54 @@
+"""How API callers prove who they are: a bearer token (staff or resident), and for the one
+operation the counter page calls itself (the offline sync), the page's own session with its
+CSRF token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.security import HttpBearer, SessionAuth
+
+from civicpoints.households.services import is_resident_token, resident_token_household
+from civicpoints.schemes.scope import Actor, actor_for_user
+from civicpoints.schemes.services import api_token_authenticate
+
+
+class BearerToken(HttpBearer):
+    """A staff token (from /auth/token) or a resident's (from /auth/resident-token).
+
+    Staff act through ``request.actor`` and their grants; a resident acts as their household
+    (``request.household``) with an actor that holds no grant, so every staff selector finds
+    nothing (404) and every staff role check refuses (403).
+    """
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        """One query a request, nothing cached (docs/security.md "API tokens")."""
+        if not is_resident_token(token):
+            # The token, its user and the user's grants in one statement.
+            staff = api_token_authenticate(token=token)
+            if staff is not None:
+                user, request.actor = staff  # type: ignore[attr-defined]
+                request.household = None  # type: ignore[attr-defined]
+                return user
+        # A resident token; or an unknown one, which may be a resident token issued before
+        # they had their prefix (7 days at most): a second query, for those only.
+        household = resident_token_household(token=token)
+        if household is not None:
+            request.actor = Actor(user_id=None)  # type: ignore[attr-defined]
+            request.household = household  # type: ignore[attr-defined]
+            return household
+        return None
+
+
+class CounterSession(SessionAuth):
+    """A staff member signed in on the counter page (session cookie + ``X-CSRFToken``): the
+    page syncs its offline queue through the normal redemption call without an API token."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = super().authenticate(request, key)
+        if user is None:
+            return None
+        request.actor = actor_for_user(user)  # type: ignore[attr-defined]
+        request.household = None  # type: ignore[attr-defined]
+        return user
