@@ -263,6 +263,7 @@ NAV: list[NavItem] = [
     NavItem(_("超市"), "backoffice:stores", lambda c: c.stores),
     NavItem(_("订单"), "backoffice:orders", lambda c: c.stores),
     NavItem(_("送货"), "backoffice:deliveries", lambda c: c.stores),
+    NavItem(_("离线冲突"), "backoffice:offline_conflicts", lambda c: c.claim_review),
     NavItem(_("商家"), "backoffice:merchants", lambda c: c.merchants),
     NavItem(
         _("结算"),

@@ -59,6 +59,7 @@ from civicpoints.stores.services import (
     stock_receive,
     store_create,
 )
+from civicpoints.stores.services.offline import may_manage_devices
 
 PHOTO_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 WEEKDAYS = [
@@ -292,6 +293,7 @@ def store_detail(request: HttpRequest, store_id: int) -> HttpResponse:
                 for k in (StockMoveKind.PURCHASE, StockMoveKind.DONATION)
             ],
             "clerks": store.clerks.order_by("username"),
+            "manages_devices": may_manage_devices(actor, store),
         },
     )
 

@@ -8,6 +8,7 @@ from civicpoints.backoffice import (
     ceremony_views,
     community_views,
     delivery_views,
+    device_views,
     earning_views,
     help_views,
     honour_views,
@@ -154,6 +155,19 @@ urlpatterns = [
         name="product_photo",
     ),
     path("stores/<int:store_id>/stock/in/", store_views.stock_in, name="stock_in"),
+    path("stores/<int:store_id>/devices/", device_views.store_devices, name="store_devices"),
+    path("stores/<int:store_id>/devices/new/", device_views.device_new, name="device_new"),
+    path(
+        "stores/<int:store_id>/devices/<int:device_id>/revoke/",
+        device_views.device_revoke_view,
+        name="device_revoke",
+    ),
+    path("offline-conflicts/", device_views.offline_conflicts, name="offline_conflicts"),
+    path(
+        "offline-conflicts/<int:sale_id>/",
+        device_views.offline_conflict_act,
+        name="offline_conflict_act",
+    ),
     path("stores/<int:store_id>/stock/count/", store_views.stocktake, name="stocktake"),
     path(
         "redemptions/<int:redemption_id>/",

@@ -33,7 +33,12 @@ from civicpoints.errors import ApplicationError, invalid
 from civicpoints.faces.errors import refusals_return_to
 from civicpoints.schemes.scope import actor_for_user
 from civicpoints.stores.models import OfflineResolution, OfflineStatus
-from civicpoints.stores.selectors import offline_sale_for, offline_sales_of_store, store_for
+from civicpoints.stores.selectors import (
+    offline_goods,
+    offline_sale_for,
+    offline_sales_of_store,
+    store_for,
+)
 from civicpoints.stores.services import require_counter
 from civicpoints.stores.services.offline import (
     device_enrol,
@@ -188,6 +193,9 @@ def store_manifest(request: HttpRequest, store_id: int) -> HttpResponse:
 def store_conflicts(request: HttpRequest, store_id: int) -> HttpResponse:
     _actor, store = _counter_store(request, store_id)
     sales = offline_sales_of_store(store)
+    names = dict(store.products.values_list("pk", "name"))
+    for sale in sales:
+        sale.goods = offline_goods(sale, names)  # type: ignore[attr-defined]
     return render(
         request,
         "counter/conflicts.html",

@@ -142,6 +142,38 @@ def offline_sales_of_store(store: Store) -> list[OfflineSale]:
     )
 
 
+def offline_goods(sale: OfflineSale, names: dict[int, str] | None = None) -> str:
+    """ "美的电饭煲×1、大米×2": what an offline sale handed over, in words."""
+    if names is None:
+        ids = [pk for pk, _q in sale.items]
+        names = dict(Product.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return _("、").join(f"{names.get(pk, pk)}×{q}" for pk, q in sale.items)
+
+
+OPEN_CONFLICTS = [OfflineStatus.CONFLICT, OfflineStatus.WRITE_OFF_PENDING]
+
+
+def offline_conflicts_visible(actor: Actor) -> list[OfflineSale]:
+    """Open conflicts of households under the actor's admin grants (village and up)."""
+    q = scope_q(actor, region_path_field="household__village__path", roles=ADMIN_ROLES)
+    return list(
+        OfflineSale.objects.filter(q, status__in=OPEN_CONFLICTS)
+        .select_related("store", "store__region", "household", "household__village", "device")
+        .order_by("offline_at", "pk")[:500]
+    )
+
+
+def offline_conflict_for(actor: Actor, sale_id: Any) -> OfflineSale:
+    q = scope_q(actor, region_path_field="household__village__path", roles=ADMIN_ROLES)
+    return one_or_404(
+        OfflineSale.objects.filter(q).select_related(
+            "store", "store__region", "household", "household__village"
+        ),
+        sale_id,
+        "offline_sale",
+    )
+
+
 def offline_sale_for(store: Store, sale_id: Any) -> OfflineSale:
     return one_or_404(
         OfflineSale.objects.filter(store=store).select_related(

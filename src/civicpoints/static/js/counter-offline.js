@@ -114,6 +114,7 @@ async function refreshSnapshot() {
   if (!response.ok || !(response.headers.get("Content-Type") || "").includes("json")) return;
   await put("snapshot", { data: await response.json(), fetched_at: started }, STORE);
   await loadSnapshot();
+  app.dataset.snapshotAt = started;
   show();
 }
 
@@ -414,6 +415,7 @@ async function show() {
   net(navigator.onLine);
   const sales = await queue();
   const waiting = sales.filter((s) => s.status === "queued").length;
+  app.dataset.queued = String(waiting);
   $("net-queue").textContent = `· ${T.tQueued} ${waiting} ${T.tUnit}`;
   const last = await get("meta", `sync:${STORE}`);
   if (!syncing) $("net-sync").textContent = `· ${T.tLastSync} ${last ? clock(last) : T.tNever}`;
@@ -447,6 +449,7 @@ async function install() {
   const shell = await fetch(app.dataset.shell, { credentials: "same-origin" });
   if (shell.ok && !shell.redirected) await cache.put(app.dataset.shell, shell);
   await cache.addAll(JSON.parse(app.dataset.assets));
+  app.dataset.cached = "1";
 }
 
 async function enrol(event) {
