@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -155,7 +156,7 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         "counter/sw.js",
-        {"cache": offline_context()["offline_cache"], "static_prefix": static("")},
+        {"cache": offline_context()["offline_cache"], "static_prefix": settings.STATIC_URL},
         content_type="text/javascript; charset=utf-8",
     )
     response["Cache-Control"] = "no-cache"

@@ -309,7 +309,8 @@ def _sync_offline(
     require_counter(actor, store)
     device = device_for_token(store, token)
     household = counter_household_any(store, body.household)
-    if offline.recorded_by is not None and not user_exists(offline.recorded_by):
+    recorded_by = offline.recorded_by
+    if recorded_by is not None and recorded_by != actor.user_id and not user_exists(recorded_by):
         raise invalid(_("办理人不存在"), field="offline.recorded_by")
     request.counter_device = device  # type: ignore[attr-defined]
     payload = body.model_dump(mode="json", exclude={"pin"})
@@ -332,7 +333,12 @@ def _sync_offline(
         )
 
     def render(redemption: Redemption) -> tuple[int, dict[str, Any]]:
-        return 201, redemption_body(actor, redemption, posting_id=redemption.posting_id)
+        # From what is at hand (the store, the household): no scoped re-read of the row
+        redemption.store, redemption.household = store, household
+        posting_id = redemption.posting_id
+        assert posting_id is not None  # a booked redemption
+        after = household_balance_after(posting_id=posting_id, household_id=household.pk)
+        return 201, keyed_body(RedemptionOut, redemption_out(redemption, balance_after=after))
 
     return run_keyed(request, payload=payload, action=act, render=render)
 

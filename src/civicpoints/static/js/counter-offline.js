@@ -102,6 +102,7 @@ async function refreshSnapshot() {
   const dev = await device();
   if (!dev || !navigator.onLine) return;
   const started = new Date().toISOString();
+  const t0 = performance.now();
   let response;
   try {
     response = await fetch(app.dataset.snapshot, { headers: { "X-Counter-Device": dev.token }, credentials: "same-origin" });
@@ -114,6 +115,7 @@ async function refreshSnapshot() {
   if (!response.ok || !(response.headers.get("Content-Type") || "").includes("json")) return;
   await put("snapshot", { data: await response.json(), fetched_at: started }, STORE);
   await loadSnapshot();
+  app.dataset.snapshotMs = String(Math.round(performance.now() - t0));  // fetched, kept, indexed
   app.dataset.snapshotAt = started;
   show();
 }
@@ -559,6 +561,7 @@ async function start() {
     if (!SHELL) await refreshSnapshot();
   }
   setInterval(() => { if (navigator.onLine) sync().then(refreshSnapshot); }, 60_000);
+  app.dataset.readyMs = String(Math.round(performance.now()));  // since the page's navigation
   app.dataset.ready = "1";
 }
 

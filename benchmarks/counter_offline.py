@@ -1,0 +1,404 @@
+"""The offline counter (issue 13): the sync of 500 queued offline redemptions from one device,
+beside the same 500 sent online in the same run; and the offline cache of a township store.
+
+    .venv/bin/python benchmarks/counter_offline.py [--sales 500] [--households 3000]
+        [--web-workers 2] [--web-threads 4] [--database-url URL] [--no-browser] [--json] [--keep]
+
+1. Creates a fresh database (the name must contain ``bench``; see counter_http.py), migrates
+   it and loads one township store with its clerk, three products with plenty of stock and
+   ``--households`` funded households, each with a PIN; the scheme's offline allowance is
+   large; a county admin registers a device and the clerk enrols it.
+2. Starts the production server (gunicorn, ``DEBUG`` off, the connection pool on).
+3. Online: one client with the clerk's bearer token sends ``--sales`` redemptions (the PIN,
+   a fresh key each) one after the other on one keep-alive connection.
+4. Offline sync: one client with the clerk's page session (cookie and CSRF token, as the page
+   has them) and the device's ``X-Counter-Device`` sends ``--sales`` queued sales in sequence
+   order, each with the key and time the device gave it, as the page's sync does. Every one
+   must be 201. Then it sends all of them again (a sync retried after a cut): every one must be
+   a replay, and the database must hold exactly ``--sales`` offline redemptions.
+   Goal: offline sync rate >= 0.8 x the online rate.
+5. The snapshot of that store (``--households`` households): its size in bytes, and in
+   headless Chromium (Debian's, as the tests use it) the time the online page takes to fetch,
+   keep and index it, then, offline, the time the shell takes to be ready from navigation
+   (served by the service worker from its cache, the snapshot read from IndexedDB).
+   Goal: under 1 MB and ready in under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from typing import Any
+
+import _pg
+from counter_http import _fernet_key, _free_port, _request, _wait_for
+
+PIN = "258369"
+
+
+def _setup(households: int) -> dict[str, Any]:
+    from django.conf import settings
+    from django.test import Client
+
+    from civicpoints.households.models import Household
+    from civicpoints.households.services import pin_columns
+    from civicpoints.schemes.models import Role, Scheme, User
+    from civicpoints.schemes.scope import actor_for_user
+    from civicpoints.schemes.services import role_grant
+    from civicpoints.stores.services import product_create, stock_receive, store_create
+    from civicpoints.stores.services.offline import device_enrol, device_register
+
+    scheme, county, villages = _pg.county(townships=1, villages_each=12)
+    township = villages[0].parent
+    Scheme.objects.filter(pk=scheme.pk).update(offline_allowance=10**12)
+    ids = _pg.funded_households(scheme, villages, households, 100_000_000)
+    Household.objects.filter(pk__in=ids).update(**pin_columns(PIN))
+    admin = User.objects.create_user(username="bench-admin", password="x" * 20)
+    role_grant(user=admin, scheme=scheme, region=county, role=Role.COUNTY_ADMIN)
+    admin_actor = actor_for_user(admin)
+    password = secrets.token_urlsafe(16)
+    clerk = User.objects.create_user(username="bench-clerk", password=password)
+    role_grant(user=clerk, scheme=scheme, region=township, role=Role.STORE_CLERK)
+    store = store_create(
+        actor=admin_actor,
+        scheme_id=scheme.pk,
+        region=township,
+        name="开通镇爱心超市",
+        clerk_ids=[clerk.pk],
+    )
+    products = []
+    for name, price in (("大米", 3000), ("豆油", 4500), ("香皂", 300)):
+        p = product_create(actor=admin_actor, store=store, name=name, price=price)
+        stock_receive(actor=admin_actor, product=p, quantity=1_000_000)
+        products.append(p.pk)
+    _device, code = device_register(actor=admin_actor, store=store, name="压测设备")
+    device, token = device_enrol(actor=actor_for_user(clerk), store=store, code=code)
+    # The clerk's page session, as a login makes it (saved in the benchmark's database)
+    settings.ALLOWED_HOSTS = ["*"]
+    client = Client()
+    client.force_login(clerk)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return {
+        "store": store.pk,
+        "username": clerk.username,
+        "password": password,
+        "products": products,
+        "households": ids,
+        "device": device.pk,
+        "token": token,
+        "session": client.cookies["sessionid"].value,
+        "enrolled_at": device.enrolled_at.isoformat() if device.enrolled_at else None,
+    }
+
+
+def _body(info: dict[str, Any], i: int) -> dict[str, Any]:
+    rice, _oil, soap = info["products"]
+    households = info["households"]
+    return {
+        "household": households[i % len(households)],
+        "items": [{"product": rice, "quantity": 1}, {"product": soap, "quantity": 2}],
+    }
+
+
+def _timed(
+    port: int, requests: list[tuple[dict[str, Any], dict[str, str]]], path: str, want: int
+) -> dict[str, Any]:
+    """Send the requests one after the other on one connection; every answer must be ``want``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    latencies = []
+    replayed = 0
+    start = time.perf_counter()
+    for body, headers in requests:
+        t0 = time.perf_counter()
+        conn.request("POST", path, body=json.dumps(body), headers=headers)
+        response = conn.getresponse()
+        answer = response.read()
+        latencies.append(time.perf_counter() - t0)
+        if response.status != want:
+            raise RuntimeError(f"{response.status}: {answer[:300]!r}")
+        replayed += response.getheader("Idempotency-Replayed") == "true"
+    seconds = time.perf_counter() - start
+    conn.close()
+    latencies.sort()
+    return {
+        "requests": len(requests),
+        "seconds": round(seconds, 3),
+        "per_second": round(len(requests) / seconds, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "replayed": replayed,
+    }
+
+
+def _browser(port: int, info: dict[str, Any], csrf: str) -> dict[str, Any]:
+    """The snapshot in Chromium: fetched, kept and indexed online; the shell ready offline."""
+    from playwright.sync_api import sync_playwright
+
+    base = f"http://localhost:{port}"
+    counter = f"{base}/counter/store/{info['store']}/"
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            profile,
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            locale="zh-CN",
+        )
+        context.add_cookies(
+            [
+                {"name": "sessionid", "value": info["session"], "url": base},
+                {"name": "csrftoken", "value": csrf, "url": base},
+            ]
+        )
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(counter)
+        # The device as enrolment leaves it in IndexedDB
+        page.evaluate(
+            """([store, device, token]) => new Promise((resolve, reject) => {
+                const r = indexedDB.open("civicpoints-counter", 1);
+                r.onupgradeneeded = () => {
+                  const d = r.result;
+                  d.createObjectStore("meta"); d.createObjectStore("snapshot");
+                  d.createObjectStore("locks");
+                  d.createObjectStore("queue", {keyPath: "key"})
+                    .createIndex("store_seq", ["store", "seq"]);
+                };
+                r.onsuccess = () => {
+                  const t = r.result.transaction("meta", "readwrite");
+                  t.objectStore("meta").put({device, token, name: "bench"}, `device:${store}`);
+                  t.oncomplete = () => { r.result.close(); resolve(); };
+                  t.onerror = () => reject(t.error);
+                };
+              })""",
+            [str(info["store"]), info["device"], info["token"]],
+        )
+        online = []
+        for _ in range(3):
+            page.goto(counter)
+            page.wait_for_function(
+                "() => document.getElementById('offline-app').dataset.snapshotMs"
+            )
+            page.wait_for_function("() => document.getElementById('offline-app').dataset.cached")
+            online.append(int(page.eval_on_selector("#offline-app", "e => e.dataset.snapshotMs")))
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+        context.set_offline(True)
+        offline = []
+        index = []
+        for _ in range(5):
+            page.goto(counter)
+            page.wait_for_function("() => document.getElementById('offline-app').dataset.ready")
+            assert page.locator("#off-work").is_visible()
+            offline.append(int(page.eval_on_selector("#offline-app", "e => e.dataset.readyMs")))
+            index.append(int(page.eval_on_selector("#offline-app", "e => e.dataset.indexMs")))
+        context.close()
+    return {
+        "online_fetch_keep_index_ms": online,
+        "offline_ready_from_navigation_ms": offline,
+        "offline_index_ms": index,
+        "chromium": subprocess.run(
+            ["/usr/bin/chromium", "--version"], capture_output=True, text=True
+        ).stdout.strip(),
+    }
+
+
+def run(ns: argparse.Namespace) -> dict[str, Any]:
+    url = ns.database_url
+    _pg.log(f"creating {_pg.db_name(url)} and migrating")
+    _pg.create_db(url)
+    server = None
+    os.environ["SECRET_KEY"] = secrets.token_urlsafe(60)
+    os.environ["FIELD_ENCRYPTION_KEYS"] = _fernet_key()
+    try:
+        env = _pg.bench_env(url)
+        _pg.migrate(env)
+        _pg.django_here(url)
+        _pg.log(f"loading one township store with {ns.households} households")
+        info = _setup(ns.households)
+        from django.db import connections
+
+        connections.close_all()
+        port = _free_port()
+        server_env = {
+            **env,
+            "CIVICPOINTS_ENV": "production",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_SSL_REDIRECT": "0",
+            "COOKIES_SECURE": "0",
+            "CIVICPOINTS_DB_POOL": "1",
+            "CIVICPOINTS_VAR_DIR": os.environ.get("TMPDIR", "/tmp") + "/civicpoints-bench-var",
+        }
+        cmd = [
+            sys.executable, "-m", "civicpoints.cli", "serve", "--no-scheduler", "--no-worker",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(ns.web_workers), "--threads", str(ns.web_threads),
+        ]  # fmt: skip
+        _pg.log("starting the production server: " + " ".join(cmd[3:]))
+        server = subprocess.Popen(
+            cmd, env=server_env, stdout=subprocess.DEVNULL, start_new_session=True
+        )
+        _wait_for(port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        status, body = _request(
+            conn,
+            "POST",
+            "/api/v1/auth/token",
+            {"username": info["username"], "password": info["password"]},
+            {},
+        )
+        conn.close()
+        assert status == 200, body
+        path = f"/api/v1/stores/{info['store']}/redemptions"
+        bearer = {"Content-Type": "application/json", "Authorization": f"Bearer {body['token']}"}
+        warm = [({**_body(info, i), "pin": PIN}, {**bearer, "Idempotency-Key": uuid.uuid4().hex})
+                for i in range(20)]  # fmt: skip
+        _timed(port, warm, path, 201)
+        online_requests = [
+            ({**_body(info, i), "pin": PIN}, {**bearer, "Idempotency-Key": uuid.uuid4().hex})
+            for i in range(ns.sales)
+        ]
+        csrf = secrets.token_hex(16)  # the cookie's secret; the page sends it back as the header
+        session = {
+            "Content-Type": "application/json",
+            "Cookie": f"sessionid={info['session']}; csrftoken={csrf}",
+            "X-CSRFToken": csrf,
+            "X-Counter-Device": info["token"],
+            "Host": f"localhost:{port}",
+            "Origin": f"http://localhost:{port}",
+            "Referer": f"http://localhost:{port}/counter/store/{info['store']}/",
+        }
+        at = dt.datetime.fromisoformat(info["enrolled_at"])  # sold after the device was enrolled
+        offline_requests = []
+        for seq in range(1, ns.sales + 1):
+            key = f"off-{info['device']}-{seq}-{uuid.uuid4()}"
+            offline = {
+                "seq": seq,
+                "offline_at": (at + dt.timedelta(milliseconds=seq)).isoformat(),
+                "recorded_by": None,
+            }
+            offline_requests.append(
+                (
+                    {**_body(info, ns.sales + seq), "offline": offline},
+                    {**session, "Idempotency-Key": key},
+                )
+            )
+        _pg.admin_sql(url, "CHECKPOINT")
+        _pg.log(f"online: {ns.sales} redemptions, one client")
+        online_run = _timed(port, online_requests, path, 201)
+        _pg.admin_sql(url, "CHECKPOINT")
+        _pg.log(f"offline sync: {ns.sales} queued sales from one device")
+        sync_run = _timed(port, offline_requests, path, 201)
+        _pg.log("the same sync again (a retry after a cut): every one a replay")
+        retry_run = _timed(port, offline_requests, path, 201)
+        assert retry_run["replayed"] == ns.sales, retry_run
+        import psycopg
+
+        with psycopg.connect(_pg.conninfo(url)) as db:
+            booked = db.execute(
+                "SELECT count(*) FROM stores_redemption WHERE source = 'offline'"
+            ).fetchone()
+            sales = db.execute("SELECT count(*) FROM stores_offlinesale").fetchone()
+        assert booked == (ns.sales,) and sales == (ns.sales,), (booked, sales)
+        snapshot = _snapshot_size(port, info, session)
+        browser = None if ns.no_browser else _browser(port, info, csrf)
+        return {
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
+            "web": {"workers": ns.web_workers, "threads": ns.web_threads},
+            "online": online_run,
+            "offline_sync": sync_run,
+            "sync_retried": retry_run,
+            "ratio_sync_vs_online": round(sync_run["per_second"] / online_run["per_second"], 3),
+            "snapshot": snapshot,
+            "browser": browser,
+            "goal": "sync >= 0.8 x online; snapshot < 1 MB, ready < 1 s",
+        }
+    finally:
+        if server is not None:
+            _pg.stop_server(server)
+        from django.db import connections
+
+        connections.close_all()
+        if not ns.keep:
+            _pg.drop_db(url)
+
+
+def _snapshot_size(port: int, info: dict[str, Any], session: dict[str, str]) -> dict[str, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        conn.request("GET", f"/counter/store/{info['store']}/offline/snapshot/", headers=session)
+        response = conn.getresponse()
+        body = response.read()
+        times.append(time.perf_counter() - t0)
+        assert response.status == 200, body[:300]
+    conn.request(
+        "GET",
+        f"/counter/store/{info['store']}/offline/snapshot/",
+        headers={**session, "Accept-Encoding": "gzip"},
+    )
+    gzipped = conn.getresponse()
+    zipped = gzipped.read()
+    conn.close()
+    data = json.loads(body)
+    return {
+        "households": len(data["households"]),
+        "bytes": len(body),
+        "bytes_gzip": len(zipped) if gzipped.getheader("Content-Encoding") == "gzip" else None,
+        "server_ms_median": round(statistics.median(times) * 1000, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sales", type=int, default=500)
+    parser.add_argument("--households", type=int, default=3000)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=4)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", action="store_true")
+    ns = parser.parse_args()
+    ns.database_url = ns.database_url or _pg.default_url("civicpoints_bench_offline")
+    result = run(ns)
+    if ns.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    on, off = result["online"], result["offline_sync"]
+    print(f"online:       {on['requests']} in {on['seconds']} s = {on['per_second']}/s "
+          f"(p50 {on['p50_ms']} ms, p99 {on['p99_ms']} ms)")  # fmt: skip
+    print(f"offline sync: {off['requests']} in {off['seconds']} s = {off['per_second']}/s "
+          f"(p50 {off['p50_ms']} ms, p99 {off['p99_ms']} ms)")  # fmt: skip
+    print(f"sync / online = {result['ratio_sync_vs_online']} (goal >= 0.8)")
+    retry = result["sync_retried"]
+    print(f"sync retried: {retry['replayed']} replays, {retry['per_second']}/s")
+    snap = result["snapshot"]
+    print(f"snapshot: {snap['households']} households, {snap['bytes']} bytes "
+          f"(gzip {snap['bytes_gzip']}), built in {snap['server_ms_median']} ms")  # fmt: skip
+    if result["browser"]:
+        b = result["browser"]
+        print(f"chromium ({b['chromium']}): online fetch+keep+index ms "
+              f"{b['online_fetch_keep_index_ms']}; offline ready ms "
+              f"{b['offline_ready_from_navigation_ms']} (index {b['offline_index_ms']})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
