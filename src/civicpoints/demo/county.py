@@ -279,6 +279,10 @@ def build_demo(
         scheme = Scheme.objects.filter(operator_region=county).first() or scheme_create(
             name="通榆县文明积分", operator_region=county
         )
+        if not scheme.offline_allowance:
+            # The offline counter's floor limit: 100 points a household a day
+            Scheme.objects.filter(pk=scheme.pk).update(offline_allowance=10_000)
+            scheme.offline_allowance = 10_000
         demo_village = next(v for v in villages if v.name == DEMO_VILLAGE)
         scope = {"county": county, "township": townships["开通镇"], "village": demo_village}
         for username, display, role, level in STAFF:
