@@ -68,6 +68,8 @@ class ErrorCode(enum.StrEnum):
     ALREADY_PAID = "statement_already_paid"
     VOTE_NOT_OPEN = "vote_not_open"
     ALREADY_VOTED = "already_voted"
+    SIGNING_UNAVAILABLE = "signing_unavailable"
+    RATE_LIMITED = "rate_limited"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
 
@@ -127,6 +129,8 @@ STATUS = {
     ErrorCode.ALREADY_PAID: 409,
     ErrorCode.VOTE_NOT_OPEN: 409,
     ErrorCode.ALREADY_VOTED: 409,
+    ErrorCode.SIGNING_UNAVAILABLE: 503,
+    ErrorCode.RATE_LIMITED: 429,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
@@ -186,6 +190,8 @@ DEFAULT_MESSAGES = {
     ErrorCode.ALREADY_PAID: _("该结算单已付款"),
     ErrorCode.VOTE_NOT_OPEN: _("不在投票时间内"),
     ErrorCode.ALREADY_VOTED: _("这位家庭成员已经投过票了，每人只能投一次"),
+    ErrorCode.SIGNING_UNAVAILABLE: _("报告签名密钥暂不可用，暂时不能出具签名报告，请稍后再试"),
+    ErrorCode.RATE_LIMITED: _("请求太频繁，请稍后再试"),
     ErrorCode.SERVICE_UNAVAILABLE: _("系统暂时不可用（数据库重启或维护中），请稍后再试"),
     ErrorCode.INTERNAL_ERROR: _("系统出错了，已记录，请稍后再试"),
 }
