@@ -26,6 +26,8 @@ V1_PATHS = {
     "/api/v1/settlements": {"get"},
 }
 NO_AUTH = {"/api/v1/auth/token", "/api/v1/auth/resident-token"}
+# The lender API (api/lender.py): its own key, never a staff or resident token.
+LENDER_PATHS = {"/api/v1/lender/me": {"get"}}
 
 
 def test_openapi_lists_every_v1_path(db):
@@ -39,8 +41,19 @@ def test_openapi_lists_every_v1_path(db):
         assert path in paths, path
         assert methods <= set(paths[path]), (path, set(paths[path]))
     assert schema["components"]["securitySchemes"] == {
-        "BearerToken": {"type": "http", "scheme": "bearer"}
+        "BearerToken": {"type": "http", "scheme": "bearer"},
+        "LenderKey": {"type": "http", "scheme": "bearer"},
     }
+    for path, methods in LENDER_PATHS.items():
+        for method in methods:
+            assert paths[path][method]["security"] == [{"LenderKey": []}], (path, method)
+    lender_only = {
+        p
+        for p, ops in paths.items()
+        for op in ops.values()
+        if {"LenderKey": []} in op.get("security", [])
+    }
+    assert lender_only == {p for p in paths if p.startswith("/api/v1/lender/")}
 
 
 def test_openapi_describes_points_and_the_idempotency_key(db):

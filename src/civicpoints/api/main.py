@@ -22,6 +22,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from civicpoints.api.schemas import document_common_errors
+from civicpoints.credit.lenders import is_lender_key
 from civicpoints.errors import ApplicationError, ErrorCode
 from civicpoints.households.services import is_resident_token, resident_token_household
 from civicpoints.ops.unavailable import unavailable_response
@@ -41,6 +42,8 @@ class BearerToken(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         """One query a request, nothing cached (docs/security.md "API tokens")."""
+        if is_lender_key(token):
+            return None  # a lender's key opens /api/v1/lender/ only (api/lender.py)
         if not is_resident_token(token):
             # The token, its user and the user's grants in one statement.
             staff = api_token_authenticate(token=token)
@@ -208,6 +211,7 @@ def _register() -> None:
         claims,
         households,
         ledger,
+        lender,
         merchants,
         notices,
         rankings,
@@ -242,6 +246,7 @@ def _register() -> None:
     api.add_router("/v1/honours", rankings.stars_router)
     api.add_router("/v1/honours", campaigns.router)
     api.add_router("/v1/stats", stats.router)
+    api.add_router("/v1/lender", lender.router)
     api.add_router("/v1/bench", bench.router)  # 404 unless CIVICPOINTS_BENCH=1
 
 

@@ -116,6 +116,9 @@ KEY_LABELS: dict[str, Any] = {
     # credit statements (credit.*, lender.*)
     "kid": gettext_lazy("密钥编号"),
     "event": gettext_lazy("变更"),
+    "code": gettext_lazy("统一社会信用代码"),
+    "prefix": gettext_lazy("密钥前缀"),
+    "lender": gettext_lazy("合作机构"),
 }
 # Values that are codes of one key only, in words.
 VALUE_WORDS: dict[str, dict[str, Any]] = {
@@ -143,6 +146,7 @@ NAMED = {
     "cashier": ("schemes.User", "display_name"),
     "store": ("stores.Store", "name"),
     "scheme": ("schemes.Scheme", "name"),
+    "lender": ("credit.Lender", "name"),
 }
 ID_KEYS = {
     "claim",

@@ -41,3 +41,59 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return self.kid
+
+
+class LenderStatus(models.TextChoices):
+    ACTIVE = "active", _("合作中")
+    SUSPENDED = "suspended", _("已暂停")
+
+
+class Lender(models.Model):
+    """A bank or credit cooperative the county lets households share their record with.
+    ``code`` is its unified social credit code (统一社会信用代码, GB 32100)."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, verbose_name=_("方案"))
+    name = models.CharField(_("机构名称"), max_length=100)
+    code = models.CharField(_("统一社会信用代码"), max_length=18)
+    contact_name = models.CharField(_("联系人"), max_length=40)
+    contact_phone = models.CharField(_("联系电话"), max_length=20)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=LenderStatus.choices, default=LenderStatus.ACTIVE
+    )
+    created_by = models.ForeignKey(
+        "schemes.User", models.PROTECT, null=True, related_name="+", db_constraint=False
+    )
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("合作金融机构")
+        verbose_name_plural = _("合作金融机构")
+        constraints = [unique_with_scheme("code")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LenderKey(models.Model):
+    """A lender's API key: ``l.`` and 43 random characters, shown once; only its SHA-256 is
+    kept (looked up before the scheme is known, so unique on its own). ``prefix`` names the key
+    on pages and in logs."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, related_name="+")
+    lender = models.ForeignKey(Lender, models.PROTECT, related_name="keys")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(_("密钥前缀"), max_length=12)
+    created_by = models.ForeignKey(
+        "schemes.User", models.PROTECT, null=True, related_name="+", db_constraint=False
+    )
+    created_at = models.DateTimeField(_("签发时间"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("到期时间"))
+    revoked_at = models.DateTimeField(_("注销时间"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("金融机构接口密钥")
+        verbose_name_plural = _("金融机构接口密钥")
+
+    def __str__(self) -> str:
+        return self.prefix
