@@ -97,3 +97,111 @@ class LenderKey(models.Model):
 
     def __str__(self) -> str:
         return self.prefix
+
+
+class ConsentChannel(models.TextChoices):
+    PHONE = "phone", _("手机上")
+    OFFICE = "office", _("村委会")
+    SUPERSEDED = "superseded", _("重新授权时替换")
+
+
+class Consent(models.Model):
+    """A household's consent (授权) to let one lender read its record for a period.
+
+    ``ref`` is the 授权码 (80 random bits, Crockford base32) the household hands the lender.
+    The base record is always shared; the three ``share_*`` lines are the field-level consent
+    to the personal data that leaves only when ticked. ``wording_sha256`` is the hash of the
+    exact text the household agreed to. At most one unrevoked consent per household and
+    lender: a new grant revokes the old one in the same transaction.
+    """
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, related_name="+")
+    household = models.ForeignKey(
+        "households.Household", models.PROTECT, related_name="credit_consents"
+    )
+    lender = models.ForeignKey(Lender, models.PROTECT, related_name="consents")
+    ref = models.CharField(_("授权码"), max_length=16)
+    share_id_number = models.BooleanField(_("含户主身份证号"), default=False)
+    share_phone = models.BooleanField(_("含手机号"), default=False)
+    share_address = models.BooleanField(_("含家庭住址"), default=False)
+    starts_at = models.DateTimeField(_("授权开始"))
+    ends_at = models.DateTimeField(_("授权截止"))
+    channel = models.CharField(_("授权方式"), max_length=10, choices=ConsentChannel.choices)
+    granted_by = models.ForeignKey(
+        "schemes.User", models.PROTECT, null=True, related_name="+", db_constraint=False
+    )
+    wording_version = models.CharField(max_length=20)
+    wording_sha256 = models.CharField(max_length=64)
+    form_key = models.CharField(max_length=100, blank=True, default="")
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    revoked_channel = models.CharField(
+        _("撤销方式"), max_length=10, choices=ConsentChannel.choices, blank=True, default=""
+    )
+    revoked_by = models.ForeignKey(
+        "schemes.User", models.PROTECT, null=True, related_name="+", db_constraint=False
+    )
+    revoke_reason = models.CharField(_("撤销原因"), max_length=200, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("信用授权")
+        verbose_name_plural = _("信用授权")
+        constraints = [
+            unique_with_scheme("ref"),
+            models.UniqueConstraint(
+                fields=["household", "lender", "scheme"],
+                condition=Q(revoked_at__isnull=True),
+                name="credit_consent_one_live",
+            ),
+            models.UniqueConstraint(
+                fields=["form_key", "scheme"],
+                condition=~Q(form_key=""),
+                name="credit_consent_form_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.ref
+
+    @property
+    def fields(self) -> list[str]:
+        """The personal-data lines consented to, by name (``id_number``, ``phone``,
+        ``address``)."""
+        return [
+            name
+            for name, on in (
+                ("id_number", self.share_id_number),
+                ("phone", self.share_phone),
+                ("address", self.share_address),
+            )
+            if on
+        ]
+
+
+class ConsentUseKind(models.TextChoices):
+    GRANTED = "granted", _("授权")
+    REVOKED = "revoked", _("撤销授权")
+    RECORD_FETCH = "record_fetch", _("查看了积分记录")
+    STATEMENT_ISSUE = "statement_issue", _("出具了签名报告")
+    STATEMENT_DOWNLOAD = "statement_download", _("下载了签名报告")
+    STATEMENT_PRINT = "statement_print", _("打印了签名报告")
+    QR_CHECK = "qr_check", _("扫码核验了报告")
+
+
+class ConsentUse(models.Model):
+    """One use of a consent, as the household sees it in its history (信用授权记录): every
+    grant, revoke and lender fetch. Written in the same transaction as the use and its audit
+    row; holds field names, never their values."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, related_name="+")
+    household = models.ForeignKey("households.Household", models.PROTECT, related_name="+")
+    consent = models.ForeignKey(Consent, models.PROTECT, related_name="uses")
+    lender = models.ForeignKey(Lender, models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=ConsentUseKind.choices)
+    fields = models.JSONField(default=list)
+    audit_id = models.BigIntegerField(null=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("信用授权记录")
+        verbose_name_plural = _("信用授权记录")
+        indexes = [models.Index(fields=["household", "-at"], name="credit_use_household_at")]
