@@ -13,7 +13,6 @@ from django.test import Client
 from civicpoints.audit.models import AuditAction, AuditEvent
 from civicpoints.credit.consents import (
     STORED_TEXT,
-    consent_grant,
     consent_revoke,
     consent_terms,
     normalize_ref,
@@ -26,52 +25,8 @@ from civicpoints.households.models import Household
 from civicpoints.households.services import household_set_pin
 from civicpoints.notifications.models import Notification
 from civicpoints.schemes.scope import actor_for_user
-from tests.credit.conftest import Credit, make_lender
+from tests.credit.conftest import PIN, grant, make_lender, written
 from tests.factories import make_household, make_staff
-
-PIN = "246813"
-
-
-@pytest.fixture
-def home(credit: Credit) -> Household:
-    household = make_household(
-        credit.world.scheme,
-        credit.world.village_a1,
-        "张三",
-        phone="13912345678",
-        address="晓光村三组12号",
-    )
-    household_set_pin(actor_id=None, household=household, pin=PIN)
-    household.refresh_from_db()
-    return household
-
-
-def written() -> dict:
-    return {
-        "consents": list(Consent.objects.order_by("pk").values_list("pk", "revoked_at")),
-        "uses": ConsentUse.objects.count(),
-        "audit": AuditEvent.objects.count(),
-        "texts": Notification.objects.count(),
-    }
-
-
-_keys = iter(range(10**6))
-
-
-def grant(credit: Credit, home: Household, *, fields=(), months=6, pin=PIN, key=None, lender=None):
-    terms = consent_terms(
-        household=home,
-        lender_id=(lender or credit.lender).pk,
-        months=months,
-        fields=list(fields),
-    )
-    return consent_grant(
-        household=home,
-        terms=terms,
-        pin=pin,
-        channel=ConsentChannel.PHONE,
-        form_key=key or f"credit-consent-test{next(_keys):012d}",
-    )
 
 
 def test_a_grant_needs_the_pin_and_a_wrong_one_is_counted(credit, home):

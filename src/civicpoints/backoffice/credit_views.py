@@ -16,11 +16,25 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpoints.backoffice.confirming import confirm_page, confirmed
+from civicpoints.credit.consents import (
+    MONTHS,
+    PII_FIELDS,
+    PII_LABELS,
+    consent_grant,
+    consent_revoke,
+    consent_terms,
+    fields_in_words,
+    household_consent,
+    live_consents,
+    ref_display,
+)
 from civicpoints.credit.lenders import (
+    active_lenders,
     lender_create,
     lender_for,
     lender_key_issue,
@@ -31,9 +45,11 @@ from civicpoints.credit.lenders import (
     lenders_of,
     manages_lenders,
 )
-from civicpoints.credit.models import LenderStatus
-from civicpoints.errors import ApplicationError, NotFound
+from civicpoints.credit.models import ConsentChannel, LenderStatus
+from civicpoints.errors import ApplicationError, ErrorCode, NotFound
 from civicpoints.faces.errors import field_errors, refusals_return_to
+from civicpoints.faces.forms import FormKeys
+from civicpoints.households.pins import household_access_for
 from civicpoints.schemes.models import Scheme
 from civicpoints.schemes.scope import Actor, actor_for_user, parse_id
 
@@ -207,4 +223,115 @@ def lender_key_revoke_view(request: HttpRequest, lender_id: int, key_id: int) ->
         )
     lender_key_revoke(actor=actor, lender=lender, key_id=key.pk)
     messages.success(request, _("密钥 %(prefix)s… 已注销") % {"prefix": key.prefix})
+    return redirect(back)
+
+
+# --- consent at the village office ---------------------------------------------------------
+
+OFFICE_KEYS = FormKeys(prefix="credit-office-", expired=gettext_lazy("页面已过期，请重新填写授权"))
+PIN_CODES = {ErrorCode.PIN_REQUIRED, ErrorCode.PIN_INCORRECT, ErrorCode.LOCKED_OUT}
+
+
+def _household_url(household_id: int) -> str:
+    return reverse("backoffice:credit_household", args=[household_id])
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def household_credit(request: HttpRequest, household_id: int) -> HttpResponse:
+    """The household's consents, and a new one with the head typing the PIN on this device
+    (no assisted mode: a consent without the household's PIN is no consent). Admins over the
+    village only (404 for others)."""
+    actor = actor_for_user(request.user)
+    household = household_access_for(actor, household_id)
+    form: Any = request.POST if request.method == "POST" else {}
+    step = form.get("step", "") if form else ""
+    context: dict[str, Any] = {
+        "h": household,
+        "consents": [
+            {"c": c, "ref": ref_display(c.ref), "fields": fields_in_words(c.fields)}
+            for c in live_consents(household)
+        ],
+        "lenders": list(active_lenders(scheme_id=household.scheme_id)),
+        "months": MONTHS,
+        "pii": [(f, PII_LABELS[f]) for f in PII_FIELDS],
+        "form": form,
+        "chosen": [f for f in form.getlist("fields")][:10] if form else [],
+        "errors": {},
+    }
+    if step not in ("confirm", "grant"):
+        return render(request, "backoffice/credit_household.html", context)
+    try:
+        terms = consent_terms(
+            household=household,
+            lender_id=form.get("lender"),
+            months=form.get("months"),
+            fields=context["chosen"],
+        )
+    except ApplicationError as exc:
+        context["errors"] = field_errors(exc)
+        return render(request, "backoffice/credit_household.html", context, status=exc.status)
+    context.update(terms=terms)
+    if step == "confirm":
+        context["key"] = OFFICE_KEYS.new()
+        return render(request, "backoffice/credit_household_confirm.html", context)
+    raw_key = form.get("key", "")[:100]
+    try:
+        consent = consent_grant(
+            household=household,
+            terms=terms,
+            pin=form.get("pin", "")[:12],
+            channel=ConsentChannel.OFFICE,
+            form_key=OFFICE_KEYS.check(raw_key),
+            actor_id=actor.user_id,
+        )
+    except ApplicationError as exc:
+        errors = {"pin": exc.message} if exc.code in PIN_CODES else field_errors(exc)
+        context.update(errors=errors, key=OFFICE_KEYS.after(raw_key, exc))
+        return render(
+            request, "backoffice/credit_household_confirm.html", context, status=exc.status
+        )
+    messages.success(
+        request,
+        _("已授权「%(lender)s」，授权码 %(ref)s")
+        % {"lender": consent.lender.name, "ref": ref_display(consent.ref)},
+    )
+    return redirect(_household_url(household.pk))
+
+
+@login_required
+@require_POST
+def household_credit_revoke(request: HttpRequest, household_id: int, ref: str) -> HttpResponse:
+    """Revoke on the household's word: a reason, no PIN; asked once more first."""
+    actor = actor_for_user(request.user)
+    household = household_access_for(actor, household_id)
+    consent = household_consent(household, ref)
+    back = refusals_return_to(request, _household_url(household.pk))
+    reason = request.POST.get("reason", "")[:400]
+    if not confirmed(request) and reason.strip():
+        return confirm_page(
+            request,
+            title=_("确认撤销授权"),
+            lines=[
+                _("%(name)s 户对「%(lender)s」的授权（授权码 %(ref)s）")
+                % {
+                    "name": household.head_name,
+                    "lender": consent.lender.name,
+                    "ref": ref_display(consent.ref),
+                },
+                _("原因：%(reason)s") % {"reason": reason},
+                _("撤销后对方马上不能再查看，不能恢复；农户会收到短信。"),
+            ],
+            button=_("确认撤销"),
+            back=back,
+            danger=True,
+        )
+    consent_revoke(
+        household=household,
+        ref=consent.ref,
+        channel=ConsentChannel.OFFICE,
+        actor_id=actor.user_id,
+        reason=reason,
+    )
+    messages.success(request, _("已撤销对「%(lender)s」的授权") % {"lender": consent.lender.name})
     return redirect(back)

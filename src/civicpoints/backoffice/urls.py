@@ -55,6 +55,16 @@ urlpatterns = [
         name="approval_withdraw",
     ),
     path(
+        "households/<int:household_id>/credit/",
+        credit_views.household_credit,
+        name="credit_household",
+    ),
+    path(
+        "households/<int:household_id>/credit/<str:ref>/revoke/",
+        credit_views.household_credit_revoke,
+        name="credit_household_revoke",
+    ),
+    path(
         "households/<int:household_id>/access/",
         pin_views.household_access,
         name="household_access",
