@@ -39,6 +39,7 @@ NOT_SCHEME_OWNED = {
 LOOKED_UP_WITHOUT_SCHEME = {
     ("households.ResidentToken", "key_hash"): "a phone's sign-in token",
     ("honours.Certificate", "code"): "the public certificate check (/c/<code>/)",
+    ("credit.LenderKey", "key_hash"): "a lender's API key, presented before its scheme is known",
 }
 
 

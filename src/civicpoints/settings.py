@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "civicpoints.risk",
     "civicpoints.reports",
     "civicpoints.honours",
+    "civicpoints.credit",
     "civicpoints.ops",
     "civicpoints.demo",
     "civicpoints.backoffice",
@@ -248,6 +249,15 @@ FIELD_ENCRYPTION_KEYS = [
 ]
 if PRODUCTION and not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set in production")
+
+# Credit statements (docs/credit.md): each scheme's Ed25519 signing key as a PKCS8 PEM named
+# <kid>.pem in this directory (mode 0600, not in backups). Outside production the keys are
+# derived from SECRET_KEY instead (households/crypto.py derived_key), unless
+# CIVICPOINTS_STATEMENT_KEYS=files asks for files there too.
+STATEMENT_KEY_DIR = Path(os.environ.get("STATEMENT_KEY_DIR", VAR_DIR / "keys" / "statements"))
+STATEMENT_KEYS_DERIVED = (
+    not PRODUCTION and os.environ.get("CIVICPOINTS_STATEMENT_KEYS", "derived") != "files"
+)
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "civicpoints.households.sms.ConsoleBackend")
 # Texts to residents go out from a background task (docs/operations.md "Background tasks"):

@@ -27,6 +27,8 @@ urlpatterns = [
     path("m/", include("civicpoints.portal.urls")),
     path("sms/inbound", sms_views.inbound, name="sms_inbound"),
     path("counter/", include("civicpoints.counter.urls")),
+    # The credit statements' signing public keys (no login; docs/credit.md).
+    path("open/keys.json", open_views.signing_keys, name="open_keys"),
     # A village's public page (no login): monthly totals, masked notice, the chain head.
     path("open/<str:code>/", open_views.village_open, name="open_village"),
     # A certificate's QR opens this (no login): is the certificate real, and does it stand?

@@ -26,6 +26,8 @@ V1_PATHS = {
     "/api/v1/settlements": {"get"},
 }
 NO_AUTH = {"/api/v1/auth/token", "/api/v1/auth/resident-token"}
+# The lender API (api/lender.py): its own key, never a staff or resident token.
+LENDER_PATHS = {"/api/v1/lender/me": {"get"}}
 
 
 def test_openapi_lists_every_v1_path(db):
@@ -40,9 +42,20 @@ def test_openapi_lists_every_v1_path(db):
         assert methods <= set(paths[path]), (path, set(paths[path]))
     schemes = schema["components"]["securitySchemes"]
     assert schemes["BearerToken"] == {"type": "http", "scheme": "bearer"}
+    assert schemes["LenderKey"] == {"type": "http", "scheme": "bearer"}
     # The counter page's session, for the offline sync only (docs/offline-counter.md)
     assert schemes["CounterSession"] == {"type": "apiKey", "in": "cookie", "name": "sessionid"}
-    assert set(schemes) == {"BearerToken", "CounterSession"}
+    assert set(schemes) == {"BearerToken", "LenderKey", "CounterSession"}
+    for path, methods in LENDER_PATHS.items():
+        for method in methods:
+            assert paths[path][method]["security"] == [{"LenderKey": []}], (path, method)
+    lender_only = {
+        p
+        for p, ops in paths.items()
+        for op in ops.values()
+        if {"LenderKey": []} in op.get("security", [])
+    }
+    assert lender_only == {p for p in paths if p.startswith("/api/v1/lender/")}
 
 
 def test_openapi_describes_points_and_the_idempotency_key(db):

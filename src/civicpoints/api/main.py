@@ -178,6 +178,7 @@ def _register() -> None:
         claims,
         households,
         ledger,
+        lender,
         merchants,
         notices,
         rankings,
@@ -212,6 +213,7 @@ def _register() -> None:
     api.add_router("/v1/honours", rankings.stars_router)
     api.add_router("/v1/honours", campaigns.router)
     api.add_router("/v1/stats", stats.router)
+    api.add_router("/v1/lender", lender.router)
     api.add_router("/v1/bench", bench.router)  # 404 unless CIVICPOINTS_BENCH=1
 
 

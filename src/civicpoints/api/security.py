@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
+from civicpoints.credit.lenders import is_lender_key
 from civicpoints.households.services import is_resident_token, resident_token_household
 from civicpoints.schemes.scope import Actor, actor_for_user
 from civicpoints.schemes.services import api_token_authenticate
@@ -24,6 +25,8 @@ class BearerToken(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         """One query a request, nothing cached (docs/security.md "API tokens")."""
+        if is_lender_key(token):
+            return None  # a lender's key opens /api/v1/lender/ only (api/lender.py)
         if not is_resident_token(token):
             # The token, its user and the user's grants in one statement.
             staff = api_token_authenticate(token=token)

@@ -117,11 +117,22 @@ KEY_LABELS: dict[str, Any] = {
     "owed": gettext_lazy("记为欠扣的积分"),
     "first_claim": gettext_lazy("第一条申报"),
     "last_claim": gettext_lazy("最后一条申报"),
+    # credit statements (credit.*, lender.*)
+    "kid": gettext_lazy("密钥编号"),
+    "event": gettext_lazy("变更"),
+    "code": gettext_lazy("统一社会信用代码"),
+    "prefix": gettext_lazy("密钥前缀"),
+    "lender": gettext_lazy("合作机构"),
 }
 # Values that are codes of one key only, in words.
 VALUE_WORDS: dict[str, dict[str, Any]] = {
     "scope": {"cashier": gettext_lazy("单个收银员"), "merchant": gettext_lazy("整个商家")},
     "by": {"system": gettext_lazy("定时任务"), "api": gettext_lazy("接口调用")},
+    "event": {
+        "keygen": gettext_lazy("生成密钥"),
+        "rotate": gettext_lazy("轮换密钥"),
+        "compromised": gettext_lazy("宣布密钥泄露"),
+    },
 }
 # Keys whose value is the id of a row with a name, and where to find the name.
 NAMED = {
@@ -140,6 +151,7 @@ NAMED = {
     "store": ("stores.Store", "name"),
     "device": ("stores.CounterDevice", "name"),
     "scheme": ("schemes.Scheme", "name"),
+    "lender": ("credit.Lender", "name"),
 }
 ID_KEYS = {
     "claim",
@@ -190,6 +202,8 @@ ACTION_APP = {
     "order": "stores",
     "delivery": "stores",
     "product": "stores",
+    "credit": "credit",
+    "lender": "credit",
 }
 
 

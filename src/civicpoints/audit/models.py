@@ -133,6 +133,17 @@ class AuditAction(models.TextChoices):
     CAMPAIGN_PUBLISH = "honours.publish", _("公布评比结果")
     # reports
     OUTCOMES = "reports.outcomes", _("录入村月度治理指标")
+    # credit statements (文明积分贷)
+    CREDIT_SIGNING_KEY = "credit.signing_key", _("报告签名密钥变更")
+    LENDER_CREATE = "lender.create", _("登记合作金融机构")
+    LENDER_STATUS = "lender.status", _("变更合作金融机构状态")
+    LENDER_KEY_ISSUE = "lender.key_issue", _("签发金融机构接口密钥")
+    LENDER_KEY_REVOKE = "lender.key_revoke", _("注销金融机构接口密钥")
+    CREDIT_CONSENT_GRANT = "credit.consent_grant", _("农户授权金融机构查询积分")
+    CREDIT_CONSENT_REVOKE = "credit.consent_revoke", _("撤销信用授权")
+    CREDIT_RECORD_FETCH = "credit.record_fetch", _("金融机构查询积分记录")
+    CREDIT_STATEMENT_ISSUE = "credit.statement_issue", _("出具签名积分报告")
+    CREDIT_STATEMENT_DOWNLOAD = "credit.statement_download", _("下载或打印签名积分报告")
 
 
 class AuditEvent(models.Model):

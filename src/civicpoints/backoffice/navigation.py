@@ -177,6 +177,13 @@ class Can:
 
         return statements_overdue_count(self.actor) if self.merchants else 0
 
+    @cached_property
+    def credit(self) -> bool:
+        """文明积分贷: county admins (register lenders, issue keys) and auditors (read)."""
+        from civicpoints.credit.lenders import LENDER_READERS, lender_schemes
+
+        return self._any(set(LENDER_READERS)) and bool(lender_schemes(self.actor))
+
     # --- village life ------------------------------------------------------------------------
 
     @cached_property
@@ -272,6 +279,7 @@ NAV: list[NavItem] = [
         badge=lambda c: c.overdue,
         badge_title=_("逾期未付款的结算单"),
     ),
+    NavItem(_("文明积分贷"), "backoffice:credit_lenders", lambda c: c.credit),
     NavItem(_("村务信息"), "backoffice:announcements", lambda c: c.community),
     NavItem(
         _("投诉建议"),

@@ -7,6 +7,7 @@ from civicpoints.backoffice import (
     campaign_views,
     ceremony_views,
     community_views,
+    credit_views,
     delivery_views,
     device_views,
     earning_views,
@@ -53,6 +54,16 @@ urlpatterns = [
         "approvals/<int:approval_id>/withdraw/",
         approval_views.approval_withdraw_view,
         name="approval_withdraw",
+    ),
+    path(
+        "households/<int:household_id>/credit/",
+        credit_views.household_credit,
+        name="credit_household",
+    ),
+    path(
+        "households/<int:household_id>/credit/<str:ref>/revoke/",
+        credit_views.household_credit_revoke,
+        name="credit_household_revoke",
     ),
     path(
         "households/<int:household_id>/access/",
@@ -192,6 +203,22 @@ urlpatterns = [
         name="ceremony_households",
     ),
     path("ceremonies/<int:ceremony_id>/", ceremony_views.ceremony_detail, name="ceremony"),
+    path("credit/lenders/", credit_views.lender_list, name="credit_lenders"),
+    path("credit/lenders/new/", credit_views.lender_new, name="credit_lender_new"),
+    path("credit/lenders/<int:lender_id>/", credit_views.lender_detail, name="credit_lender"),
+    path(
+        "credit/lenders/<int:lender_id>/status/",
+        credit_views.lender_status,
+        name="credit_lender_status",
+    ),
+    path(
+        "credit/lenders/<int:lender_id>/keys/", credit_views.lender_key_new, name="credit_key_new"
+    ),
+    path(
+        "credit/lenders/<int:lender_id>/keys/<int:key_id>/revoke/",
+        credit_views.lender_key_revoke_view,
+        name="credit_key_revoke",
+    ),
     path("merchants/", merchant_views.merchant_list, name="merchants"),
     path("merchants/new/", merchant_views.merchant_new, name="merchant_new"),
     path(

@@ -189,3 +189,36 @@ def points_expiring(
             for household_id, points in due
         ]
     return notify_many(messages)
+
+
+def credit_consent_granted(
+    *, scheme_id: int, household_id: int, consent_id: int, lender: str, until: dt.datetime
+) -> bool:
+    """文明积分贷: the household let a lender read its record (sent on every grant, so a grant
+    made by someone else who knew the PIN does not go unnoticed)."""
+    with translation.override(LANGUAGE):
+        text = SIGN + _(
+            "您家已授权「%(lender)s」查看积分记录，到%(until)s为止。不是您本人办理的，"
+            "请登录后撤销或到村委会反映。"
+        ) % {"lender": _short(lender, 30), "until": _day(until)}
+    return notify(
+        scheme_id=scheme_id,
+        household_id=household_id,
+        event_key=f"credit_consent_granted:{consent_id}",
+        text=text,
+    )
+
+
+def credit_consent_revoked(
+    *, scheme_id: int, household_id: int, consent_id: int, lender: str
+) -> bool:
+    with translation.override(LANGUAGE):
+        text = SIGN + _("您家对「%(lender)s」的积分查看授权已撤销，对方不能再查看。") % {
+            "lender": _short(lender, 30)
+        }
+    return notify(
+        scheme_id=scheme_id,
+        household_id=household_id,
+        event_key=f"credit_consent_revoked:{consent_id}",
+        text=text,
+    )

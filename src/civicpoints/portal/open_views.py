@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +22,8 @@ from civicpoints.community.transparency import (
     public_notice,
     published_head,
 )
+from civicpoints.credit.keys import jwks, scheme_keys
+from civicpoints.credit.signing import fingerprint
 from civicpoints.honours.ceremonies import certificate_valid
 from civicpoints.honours.selectors import certificate_by_code
 
@@ -43,9 +45,24 @@ def village_open(request: HttpRequest, code: str) -> HttpResponse:
             "head": head,
             "check_url": f"{check_url}?{urlencode({'seq': head.seq, 'hash': head.hash})}",
             "now": timezone.localtime(),
+            "signing_keys": [
+                {"key": k, "fingerprint": fingerprint(bytes(k.public_key))}
+                for k in scheme_keys(scheme_id=scheme.pk)
+            ],
+            "keys_url": request.build_absolute_uri(reverse("open_keys")),
         },
     )
     response["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@require_GET
+def signing_keys(request: HttpRequest) -> JsonResponse:
+    """报告签名公钥: every scheme's statement-signing public keys (RFC 8037 JWK set, with PEM),
+    so a lender can verify a credit statement offline (docs/credit.md). No private material."""
+    response = JsonResponse(jwks(), json_dumps_params={"ensure_ascii": False})
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
     return response
 
 

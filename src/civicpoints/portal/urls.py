@@ -3,6 +3,7 @@ from django.urls import path
 from civicpoints.portal import (
     activity_views,
     community_views,
+    credit_views,
     help_views,
     honour_views,
     login_views,
@@ -22,6 +23,11 @@ urlpatterns = [
     path("logout/", login_views.logout_view, name="logout"),
     path("pin/", login_views.pin_change, name="pin_change"),
     path("history/", views.history, name="history"),
+    # 信用授权: consents to lenders (文明积分贷) and every use of them.
+    path("credit/", credit_views.credit_home, name="credit"),
+    path("credit/new/", credit_views.credit_new, name="credit_new"),
+    path("credit/<str:ref>/granted/", credit_views.credit_granted, name="credit_granted"),
+    path("credit/<str:ref>/revoke/", credit_views.credit_revoke, name="credit_revoke"),
     path("rank/", views.rank, name="rank"),
     path("votes/", honour_views.votes, name="votes"),
     path("votes/<int:campaign_id>/", honour_views.vote, name="vote"),
