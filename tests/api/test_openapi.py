@@ -27,7 +27,11 @@ V1_PATHS = {
 }
 NO_AUTH = {"/api/v1/auth/token", "/api/v1/auth/resident-token"}
 # The lender API (api/lender.py): its own key, never a staff or resident token.
-LENDER_PATHS = {"/api/v1/lender/me": {"get"}}
+LENDER_PATHS = {
+    "/api/v1/lender/me": {"get"},
+    "/api/v1/lender/consents": {"get"},
+    "/api/v1/lender/consents/{ref}": {"get"},
+}
 
 
 def test_openapi_lists_every_v1_path(db):
