@@ -81,6 +81,28 @@ def queued(page: Any) -> int:
     return int(page.eval_on_selector("#offline-app", "e => e.dataset.queued"))
 
 
+def stored(page: Any) -> dict[str, int]:
+    """How many records each IndexedDB store holds, and how many counter caches there are."""
+    return page.evaluate(
+        """() => new Promise((resolve, reject) => {
+          const r = indexedDB.open("civicpoints-counter");
+          r.onerror = () => reject(r.error);
+          r.onsuccess = async () => {
+            const names = ["meta", "snapshot", "locks", "queue"];
+            const t = r.result.transaction(names);
+            const counts = await Promise.all(names.map((n) => new Promise((ok) => {
+              const q = t.objectStore(n).count();
+              q.onsuccess = () => ok(q.result);
+            })));
+            r.result.close();
+            const caches_ = (await caches.keys()).filter((k) => k.startsWith("cp-counter-"));
+            resolve({...Object.fromEntries(names.map((n, i) => [n, counts[i]])),
+                     caches: caches_.length});
+          };
+        })"""
+    )
+
+
 def login(page: Any, base: str, username: str) -> None:
     page.goto(base + "/login/")
     page.get_by_label("用户名").fill(username)
@@ -228,6 +250,15 @@ def test_twenty_sales_offline_across_a_restart_sync_exactly_once(
     assert "张建国" in page.inner_text("main")
     assert page.get_by_role("button", name="现金结清").count() >= 1
     shot(page, "offline-counter-conflicts")
+
+    # Logout: the snapshot, the PIN locks and the cached pages go; the device and the queue stay
+    page.goto(counter)
+    page.wait_for_function("() => document.getElementById('offline-app').dataset.ready")
+    assert stored(page) == {"meta": 3, "snapshot": 1, "locks": 1, "queue": 20, "caches": 1}
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => document.body.dataset.offlineCleared")
+    assert stored(page) == {"meta": 3, "snapshot": 0, "locks": 0, "queue": 20, "caches": 0}
     context.close()
     admin_context = browser.new_context(locale="zh-CN")
     admin_page = admin_context.new_page()
