@@ -406,3 +406,70 @@ def test_a_write_off_needs_a_second_county_admin(shop: Shop) -> None:
     assert sale.resolution == OfflineResolution.WRITTEN_OFF
     assert StockMove.objects.filter(kind=StockMoveKind.WRITE_OFF).count() == 1
     assert_ledger_ok(shop.world.scheme.pk)
+
+
+# --- the sync on PostgreSQL's two calls ----------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_takes_the_counters_two_calls_on_postgresql(world: Any, postgres_only: None) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    shop = build_shop(world)
+    world.scheme.offline_allowance = 45_000  # 450 points: two cookers, not three
+    world.scheme.save(update_fields=["offline_allowance"])
+    # A first sale makes the store's account (the general way); the next ones are fast
+    redeem(
+        actor=shop.clerk_actor,
+        store=shop.store,
+        household=shop.household,
+        items=[Item(shop.cooker.pk, 1)],
+        pin=PIN,
+    )
+    _device, token = enrolled(shop)
+    client = session(shop.clerk)
+    with CaptureQueriesContext(connection) as seen:
+        first = sync(client, shop, token, seq=1, key="fast-1")
+    assert first.status_code == 201, first.content
+    sql = [q["sql"] for q in seen.captured_queries]
+    assert sum("stores_counter_context" in q for q in sql) == 1
+    assert sum("stores_counter_redeem" in q for q in sql) == 1
+    assert not any('INSERT INTO "stores_redemption"' in q for q in sql)  # not the general way
+    sale = OfflineSale.objects.get(key__endswith="fast-1")
+    assert sale.status == OfflineStatus.SYNCED and sale.redemption_id == first.json()["id"]
+    assert sale.items == [[shop.cooker.pk, 1]] and sale.recorded_by_id == shop.clerk.pk
+    r = Redemption.objects.get(pk=first.json()["id"])
+    assert (r.source, r.mode) == (RedemptionSource.OFFLINE, RedemptionMode.OFFLINE)
+    replay = sync(client, shop, token, seq=1, key="fast-1")
+    assert replay.status_code == 201 and replay["Idempotency-Replayed"] == "true"
+    assert sync(client, shop, token, seq=1, key="fast-other").status_code == 422  # seq reused
+    assert sync(client, shop, token, seq=2, key="fast-2").status_code == 201
+    # The third is over the allowance: found by the write under the account's lock, then
+    # recorded as a conflict the general way
+    over = sync(client, shop, token, seq=3, key="fast-3")
+    assert over.status_code == 409
+    assert over.json()["error"]["detail"]["reason"] == "offline_allowance_exceeded"
+    assert OfflineSale.objects.filter(status=OfflineStatus.CONFLICT).count() == 1
+    assert Redemption.objects.filter(source=RedemptionSource.OFFLINE).count() == 2
+    wrong = sync(client, shop, token.split(".")[0] + ".wrong", seq=4, key="fast-4")
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "device_unknown"
+    assert_ledger_ok(world.scheme.pk)
+
+
+def test_the_counters_session_is_refused_once_the_password_changes(shop: Shop) -> None:
+    """The sync's session check is ``get_user``'s: a password changed since the login (or a
+    deactivated user) ends it on the next request."""
+    _device, token = enrolled(shop)
+    client = session(shop.clerk)
+    assert sync(client, shop, token, seq=1, key="s1").status_code == 201
+    shop.clerk.set_password("another-long-password-2026")
+    shop.clerk.save()
+    assert sync(client, shop, token, seq=2, key="s2").status_code == 401
+    other = make_staff("clerk9", Role.STORE_CLERK, shop.world.village_a1, shop.world.scheme)
+    shop.store.clerks.add(other)
+    fresh = session(other)
+    other.is_active = False
+    other.save()
+    assert sync(fresh, shop, token, seq=3, key="s3").status_code == 401
+    assert OfflineSale.objects.count() == 1

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
 from civicpoints.credit.lenders import is_lender_key
 from civicpoints.households.services import is_resident_token, resident_token_household
-from civicpoints.schemes.scope import Actor, actor_for_user
-from civicpoints.schemes.services import api_token_authenticate
+from civicpoints.schemes.scope import Actor
+from civicpoints.schemes.services import api_token_authenticate, session_user_authenticate
 
 
 class BearerToken(HttpBearer):
@@ -46,12 +48,27 @@ class BearerToken(HttpBearer):
 
 class CounterSession(SessionAuth):
     """A staff member signed in on the counter page (session cookie + ``X-CSRFToken``): the
-    page syncs its offline queue through the normal redemption call without an API token."""
+    page syncs its offline queue through the normal redemption call without an API token.
+
+    The user and their grants come from one query (``session_user_authenticate``, with the
+    checks ``django.contrib.auth.get_user`` makes), like a bearer token's."""
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        user = super().authenticate(request, key)
-        if user is None:
+        session = request.session
+        user_id, backend = session.get(SESSION_KEY), session.get(BACKEND_SESSION_KEY)
+        session_hash = session.get(HASH_SESSION_KEY)
+        if user_id is None or backend not in settings.AUTHENTICATION_BACKENDS:
             return None
-        request.actor = actor_for_user(user)  # type: ignore[attr-defined]
+        if not isinstance(session_hash, str):
+            return None
+        try:
+            pk = int(user_id)
+        except (TypeError, ValueError):
+            return None
+        found = session_user_authenticate(user_id=pk, session_hash=session_hash)
+        if found is None:
+            return None
+        user, request.actor = found  # type: ignore[attr-defined]
+        request.user = user
         request.household = None  # type: ignore[attr-defined]
         return user

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
@@ -34,7 +34,9 @@ class StaffSessionLimits:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated:
+        # The session says whether someone is signed in; loading the user is left to whoever
+        # needs it (the counter's sync loads it with its grants in one query).
+        if request.session.get(SESSION_KEY) is not None:
             self._check(request)
         return self.get_response(request)
 

@@ -334,6 +334,51 @@ def api_token_authenticate(*, token: str) -> tuple[User, Actor] | None:
     return user, Actor(user_id=user.pk, username=user.username, grants=grants)
 
 
+def _session_statement() -> PreparedStatement:
+    """A user and their grants in one statement (the counter page's session, api/security.py):
+    one row per grant (one with NULL grant columns when none); no row when the user is
+    inactive or gone."""
+    user, grant, region = User._meta.db_table, RoleGrant._meta.db_table, Region._meta.db_table
+    user_columns = ", ".join(f"u.{name}" for name in _TOKEN_USER_FIELDS)
+    return PreparedStatement(
+        sql=(
+            f"SELECT {user_columns}, g.scheme_id, g.region_id, r.path, g.role "  # noqa: S608
+            f"FROM {user} u "
+            f"LEFT JOIN {grant} g ON g.user_id = u.id LEFT JOIN {region} r ON r.id = g.region_id "
+            f"WHERE u.id = %s AND u.is_active ORDER BY g.id"
+        ),
+    )
+
+
+_SESSION_STATEMENT = _session_statement()
+
+
+def _session_auth_hash(user: User, secret: str | bytes) -> str:
+    """``AbstractBaseUser.get_session_auth_hash`` under ``secret`` (Django's own salt)."""
+    salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+    return salted_hmac(salt, user.password, secret=secret, algorithm="sha256").hexdigest()
+
+
+def session_user_authenticate(*, user_id: int, session_hash: str) -> tuple[User, Actor] | None:
+    """The active user a staff session names and the actor with their grants, in ONE query, as
+    ``django.contrib.auth.get_user`` decides it: None when the user is gone or inactive, or the
+    session's hash no longer matches (the password changed since the login)."""
+    rows = _SESSION_STATEMENT.fetchall([user_id])
+    if not rows:
+        return None
+    user_values = list(rows[0][: len(_TOKEN_USER_FIELDS)])
+    user_values[_TOKEN_USER_FIELDS.index("is_active")] = True
+    user = User.from_db(connection.alias, list(_TOKEN_USER_FIELDS), user_values)
+    if not any(
+        constant_time_compare(session_hash, _session_auth_hash(user, secret))
+        for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    ):
+        return None
+    first_grant = len(_TOKEN_USER_FIELDS)
+    grants = tuple(Grant(*row[first_grant:]) for row in rows if row[first_grant] is not None)
+    return user, Actor(user_id=user.pk, username=user.username, grants=grants)
+
+
 def api_token_revoke(*, token: str) -> int:
     """Logout: the presented token ends now. Returns how many tokens ended (0 or 1)."""
     with transaction.atomic():

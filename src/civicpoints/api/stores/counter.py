@@ -4,6 +4,7 @@ returns (keyed) and ceremony batches (keyed)."""
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from django.http import HttpRequest, JsonResponse
@@ -31,7 +32,7 @@ from civicpoints.api.stores.common import (
     day_bounds,
     items_of,
 )
-from civicpoints.errors import NotFound, invalid
+from civicpoints.errors import ApplicationError, ErrorCode, NotFound, invalid
 from civicpoints.ledger.amounts import parse_points
 from civicpoints.ledger.idempotency import Slot
 from civicpoints.ledger.selectors import household_balance_after
@@ -60,6 +61,7 @@ from civicpoints.stores.services import (
     redemption_return,
     require_counter,
 )
+from civicpoints.stores.services.counter_keyed import OfflineSync
 from civicpoints.stores.services.offline import device_for_token, offline_sync
 
 router = Router(tags=["stores"])
@@ -305,17 +307,46 @@ def _sync_offline(
     if body.pin is not None or body.assisted_reason or body.delivery_address is not None:
         raise invalid(_("离线兑换不带密码、代办原因或送货地址"), field="offline")
     offline = body.offline
+    recorded_by = offline.recorded_by
+    if recorded_by is not None and recorded_by != actor.user_id and not user_exists(recorded_by):
+        raise invalid(_("办理人不存在"), field="offline.recorded_by")
+    device_id, _dot, secret = token.partition(".")
+    if not (device_id.isascii() and device_id.isdigit() and len(device_id) < 19 and secret):
+        raise ApplicationError(ErrorCode.DEVICE_UNKNOWN)
+    # The device's keys: any clerk's retry on it replays (api/idempotency.keyed_scope)
+    request.counter_device = SimpleNamespace(pk=int(device_id))  # type: ignore[attr-defined]
+    payload = body.model_dump(mode="json", exclude={"pin"})
+    items = items_of(body.items)
+    cash_fen = 0 if body.cash is None else parse_points(body.cash)
+    scope, caller = keyed_scope(request)
+    key = request.headers.get("Idempotency-Key", "").strip()
+    # PostgreSQL: the same read and write as an online sale (stores/services/counter_keyed.py)
+    done = counter_redeem_keyed(
+        actor=actor,
+        store_id=store_id,
+        sale=CounterSale(household_id=body.household, items=items, cash_fen=cash_fen),
+        scope=scope,
+        key=key,
+        request_hash=keyed_request_hash(
+            method=request.method or "", path=request.path, user_id=caller, payload=payload
+        ),
+        idempotency_key=service_key(scope, key),
+        render=receipt_body,
+        offline=OfflineSync(
+            device_id=int(device_id),
+            secret=secret,
+            seq=offline.seq,
+            offline_at=offline.offline_at,
+            recorded_by_id=recorded_by,
+        ),
+    )
+    if done is not None:
+        return keyed_response(done)
+    # The general way: SQLite, a conflict to record, a revoked device's sale to list
     store = store_for(actor, store_id)
     require_counter(actor, store)
     device = device_for_token(store, token)
     household = counter_household_any(store, body.household)
-    recorded_by = offline.recorded_by
-    if recorded_by is not None and recorded_by != actor.user_id and not user_exists(recorded_by):
-        raise invalid(_("办理人不存在"), field="offline.recorded_by")
-    request.counter_device = device  # type: ignore[attr-defined]
-    payload = body.model_dump(mode="json", exclude={"pin"})
-    items = items_of(body.items)
-    cash_fen = 0 if body.cash is None else parse_points(body.cash)
 
     def act(key: str, slot: Slot) -> Redemption:
         return offline_sync(

@@ -375,9 +375,12 @@ def redeem(
 
 def offline_period(scheme: Scheme, at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """The allowance period ``at`` falls in: ``offline_period_days`` local days, counted from
-    1970-01-01 (the device counts the same way, static/js/offline/snapshot.js)."""
+    1970-01-01 (the snapshot tells the device its bounds)."""
+    return offline_period_of(scheme.offline_period_days, at)
+
+
+def offline_period_of(days: int, at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     day = timezone.localdate(at)
-    days = scheme.offline_period_days
     start = EPOCH + dt.timedelta(days=(day - EPOCH).days // days * days)
     return local_midnight(start), local_midnight(start + dt.timedelta(days=days))
 

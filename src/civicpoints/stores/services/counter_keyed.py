@@ -15,6 +15,7 @@ first attempt is still in flight, an old PIN hash and SQLite go the general way:
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -24,8 +25,9 @@ from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied
+from civicpoints.errors import ApplicationError, ErrorCode, NotFound, PermissionDenied, invalid
 from civicpoints.households import crypto
 from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.households.services import (
@@ -46,6 +48,7 @@ from civicpoints.prepared import PreparedStatement
 from civicpoints.schemes.scope import ADMIN_ROLES, Actor, parse_id
 from civicpoints.stores.models import (
     DeliveryStatus,
+    DeviceStatus,
     Product,
     RedemptionMode,
     RedemptionSource,
@@ -62,8 +65,10 @@ from civicpoints.stores.services.counter import (
     _disqualified,
     _terms,
     _wanted,
+    offline_period_of,
     redemption_request_hash,
 )
+from civicpoints.stores.services.offline import CLOCK_SLACK, CONFLICTS, secret_digest
 from civicpoints.stores.services.stock import out_of_stock
 
 
@@ -115,14 +120,14 @@ ReceiptRender = Callable[[Receipt], tuple[int, dict[str, Any]]]
 # no parameter is quoted in Python, no call is parsed and planned again.
 _CONTEXT = PreparedStatement(
     "SELECT * FROM stores_counter_context(%s::bigint, %s::bigint, %s::bigint, %s::bigint[], "
-    "%s::text, %s::text, %s::date, %s::boolean)"
+    "%s::text, %s::text, %s::date, %s::boolean, %s::bigint, %s::bigint, %s::text)"
 )
 _REDEEM = PreparedStatement(
     "SELECT stores_counter_redeem(%s::text, %s::text, %s::text, %s::text, %s::jsonb, "
     "%s::timestamptz, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint, "
     "%s::bigint, %s::text, %s::text, %s::text, %s::bigint[], %s::integer[], %s::bigint[], "
     "%s::bigint, %s::bigint, %s::text, %s::text, %s::bigint, %s::text, %s::text, %s::bigint, "
-    "%s::jsonb, %s::boolean)"
+    "%s::jsonb, %s::boolean, %s::text, %s::jsonb)"
 )
 
 
@@ -161,10 +166,37 @@ class _Context:
     record_body: str | None
     redemption_id: int | None
     delivery_id: int | None
+    device_store: int | None
+    device_status: str | None
+    device_secret: str | None
+    device_enrolled: dt.datetime | None
+    offline_status: str | None
+    seq_taken: bool | None
+    offline_allowance: int
+    offline_period_days: int
+
+
+@dataclass(frozen=True)
+class OfflineSync:
+    """An offline sale's sync (stores/services/offline.py): the device as it presents itself,
+    and the sale as it queued it."""
+
+    device_id: int
+    secret: str
+    seq: int
+    offline_at: dt.datetime
+    recorded_by_id: int | None
 
 
 def _read(
-    actor: Actor, store_id: int, sale: CounterSale, scope: str, key: str, today: dt.date
+    actor: Actor,
+    store_id: int,
+    sale: CounterSale,
+    scope: str,
+    key: str,
+    today: dt.date,
+    offline: OfflineSync | None,
+    sale_key: str,
 ) -> _Context | None:
     rows = _CONTEXT.fetchall(
         [
@@ -176,6 +208,9 @@ def _read(
             key,
             today,
             sale.delivery_address is not None,
+            offline.device_id if offline else None,
+            offline.seq if offline else None,
+            sale_key if offline else None,
         ]
     )
     return _Context(*rows[0]) if rows else None
@@ -270,12 +305,17 @@ def counter_redeem_keyed(
     request_hash: str,
     idempotency_key: str,
     render: ReceiptRender,
+    offline: OfflineSync | None = None,
 ) -> Slot | None:
     """A keyed counter redemption in one read and one write; ``None``: take the general way
     (``redeem()`` under ``run_keyed``). Returns the slot with its answer: ``replay`` (a
     retry), or ``response`` (stored with the effect). Refusals are stored for the key's
     retries (a wrong PIN with its count) and raised; a missing key is refused (400) after
-    the scope checks, as for every keyed call."""
+    the scope checks, as for every keyed call.
+
+    An ``offline`` sale's sync takes the same two calls; whatever would make it a conflict
+    (or a revoked device's listed sale) goes the general way, which records it
+    (stores/services/offline.py)."""
     if connection.vendor != "postgresql":
         return None
     pk = parse_id(store_id)
@@ -283,7 +323,10 @@ def counter_redeem_keyed(
         raise NotFound("store")
     now = timezone.now()
     today = timezone.localdate(now)
-    ctx = _check_scope(actor, _read(actor, pk, sale, scope, key, today), sale.household_id)
+    read = _read(actor, pk, sale, scope, key, today, offline, idempotency_key)
+    if offline is not None and read is not None and not _bookable(read):
+        return None  # a household closed or not served: a conflict to record
+    ctx = _check_scope(actor, read, sale.household_id)
     if not key:
         raise ApplicationError(ErrorCode.IDEMPOTENCY_KEY_MISSING)
     idempotency_key_check(key)
@@ -291,16 +334,22 @@ def counter_redeem_keyed(
     def slot_of() -> Slot:
         return idempotency_slot(scope=scope, key=key, request_hash=request_hash)
 
+    if offline is not None and not _device_ok(ctx, pk, offline):
+        return None  # a revoked device: its sale is listed, never booked
     if ctx.record_state is not None:
         return _replay(ctx, request_hash, slot_of)
-    if _general_way(ctx, sale):
+    if _general_way(ctx, sale) or (offline is not None and ctx.offline_status is not None):
         return None
     slot = slot_of()
     products = _products(ctx, pk)
     wanted = _wanted(sale.items)
     try:
-        terms = _check(ctx, pk, sale, products, wanted, today, now)
+        if offline is not None:
+            _check_offline(ctx, offline, now)
+        terms = _check(ctx, pk, sale, products, wanted, today, now, offline)
     except ApplicationError as exc:
+        if offline is not None and exc.code in CONFLICTS:
+            return None
         idempotency_fail(slot=slot, error=exc)
         raise
     if terms.mode == RedemptionMode.PIN and not household_check_pin(
@@ -309,11 +358,13 @@ def counter_redeem_keyed(
         offline_tag=False,
     ):
         raise household_pin_refused(household_id=sale.household_id, now=now, slot=slot)
-    receipt = _receipt(ctx, pk, sale, products, wanted, terms, now)
+    receipt = _receipt(ctx, pk, sale, products, wanted, terms, now, offline)
     status, body = render(receipt)
     try:
-        after = _write(ctx, actor, sale, terms, receipt, slot, body, idempotency_key)
+        after = _write(ctx, actor, sale, terms, receipt, slot, body, idempotency_key, offline)
     except ApplicationError as exc:
+        if offline is not None and exc.code in CONFLICTS:
+            return None
         idempotency_fail(slot=slot, error=exc)
         raise
     if after is None:
@@ -321,6 +372,43 @@ def counter_redeem_keyed(
     body["balance_after"] = float(to_points(after))
     slot.response = (status, body)
     return slot
+
+
+def _bookable(ctx: _Context) -> bool:
+    """The household is the store's to sell to (``_check_scope``'s household test)."""
+    served = ctx.served_paths or [ctx.region_path]
+    return (
+        ctx.household_scheme == ctx.scheme_id
+        and ctx.household_status != HouseholdStatus.CLOSED
+        and ctx.village_path is not None
+        and any(ctx.village_path.startswith(p) for p in served)
+    )
+
+
+def _device_ok(ctx: _Context, store_id: int, offline: OfflineSync) -> bool:
+    """``device_for_token``'s answers: unknown, another store's or a wrong secret is refused;
+    False for a revoked device (the general way lists its sale)."""
+    if ctx.device_store != store_id or ctx.device_status not in (
+        DeviceStatus.ACTIVE,
+        DeviceStatus.REVOKED,
+    ):
+        raise ApplicationError(ErrorCode.DEVICE_UNKNOWN)
+    if ctx.device_status == DeviceStatus.REVOKED:
+        return False
+    if not hmac.compare_digest(ctx.device_secret or "", secret_digest(offline.secret)):
+        raise ApplicationError(ErrorCode.DEVICE_UNKNOWN)
+    return True
+
+
+def _check_offline(ctx: _Context, offline: OfflineSync, now: dt.datetime) -> None:
+    """``offline_sync``'s refusals before the sale's own checks."""
+    if offline.offline_at > now + CLOCK_SLACK:
+        raise invalid(_("离线兑换时间晚于现在，请检查这台设备的时间"), field="offline_at")
+    enrolled = ctx.device_enrolled
+    if enrolled is not None and offline.offline_at < enrolled - CLOCK_SLACK:
+        raise invalid(_("离线兑换时间早于设备启用时间，请检查这台设备的时间"), field="offline_at")
+    if ctx.seq_taken:
+        raise ApplicationError(ErrorCode.OFFLINE_SEQ_REUSED, detail={"seq": offline.seq})
 
 
 def _check(
@@ -331,9 +419,12 @@ def _check(
     wanted: dict[int, int],
     today: dt.date,
     now: dt.datetime,
+    offline: OfflineSync | None = None,
 ) -> Terms:
-    """``redeem()``'s checks in its order, on what was read."""
-    if not store_open_on(_store(ctx, store_id), today):
+    """``redeem()``'s checks in its order, on what was read (an offline sale: the store's
+    window on the day it was made)."""
+    day = timezone.localdate(offline.offline_at) if offline is not None else today
+    if not store_open_on(_store(ctx, store_id), day):
         raise ApplicationError(ErrorCode.STORE_CLOSED)
     if ctx.banned_until is not None:
         raise _disqualified(ctx.banned_until)
@@ -345,6 +436,7 @@ def _check(
         pin=sale.pin,
         assisted_reason=sale.assisted_reason,
         delivery_address=sale.delivery_address,
+        offline=offline is not None,
     )
     if terms.mode == RedemptionMode.PIN:
         locked = pin_locked_out(ctx.pin_locked_until, now)
@@ -361,6 +453,7 @@ def _receipt(
     wanted: dict[int, int],
     terms: Terms,
     now: dt.datetime,
+    offline: OfflineSync | None = None,
 ) -> Receipt:
     assert ctx.redemption_id is not None
     address = (sale.delivery_address or "").strip()[:200]
@@ -374,7 +467,7 @@ def _receipt(
         points=terms.points,
         cash_fen=terms.cash_fen,
         mode=terms.mode,
-        source=RedemptionSource.COUNTER,
+        source=RedemptionSource.OFFLINE if offline is not None else RedemptionSource.COUNTER,
         created_at=now,
         lines=[
             ReceiptLine(pk, products[pk].name, products[pk].unit, wanted[pk], products[pk].price)
@@ -397,10 +490,13 @@ def _write(
     slot: Slot,
     body: dict[str, Any],
     idempotency_key: str,
+    offline: OfflineSync | None = None,
 ) -> int | None:
     """The one statement (a savepoint stands for its transaction inside a test's); the
     refusals it raises become the service's."""
     lines = receipt.lines
+    if offline is not None:
+        period = offline_period_of(ctx.offline_period_days, offline.offline_at)
     names = STORED_TEXT["and"].join(f"{line.name}×{line.quantity}" for line in lines)
     params: list[Any] = [
         slot.scope,
@@ -446,6 +542,22 @@ def _write(
             None,
         ),
         terms.mode == RedemptionMode.PIN and bool(ctx.pin_failures or ctx.pin_locked_until),
+        receipt.source,
+        None
+        if offline is None
+        else connection.ops.adapt_json_value(
+            {
+                "device": offline.device_id,
+                "seq": offline.seq,
+                "recorded_by": offline.recorded_by_id,
+                "offline_at": offline.offline_at.isoformat(),
+                "items": [[i.product_id, i.quantity] for i in sale.items],
+                "allowance": ctx.offline_allowance,
+                "period_start": period[0].isoformat(),
+                "period_end": period[1].isoformat(),
+            },
+            None,
+        ),
     ]
     # Durable: never inside a caller's transaction (a test case's stands for none).
     block = transaction.atomic(durable=True) if connection.in_atomic_block else nullcontext()
@@ -471,6 +583,8 @@ def _refusal(
         product_id = int(str(exc.__cause__).split()[0])
         line = next(line for line in receipt.lines if line.product_id == product_id)
         return out_of_stock(product_id, line.quantity, line.name)
+    if state == "CP004":
+        return ApplicationError(ErrorCode.OFFLINE_ALLOWANCE)
     if state == "CP001":
         return ApplicationError(
             ErrorCode.INSUFFICIENT_POINTS,

@@ -80,7 +80,8 @@ CONFLICTS = frozenset(
 CLOCK_SLACK = dt.timedelta(minutes=10)
 
 
-def _digest(secret: str) -> str:
+def secret_digest(secret: str) -> str:
+    """What is kept of an enrolment code or a device's secret."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -121,7 +122,7 @@ def device_register(*, actor: Actor, store: Store, name: str) -> tuple[CounterDe
             store=store,
             name=name,
             status=DeviceStatus.PENDING,
-            enrol_code_hash=_digest(code),
+            enrol_code_hash=secret_digest(code),
             enrol_expires_at=now + dt.timedelta(hours=ENROL_CODE_HOURS),
             registered_by_id=actor.user_id,
             created_at=now,
@@ -147,7 +148,7 @@ def device_enrol(*, actor: Actor, store: Store, code: str) -> tuple[CounterDevic
             .filter(
                 store=store,
                 status=DeviceStatus.PENDING,
-                enrol_code_hash=_digest(code),
+                enrol_code_hash=secret_digest(code),
                 enrol_expires_at__gt=now,
             )
             .first()
@@ -160,7 +161,7 @@ def device_enrol(*, actor: Actor, store: Store, code: str) -> tuple[CounterDevic
         CounterDevice.objects.filter(pk=device.pk).update(
             status=DeviceStatus.ACTIVE,
             enrol_code_hash="",
-            secret_hash=_digest(secret),
+            secret_hash=secret_digest(secret),
             enrolled_by_id=actor.user_id,
             enrolled_at=now,
         )
@@ -221,7 +222,7 @@ def device_for_token(store: Store, token: str | None) -> CounterDevice:
     if device.status == DeviceStatus.REVOKED:
         return device
     if device.status != DeviceStatus.ACTIVE or not hmac.compare_digest(
-        device.secret_hash, _digest(secret)
+        device.secret_hash, secret_digest(secret)
     ):
         raise ApplicationError(ErrorCode.DEVICE_UNKNOWN)
     return device

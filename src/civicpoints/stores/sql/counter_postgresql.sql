@@ -1,14 +1,26 @@
 -- The keyed counter redemption in two round trips (stores/services/counter_keyed.py).
--- Both are PL/pgSQL so their statements are planned once per connection.
+-- Both are PL/pgSQL so their statements are planned once per connection. An offline sale's
+-- sync (docs/offline-counter.md) takes the same two calls, with its device and its period.
+
+-- The signatures before the offline counter (stores 0010 re-creates both functions).
+DROP FUNCTION IF EXISTS stores_counter_context(bigint, bigint, bigint, bigint[], text, text, date,
+  boolean);
+DROP FUNCTION IF EXISTS stores_counter_redeem(text, text, text, text, jsonb, timestamptz, bigint,
+  bigint, bigint, bigint, bigint, bigint, bigint, text, text, text, bigint[], integer[], bigint[],
+  bigint, bigint, text, text, bigint, text, text, bigint, jsonb, boolean);
 
 -- stores_counter_context(): everything the checks need, in one read. One row when the store
 -- exists (none otherwise): the store, its scheme's rate, whether the user is one of its clerks,
 -- the townships it serves, its points account; the household with its PIN state, village,
 -- account and any disqualification on the day; the requested products on sale (id order);
 -- the key's stored response, if any; and ids for the redemption (and its delivery) to come.
+-- With a device (an offline sale's sync): the device, the sale already recorded under its key,
+-- whether its sequence number names another sale, and the scheme's offline allowance (the
+-- write counts the household's offline spending against it under the account's lock).
 CREATE OR REPLACE FUNCTION stores_counter_context(
   p_store bigint, p_user bigint, p_household bigint, p_products bigint[],
-  p_scope text, p_key text, p_day date, p_delivery boolean
+  p_scope text, p_key text, p_day date, p_delivery boolean,
+  p_device bigint, p_seq bigint, p_sale_key text
 ) RETURNS TABLE (
   scheme_id bigint, store_name text, store_active boolean, window_kind text,
   window_weekdays text, window_dates text, region_path text, yuan_per_point numeric,
@@ -19,7 +31,9 @@ CREATE OR REPLACE FUNCTION stores_counter_context(
   product_ids bigint[], product_names text[], product_units text[], product_prices bigint[],
   product_limits bigint[],
   record_state text, record_hash text, record_status integer, record_body text,
-  redemption_id bigint, delivery_id bigint
+  redemption_id bigint, delivery_id bigint,
+  device_store bigint, device_status text, device_secret text, device_enrolled timestamptz,
+  offline_status text, seq_taken boolean, offline_allowance bigint, offline_period_days integer
 ) LANGUAGE plpgsql AS $$
 BEGIN
   RETURN QUERY
@@ -39,7 +53,14 @@ BEGIN
          p.ids, p.names, p.units, p.prices, p.limits,
          i.state::text, i.request_hash::text, i.response_status::integer, i.response_body::text,
          CASE WHEN i.id IS NULL THEN nextval('stores_redemption_id_seq'::regclass) END,
-         CASE WHEN i.id IS NULL AND p_delivery THEN nextval('stores_delivery_id_seq'::regclass) END
+         CASE WHEN i.id IS NULL AND p_delivery THEN nextval('stores_delivery_id_seq'::regclass) END,
+         dv.store_id, dv.status::text, dv.secret_hash::text, dv.enrolled_at,
+         (SELECT o.status::text FROM stores_offlinesale o
+           WHERE p_device IS NOT NULL AND o.key = p_sale_key AND o.scheme_id = s.scheme_id),
+         p_device IS NOT NULL AND EXISTS (
+           SELECT 1 FROM stores_offlinesale o
+            WHERE o.device_id = p_device AND o.seq = p_seq AND o.key <> p_sale_key),
+         sc.offline_allowance, sc.offline_period_days::integer
     FROM stores_store s
     JOIN schemes_region r ON r.id = s.region_id
     JOIN schemes_scheme sc ON sc.id = s.scheme_id
@@ -47,6 +68,7 @@ BEGIN
     LEFT JOIN schemes_region v ON v.id = h.village_id
     LEFT JOIN ledger_account ha ON ha.household_id = h.id
     LEFT JOIN ledger_idempotencyrecord i ON i.scope = p_scope AND i.key = p_key
+    LEFT JOIN stores_counterdevice dv ON dv.id = p_device
    CROSS JOIN LATERAL (
          SELECT array_agg(pr.id ORDER BY pr.id) AS ids,
                 array_agg(pr.name::text ORDER BY pr.id) AS names,
@@ -67,7 +89,10 @@ END $$;
 -- PINs cleared; last, the key's record with the response, whose "balance_after" is the
 -- household's balance right after the posting (in points), which the function returns. A
 -- record that appeared meanwhile without the lock (the general way's in-flight marker)
--- undoes it all: 'CP003'.
+-- undoes it all: 'CP003'. An offline sale (p_offline: its device, sequence number, time,
+-- clerk, items, the allowance and its period) is counted against the allowance under the
+-- household account's lock, after the stock (the online order of locks: stock, then account;
+-- over it: 'CP004' with what was used), and its stores_offlinesale row is written with it.
 CREATE OR REPLACE FUNCTION stores_counter_redeem(
   p_scope text, p_key text, p_hash text, p_owner text, p_body jsonb, p_now timestamptz,
   p_scheme bigint, p_store bigint, p_household bigint, p_actor bigint, p_redemption bigint,
@@ -75,11 +100,13 @@ CREATE OR REPLACE FUNCTION stores_counter_redeem(
   p_products bigint[], p_quantities integer[], p_prices bigint[],
   p_household_account bigint, p_store_account bigint, p_memo text, p_posting_hash text,
   p_delivery bigint, p_address text, p_phone text,
-  p_audit_region bigint, p_audit_detail jsonb, p_pin_reset boolean
+  p_audit_region bigint, p_audit_detail jsonb, p_pin_reset boolean,
+  p_source text, p_offline jsonb
 ) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   pid bigint;
   newbal bigint;
+  used bigint;
   i integer;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtextextended(p_scope || chr(31) || p_key, 0));
@@ -93,6 +120,16 @@ BEGIN
       RAISE EXCEPTION '%', p_products[i] USING ERRCODE = 'CP002';
     END IF;
   END LOOP;
+  IF p_offline IS NOT NULL THEN
+    PERFORM 1 FROM ledger_account WHERE id = p_household_account FOR UPDATE;
+    SELECT coalesce(sum(o.points), 0) INTO used FROM stores_offlinesale o
+     WHERE o.household_id = p_household
+       AND o.offline_at >= (p_offline->>'period_start')::timestamptz
+       AND o.offline_at < (p_offline->>'period_end')::timestamptz;
+    IF used + p_points > (p_offline->>'allowance')::bigint THEN
+      RAISE EXCEPTION '%', used USING ERRCODE = 'CP004';
+    END IF;
+  END IF;
   pid := ledger_post(
     p_scheme, 'redemption', 'redeem:' || p_redemption, p_posting_hash, p_actor, p_now, p_memo,
     NULL, 'redemption', p_redemption::text,
@@ -106,7 +143,17 @@ BEGIN
                                  cash_fen, mode, assisted_reason, source, idempotency_key,
                                  actor_id, created_at, return_reason)
   VALUES (p_redemption, p_scheme, p_store, p_household, pid, p_points, p_cash, p_mode, p_reason,
-          'counter', p_redemption_key, p_actor, p_now, '');
+          p_source, p_redemption_key, p_actor, p_now, '');
+  IF p_offline IS NOT NULL THEN
+    INSERT INTO stores_offlinesale (scheme_id, device_id, seq, key, store_id, household_id,
+                                    recorded_by_id, offline_at, points, cash_fen, items, status,
+                                    redemption_id, reason_code, reason, synced_at, synced_by_id,
+                                    resolution, resolution_cash_fen, resolution_note)
+    VALUES (p_scheme, (p_offline->>'device')::bigint, (p_offline->>'seq')::bigint,
+            p_redemption_key, p_store, p_household, (p_offline->>'recorded_by')::bigint,
+            (p_offline->>'offline_at')::timestamptz, p_points, p_cash, p_offline->'items',
+            'synced', p_redemption, '', '', p_now, p_actor, '', 0, '');
+  END IF;
   INSERT INTO stores_redemptionline (scheme_id, redemption_id, product_id, quantity, unit_price)
   SELECT p_scheme, p_redemption, x.product, x.quantity, x.price
     FROM unnest(p_products, p_quantities, p_prices) AS x(product, quantity, price);
