@@ -24,6 +24,7 @@ from civicpoints.stores.models import (
 from civicpoints.stores.services import product_create, redeem, stock_receive
 from civicpoints.stores.services.counter import Item
 from civicpoints.stores.services.offline import device_register
+from tests.browser.a11y import axe_violations
 from tests.browser.conftest import CHROMIUM, shot
 from tests.factories import PASSWORD, build_world, fund, make_household, make_staff
 from tests.ledger.helpers import assert_ledger_ok
@@ -147,6 +148,7 @@ def test_twenty_sales_offline_across_a_restart_sync_exactly_once(
     page.reload()  # now under the service worker
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     shot(page, "offline-counter-online")
+    assert axe_violations(page) == []
 
     # The network goes: the page is the offline shell, from the worker's cache
     context.set_offline(True)
@@ -168,6 +170,7 @@ def test_twenty_sales_offline_across_a_restart_sync_exactly_once(
         assert sell(page, card) == ""
     assert queued(page) == 10
     shot(page, "offline-counter-shell")
+    assert axe_violations(page) == []
 
     # A reload while offline: the queue is still there
     page.reload()
@@ -209,17 +212,17 @@ def test_twenty_sales_offline_across_a_restart_sync_exactly_once(
     # (the 8th sale: the 3rd, 张建国's, is a conflict, answered before any booking)
     from civicpoints.api.stores import counter as api_counter
 
-    real = api_counter.run_keyed
+    real = api_counter._sync_offline
     calls = {"n": 0}
 
     def lossy(*args: Any, **kwargs: Any) -> Any:
-        answer = real(*args, **kwargs)
+        answer = real(*args, **kwargs)  # a conflict raises: not a booking
         calls["n"] += 1
         if calls["n"] == 7:
             raise ConnectionResetError("the answer never reached the counter")
         return answer
 
-    monkeypatch.setattr(api_counter, "run_keyed", lossy)
+    monkeypatch.setattr(api_counter, "_sync_offline", lossy)
     context.set_offline(False)
     for _ in range(300):
         if calls["n"] >= 7:
@@ -234,7 +237,7 @@ def test_twenty_sales_offline_across_a_restart_sync_exactly_once(
     assert OfflineSale.objects.count() == on_server  # it did not go on past the cut
     offline = Redemption.objects.filter(source=RedemptionSource.OFFLINE)
     assert offline.count() == OfflineSale.objects.filter(status=OfflineStatus.SYNCED).count()
-    monkeypatch.setattr(api_counter, "run_keyed", real)
+    monkeypatch.setattr(api_counter, "_sync_offline", real)
     page.reload()  # the sync runs again on load, from the 7th, with the same keys
     page.wait_for_function("() => document.getElementById('offline-app').dataset.queued === '0'")
     conflicts = OfflineSale.objects.filter(status=OfflineStatus.CONFLICT)
@@ -250,6 +253,7 @@ def test_twenty_sales_offline_across_a_restart_sync_exactly_once(
     assert "张建国" in page.inner_text("main")
     assert page.get_by_role("button", name="现金结清").count() >= 1
     shot(page, "offline-counter-conflicts")
+    assert axe_violations(page) == []
 
     # Logout: the snapshot, the PIN locks and the cached pages go; the device and the queue stay
     page.goto(counter)
@@ -267,5 +271,14 @@ def test_twenty_sales_offline_across_a_restart_sync_exactly_once(
     assert "张建国" in admin_page.inner_text("#conflicts")
     assert re.search("积分不足", admin_page.inner_text("#conflicts"))
     shot(admin_page, "offline-conflicts-backoffice")
+    assert axe_violations(admin_page) == []
     admin_context.close()
+    county_context = browser.new_context(locale="zh-CN")
+    county_page = county_context.new_page()
+    login(county_page, base, shop.admin.username)
+    county_page.goto(f"{base}/stores/{shop.store.pk}/devices/")
+    assert "一号收银台" in county_page.inner_text("#devices")
+    shot(county_page, "offline-devices")
+    assert axe_violations(county_page) == []
+    county_context.close()
     assert_ledger_ok(world.scheme.pk)
