@@ -79,6 +79,9 @@ def test_only_a_county_admin_sees_and_uses_the_devices_page(shop: Shop) -> None:
     done = admin.post(revoke, {"reason": "平板丢失", "confirmed": "1"}, follow=True)
     assert "已停用设备" in done.content.decode()
     assert CounterDevice.objects.get(pk=device.pk).status == DeviceStatus.REVOKED
+    # What it sends afterwards is listed on its row, never booked
+    assert sync(session(shop.clerk), shop, _token, seq=1, key="lost-1").status_code == 403
+    assert "停用后送来 1 笔离线兑换，未入账" in admin.get(url).content.decode()
 
 
 def _conflict(shop: Shop, key: str) -> OfflineSale:
@@ -126,6 +129,7 @@ def test_the_village_admin_sees_it_and_two_county_admins_write_it_off(shop: Shop
     va = client_for(village_admin)
     home = va.get("/").content.decode()
     assert "/offline-conflicts/" in home  # in the menu
+    assert 'id="tile-offline_conflicts"' in home  # and counted on the home page
     page = va.get("/offline-conflicts/").content.decode()
     assert "王秀英" in page and ">申请核销</button>" not in page  # a village admin cannot write off
     assert "王秀英" not in client_for(other_village).get("/offline-conflicts/").content.decode()

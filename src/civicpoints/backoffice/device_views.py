@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -50,7 +51,9 @@ def _devices_page(
 ) -> HttpResponse:
     _actor, store = _managed_store(request, store_id)
     devices = list(
-        store.devices.select_related("enrolled_by", "revoked_by").order_by("-created_at")
+        store.devices.select_related("enrolled_by", "revoked_by")
+        .annotate(listed=Count("sales", filter=Q(sales__status=OfflineStatus.REVOKED)))
+        .order_by("-created_at")
     )
     return render(
         request,

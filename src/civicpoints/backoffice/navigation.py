@@ -148,6 +148,16 @@ class Can:
         )
 
     @cached_property
+    def offline_conflicts(self) -> bool:
+        """Admins over a village and up, in a scheme whose counters may sell offline."""
+        from civicpoints.schemes.models import Scheme
+
+        schemes = {g.scheme_id for g in self.actor.grants_for(ADMIN_ROLES)}
+        return bool(schemes) and (
+            Scheme.objects.filter(pk__in=schemes, offline_allowance__gt=0).exists()
+        )
+
+    @cached_property
     def stores_run(self) -> bool:
         """Works the counter of at least one store (its clerk, or an admin over it)."""
         from civicpoints.stores.selectors import counter_stores
@@ -270,7 +280,7 @@ NAV: list[NavItem] = [
     NavItem(_("超市"), "backoffice:stores", lambda c: c.stores),
     NavItem(_("订单"), "backoffice:orders", lambda c: c.stores),
     NavItem(_("送货"), "backoffice:deliveries", lambda c: c.stores),
-    NavItem(_("离线冲突"), "backoffice:offline_conflicts", lambda c: c.claim_review),
+    NavItem(_("离线冲突"), "backoffice:offline_conflicts", lambda c: c.offline_conflicts),
     NavItem(_("商家"), "backoffice:merchants", lambda c: c.merchants),
     NavItem(
         _("结算"),

@@ -51,6 +51,7 @@ from civicpoints.schemes.services import staff_login
 from civicpoints.stores.selectors import (
     deliveries_to_do_count,
     low_stock_count,
+    offline_conflicts_count,
     orders_to_pick_count,
 )
 
@@ -120,6 +121,15 @@ def _tiles(can: Can) -> list[Tile]:
                 deliveries_to_do_count(actor),
                 reverse("backoffice:deliveries"),
                 "deliveries",
+            )
+        )
+    if can.offline_conflicts:  # the offline sales refused at sync
+        tiles.append(
+            Tile(
+                _("离线兑换冲突"),
+                offline_conflicts_count(actor),
+                reverse("backoffice:offline_conflicts"),
+                "offline_conflicts",
             )
         )
     if can.merchants:

@@ -163,6 +163,11 @@ def offline_conflicts_visible(actor: Actor) -> list[OfflineSale]:
     )
 
 
+def offline_conflicts_count(actor: Actor) -> int:
+    q = scope_q(actor, region_path_field="household__village__path", roles=ADMIN_ROLES)
+    return OfflineSale.objects.filter(q, status__in=OPEN_CONFLICTS).count()
+
+
 def offline_conflict_for(actor: Actor, sale_id: Any) -> OfflineSale:
     q = scope_q(actor, region_path_field="household__village__path", roles=ADMIN_ROLES)
     return one_or_404(
