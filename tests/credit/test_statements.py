@@ -301,3 +301,26 @@ def test_the_household_sees_every_use_and_the_audit_names_no_values(signed, home
     for words in ("出具了签名报告", "下载了签名报告", "打印了签名报告", "扫码核验了报告"):
         assert f"通榆农商银行 {words}" in page, words
     assert ID_NUMBER not in page
+
+
+def test_the_docs_python_snippet_verifies_a_real_statement(signed, home, tmp_path):
+    from tests.credit.test_keys import _block
+
+    consent = grant(signed, home, fields=["address"])
+    code = issue(signed, consent.ref).json()["code"]
+    statement = tmp_path / "statement.json"
+    statement.write_bytes(signed.lender_client().get(f"/api/v1/lender/statements/{code}").content)
+    keys = tmp_path / "keys.json"
+    keys.write_bytes(Client().get("/open/keys.json").content)
+    script = tmp_path / "verify_statement.py"
+    script.write_text(_block("verify_statement.py", "python"), encoding="utf-8")
+
+    ran = subprocess.run(
+        [sys.executable, str(script), str(statement), str(keys)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    assert "签名有效" in ran.stdout and "晓光村三组12号" in ran.stdout
