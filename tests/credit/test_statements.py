@@ -324,3 +324,25 @@ def test_the_docs_python_snippet_verifies_a_real_statement(signed, home, tmp_pat
 
     assert ran.returncode == 0, ran.stderr
     assert "签名有效" in ran.stdout and "晓光村三组12号" in ran.stdout
+
+
+def test_the_household_keeps_its_own_copy_and_no_one_else_sees_it(signed, home):
+    consent = grant(signed, home, fields=["phone"])
+    code = issue(signed, consent.ref).json()["code"]
+    phone = Client()
+    phone.post("/m/login/", {"card": home.card_code, "pin": PIN})
+    listed = phone.get("/m/credit/").content.decode()
+    assert "对方取得的签名报告" in listed and f"/m/credit/statements/{code}/" in listed
+    before = state()
+
+    copy = phone.get(f"/m/credit/statements/{code}/")
+
+    assert copy.status_code == 200 and copy["Cache-Control"] == "no-store"
+    assert "13912345678" in copy.content.decode() and f"/s/{code}/" in copy.content.decode()
+    assert state() == before  # the household reading its own copy is no lender's use
+    neighbour = make_household(signed.world.scheme, signed.world.village_a1, "李四")
+    household_set_pin(actor_id=None, household=neighbour, pin=PIN)
+    other = Client()
+    other.post("/m/login/", {"card": neighbour.card_code, "pin": PIN})
+    assert other.get(f"/m/credit/statements/{code}/").status_code == 404
+    assert "对方取得的签名报告" not in other.get("/m/credit/").content.decode()

@@ -21,20 +21,16 @@ from pydantic import ConfigDict, Field
 
 from civicpoints.api.idempotency import IdempotencyKey, keyed_body, run_keyed
 from civicpoints.api.schemas import ChainHead, ErrorOut, file_response
-from civicpoints.credit.consents import PII_LABELS, ref_display
-from civicpoints.credit.keys import known_keys
 from civicpoints.credit.lenders import lender_key_authenticate
 from civicpoints.credit.models import Statement
 from civicpoints.credit.record import lender_consents, record_fetch
-from civicpoints.credit.signing import fingerprint
 from civicpoints.credit.statements import (
     Delivered,
-    code_display,
     lender_statement,
+    print_context,
     statement_deliver,
     statement_issue,
 )
-from civicpoints.honours.ceremonies import certificate_qr_svg
 from civicpoints.ledger.idempotency import Slot
 from civicpoints.schemes.scope import Actor
 
@@ -231,24 +227,6 @@ def _statement_out(request: HttpRequest, found: Delivered) -> dict[str, Any]:
     }
 
 
-def _year_rows(years: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The print's table: one row per year and category (net and deducted), then the total."""
-    rows: list[dict[str, Any]] = []
-    for y in years:
-        net, deducted = y["net_by_category"], y["deducted_by_category"]
-        for category in sorted(set(net) | set(deducted)):
-            rows.append(
-                {
-                    "year": y["year"],
-                    "category": category,
-                    "net": net.get(category, "0.00"),
-                    "deducted": deducted.get(category, ""),
-                }
-            )
-        rows.append({"year": y["year"], "total": y["net_total"]})
-    return rows
-
-
 def _check_url(request: HttpRequest, code: str) -> str:
     return request.build_absolute_uri(reverse("statement_check", args=[code]))
 
@@ -329,24 +307,8 @@ def statement_file_download(request: HttpRequest, code: str) -> HttpResponse:
 )
 def statement_print(request: HttpRequest, code: str) -> HttpResponse:
     found = statement_deliver(key=request.lender_key, code=code, printed=True)  # type: ignore[attr-defined]
-    payload = found.payload
-    check_url = _check_url(request, found.statement.code)
-    public = known_keys().get(found.statement.kid)
-    html = render_to_string(
-        "credit/statement_print.html",
-        {
-            "s": payload,
-            "rows": _year_rows(payload["years"]),
-            "code": code_display(found.statement.code),
-            "ref": ref_display(payload["consent"]["ref"]),
-            "fields": [str(PII_LABELS[f]) for f in payload["consent"]["fields"] if f in PII_LABELS],
-            "sha256": found.statement.payload_sha256,
-            "fingerprint": fingerprint(public.raw) if public else "",
-            "check_url": check_url,
-            "qr": certificate_qr_svg(check_url),
-        },
-        request=request,
-    )
+    context = print_context(found, check_url=_check_url(request, found.statement.code))
+    html = render_to_string("credit/statement_print.html", context, request=request)
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response

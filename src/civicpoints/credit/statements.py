@@ -21,10 +21,11 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from civicpoints.audit.models import AuditAction
-from civicpoints.credit.consents import REF_ALPHABET, record_use
+from civicpoints.credit.consents import PII_LABELS, REF_ALPHABET, record_use, ref_display
 from civicpoints.credit.keys import active_signer, known_keys
 from civicpoints.credit.models import Consent, ConsentUseKind, LenderKey, Statement
 from civicpoints.credit.record import household_record, live_consent, utc
@@ -33,12 +34,14 @@ from civicpoints.credit.signing import (
     VERSION,
     StatementInvalid,
     envelope,
+    fingerprint,
     statement_verify,
     unb64url,
 )
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound
+from civicpoints.honours.ceremonies import certificate_qr_svg
 from civicpoints.households import crypto
-from civicpoints.households.models import HouseholdStatus
+from civicpoints.households.models import Household, HouseholdStatus
 from civicpoints.ledger.idempotency import Slot, idempotency_succeed
 from civicpoints.schemes.models import Scheme
 
@@ -281,3 +284,62 @@ def statement_check(*, code: object, viewer: str) -> Checked:
         payload=payload,
         notice_policy=found.scheme.notice_name_display,
     )
+
+
+# --- the household's own copies, and the printed page -----------------------------------------
+
+
+def household_statements(household: Household) -> QuerySet[Statement]:
+    """Every statement issued under the household's consents, newest first."""
+    return (
+        Statement.objects.filter(scheme_id=household.scheme_id, consent__household=household)
+        .select_related("consent__lender")
+        .order_by("-issued_at", "-pk")
+    )
+
+
+def household_statement(household: Household, code: object) -> Delivered:
+    """One of the household's own statements (its copy: no use row, it is no lender's use);
+    NotFound otherwise."""
+    wanted = normalize_code(code)
+    found = household_statements(household).filter(code=wanted).first() if wanted else None
+    if found is None:
+        raise NotFound("statement")
+    data = statement_file(found)
+    return Delivered(found, data, statement_payload(data))
+
+
+def _year_rows(years: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The print's table: one row per year and category (net and deducted), then the total."""
+    rows: list[dict[str, Any]] = []
+    for y in years:
+        net, deducted = y["net_by_category"], y["deducted_by_category"]
+        for category in sorted(set(net) | set(deducted)):
+            rows.append(
+                {
+                    "year": y["year"],
+                    "category": category,
+                    "net": net.get(category, "0.00"),
+                    "deducted": deducted.get(category, ""),
+                }
+            )
+        rows.append({"year": y["year"], "total": y["net_total"]})
+    return rows
+
+
+def print_context(found: Delivered, *, check_url: str) -> dict[str, Any]:
+    """What ``credit/statement_print.html`` shows: the signed payload only (so only the
+    personal data the consent let go), with the key's fingerprint and the check page's QR."""
+    payload = found.payload
+    public = known_keys().get(found.statement.kid)
+    return {
+        "s": payload,
+        "rows": _year_rows(payload["years"]),
+        "code": code_display(found.statement.code),
+        "ref": ref_display(payload["consent"]["ref"]),
+        "fields": [str(PII_LABELS[f]) for f in payload["consent"]["fields"] if f in PII_LABELS],
+        "sha256": found.statement.payload_sha256,
+        "fingerprint": fingerprint(public.raw) if public else "",
+        "check_url": check_url,
+        "qr": certificate_qr_svg(check_url),
+    }
