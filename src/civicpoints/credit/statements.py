@@ -327,6 +327,15 @@ def _year_rows(years: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def local_time(text: str) -> str:
+    """A payload's UTC time ("2026-12-05T06:53:46Z") as the county's local time, to the minute."""
+    try:
+        when = dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    except (TypeError, ValueError):
+        return str(text)
+    return f"{timezone.localtime(when):%Y-%m-%d %H:%M}"
+
+
 def print_context(found: Delivered, *, check_url: str) -> dict[str, Any]:
     """What ``credit/statement_print.html`` shows: the signed payload only (so only the
     personal data the consent let go), with the key's fingerprint and the check page's QR."""
@@ -335,6 +344,11 @@ def print_context(found: Delivered, *, check_url: str) -> dict[str, Any]:
     return {
         "s": payload,
         "rows": _year_rows(payload["years"]),
+        "issued": local_time(payload["issued_at"]),
+        "period": (
+            local_time(payload["consent"]["starts_at"]),
+            local_time(payload["consent"]["ends_at"]),
+        ),
         "code": code_display(found.statement.code),
         "ref": ref_display(payload["consent"]["ref"]),
         "fields": [str(PII_LABELS[f]) for f in payload["consent"]["fields"] if f in PII_LABELS],

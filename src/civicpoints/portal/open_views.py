@@ -24,7 +24,7 @@ from civicpoints.community.transparency import (
 )
 from civicpoints.credit.keys import jwks, scheme_keys
 from civicpoints.credit.signing import fingerprint
-from civicpoints.credit.statements import code_display
+from civicpoints.credit.statements import code_display, local_time
 from civicpoints.credit.statements import statement_check as check_statement
 from civicpoints.honours.ceremonies import certificate_valid
 from civicpoints.honours.selectors import certificate_by_code
@@ -109,7 +109,7 @@ def statement_check(request: HttpRequest, code: str) -> HttpResponse:
                 str(payload.get("household", {}).get("head_name", "")), checked.notice_policy
             ),
             "village": payload.get("household", {}).get("village", {}).get("name", ""),
-            "issued_at": payload.get("issued_at", ""),
+            "issued_at": local_time(payload.get("issued_at", "")),
             "ledger_seq": payload.get("ledger", {}).get("seq"),
             "years": (
                 [(y["year"], y["net_total"]) for y in payload.get("years", [])]
