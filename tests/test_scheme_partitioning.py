@@ -40,6 +40,8 @@ LOOKED_UP_WITHOUT_SCHEME = {
     ("households.ResidentToken", "key_hash"): "a phone's sign-in token",
     ("honours.Certificate", "code"): "the public certificate check (/c/<code>/)",
     ("credit.LenderKey", "key_hash"): "a lender's API key, presented before its scheme is known",
+    ("credit.Statement", "code"): "a statement's code, printed in its QR and checked in public "
+    "(/s/<code>/) before its scheme is known",
 }
 
 

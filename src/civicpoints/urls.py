@@ -33,6 +33,8 @@ urlpatterns = [
     path("open/<str:code>/", open_views.village_open, name="open_village"),
     # A certificate's QR opens this (no login): is the certificate real, and does it stand?
     path("c/<str:code>/", open_views.certificate_check, name="certificate_check"),
+    # A signed credit statement's QR opens this (no login): genuine, and is its consent live?
+    path("s/<str:code>/", open_views.statement_check, name="statement_check"),
     path("healthz", healthz, name="healthz"),  # for load balancers: no login, no private data
     path("bench/floor/", bench_floor, name="bench_floor"),  # 404 unless CIVICPOINTS_BENCH=1
     path("", include("civicpoints.backoffice.urls")),

@@ -31,6 +31,9 @@ LENDER_PATHS = {
     "/api/v1/lender/me": {"get"},
     "/api/v1/lender/consents": {"get"},
     "/api/v1/lender/consents/{ref}": {"get"},
+    "/api/v1/lender/consents/{ref}/statements": {"post"},
+    "/api/v1/lender/statements/{code}": {"get"},
+    "/api/v1/lender/statements/{code}/print": {"get"},
 }
 
 

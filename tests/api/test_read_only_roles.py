@@ -63,6 +63,17 @@ def write_operations() -> list[tuple[str, str]]:
     )
 
 
+def lender_operations() -> set[tuple[str, str]]:
+    """Operations secured by a lender's key (api/lender.py): 401 to any staff token."""
+    schema = api.get_openapi_schema()
+    return {
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == [{"LenderKey": []}]
+    }
+
+
 def database_state() -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every domain table (the demo county is small)."""
     state = {}
@@ -297,6 +308,8 @@ def bodies(e: Estate) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/api/v1/households/{household_id}/payment-codes"): {},
         ("POST", "/api/v1/settlements/run"): {"date": str(today - dt.timedelta(days=1))},
         ("POST", "/api/v1/settlements/{statement_id}/paid"): {"bank_reference": "AUDIT-1"},
+        # The lender API takes lender keys only: a staff token is 401 there.
+        ("POST", "/api/v1/lender/consents/{ref}/statements"): {},
     }
 
 
@@ -325,13 +338,17 @@ class AuditorsWriteNothing(TestCase):
         known = bodies(self.estate)
         operations = write_operations()
         assert sorted(set(operations) - set(known)) == [], "give new write operations a body"
-        ids = self.estate.ids()
+        ids = {**self.estate.ids(), "ref": "0" * 16}
+        lender_only = lender_operations()
         before = database_state()
         answers = {}
 
         for n, (method, template) in enumerate(operations):
             path = template.format(**{k: v for k, v in ids.items() if "{" + k + "}" in template})
             response = call(self.client, method, path, known[(method, template)], f"audit-{n}")
+            if (method, template) in lender_only:
+                assert_error(response, 401)  # a staff token is no lender key
+                continue
             answers[f"{method} {template}"] = response.status_code
             if response.status_code in (403, 404):
                 assert_error(response, response.status_code)
@@ -396,7 +413,7 @@ class MerchantClerksReadNoNotices(TestCase):
         """Of every GET operation, only the shop's own rows (and the shared reference data:
         regions, the published rule catalogue) come back to the demo county's cashier."""
         client = token_client("merchant-clerk")
-        ids = {**self.estate.ids(), "photo_id": 1, "ref": "0" * 16}  # lender routes: 401
+        ids = {**self.estate.ids(), "photo_id": 1, "ref": "0" * 16, "code": "0" * 20}  # lender: 401
         schema = api.get_openapi_schema()
         with_data = []
 

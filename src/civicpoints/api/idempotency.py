@@ -77,8 +77,13 @@ def keyed_body(schema: type[Schema], data: dict[str, Any]) -> dict[str, Any]:
 
 
 def keyed_scope(request: HttpRequest) -> tuple[str, int | str]:
-    """Whose keys these are (a resident's household or a staff user), and the caller as it
+    """Whose keys these are (a lender, a resident's household, a device or a staff user), and the caller as it
     goes into the request hash."""
+    lender = getattr(request, "lender", None)
+    if lender is not None:
+        # A lender's keys are the lender's, whichever of its API keys sent them.
+        scope = f"lender:{lender.pk}"
+        return scope, scope
     household = getattr(request, "household", None)
     if household is not None:
         scope = resident_key_scope(household.pk)

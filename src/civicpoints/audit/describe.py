@@ -123,6 +123,8 @@ KEY_LABELS: dict[str, Any] = {
     "code": gettext_lazy("统一社会信用代码"),
     "prefix": gettext_lazy("密钥前缀"),
     "lender": gettext_lazy("合作机构"),
+    "statement": gettext_lazy("报告编号"),
+    "how": gettext_lazy("方式"),
 }
 # Values that are codes of one key only, in words.
 VALUE_WORDS: dict[str, dict[str, Any]] = {
@@ -133,6 +135,7 @@ VALUE_WORDS: dict[str, dict[str, Any]] = {
         "rotate": gettext_lazy("轮换密钥"),
         "compromised": gettext_lazy("宣布密钥泄露"),
     },
+    "how": {"download": gettext_lazy("下载文件"), "print": gettext_lazy("打印页")},
 }
 # Keys whose value is the id of a row with a name, and where to find the name.
 NAMED = {

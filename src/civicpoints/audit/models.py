@@ -144,6 +144,7 @@ class AuditAction(models.TextChoices):
     CREDIT_RECORD_FETCH = "credit.record_fetch", _("金融机构查询积分记录")
     CREDIT_STATEMENT_ISSUE = "credit.statement_issue", _("出具签名积分报告")
     CREDIT_STATEMENT_DOWNLOAD = "credit.statement_download", _("下载或打印签名积分报告")
+    CREDIT_STATEMENT_CHECK = "credit.statement_check", _("扫码核验签名积分报告")
 
 
 class AuditEvent(models.Model):

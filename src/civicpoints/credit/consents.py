@@ -169,6 +169,7 @@ def record_use(
     fields: list[str] | None = None,
     detail: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
+    statement_id: int | None = None,
 ) -> ConsentUse:
     """The household's row and the audit row for one use of ``consent`` (inside the caller's
     transaction): names of fields, never their values."""
@@ -191,6 +192,7 @@ def record_use(
         lender_id=consent.lender_id,
         kind=kind,
         fields=names,
+        statement_id=statement_id,
         audit_id=audit_id,
         at=at,
     )

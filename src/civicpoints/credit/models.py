@@ -177,6 +177,33 @@ class Consent(models.Model):
         ]
 
 
+class Statement(models.Model):
+    """A signed statement issued to a lender under a consent (签名积分报告).
+
+    ``payload_encrypted`` holds the whole statement file (``households.crypto.encrypt``: it may
+    carry an ID number); the lender downloads exactly those bytes. ``code`` (20 random Crockford
+    base32 characters) names it on paper and in the public check page ``/s/<code>/``, looked up
+    before its scheme is known, so unique on its own. ``payload_sha256`` is the SHA-256 of the
+    signed payload bytes, printed and shown on the check page."""
+
+    scheme = models.ForeignKey("schemes.Scheme", models.PROTECT, related_name="+")
+    consent = models.ForeignKey(Consent, models.PROTECT, related_name="statements")
+    code = models.CharField(_("报告编号"), max_length=20, unique=True)
+    payload_encrypted = models.TextField()
+    payload_sha256 = models.CharField(max_length=64)
+    kid = models.CharField(_("密钥编号"), max_length=16)
+    sig = models.CharField(max_length=100)
+    issued_at = models.DateTimeField(_("出具时间"))
+
+    class Meta:
+        verbose_name = _("签名积分报告")
+        verbose_name_plural = _("签名积分报告")
+        indexes = [models.Index(fields=["consent", "issued_at"], name="credit_statement_consent")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
 class ConsentUseKind(models.TextChoices):
     GRANTED = "granted", _("授权")
     REVOKED = "revoked", _("撤销授权")
@@ -198,6 +225,9 @@ class ConsentUse(models.Model):
     lender = models.ForeignKey(Lender, models.PROTECT, related_name="+")
     kind = models.CharField(max_length=20, choices=ConsentUseKind.choices)
     fields = models.JSONField(default=list)
+    statement = models.ForeignKey(
+        Statement, models.PROTECT, null=True, blank=True, related_name="uses"
+    )
     audit_id = models.BigIntegerField(null=True)
     at = models.DateTimeField()
 

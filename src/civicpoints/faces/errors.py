@@ -51,6 +51,9 @@ FACES = {
     "certificate_check": Face(
         "portal/certificate_check.html", "portal/refused.html", gettext_lazy("没有这张证书")
     ),
+    "statement_check": Face(
+        "portal/statement_check.html", "portal/refused.html", gettext_lazy("没有这份报告")
+    ),
 }
 FRAGMENT = "_refusal.html"
 

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
@@ -33,6 +34,12 @@ from civicpoints.credit.consents import (
 )
 from civicpoints.credit.lenders import active_lenders
 from civicpoints.credit.models import Consent, ConsentChannel, ConsentUse
+from civicpoints.credit.statements import (
+    code_display,
+    household_statement,
+    household_statements,
+    print_context,
+)
 from civicpoints.errors import ApplicationError, ErrorCode, NotFound
 from civicpoints.faces.errors import field_errors
 from civicpoints.faces.forms import FormKeys
@@ -41,6 +48,7 @@ from civicpoints.portal.views import resident_required
 
 KEYS = FormKeys(prefix="credit-consent-", expired=gettext_lazy("页面已过期，请重新填写授权"))
 PER_PAGE = 20
+STATEMENTS = 20  # the newest signed statements listed on 信用授权
 PIN_CODES = {ErrorCode.PIN_REQUIRED, ErrorCode.PIN_INCORRECT, ErrorCode.LOCKED_OUT}
 
 
@@ -71,8 +79,25 @@ def credit_home(request: HttpRequest, household: Household) -> HttpResponse:
             ],
             "page": page,
             "uses": [(u, use_line(u)) for u in page.object_list],
+            "statements": [
+                (st, code_display(st.code)) for st in household_statements(household)[:STATEMENTS]
+            ],
         },
     )
+
+
+@resident_required
+@require_GET
+def credit_statement(request: HttpRequest, household: Household, code: str) -> HttpResponse:
+    """The household's own copy of a statement a lender had signed, as the lender prints it
+    (no use row: it is no lender's use)."""
+    found = household_statement(household, code)
+    check_url = request.build_absolute_uri(reverse("statement_check", args=[found.statement.code]))
+    response = render(
+        request, "credit/statement_print.html", print_context(found, check_url=check_url)
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _chosen(form: Any) -> list[str]:

@@ -24,8 +24,11 @@ from civicpoints.community.transparency import (
 )
 from civicpoints.credit.keys import jwks, scheme_keys
 from civicpoints.credit.signing import fingerprint
+from civicpoints.credit.statements import code_display, local_time
+from civicpoints.credit.statements import statement_check as check_statement
 from civicpoints.honours.ceremonies import certificate_valid
 from civicpoints.honours.selectors import certificate_by_code
+from civicpoints.schemes.throttle import client_address
 
 
 @require_GET
@@ -81,3 +84,39 @@ def certificate_check(request: HttpRequest, code: str) -> HttpResponse:
             "valid": certificate_valid(certificate),
         },
     )
+
+
+@require_GET
+def statement_check(request: HttpRequest, code: str) -> HttpResponse:
+    """报告核验, behind the QR of a printed credit statement: is it genuine (the stored file
+    verifies under the published keys), who issued it to whom, for whom (the head's name
+    masked as the scheme's notice policy says), its key and SHA-256, and whether its consent
+    is still live. The yearly totals only while it is. Each check is in the household's
+    history (throttled per viewer); never cached."""
+    checked = check_statement(code=code, viewer=client_address(request))
+    payload = checked.payload
+    response = render(
+        request,
+        "portal/statement_check.html",
+        {
+            "st": checked.statement,
+            "code": code_display(checked.statement.code),
+            "genuine": checked.genuine,
+            "live": checked.live,
+            "issuer": payload.get("issuer", {}).get("name", ""),
+            "lender": payload.get("lender", {}).get("name", ""),
+            "head": display_name(
+                str(payload.get("household", {}).get("head_name", "")), checked.notice_policy
+            ),
+            "village": payload.get("household", {}).get("village", {}).get("name", ""),
+            "issued_at": local_time(payload.get("issued_at", "")),
+            "ledger_seq": payload.get("ledger", {}).get("seq"),
+            "years": (
+                [(y["year"], y["net_total"]) for y in payload.get("years", [])]
+                if checked.live
+                else []
+            ),
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response

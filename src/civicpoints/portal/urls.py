@@ -26,6 +26,7 @@ urlpatterns = [
     # 信用授权: consents to lenders (文明积分贷) and every use of them.
     path("credit/", credit_views.credit_home, name="credit"),
     path("credit/new/", credit_views.credit_new, name="credit_new"),
+    path("credit/statements/<str:code>/", credit_views.credit_statement, name="credit_statement"),
     path("credit/<str:ref>/granted/", credit_views.credit_granted, name="credit_granted"),
     path("credit/<str:ref>/revoke/", credit_views.credit_revoke, name="credit_revoke"),
     path("rank/", views.rank, name="rank"),
