@@ -144,6 +144,21 @@ def _timed(
     }
 
 
+def _floor(port: int, path: str, headers: dict[str, str], n: int) -> dict[str, Any]:
+    """``n`` GETs of a trivial authenticated operation on one connection (every answer 200)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    start = time.perf_counter()
+    for _ in range(n):
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path}: {response.status} {body[:200]!r}")
+    seconds = time.perf_counter() - start
+    conn.close()
+    return {"requests": n, "per_second": round(n / seconds, 1)}
+
+
 def _browser(port: int, info: dict[str, Any], csrf: str) -> dict[str, Any]:
     """The snapshot in Chromium: fetched, kept and indexed online; the shell ready offline."""
     from playwright.sync_api import sync_playwright
@@ -239,6 +254,7 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
             "SECURE_SSL_REDIRECT": "0",
             "COOKIES_SECURE": "0",
             "CIVICPOINTS_DB_POOL": "1",
+            "CIVICPOINTS_BENCH": "1",
             "CIVICPOINTS_VAR_DIR": os.environ.get("TMPDIR", "/tmp") + "/civicpoints-bench-var",
         }
         cmd = [
@@ -305,11 +321,18 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
             _pg.log(f"round {r + 1}: offline sync, {ns.sales} queued sales from one device")
             batch = queued[20 + r * ns.sales : 20 + (r + 1) * ns.sales]
             sync_run = _timed(port, batch, path, 201)
+            bearer_floor = _floor(port, "/api/v1/bench/auth", bearer, ns.sales)
+            session_floor = _floor(port, "/api/v1/bench/session", session, ns.sales)
             rounds.append(
                 {
                     "online": online_run,
                     "offline_sync": sync_run,
                     "ratio": round(sync_run["per_second"] / online_run["per_second"], 3),
+                    "bearer_floor": bearer_floor,
+                    "session_floor": session_floor,
+                    "floor_ratio": round(
+                        session_floor["per_second"] / bearer_floor["per_second"], 3
+                    ),
                 }
             )
         _pg.log("the whole sync again (a retry after a cut): every one a replay")
@@ -398,7 +421,9 @@ def main() -> None:
         on, off = r["online"], r["offline_sync"]
         print(f"round {n}: online {on['per_second']}/s (p50 {on['p50_ms']} ms, p99 "
               f"{on['p99_ms']} ms); offline sync {off['per_second']}/s (p50 {off['p50_ms']} ms, "
-              f"p99 {off['p99_ms']} ms); ratio {r['ratio']}")  # fmt: skip
+              f"p99 {off['p99_ms']} ms); ratio {r['ratio']}; floors: bearer "
+              f"{r['bearer_floor']['per_second']}/s, session {r['session_floor']['per_second']}/s "
+              f"(ratio {r['floor_ratio']})")  # fmt: skip
     print(
         f"sync / online, median of rounds = {result['ratio_sync_vs_online_median']} (goal >= 0.8)"
     )
