@@ -279,6 +279,7 @@ NOT_MESSAGES: dict[str | tuple[str, str], str] = {
     "demo/county.py": "the demo county's places, people, deeds and texts (seed data)",
     "demo/spending.py": "the demo stores' goods and the demo merchant (seed data)",
     "demo/activities.py": "the demo activities (seed data)",
+    "demo/credit.py": "the demo lender (seed data)",
     "demo/community.py": "the demo announcements and feedback (seed data)",
     "demo/honours.py": "the demo campaigns, reasons and ceremony (seed data)",
     "rules/catalogue.py": "the demo points standard: rule names and categories (seed data)",

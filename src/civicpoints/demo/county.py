@@ -18,6 +18,7 @@ from civicpoints.audit.models import AuditAction
 from civicpoints.awards.services import claim_approve, claim_submit
 from civicpoints.demo.activities import build_activities
 from civicpoints.demo.community import build_village_life
+from civicpoints.demo.credit import build_credit
 from civicpoints.demo.honours import build_honours
 from civicpoints.demo.spending import build_spending
 from civicpoints.households import idcard
@@ -355,6 +356,11 @@ def build_demo(
     progress(f"评比 2 个（已表彰、投票中），投票 {votes} 张")
     notes, complaints = build_village_life(scheme=scheme, village=demo_village)
     progress(f"村务信息 {notes} 条；投诉建议 {complaints} 条（已答复、处理中、待处理）")
+    county_admin = actor_for_user(User.objects.get(username="county-admin"))
+    lenders = build_credit(scheme=scheme, admin=county_admin)
+    progress(
+        f"文明积分贷：报告签名密钥 1 把，合作机构 {lenders} 家（接口密钥在“文明积分贷”页发放）"
+    )
     chain_follow(scheme_id=scheme.pk)
     return DemoResult(scheme=scheme, households=len(ids), postings=postings, villages=len(villages))
 
