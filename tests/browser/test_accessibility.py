@@ -19,7 +19,12 @@ from civicpoints.households.models import Household
 from tests.browser.a11y import axe_violations, small_targets, small_text
 from tests.browser.conftest import shot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Once per scripts/test, in the SQLite pass: the PostgreSQL pass sets the run's time (docs/testing.md)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.sqlite_pass,
+]
 
 PASSWORD = "demo-pass-123"
 PHONE = {"width": 360, "height": 740}
