@@ -8,7 +8,12 @@ from civicpoints.demo.county import DEMO_PIN, build_demo
 from civicpoints.households.models import Household
 from tests.browser.conftest import shot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Once per scripts/test, in the SQLite pass: the PostgreSQL pass sets the run's time (docs/testing.md)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.sqlite_pass,
+]
 
 PASSWORD = "demo-pass-123"
 MENUS = {

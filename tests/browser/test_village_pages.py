@@ -18,7 +18,12 @@ from tests.browser.a11y import axe_violations, small_targets, small_text
 from tests.browser.conftest import assert_cjk_font, shot
 from tests.factories import PASSWORD, build_world, fund, make_household, make_staff
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Once per scripts/test, in the SQLite pass: the PostgreSQL pass sets the run's time (docs/testing.md)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.sqlite_pass,
+]
 
 PHONE = {"width": 360, "height": 740}
 PIN = "258369"
