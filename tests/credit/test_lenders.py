@@ -297,3 +297,21 @@ def test_another_countys_admin_cannot_see_this_lender(credit: Credit):
     )
     assert _page(other, f"/credit/lenders/{credit.lender.pk}/").status_code == 404
     assert "通榆农商银行" not in _page(other, "/credit/lenders/").content.decode()
+
+
+def test_a_key_gets_60_requests_a_minute_then_429_with_retry_after(credit: Credit):
+    client = credit.lender_client()
+    for _ in range(60):
+        assert client.get(ME).status_code == 200
+    refused = client.get(ME)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    # Another lender's key counts apart; the next minute starts afresh
+    other = make_lender(credit.world, credit.admin, name="吉林银行", code=OTHER_CODE)
+    raw, _ = lender_key_issue(actor=actor_for_user(credit.admin), lender=other)
+    assert credit.lender_client(raw).get(ME).status_code == 200
+    LenderKey.objects.filter(lender=credit.lender).update(
+        window_start=timezone.now() - dt.timedelta(seconds=61)
+    )
+    assert client.get(ME).status_code == 200

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -271,6 +272,32 @@ def lender_key_authenticate(*, token: str) -> LenderKey | None:
     )
     if key is None:
         return None
+    _count_request(key, now)
     if key.last_used_at is None or key.last_used_at < now - KEY_USE_RECORD:
         LenderKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key
+
+
+# At most this many requests a minute per key (a fixed window); the next is 429 + Retry-After.
+KEY_REQUESTS_PER_MINUTE = 60
+_WINDOW = dt.timedelta(minutes=1)
+
+
+def _count_request(key: LenderKey, now: dt.datetime) -> None:
+    """Count the request in the key's current minute, in one atomic UPDATE (workers and
+    processes share it); over the limit: ``RATE_LIMITED`` with the seconds to wait."""
+    fresh = Q(window_start__gt=now - _WINDOW)
+    LenderKey.objects.filter(pk=key.pk).update(
+        window_count=Case(When(fresh, then=F("window_count") + 1), default=Value(1)),
+        window_start=Case(When(fresh, then=F("window_start")), default=Value(now)),
+    )
+    start, count = (
+        LenderKey.objects.filter(pk=key.pk).values_list("window_start", "window_count").get()
+    )
+    if count > KEY_REQUESTS_PER_MINUTE and start is not None:
+        refusal = ApplicationError(
+            ErrorCode.RATE_LIMITED,
+            _("每个接口密钥每分钟最多 %(n)s 次请求，请稍后再试") % {"n": KEY_REQUESTS_PER_MINUTE},
+        )
+        refusal.retry_after = max(1, math.ceil((start + _WINDOW - now).total_seconds()))
+        raise refusal

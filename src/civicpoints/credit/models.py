@@ -90,6 +90,10 @@ class LenderKey(models.Model):
     expires_at = models.DateTimeField(_("到期时间"))
     revoked_at = models.DateTimeField(_("注销时间"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+    # The key's rate limit (credit/lenders.py): requests in the minute that began at
+    # ``window_start``, counted in the database so every worker sees the same count.
+    window_start = models.DateTimeField(null=True, blank=True, editable=False)
+    window_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("金融机构接口密钥")
