@@ -25,6 +25,7 @@ from civicpoints.stores.selectors import (
     offline_conflict_for,
     offline_conflicts_visible,
     offline_goods,
+    product_names,
     store_for,
 )
 from civicpoints.stores.services.offline import (
@@ -133,8 +134,11 @@ def device_revoke_view(request: HttpRequest, store_id: int, device_id: int) -> H
 def offline_conflicts(request: HttpRequest) -> HttpResponse:
     actor = actor_for_user(request.user)
     sales = offline_conflicts_visible(actor)
+    names = product_names(
+        {pk for sale in sales for pk, _q in sale.items}
+    )  # one query, not one a row
     for sale in sales:
-        sale.goods = offline_goods(sale)  # type: ignore[attr-defined]
+        sale.goods = offline_goods(sale, names)  # type: ignore[attr-defined]
         writes_off = may_write_off(actor, sale)
         sale.may_write_off = writes_off  # type: ignore[attr-defined]
         sale.may_approve = (  # type: ignore[attr-defined]

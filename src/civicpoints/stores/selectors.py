@@ -142,11 +142,14 @@ def offline_sales_of_store(store: Store) -> list[OfflineSale]:
     )
 
 
+def product_names(ids: set[int]) -> dict[int, str]:
+    return dict(Product.objects.filter(pk__in=ids).values_list("pk", "name"))
+
+
 def offline_goods(sale: OfflineSale, names: dict[int, str] | None = None) -> str:
     """ "美的电饭煲×1、大米×2": what an offline sale handed over, in words."""
     if names is None:
-        ids = [pk for pk, _q in sale.items]
-        names = dict(Product.objects.filter(pk__in=ids).values_list("pk", "name"))
+        names = product_names({pk for pk, _q in sale.items})
     return _("、").join(f"{names.get(pk, pk)}×{q}" for pk, q in sale.items)
 
 

@@ -46,6 +46,7 @@ from civicpoints.stores.models import (
     OfflineStatus,
     Product,
     Redemption,
+    RedemptionSource,
     StockMove,
     StockMoveKind,
     Store,
@@ -284,7 +285,7 @@ def offline_snapshot(*, store: Store, device: CounterDevice) -> dict[str, Any]:
         .values_list("household_id", "until")
     )
     used = dict(
-        OfflineSale.objects.filter(store__scheme_id=scheme.pk, offline_at__gte=start)
+        OfflineSale.objects.filter(scheme_id=scheme.pk, offline_at__gte=start)
         .filter(offline_at__lt=end, household__in=served.values("pk"))
         .values("household_id")
         .annotate(n=Sum("points"))
@@ -568,7 +569,7 @@ def offline_resolve_redeem(
         pin=pin,
         cash_fen=cash_fen,
         idempotency_key=f"{sale.key}:again",
-        source="counter",
+        source=RedemptionSource.COUNTER,
     )
     with transaction.atomic():
         marked = OfflineSale.objects.filter(pk=sale.pk, status=OfflineStatus.CONFLICT).update(
