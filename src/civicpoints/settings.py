@@ -316,6 +316,8 @@ API_TOKEN_TTL_SECONDS = 12 * 3600
 # How long a keyed request that died mid-way (a killed worker) blocks retries with 409.
 IDEMPOTENCY_LEASE_SECONDS = int(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "30"))
 
+# Django's database sessions, their read prepared on PostgreSQL (schemes/session_store.py).
+SESSION_ENGINE = "civicpoints.schemes.session_store"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False
