@@ -1,15 +1,18 @@
 """What the benchmark scripts share: a throw-away PostgreSQL database, the environment the
-product runs with in production (no DEBUG, no pool), migrating it, and a small county.
+product runs with in production (no DEBUG, no pool), migrating it, a small county, and the
+production server started on it.
 
 Scripts run as ``python benchmarks/<name>.py``, so this module is importable as ``_pg``.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -91,6 +94,61 @@ def django_here(url: str) -> None:
     import django
 
     django.setup()
+
+
+def start_server(
+    base_env: dict[str, str],
+    *,
+    port: int,
+    workers: int,
+    threads: int,
+    var_dir: str,
+    task_worker: bool = False,
+) -> subprocess.Popen[bytes]:
+    """The production server at 127.0.0.1:``port`` with ``base_env`` (``bench_env(url)``, or a
+    script's own for SQLite): ``civicpoints serve`` (gunicorn
+    ``workers`` x ``threads``, no scheduler, the task worker only if asked), ``DEBUG`` off, the
+    connection pool on, plain HTTP, and ``CIVICPOINTS_BENCH=1`` for the floors. Returns once it
+    answers; stop it with ``stop_server``."""
+    env = {
+        **base_env,
+        "CIVICPOINTS_ENV": "production",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "COOKIES_SECURE": "0",
+        "CIVICPOINTS_DB_POOL": "1",
+        "CIVICPOINTS_BENCH": "1",
+        "CIVICPOINTS_VAR_DIR": var_dir,
+    }
+    cmd = [
+        sys.executable, "-m", "civicpoints.cli", "serve", "--no-scheduler",
+        *([] if task_worker else ["--no-worker"]),
+        "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--threads", str(threads),
+    ]  # fmt: skip
+    log("starting the production server: " + " ".join(cmd[3:]))
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for(port, server)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def _wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/bench/floor/")
+            if conn.getresponse().status in (200, 302):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("the server did not start")
 
 
 def stop_server(server: subprocess.Popen[bytes], *, timeout: int = 30) -> None:

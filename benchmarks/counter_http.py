@@ -37,7 +37,6 @@ import os
 import platform
 import secrets
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -48,6 +47,8 @@ import _pg
 PIN = "258369"
 PER_STORE = 400
 FLOOR = "/api/v1/bench/auth"
+# The server's var directory (uploads, key files): apart from the product's own.
+VAR_DIR = os.environ.get("TMPDIR", "/tmp") + "/civicpoints-bench-var"
 GAP = 0.5  # seconds between phases, so one phase's last requests do not count in the next
 
 
@@ -316,36 +317,9 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
 
         connections.close_all()
         port = _free_port()
-        server_env = {
-            **env,
-            "CIVICPOINTS_ENV": "production",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "CIVICPOINTS_DB_POOL": "1",
-            "CIVICPOINTS_BENCH": "1",
-            "CIVICPOINTS_VAR_DIR": os.environ.get("TMPDIR", "/tmp") + "/civicpoints-bench-var",
-        }
-        cmd = [
-            sys.executable,
-            "-m",
-            "civicpoints.cli",
-            "serve",
-            "--no-scheduler",
-            "--no-worker",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(ns.web_workers),
-            "--threads",
-            str(ns.web_threads),
-        ]
-        _pg.log("starting the production server: " + " ".join(cmd[3:]))
-        server = subprocess.Popen(
-            cmd, env=server_env, stdout=subprocess.DEVNULL, start_new_session=True
+        server = _pg.start_server(
+            env, port=port, workers=ns.web_workers, threads=ns.web_threads, var_dir=VAR_DIR
         )
-        _wait_for(port)
         # Tokens first (a password check is slow on purpose): the phases time requests only.
         for counter in info["counters"]:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -486,17 +460,6 @@ def _fernet_key() -> str:
     import base64
 
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
-
-
-def _wait_for(port: int) -> None:
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start")
 
 
 def _table(r: dict[str, Any]) -> str:

@@ -37,7 +37,6 @@ import platform
 import secrets
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -45,7 +44,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import _pg
-from counter_http import _fernet_key, _free_port, _request, _wait_for
+from counter_http import VAR_DIR, _fernet_key, _free_port, _request
 
 PIN = "258369"
 
@@ -273,26 +272,9 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
 
         connections.close_all()
         port = _free_port()
-        server_env = {
-            **env,
-            "CIVICPOINTS_ENV": "production",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "SECURE_SSL_REDIRECT": "0",
-            "COOKIES_SECURE": "0",
-            "CIVICPOINTS_DB_POOL": "1",
-            "CIVICPOINTS_BENCH": "1",
-            "CIVICPOINTS_VAR_DIR": os.environ.get("TMPDIR", "/tmp") + "/civicpoints-bench-var",
-        }
-        cmd = [
-            sys.executable, "-m", "civicpoints.cli", "serve", "--no-scheduler", "--no-worker",
-            "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(ns.web_workers), "--threads", str(ns.web_threads),
-        ]  # fmt: skip
-        _pg.log("starting the production server: " + " ".join(cmd[3:]))
-        server = subprocess.Popen(
-            cmd, env=server_env, stdout=subprocess.DEVNULL, start_new_session=True
+        server = _pg.start_server(
+            env, port=port, workers=ns.web_workers, threads=ns.web_threads, var_dir=VAR_DIR
         )
-        _wait_for(port)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         status, body = _request(
             conn,

@@ -426,49 +426,6 @@ def _sample_cpu(
 # --------------------------------------------------------------------------- the run
 
 
-def _server(ns: argparse.Namespace) -> subprocess.Popen[bytes]:
-    env = {
-        **_env(ns),
-        "CIVICPOINTS_ENV": "production",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "CIVICPOINTS_DB_POOL": "1",
-        "CIVICPOINTS_VAR_DIR": _var_dir(),
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "civicpoints.cli",
-        "serve",
-        "--no-scheduler",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(ns.port),
-        "--workers",
-        str(ns.web_workers),
-        "--threads",
-        str(ns.web_threads),
-    ]
-    _pg.log("starting the production server: " + " ".join(cmd[3:]))
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-
-
-def _wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("the server did not start")
-
-
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -511,8 +468,14 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
         from django.db import connections
 
         connections.close_all()
-        server = _server(ns)
-        _wait_for(ns.port, server)
+        server = _pg.start_server(
+            _env(ns),
+            port=ns.port,
+            workers=ns.web_workers,
+            threads=ns.web_threads,
+            var_dir=_var_dir(),
+            task_worker=True,
+        )
         if not ns.sqlite:
             _pg.admin_sql(url, "CHECKPOINT")
         load_before = round(os.getloadavg()[0], 1)

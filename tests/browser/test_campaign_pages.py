@@ -16,7 +16,11 @@ from civicpoints.households.models import Household
 from tests.browser.a11y import axe_violations, small_text
 from tests.browser.conftest import SHOTS, assert_cjk_font, shot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.sqlite_pass,
+]
 
 PASSWORD = "demo-pass-123"
 RARE = ("曾𠮷", "王𪨶")

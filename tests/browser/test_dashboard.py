@@ -13,7 +13,11 @@ from civicpoints.ledger.chain import chain_follow
 from tests.browser.a11y import axe_violations
 from tests.browser.conftest import assert_cjk_font, shot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.sqlite_pass,
+]
 
 PASSWORD = "demo-pass-123"
 CHARTS = ["chart-trend", "chart-categories", "chart-children", "chart-households"]

@@ -11,7 +11,11 @@ from civicpoints.ledger.chain import chain_follow
 from tests.browser.a11y import axe_violations, small_text
 from tests.browser.conftest import assert_cjk_font, shot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.sqlite_pass,
+]
 
 PASSWORD = "demo-pass-123"
 

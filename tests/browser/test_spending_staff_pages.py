@@ -19,7 +19,11 @@ from tests.factories import PASSWORD, build_world, fund, make_household
 from tests.merchants.conftest import build_till
 from tests.stores.conftest import PIN, build_shop
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.sqlite_pass,
+]
 
 
 @pytest.fixture(autouse=True)

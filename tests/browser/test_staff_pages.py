@@ -9,7 +9,11 @@ from civicpoints.schemes.models import Role
 from tests.browser.conftest import assert_cjk_font, shot
 from tests.factories import PASSWORD, build_world, fund, make_household, make_staff
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.sqlite_pass,
+]
 
 
 def _login(page, username: str) -> None:

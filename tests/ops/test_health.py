@@ -10,10 +10,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from civicpoints.credit.keys import signing_key_create
 from civicpoints.ledger.chain import chain_follow
 from civicpoints.ops.models import Heartbeat
 from civicpoints.ops.scheduler import JOBS, beat, run_jobs_once
-from tests.factories import fund, make_household
+from civicpoints.schemes.models import Role
+from tests.credit.conftest import make_lender
+from tests.factories import fund, make_household, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +130,28 @@ def test_follower_lag_counts_postings_above_the_chained_head(world):
     _, body, _ = _get()
 
     assert body["follower"]["postings"] == 2
+
+
+def test_a_partner_lender_without_a_signing_key_here_is_reported(world, tmp_path, settings):
+    # Given a production-like node: key files, none of them here yet
+    settings.STATEMENT_KEYS_DERIVED = False
+    settings.STATEMENT_KEY_DIR = tmp_path / "keys"
+    beat()
+    _, body, _ = _get()
+    assert body["signing"] == {"schemes_with_lenders": 0, "cannot_sign": 0, "ok": True}
+
+    # When the county registers a partner lender before any key exists
+    admin = make_staff("xian-admin", Role.COUNTY_ADMIN, world.county, world.scheme)
+    make_lender(world, admin)
+    status, body, _ = _get()
+
+    # Then the node stays in the load balancer, and says it cannot sign
+    assert status == 200 and body["status"] == "ok"
+    assert body["signing"] == {"schemes_with_lenders": 1, "cannot_sign": 1, "ok": False}
+
+    # A key made on this node mends it; the key's file lost (a node deployed without the key
+    # directory) breaks it again
+    key = signing_key_create(scheme=world.scheme)
+    assert _get()[1]["signing"]["ok"] is True
+    (tmp_path / "keys" / f"{key.kid}.pem").unlink()
+    assert _get()[1]["signing"] == {"schemes_with_lenders": 1, "cannot_sign": 1, "ok": False}

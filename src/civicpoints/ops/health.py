@@ -1,5 +1,6 @@
 """What ``/healthz`` reports: the database, the scheduler's heartbeat, the journal follower's
-lag, each job's last success, and the task queue. Read-only, a handful of index-backed
+lag, each job's last success, the task queue, and whether this server can sign the credit
+statements its partner lenders ask for. Read-only, a handful of index-backed
 queries, no scheme data: counts, ages in seconds and job names only.
 """
 
@@ -14,6 +15,8 @@ from django.db import DatabaseError, connection
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
+from civicpoints.credit.keys import signing_available
+from civicpoints.credit.models import Lender, LenderStatus
 from civicpoints.ledger.models import ChainLink, Posting
 from civicpoints.ops.models import Heartbeat, JobState
 from civicpoints.ops.scheduler import HEARTBEAT, JOBS
@@ -47,6 +50,17 @@ def task_queue(now: dt.datetime) -> dict[str, Any] | None:
     return {"ready": ready["n"], "oldest_age_seconds": _age(ready["oldest"], now)}
 
 
+def statement_signing() -> dict[str, Any]:
+    """Schemes with a partner lender (active) whose statements this server cannot sign: no
+    active key, or its private half not in ``STATEMENT_KEY_DIR`` here (a node deployed without
+    the key files). The lender then gets 503 ``signing_unavailable`` (docs/credit.md)."""
+    schemes = set(
+        Lender.objects.filter(status=LenderStatus.ACTIVE).values_list("scheme_id", flat=True)
+    )
+    missing = sum(not signing_available(scheme_id=scheme_id) for scheme_id in schemes)
+    return {"schemes_with_lenders": len(schemes), "cannot_sign": missing, "ok": not missing}
+
+
 def jobs(now: dt.datetime) -> dict[str, Any]:
     states = {s.name: s for s in JobState.objects.filter(name__in=[j.name for j in JOBS])}
     out = {}
@@ -68,7 +82,7 @@ def jobs(now: dt.datetime) -> dict[str, Any]:
 def health(now: dt.datetime | None = None) -> tuple[bool, dict[str, Any]]:
     """(healthy, report). Unhealthy: the database does not answer, or the scheduler's
     heartbeat is older than ``HEALTH_SCHEDULER_MAX_AGE``. A failing or overdue job, a lagging
-    follower or a waiting queue is reported, not unhealthy: taking every web node out of the
+    follower, a waiting queue or a missing signing key is reported, not unhealthy: taking every web node out of the
     load balancer would not help a settlement that fails."""
     now = now or timezone.now()
     started = time.monotonic()
@@ -84,6 +98,7 @@ def health(now: dt.datetime | None = None) -> tuple[bool, dict[str, Any]]:
             "follower": follower_lag(now),
             "jobs": jobs(now),
             "tasks": task_queue(now),
+            "signing": statement_signing(),
         }
     except DatabaseError:
         return False, {"status": "unavailable", "database": {"ok": False}}
