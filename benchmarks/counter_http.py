@@ -96,10 +96,10 @@ def _setup(clients: int) -> dict[str, Any]:
                 "households": households,
             }
         )
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
+    # No VACUUM or ANALYZE (autovacuum is off here): either would record the redemptions and
+    # the idempotency keys as empty, and the plans the server's connections cache (the counter
+    # functions' statements, the foreign keys' checks) would read those tables whole on every
+    # sale as the run fills them (docs/performance.md, "Offline counter").
     return {"counters": counters}
 
 
