@@ -50,21 +50,32 @@ from civicpoints.stores.services.offline import (
     offline_snapshot,
 )
 
-# What the shell needs offline besides itself (the service worker's cache, filled by the page).
-SHELL_ASSETS = ("css/app.css", "css/counter.css", "css/print58.css", "js/counter-offline.js")
+# What the shell needs offline besides itself (the service worker's cache, filled by the page):
+# files the pages name, by their static URL (hashed in production) ...
+SHELL_ASSETS = (
+    "css/app.css",
+    "css/counter.css",
+    "css/print58.css",
+    "js/counter-offline.js",
+    "vendor/qr-scanner/qr-scanner.min.js",  # the camera scanner (camera_scan.html)
+)
+# ... and files a script imports by a relative path, which the browser asks for under their
+# own name (production keeps it beside the hashed copy): the camera scanner's module and the
+# scanner library's decoder.
+SHELL_IMPORTS = ("js/camera-scan.js", "vendor/qr-scanner/qr-scanner-worker.min.js")
 
 
-def _version() -> str:
-    assets = [static(a) for a in SHELL_ASSETS]
-    return hashlib.sha256("\n".join(assets).encode()).hexdigest()[:12]
+def _assets() -> list[str]:
+    named = [static(a) for a in SHELL_ASSETS]
+    imported = [settings.STATIC_URL + a for a in SHELL_IMPORTS]
+    return list(dict.fromkeys(named + imported))
 
 
 def offline_context() -> dict[str, str]:
     """What the status bar needs on both counter pages: the cache to fill and what goes in."""
-    return {
-        "offline_cache": f"cp-counter-{_version()}",
-        "offline_assets": json.dumps([static(a) for a in SHELL_ASSETS]),
-    }
+    assets = _assets()
+    version = hashlib.sha256("\n".join(assets).encode()).hexdigest()[:12]
+    return {"offline_cache": f"cp-counter-{version}", "offline_assets": json.dumps(assets)}
 
 
 def _json_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -9,6 +9,8 @@
 //   locks     <store>:<household> wrong PIN tries on this device (3 lock it until a sync)
 // The sync goes through the API's redemption call, one sale at a time in sequence order, with
 // the sale's own key: a retry after a cut is the same request, never a second sale.
+import { cameraScan } from "./camera-scan.js";
+
 const app = document.getElementById("offline-app");
 const T = app.dataset;
 const STORE = app.dataset.store;
@@ -499,6 +501,12 @@ async function start() {
   const dev = await device();
   const state = await loadSnapshot();
   if (SHELL) {
+    // The camera reads the card's QR code (the card code itself), from the cache offline.
+    cameraScan({
+      once: true,  // one card, one lookup
+      onText(text) { $("off-q").value = text; $("off-find").requestSubmit(); },
+      onClose() { $("off-q").focus(); },
+    });
     $("off-find").addEventListener("submit", (event) => {
       event.preventDefault();
       const found = find($("off-q").value);
