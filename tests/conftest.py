@@ -101,12 +101,13 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
-# A transactional test's flush on PostgreSQL (docs/testing.md, "Where the time goes"): Django
+# A transactional test's flush on PostgreSQL (docs/testing.md): Django
 # empties every table with one TRUNCATE, which gives each of some 100 tables and their indexes
 # new files on disk, about 400 ms a flush on this machine; the suite flushes after some 300
 # tests. DELETE of the few rows a test leaves costs about 12 ms. Triggers (the foreign keys',
 # the ledger's append-only guards) are off for the flush's transaction only
-# (``session_replication_role``, as the superuser the tests run as). Every tenth flush is still
+# (``session_replication_role``, which needs the superuser the tests run as here; under another
+# role every flush stays the TRUNCATE). Every tenth flush is still
 # the TRUNCATE, so the dead rows the DELETEs and the rolled-back tests leave behind (autovacuum
 # is off here) never pile up for the whole run.
 TRUNCATE_EVERY = 10
@@ -116,7 +117,9 @@ _flushes = itertools.count(1)
 def _deleting_sql_flush(
     self: Any, style: Any, tables: list[str], *, reset_sequences: bool = False, **options: Any
 ) -> list[str]:
-    if not tables or reset_sequences or next(_flushes) % TRUNCATE_EVERY == 0:
+    raw = self.connection.connection
+    superuser = raw is not None and raw.info.parameter_status("is_superuser") == "on"
+    if not tables or reset_sequences or not superuser or next(_flushes) % TRUNCATE_EVERY == 0:
         return _truncating_sql_flush(
             self, style, tables, reset_sequences=reset_sequences, **options
         )

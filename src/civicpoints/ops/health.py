@@ -1,7 +1,7 @@
 """What ``/healthz`` reports: the database, the scheduler's heartbeat, the journal follower's
 lag, each job's last success, the task queue, and whether this server can sign the credit
-statements its partner lenders ask for. Read-only, a handful of index-backed
-queries, no scheme data: counts, ages in seconds and job names only.
+statements its partner lenders ask for. Read-only, a handful of index-backed queries, no
+scheme data: counts, ages in seconds and job names only.
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ def jobs(now: dt.datetime) -> dict[str, Any]:
 def health(now: dt.datetime | None = None) -> tuple[bool, dict[str, Any]]:
     """(healthy, report). Unhealthy: the database does not answer, or the scheduler's
     heartbeat is older than ``HEALTH_SCHEDULER_MAX_AGE``. A failing or overdue job, a lagging
-    follower, a waiting queue or a missing signing key is reported, not unhealthy: taking every web node out of the
-    load balancer would not help a settlement that fails."""
+    follower, a waiting queue or a missing signing key is reported, not unhealthy: taking
+    every web node out of the load balancer would not help a settlement that fails."""
     now = now or timezone.now()
     started = time.monotonic()
     try:
