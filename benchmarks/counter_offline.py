@@ -14,7 +14,8 @@ beside the same 500 sent online in the same run; and the offline cache of a town
    - online: the clerk's bearer token, ``--sales`` redemptions (the PIN, a fresh key each);
    - offline sync: the clerk's page session (cookie and CSRF token, as the page has them) and
      the device's ``X-Counter-Device``, ``--sales`` queued sales in sequence order, each with
-     the key and time the device gave it, as the page's sync does. Every one must be 201.
+     the key, time and sealed PIN the device gave it, as the page's sync does. Every one must
+     be 201.
    Then the floors the same way: a trivial call with the bearer token, and with the session.
    Goal: offline sync rate >= 0.8 x the online rate.
 4. Then the whole sync again (a sync retried after a cut): every one must be a replay, and the
@@ -301,6 +302,9 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
             "Referer": f"http://localhost:{port}/counter/store/{info['store']}/",
         }
         at = dt.datetime.fromisoformat(info["enrolled_at"])  # sold after the device was enrolled
+        from civicpoints.households import crypto
+
+        seal_key = crypto.pin_seal_public_key()  # the server's: the same SECRET_KEY
         queued = []
         for seq in range(1, ns.sales * ns.rounds + 21):  # the first 20: a warm-up
             key = f"off-{info['device']}-{seq}-{uuid.uuid4()}"
@@ -308,6 +312,7 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
                 "seq": seq,
                 "offline_at": (at + dt.timedelta(milliseconds=seq)).isoformat(),
                 "recorded_by": None,
+                "pin_seal": crypto.pin_seal(PIN, key, seal_key),  # as the page seals it
             }
             queued.append(
                 (

@@ -75,6 +75,7 @@ class ErrorCode(enum.StrEnum):
     OFFLINE_SEQ_REUSED = "offline_seq_reused"
     OFFLINE_ALLOWANCE = "offline_allowance_exceeded"
     OFFLINE_CONFLICT = "offline_conflict"
+    OFFLINE_PIN_UNCONFIRMED = "offline_pin_unconfirmed"
     SIGNING_UNAVAILABLE = "signing_unavailable"
     RATE_LIMITED = "rate_limited"
     SERVICE_UNAVAILABLE = "service_unavailable"
@@ -139,6 +140,7 @@ STATUS = {
     ErrorCode.OFFLINE_SEQ_REUSED: 422,
     ErrorCode.OFFLINE_ALLOWANCE: 409,
     ErrorCode.OFFLINE_CONFLICT: 409,
+    ErrorCode.OFFLINE_PIN_UNCONFIRMED: 409,
     ErrorCode.DAY_NOT_OVER: 409,
     ErrorCode.ALREADY_PAID: 409,
     ErrorCode.VOTE_NOT_OPEN: 409,
@@ -211,6 +213,7 @@ DEFAULT_MESSAGES = {
     ErrorCode.OFFLINE_SEQ_REUSED: _("这台设备的离线流水号已用于另一笔兑换"),
     ErrorCode.OFFLINE_ALLOWANCE: _("超过该户本周期的离线兑换额度"),
     ErrorCode.OFFLINE_CONFLICT: _("这笔离线兑换未能入账，已记为待处理冲突"),
+    ErrorCode.OFFLINE_PIN_UNCONFIRMED: _("联网核对时农户离线输入的密码不符（或没有随单带来）"),
     ErrorCode.SIGNING_UNAVAILABLE: _("报告签名密钥暂不可用，暂时不能出具签名报告，请稍后再试"),
     ErrorCode.RATE_LIMITED: _("请求太频繁，请稍后再试"),
     ErrorCode.SERVICE_UNAVAILABLE: _("系统暂时不可用（数据库重启或维护中），请稍后再试"),

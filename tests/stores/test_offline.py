@@ -48,6 +48,7 @@ from tests.stores.helpers import refused
 
 ALLOWANCE = 50_000  # 500 points a day
 _times: dict[str, dt.datetime] = {}  # a queued sale keeps its time, as the device keeps it
+_seals: dict[tuple[str, str], str] = {}  # and its sealed PIN
 
 
 @pytest.fixture
@@ -83,7 +84,15 @@ def sync(
     household: Household | None = None,
     at: dt.datetime | None = None,
     csrf: bool = True,
+    pin: str | None = PIN,
+    seal: str | None = None,
 ) -> Any:
+    """One queued sale as the page syncs it: the PIN the household typed comes sealed to the
+    server for this sale's key (``seal`` overrides it; ``pin=None`` sends none)."""
+    if seal is None and pin is not None:  # sealed once, kept with the queued sale, as the page
+        seal = _seals.setdefault(
+            (key, pin), crypto.pin_seal(pin, key, crypto.pin_seal_public_key())
+        )
     body = {
         "household": (household or shop.household).pk,
         "items": [{"product": p, "quantity": q} for p, q in (items or [(shop.cooker.pk, 1)])],
@@ -93,6 +102,7 @@ def sync(
                 at or _times.setdefault(key, timezone.now() - dt.timedelta(minutes=5))
             ).isoformat(),
             "recorded_by": shop.clerk.pk,
+            **({"pin_seal": seal} if seal is not None else {}),
         },
     }
     headers = {"HTTP_IDEMPOTENCY_KEY": key, "HTTP_X_COUNTER_DEVICE": token}
@@ -291,6 +301,62 @@ def test_bad_offline_input_is_refused_and_writes_nothing(shop: Shop) -> None:
         )
         assert answer.status_code == 422, answer.content
     assert not Redemption.objects.exists() and not OfflineSale.objects.exists()
+
+
+# --- the sealed PIN --------------------------------------------------------------------------
+
+
+def test_a_sealed_pin_opens_only_on_the_server_only_for_its_sale() -> None:
+    public = crypto.pin_seal_public_key()
+    seal = crypto.pin_seal(PIN, "off-1-1-a", public)
+    assert PIN not in seal and crypto.pin_unseal(seal, "off-1-1-a") == PIN
+    assert crypto.pin_unseal(seal, "off-1-2-a") is None  # moved to another sale
+    assert crypto.pin_seal(PIN, "off-1-1-a", public) != seal  # a fresh device key each time
+    _version, point, nonce, _sealed = seal.split(".")
+    for part in (1, 2, 3):  # any byte of the device's point, the nonce or the ciphertext
+        raw = bytearray(crypto._unb64(seal.split(".")[part]))
+        for i in range(len(raw)):
+            raw[i] ^= 0x01
+            parts = seal.split(".")
+            parts[part] = crypto._b64(bytes(raw))
+            assert crypto.pin_unseal(".".join(parts), "off-1-1-a") is None
+            raw[i] ^= 0x01
+    for bad in ("", "v1", "v2.a.b.c", "v1.a.b.c", f"v1.{point}.{nonce}", "v1." + "A" * 500):
+        assert crypto.pin_unseal(bad, "off-1-1-a") is None
+
+
+@pytest.mark.parametrize("case", ["wrong PIN", "another sale's seal", "no seal", "not a seal"])
+def test_a_pin_the_server_cannot_confirm_makes_a_conflict(shop: Shop, case: str) -> None:
+    # Given a sale made offline whose PIN does not hold up at the sync: a clerk who typed a
+    # PIN that passed the device's 8-bit check, moved a genuine seal, or sent none
+    _device, token = enrolled(shop)
+    client = session(shop.clerk)
+    public = crypto.pin_seal_public_key()
+    seal = {
+        "wrong PIN": crypto.pin_seal("999999", "off-9", public),
+        "another sale's seal": crypto.pin_seal(PIN, "off-8", public),
+        "no seal": None,
+        "not a seal": "v1.x.y.z",
+    }[case]
+    failures = Household.objects.get(pk=shop.household.pk).pin_failures
+    answer = sync(client, shop, token, seq=1, key="off-9", seal=seal, pin=None)
+
+    # Then it is a conflict, kept once, nothing booked, and the household's PIN is not locked
+    assert answer.status_code == 409, answer.content
+    error = answer.json()["error"]
+    assert error["code"] == "offline_conflict"
+    assert error["detail"]["reason"] == "offline_pin_unconfirmed"
+    assert "密码不符" in error["message"]
+    sale = OfflineSale.objects.get()
+    assert sale.status == OfflineStatus.CONFLICT and sale.reason_code == "offline_pin_unconfirmed"
+    assert not Redemption.objects.exists()
+    again = sync(client, shop, token, seq=1, key="off-9", seal=seal, pin=None)
+    assert again.status_code == 409 and again["Idempotency-Replayed"] == "true"
+    assert OfflineSale.objects.count() == 1
+    assert Household.objects.get(pk=shop.household.pk).pin_failures == failures
+    # The same household's next sale with its PIN sealed books
+    assert sync(client, shop, token, seq=2, key="off-10").status_code == 201
+    assert_ledger_ok(shop.world.scheme.pk)
 
 
 def test_points_spent_elsewhere_meanwhile_make_a_conflict_kept_once(shop: Shop) -> None:

@@ -9,10 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 from functools import cache
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, MultiFernet
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
 from django.contrib.auth.hashers import BasePasswordHasher
 
@@ -114,3 +121,69 @@ def offline_pin_tag(pin_hash: str, pin: str) -> int:
     the PIN; a stolen snapshot leaves ~3,900 candidates per household, not one."""
     mac = hmac.new(offline_pin_key(pin_hash), f"cp-offline-pin:{pin}".encode(), hashlib.sha256)
     return mac.digest()[0]
+
+
+# --- the sealed PIN of an offline sale (docs/offline-counter.md, "The sealed PIN") -------------
+# The device encrypts the PIN the household typed, bound to the sale's key, to the server's
+# public key: ECDH on P-256 with a fresh key of the device's, HKDF-SHA256, AES-256-GCM with the
+# sale's key as associated data. Only the server opens it, at the sync, and checks the PIN
+# against the household's hash: a clerk who fakes a sale offline cannot make one that opens to
+# the right PIN, nor move a genuine one to another sale.
+SEAL_VERSION = "v1"
+_SEAL_INFO = b"civicpoints offline pin seal v1"
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@cache
+def _seal_private(secret: str) -> ec.EllipticCurvePrivateKey:
+    scalar = int.from_bytes(_derive(f"civicpoints-offline-pin-seal:{secret}"), "big")
+    return ec.derive_private_key(scalar % (_P256_ORDER - 1) + 1, ec.SECP256R1())
+
+
+def _seal_key(shared: bytes) -> AESGCM:
+    derived = HKDF(algorithm=SHA256(), length=32, salt=None, info=_SEAL_INFO).derive(shared)
+    return AESGCM(derived)
+
+
+def pin_seal_public_key() -> str:
+    """The server's public key for sealing (an uncompressed P-256 point, base64url): in every
+    device's snapshot."""
+    point = _seal_private(settings.SECRET_KEY).public_key()
+    return _b64(point.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+
+
+def pin_seal(pin: str, sale_key: str, public_key: str) -> str:
+    """What the device does in the browser (static/js/counter-offline.js), for a Python client
+    and the tests: ``v1.<device's public point>.<nonce>.<ciphertext>``."""
+    server = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), _unb64(public_key))
+    mine = ec.generate_private_key(ec.SECP256R1())
+    nonce = os.urandom(12)
+    sealed = _seal_key(mine.exchange(ec.ECDH(), server)).encrypt(
+        nonce, pin.encode(), sale_key.encode()
+    )
+    point = mine.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return ".".join([SEAL_VERSION, _b64(point), _b64(nonce), _b64(sealed)])
+
+
+def pin_unseal(seal: str, sale_key: str) -> str | None:
+    """The PIN sealed for this sale, or None: no seal, not ours, damaged, or made for another
+    sale (its key is the associated data)."""
+    parts = (seal or "").split(".")
+    if len(parts) != 4 or parts[0] != SEAL_VERSION or len(seal) > 400:
+        return None
+    try:
+        point, nonce, sealed = (_unb64(p) for p in parts[1:])
+        device = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+        shared = _seal_private(settings.SECRET_KEY).exchange(ec.ECDH(), device)
+        pin = _seal_key(shared).decrypt(nonce, sealed, sale_key.encode())
+        return pin.decode("ascii")
+    except (ValueError, TypeError, InvalidTag, UnicodeDecodeError):
+        return None

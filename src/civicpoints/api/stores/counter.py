@@ -85,6 +85,12 @@ class OfflineIn(Schema):
     seq: int = Field(ge=1, le=2**53, description="设备离线流水号（每台设备从1起递增）")
     offline_at: dt.datetime = Field(description="离线兑换时间（设备时钟）")
     recorded_by: int | None = Field(default=None, ge=1, description="离线时办理的工作人员")
+    pin_seal: str = Field(
+        default="",
+        max_length=400,
+        description="农户离线输入的密码，由设备用服务器公钥加密并绑定本单号（docs/offline-counter.md）；"
+        "联网核对不符或缺少时记为冲突",
+    )
 
 
 class RedemptionIn(Schema):
@@ -338,6 +344,8 @@ def _sync_offline(
             seq=offline.seq,
             offline_at=offline.offline_at,
             recorded_by_id=recorded_by,
+            pin_seal=offline.pin_seal,
+            sale_key=key,
         ),
     )
     if done is not None:
@@ -347,6 +355,8 @@ def _sync_offline(
     require_counter(actor, store)
     device = device_for_token(store, token)
     household = counter_household_any(store, body.household)
+
+    sale_key = key  # the Idempotency-Key as the device made it, which the PIN's seal names
 
     def act(key: str, slot: Slot) -> Redemption:
         return offline_sync(
@@ -360,6 +370,8 @@ def _sync_offline(
             offline_at=offline.offline_at,
             recorded_by_id=offline.recorded_by,
             key=key,
+            pin_seal=offline.pin_seal,
+            sale_key=sale_key,
             slot=slot,
         )
 

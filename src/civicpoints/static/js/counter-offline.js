@@ -5,7 +5,8 @@
 //             sync:<store> the last time the queue was empty after a sync
 //   snapshot  <store> {data, fetched_at}: products, stock, households (never a PIN, a phone,
 //             an ID number); deleted on logout, refused once expired
-//   queue     one record per offline sale, key = its idempotency key; kept on logout
+//   queue     one record per offline sale, key = its idempotency key, with the PIN sealed for
+//             the server (never the PIN itself); kept on logout
 //   locks     <store>:<household> wrong PIN tries on this device (3 lock it until a sync)
 // The sync goes through the API's redemption call, one sale at a time in sequence order, with
 // the sale's own key: a retry after a cut is the same request, never a second sale.
@@ -246,12 +247,35 @@ async function pinTag(keyB64, pin) {
   return new Uint8Array(mac)[0];
 }
 
+// --- the sealed PIN: only the server opens it, at the sync (households/crypto.py pin_seal) ----
+// ECDH P-256 with a fresh key of ours and the server's public key from the snapshot, HKDF-SHA256,
+// AES-256-GCM over the PIN with the sale's key as associated data: "v1.<point>.<nonce>.<sealed>".
+const b64u = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const unb64u = (text) => Uint8Array.from(
+  atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4)), (c) => c.charCodeAt(0));
+async function sealPin(pin, key) {
+  const subtle = crypto.subtle;
+  const curve = { name: "ECDH", namedCurve: "P-256" };
+  const server = await subtle.importKey("raw", unb64u(snap.data.pin_seal_key), curve, false, []);
+  const mine = await subtle.generateKey(curve, true, ["deriveBits"]);
+  const shared = await subtle.deriveBits({ name: "ECDH", public: server }, mine.privateKey, 256);
+  const base = await subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
+  const text = new TextEncoder();
+  const aes = await subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(), info: text.encode("civicpoints offline pin seal v1") },
+    base, { name: "AES-GCM", length: 256 }, false, ["encrypt"]);
+  const nonce = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: text.encode(key) }, aes, text.encode(pin));
+  const point = new Uint8Array(await subtle.exportKey("raw", mine.publicKey));
+  return ["v1", b64u(point), b64u(nonce), b64u(new Uint8Array(sealed))].join(".");
+}
+
 async function sell(event) {
   event.preventDefault();
   const h = current;
   const message = $("off-message");
   if (!h) return;
-  if (!snap || Date.now() >= Date.parse(snap.data.expires_at)) return blocked(T.tExpired);
+  if (!snap || Date.now() >= Date.parse(snap.data.expires_at) || !snap.data.pin_seal_key) return blocked(T.tExpired);
   const { items, points } = basket();
   if (!items.length) return say(message, T.tEmptyBasket);
   if (h.banned) return say(message, T.tBanned);
@@ -274,26 +298,34 @@ async function sell(event) {
     return say(message, lock.tries >= PIN_TRIES ? T.tPinLocked : `${T.tPinWrong} ${PIN_TRIES - lock.tries} ${T.tTimes}`);
   }
   if (lock.tries) await del("locks", lockKey);
-  const sale = await record(h, items, points);
+  const sale = await record(h, items, points, pin);
   receipt(sale, room.left - points);
   show();
 }
 
-// One transaction: the next sequence number and the sale, or neither.
-async function record(h, items, points) {
+// One transaction: the next sequence number and the sale with its sealed PIN, or neither. The
+// seal names the sale's key, which holds the sequence number, and a transaction cannot wait for
+// the sealing: the number is read first, the PIN sealed, and the transaction takes the number
+// only if it is still the next one (another tab of this counter may have sold meanwhile).
+async function record(h, items, points, pin) {
   const dev = await device();
-  const t = (await db()).transaction(["meta", "queue"], "readwrite");
-  const meta = t.objectStore("meta");
-  const seq = ((await done(meta.get(`seq:${STORE}`))) || 0) + 1;
-  const sale = {
-    key: `off-${dev.device}-${seq}-${crypto.randomUUID()}`, store: STORE, seq, device: dev.device,
-    household: h.id, name: h.name, items, points, offline_at: new Date().toISOString(),
-    recorded_by: parseInt(app.dataset.user, 10) || null, status: "queued",
-  };
-  meta.put(seq, `seq:${STORE}`);
-  t.objectStore("queue").put(sale);
-  await finished(t);
-  return sale;
+  for (;;) {
+    const seq = ((await get("meta", `seq:${STORE}`)) || 0) + 1;
+    const key = `off-${dev.device}-${seq}-${crypto.randomUUID()}`;
+    const seal = await sealPin(pin, key);
+    const t = (await db()).transaction(["meta", "queue"], "readwrite");
+    const meta = t.objectStore("meta");
+    if (((await done(meta.get(`seq:${STORE}`))) || 0) + 1 !== seq) { t.abort(); continue; }
+    const sale = {
+      key, store: STORE, seq, device: dev.device, pin_seal: seal,
+      household: h.id, name: h.name, items, points, offline_at: new Date().toISOString(),
+      recorded_by: parseInt(app.dataset.user, 10) || null, status: "queued",
+    };
+    meta.put(seq, `seq:${STORE}`);
+    t.objectStore("queue").put(sale);
+    await finished(t);
+    return sale;
+  }
 }
 
 function receipt(sale, left) {
@@ -352,7 +384,7 @@ async function syncQueue() {
         body: JSON.stringify({
           household: sale.household,
           items: sale.items.map(([product, quantity]) => ({ product, quantity })),
-          offline: { seq: sale.seq, offline_at: sale.offline_at, recorded_by: sale.recorded_by },
+          offline: { seq: sale.seq, offline_at: sale.offline_at, recorded_by: sale.recorded_by, pin_seal: sale.pin_seal || "" },
         }),
       });
     } catch (e) {

@@ -68,7 +68,12 @@ from civicpoints.stores.services.counter import (
     offline_period_of,
     redemption_request_hash,
 )
-from civicpoints.stores.services.offline import CLOCK_SLACK, CONFLICTS, secret_digest
+from civicpoints.stores.services.offline import (
+    CLOCK_SLACK,
+    CONFLICTS,
+    pin_seal_matches,
+    secret_digest,
+)
 from civicpoints.stores.services.stock import out_of_stock
 
 
@@ -186,6 +191,8 @@ class OfflineSync:
     seq: int
     offline_at: dt.datetime
     recorded_by_id: int | None
+    pin_seal: str = ""
+    sale_key: str = ""
 
 
 def _read(
@@ -347,6 +354,10 @@ def counter_redeem_keyed(
         if offline is not None:
             _check_offline(ctx, offline, now)
         terms = _check(ctx, pk, sale, products, wanted, today, now, offline)
+        if offline is not None and not pin_seal_matches(
+            ctx.pin_hash or "", offline.pin_seal, offline.sale_key
+        ):
+            return None  # a PIN the server cannot confirm: a conflict to record
     except ApplicationError as exc:
         if offline is not None and exc.code in CONFLICTS:
             return None

@@ -24,6 +24,7 @@ from base64 import b64encode
 from collections.abc import Sequence
 from typing import Any
 
+from django.contrib.auth.hashers import check_password
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
@@ -74,6 +75,7 @@ CONFLICTS = frozenset(
         ErrorCode.STORE_CLOSED,
         ErrorCode.PURCHASE_LIMIT,
         ErrorCode.OFFLINE_ALLOWANCE,
+        ErrorCode.OFFLINE_PIN_UNCONFIRMED,
         ErrorCode.INVALID_INPUT,
     }
 )
@@ -331,6 +333,7 @@ def offline_snapshot(*, store: Store, device: CounterDevice) -> dict[str, Any]:
         "period_days": scheme.offline_period_days,
         "allowance": scheme.offline_allowance,
         "rate": str(scheme.yuan_per_point),
+        "pin_seal_key": crypto.pin_seal_public_key(),
         "villages": {str(k): v for k, v in villages.items()},
         "products": products,
         "households": households,
@@ -357,12 +360,17 @@ def offline_sync(
     offline_at: dt.datetime,
     recorded_by_id: int | None,
     key: str,
+    pin_seal: str,
+    sale_key: str,
     slot: Slot | None = None,
 ) -> Redemption:
     """Book one queued offline sale (in the device's order), or keep it as a conflict.
 
     The same key again returns the first answer (its redemption, or its conflict); a device's
-    sequence number names one sale only; a revoked device's sale is listed and refused."""
+    sequence number names one sale only; a revoked device's sale is listed and refused. The
+    PIN the household typed comes sealed to the server, bound to the sale's key as the device
+    made it (``sale_key``); a seal that does not open to the household's PIN makes a conflict
+    (``pin_seal_matches``)."""
     require_counter(actor, store)
     now = timezone.now()
     earlier = OfflineSale.objects.filter(scheme_id=store.scheme_id, key=key).first()
@@ -385,6 +393,14 @@ def offline_sync(
         raise ApplicationError(ErrorCode.DEVICE_REVOKED)
     if OfflineSale.objects.filter(device=device, seq=seq).exclude(key=key).exists():
         raise ApplicationError(ErrorCode.OFFLINE_SEQ_REUSED, detail={"seq": seq})
+    if not pin_seal_matches(household.pin_hash, pin_seal, sale_key):
+        refusal = ApplicationError(ErrorCode.OFFLINE_PIN_UNCONFIRMED)
+        sale = _record(
+            actor, store, device, household, seq, key, offline_at, recorded_by_id,
+            items_json, cash_fen, OfflineStatus.CONFLICT, refusal.code, refusal.message,
+            slot=slot,
+        )  # fmt: skip
+        raise _conflict_error(sale)
     mark = OfflineMark(
         device_id=device.pk,
         seq=seq,
@@ -412,6 +428,13 @@ def offline_sync(
             items_json, cash_fen, OfflineStatus.CONFLICT, exc.code, exc.message, slot=slot,
         )  # fmt: skip
         raise _conflict_error(sale) from exc
+
+
+def pin_seal_matches(pin_hash: str, pin_seal: str, sale_key: str) -> bool:
+    """Whether the sealed PIN opens, was sealed for this sale, and is the household's. Never
+    counts towards the PIN's lockout: the household is not at the counter now."""
+    pin = crypto.pin_unseal(pin_seal, sale_key)
+    return pin is not None and bool(pin_hash) and check_password(pin, pin_hash)
 
 
 def _conflict_error(sale: OfflineSale) -> ApplicationError:
