@@ -24,6 +24,7 @@ NOT_SCHEME_OWNED = {
     "schemes.Scheme": "reference: the distribution key's own table",
     "schemes.User": "control plane: a person may work in several schemes",
     "schemes.ApiToken": "control plane: a person's API sign-in",
+    "schemes.StaffSession": "control plane: a page session, read before anyone's scheme is",
     "schemes.UnknownLogin": "control plane: sign-in attempts for names that do not exist",
     "households.SmsLogin": "control plane: a code sent to a phone before its household is known",
     "ledger.IdempotencyRecord": "control plane: an API request's key, before its scheme is read",

@@ -8,7 +8,6 @@ import datetime as dt
 
 import pytest
 from django.conf import settings
-from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -16,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from civicpoints.schemes.models import Role
+from civicpoints.schemes.models import StaffSession as Session
 from civicpoints.schemes.session_store import SessionStore
 from tests.factories import World, make_staff
 
@@ -69,8 +69,33 @@ def test_one_prepared_read_on_postgresql(postgres_only: None) -> None:
         with CaptureQueriesContext(connection) as seen:
             assert SessionStore(session_key=key)["colour"] == "红"
         assert len(seen.captured_queries) == 1
-        assert "django_session" in seen.captured_queries[0]["sql"]
+        assert "schemes_staffsession" in seen.captured_queries[0]["sql"]
     assert connection.connection.prepare_threshold is None  # the connection's other queries
+
+
+def test_the_read_brings_the_signed_in_user_and_their_grants(world: World) -> None:
+    admin = make_staff("admin", Role.COUNTY_ADMIN, world.county, world.scheme)
+    client = Client()
+    client.force_login(admin)
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert Session.objects.get(pk=key).user_id == admin.pk
+    store = SessionStore(session_key=key)
+    assert store.get("_auth_user_id") == str(admin.pk)
+    assert store.signed_in is not None
+    [(user_id, _password, username, active, scheme_id, region_id, path, role)] = store.signed_in
+    assert (user_id, username, active) == (admin.pk, "admin", True)
+    assert (scheme_id, region_id, path, role) == (
+        world.scheme.pk,
+        world.county.pk,
+        world.county.path,
+        Role.COUNTY_ADMIN,
+    )
+    # A deactivated user comes with no columns: the session's user is then nobody
+    type(admin).objects.filter(pk=admin.pk).update(is_active=False)
+    again = SessionStore(session_key=key)
+    assert again.get("_auth_user_id") == str(admin.pk)  # the session itself is unchanged
+    [row] = again.signed_in or []
+    assert set(row) == {None}
 
 
 def test_a_staff_page_session_from_login_to_logout(world: World) -> None:

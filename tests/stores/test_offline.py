@@ -499,9 +499,10 @@ def test_a_sync_takes_the_counters_two_calls_on_postgresql(world: Any, postgres_
         first = sync(client, shop, token, seq=1, key="fast-1")
     assert first.status_code == 201, first.content
     sql = [q["sql"] for q in seen.captured_queries]
-    # The session, the user with their grants, then the counter's read and write: nothing else
-    assert len(sql) == 4, sql
-    assert "django_session" in sql[0] and "schemes_rolegrant" in sql[1]
+    # The session with its user and their grants, then the counter's read and write: nothing
+    # else (as an online sale: the token with its user and grants, the read, the write)
+    assert len(sql) == 3, sql
+    assert "schemes_staffsession" in sql[0] and "schemes_rolegrant" in sql[0]
     assert sum("stores_counter_context" in q for q in sql) == 1
     assert sum("stores_counter_redeem" in q for q in sql) == 1
     assert not any('INSERT INTO "stores_redemption"' in q for q in sql)  # not the general way

@@ -50,8 +50,9 @@ class CounterSession(SessionAuth):
     """A staff member signed in on the counter page (session cookie + ``X-CSRFToken``): the
     page syncs its offline queue through the normal redemption call without an API token.
 
-    The user and their grants come from one query (``session_user_authenticate``, with the
-    checks ``django.contrib.auth.get_user`` makes), like a bearer token's."""
+    The user and their grants come with the session's own read (schemes/session_store.py),
+    checked as ``django.contrib.auth.get_user`` checks them (``session_user_authenticate``):
+    the session and its user in one query, as a bearer token and its user are."""
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         session = request.session
@@ -65,7 +66,9 @@ class CounterSession(SessionAuth):
             pk = int(user_id)
         except (TypeError, ValueError):
             return None
-        found = session_user_authenticate(user_id=pk, session_hash=session_hash)
+        # The session's own read brought its user and grants (schemes/session_store.py)
+        read = getattr(session, "signed_in", None)
+        found = session_user_authenticate(user_id=pk, session_hash=session_hash, read=read)
         if found is None:
             return None
         user, request.actor = found  # type: ignore[attr-defined]

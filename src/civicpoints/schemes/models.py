@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -191,6 +192,25 @@ class RoleGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.region}"
+
+
+class StaffSession(AbstractBaseSession):
+    """A page session (``SESSION_ENGINE``, schemes/session_store.py): Django's session row with
+    the signed-in user's id beside its data, so that reading the session also reads the user
+    and their grants, in one statement. Not a foreign key: a session outlives nothing (Django
+    checks the user on every request) and a user's deletion need not touch sessions."""
+
+    user_id = models.BigIntegerField(null=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("登录会话")
+        verbose_name_plural = _("登录会话")
+
+    @classmethod
+    def get_session_store_class(cls) -> type:
+        from civicpoints.schemes.session_store import SessionStore
+
+        return SessionStore
 
 
 class ApiToken(models.Model):

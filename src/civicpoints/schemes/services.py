@@ -33,6 +33,7 @@ from civicpoints.schemes.models import (
     RegionLevel,
     RoleGrant,
     Scheme,
+    StaffSession,
     UnknownLogin,
     User,
 )
@@ -280,22 +281,31 @@ _TOKEN_USER_FIELDS = tuple(
 )
 
 
-def _token_statement() -> PreparedStatement:
-    """Token, user and grants in one statement: one row per grant (one with NULL grant columns
-    when the user has none); no row when the token is unknown or expired or the user inactive."""
-    token, user = ApiToken._meta.db_table, User._meta.db_table
+def _with_user_and_grants(first: str, source: str, where: str) -> PreparedStatement:
+    """``first`` columns, then the user's (``_TOKEN_USER_FIELDS``) and a grant's, from
+    ``source`` (which calls the user ``u``) with the user's grants joined: one row per grant,
+    one with NULL grant columns when the user has none. Only table and column names from the
+    models are formatted in; every value is a parameter."""
     grant, region = RoleGrant._meta.db_table, Region._meta.db_table
     user_columns = ", ".join(f"u.{name}" for name in _TOKEN_USER_FIELDS)
-    # Only table and column names from the models are formatted in; every value is a parameter.
     return PreparedStatement(
         sql=(
-            f"SELECT t.id, t.password_mark, (t.last_used_at IS NULL OR t.last_used_at < %s), "  # noqa: S608
-            f"{user_columns}, g.scheme_id, g.region_id, r.path, g.role "
-            f"FROM {token} t JOIN {user} u ON u.id = t.user_id "
+            f"SELECT {first}{user_columns}, g.scheme_id, g.region_id, r.path, g.role "  # noqa: S608
+            f"FROM {source} "
             f"LEFT JOIN {grant} g ON g.user_id = u.id LEFT JOIN {region} r ON r.id = g.region_id "
-            f"WHERE t.key_hash = %s AND t.expires_at > %s AND u.is_active "
-            f"ORDER BY g.id"
+            f"WHERE {where} ORDER BY g.id"
         ),
+    )
+
+
+def _token_statement() -> PreparedStatement:
+    """Token, user and grants in one statement; no row when the token is unknown or expired or
+    the user inactive."""
+    token, user = ApiToken._meta.db_table, User._meta.db_table
+    return _with_user_and_grants(
+        "t.id, t.password_mark, (t.last_used_at IS NULL OR t.last_used_at < %s), ",
+        f"{token} t JOIN {user} u ON u.id = t.user_id",
+        "t.key_hash = %s AND t.expires_at > %s AND u.is_active",
     )
 
 
@@ -335,19 +345,9 @@ def api_token_authenticate(*, token: str) -> tuple[User, Actor] | None:
 
 
 def _session_statement() -> PreparedStatement:
-    """A user and their grants in one statement (the counter page's session, api/security.py):
-    one row per grant (one with NULL grant columns when none); no row when the user is
-    inactive or gone."""
-    user, grant, region = User._meta.db_table, RoleGrant._meta.db_table, Region._meta.db_table
-    user_columns = ", ".join(f"u.{name}" for name in _TOKEN_USER_FIELDS)
-    return PreparedStatement(
-        sql=(
-            f"SELECT {user_columns}, g.scheme_id, g.region_id, r.path, g.role "  # noqa: S608
-            f"FROM {user} u "
-            f"LEFT JOIN {grant} g ON g.user_id = u.id LEFT JOIN {region} r ON r.id = g.region_id "
-            f"WHERE u.id = %s AND u.is_active ORDER BY g.id"
-        ),
-    )
+    """A user and their grants in one statement (the counter page's session, api/security.py);
+    no row when the user is inactive or gone."""
+    return _with_user_and_grants("", f"{User._meta.db_table} u", "u.id = %s AND u.is_active")
 
 
 _SESSION_STATEMENT = _session_statement()
@@ -359,11 +359,27 @@ def _session_auth_hash(user: User, secret: str | bytes) -> str:
     return salted_hmac(salt, user.password, secret=secret, algorithm="sha256").hexdigest()
 
 
-def session_user_authenticate(*, user_id: int, session_hash: str) -> tuple[User, Actor] | None:
+def session_load_statement() -> PreparedStatement:
+    """A page session's row by its key, unexpired, with its signed-in user (active) and their
+    grants (schemes/session_store.py): the session's data, then the columns
+    ``session_user_authenticate`` reads. Parameters: the session key, now."""
+    session, user = StaffSession._meta.db_table, User._meta.db_table
+    return _with_user_and_grants(
+        "s.session_data, ",
+        f"{session} s LEFT JOIN {user} u ON u.id = s.user_id AND u.is_active",
+        "s.session_key = %s AND s.expire_date > %s",
+    )
+
+
+def session_user_authenticate(
+    *, user_id: int, session_hash: str, read: list[tuple[Any, ...]] | None = None
+) -> tuple[User, Actor] | None:
     """The active user a staff session names and the actor with their grants, in ONE query, as
     ``django.contrib.auth.get_user`` decides it: None when the user is gone or inactive, or the
-    session's hash no longer matches (the password changed since the login)."""
-    rows = _SESSION_STATEMENT.fetchall([user_id])
+    session's hash no longer matches (the password changed since the login). ``read``: the
+    user and grant columns the session's own read brought (``session_load_statement``), when
+    they are this user's: then no query at all."""
+    rows = read if read and read[0][0] == user_id else _SESSION_STATEMENT.fetchall([user_id])
     if not rows:
         return None
     user_values = list(rows[0][: len(_TOKEN_USER_FIELDS)])
