@@ -38,7 +38,12 @@ from tests.factories import make_staff
 WRITES = ("post", "put", "patch", "delete")
 # Tables a refused request may touch without writing anything of the domain: the caller's
 # token (last used), the stored refusal of a keyed request, the login throttle's own rows.
-BOOKKEEPING = {"schemes.apitoken", "ledger.idempotencyrecord", "sessions.session"}
+BOOKKEEPING = {
+    "schemes.apitoken",
+    "ledger.idempotencyrecord",
+    "sessions.session",
+    "schemes.staffsession",  # the page session (a flash message, the seen-at mark)
+}
 
 
 def _png() -> bytes:
