@@ -14,6 +14,9 @@ from django.utils import timezone
 from civicpoints.ops import scheduler
 from civicpoints.ops.models import Heartbeat, JobState
 from civicpoints.ops.scheduler import Job, missed, run_job, run_jobs_once
+from civicpoints.schemes.models import StaffSession
+from civicpoints.schemes.services import sessions_clear_expired
+from civicpoints.schemes.session_store import SessionStore
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +157,18 @@ def test_job_rows_lost_in_a_restore_are_made_again_on_the_next_tick(monkeypatch)
 
     assert run_jobs_once(now + dt.timedelta(seconds=6)) == {"only": 7}
     assert JobState.objects.get(name="only").runs == 1
+
+
+def test_expired_page_sessions_are_cleared_live_ones_kept():
+    live, old = SessionStore(), SessionStore()
+    live["a"], old["a"] = 1, 2
+    live.create()
+    old.create()
+    StaffSession.objects.filter(pk=old.session_key).update(
+        expire_date=timezone.now() - dt.timedelta(minutes=1)
+    )
+    job = next(j for j in scheduler.JOBS if j.name == "sessions_clear")
+
+    assert run_job(job) == 1
+    assert list(StaffSession.objects.values_list("pk", flat=True)) == [live.session_key]
+    assert sessions_clear_expired() == 0  # (the job is not due again for an hour)

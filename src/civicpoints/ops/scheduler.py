@@ -36,6 +36,7 @@ from civicpoints.notifications.services import notifications_sweep
 from civicpoints.ops.models import Heartbeat, JobState
 from civicpoints.risk.services import risk_scan
 from civicpoints.schemes.models import Scheme
+from civicpoints.schemes.services import sessions_clear_expired
 from civicpoints.stores.services import orders_expire
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ JOBS: list[Job] = [
     Job("notifications_sweep", notifications_sweep, every=60.0, overdue_after=3600.0),
     # Each scheme at most once per its RiskSettings.scan_minutes (risk_scan checks).
     Job("risk_scan", risk_scan, every=60.0, overdue_after=3600.0),
+    # Page sessions past their expiry (Django's clearsessions, which nothing else runs).
+    Job("sessions_clear", sessions_clear_expired, every=3600.0, overdue_after=86400.0),
 ]
 
 

@@ -359,6 +359,14 @@ def _session_auth_hash(user: User, secret: str | bytes) -> str:
     return salted_hmac(salt, user.password, secret=secret, algorithm="sha256").hexdigest()
 
 
+def sessions_clear_expired(now: datetime | None = None) -> int:
+    """Delete the page sessions past their expiry (the scheduler's ``sessions_clear``, as
+    Django's ``clearsessions`` would): an expired row is never read again, only kept."""
+    now = now or timezone.now()
+    deleted, _by_model = StaffSession.objects.filter(expire_date__lt=now).delete()
+    return deleted
+
+
 def session_load_statement() -> PreparedStatement:
     """A page session's row by its key, unexpired, with its signed-in user (active) and their
     grants (schemes/session_store.py): the session's data, then the columns
