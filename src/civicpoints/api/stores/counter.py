@@ -4,6 +4,7 @@ returns (keyed) and ceremony batches (keyed)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Annotated, Any
 
@@ -61,6 +62,7 @@ from civicpoints.stores.services import (
     redemption_return,
     require_counter,
 )
+from civicpoints.stores.services.counter import Item
 from civicpoints.stores.services.counter_keyed import OfflineSync
 from civicpoints.stores.services.offline import device_for_token, offline_sync
 
@@ -230,6 +232,34 @@ def receipt_body(receipt: Receipt) -> tuple[int, dict[str, Any]]:
     return 201, body
 
 
+@dataclass(frozen=True)
+class _Keyed:
+    """What both counter paths (online, offline sync) read off a keyed redemption request."""
+
+    payload: dict[str, Any]  # what makes two requests the same: not the PIN
+    items: list[Item]
+    cash_fen: int
+    scope: str
+    key: str  # the Idempotency-Key as sent
+    request_hash: str
+
+
+def _keyed(request: HttpRequest, body: RedemptionIn) -> _Keyed:
+    # The PIN proves who is paying; it is not part of what makes two requests the same.
+    payload = body.model_dump(mode="json", exclude={"pin"})
+    scope, caller = keyed_scope(request)
+    return _Keyed(
+        payload=payload,
+        items=items_of(body.items),
+        cash_fen=0 if body.cash is None else parse_points(body.cash),
+        scope=scope,
+        key=request.headers.get("Idempotency-Key", "").strip(),
+        request_hash=keyed_request_hash(
+            method=request.method or "", path=request.path, user_id=caller, payload=payload
+        ),
+    )
+
+
 @router.post(
     "/{store_id}/redemptions",
     response={201: RedemptionOut, **KEYED_ERRORS},
@@ -247,12 +277,8 @@ def create_redemption(
     actor = actor_of(request)
     if body.offline is not None or counter_device is not None:
         return _sync_offline(request, actor, store_id, body, counter_device)
-    # The PIN proves who is paying; it is not part of what makes two requests the same.
-    payload = body.model_dump(mode="json", exclude={"pin"})
-    items = items_of(body.items)
-    cash_fen = 0 if body.cash is None else parse_points(body.cash)
-    scope, caller = keyed_scope(request)
-    key = request.headers.get("Idempotency-Key", "").strip()
+    keyed = _keyed(request, body)
+    items, cash_fen = keyed.items, keyed.cash_fen
     # PostgreSQL: one read and one write (stores/services/counter_keyed.py).
     done = counter_redeem_keyed(
         actor=actor,
@@ -265,12 +291,10 @@ def create_redemption(
             cash_fen=cash_fen,
             delivery_address=body.delivery_address,
         ),
-        scope=scope,
-        key=key,
-        request_hash=keyed_request_hash(
-            method=request.method or "", path=request.path, user_id=caller, payload=payload
-        ),
-        idempotency_key=service_key(scope, key),
+        scope=keyed.scope,
+        key=keyed.key,
+        request_hash=keyed.request_hash,
+        idempotency_key=service_key(keyed.scope, keyed.key),
         render=receipt_body,
     )
     if done is not None:
@@ -297,7 +321,7 @@ def create_redemption(
     def render(redemption: Redemption) -> tuple[int, dict[str, Any]]:
         return 201, redemption_body(actor, redemption, posting_id=redemption.posting_id)
 
-    return run_keyed(request, payload=payload, action=act, render=render)
+    return run_keyed(request, payload=keyed.payload, action=act, render=render)
 
 
 def _sync_offline(
@@ -321,22 +345,17 @@ def _sync_offline(
         raise ApplicationError(ErrorCode.DEVICE_UNKNOWN)
     # The device's keys: any clerk's retry on it replays (api/idempotency.keyed_scope)
     request.counter_device = SimpleNamespace(pk=int(device_id))  # type: ignore[attr-defined]
-    payload = body.model_dump(mode="json", exclude={"pin"})
-    items = items_of(body.items)
-    cash_fen = 0 if body.cash is None else parse_points(body.cash)
-    scope, caller = keyed_scope(request)
-    key = request.headers.get("Idempotency-Key", "").strip()
+    keyed = _keyed(request, body)
+    items, cash_fen = keyed.items, keyed.cash_fen
     # PostgreSQL: the same read and write as an online sale (stores/services/counter_keyed.py)
     done = counter_redeem_keyed(
         actor=actor,
         store_id=store_id,
         sale=CounterSale(household_id=body.household, items=items, cash_fen=cash_fen),
-        scope=scope,
-        key=key,
-        request_hash=keyed_request_hash(
-            method=request.method or "", path=request.path, user_id=caller, payload=payload
-        ),
-        idempotency_key=service_key(scope, key),
+        scope=keyed.scope,
+        key=keyed.key,
+        request_hash=keyed.request_hash,
+        idempotency_key=service_key(keyed.scope, keyed.key),
         render=receipt_body,
         offline=OfflineSync(
             device_id=int(device_id),
@@ -345,7 +364,7 @@ def _sync_offline(
             offline_at=offline.offline_at,
             recorded_by_id=recorded_by,
             pin_seal=offline.pin_seal,
-            sale_key=key,
+            sale_key=keyed.key,
         ),
     )
     if done is not None:
@@ -355,8 +374,6 @@ def _sync_offline(
     require_counter(actor, store)
     device = device_for_token(store, token)
     household = counter_household_any(store, body.household)
-
-    sale_key = key  # the Idempotency-Key as the device made it, which the PIN's seal names
 
     def act(key: str, slot: Slot) -> Redemption:
         return offline_sync(
@@ -371,7 +388,7 @@ def _sync_offline(
             recorded_by_id=offline.recorded_by,
             key=key,
             pin_seal=offline.pin_seal,
-            sale_key=sale_key,
+            sale_key=keyed.key,  # as the device made it: the PIN's seal names it
             slot=slot,
         )
 
@@ -383,7 +400,7 @@ def _sync_offline(
         after = household_balance_after(posting_id=posting_id, household_id=household.pk)
         return 201, keyed_body(RedemptionOut, redemption_out(redemption, balance_after=after))
 
-    return run_keyed(request, payload=payload, action=act, render=render)
+    return run_keyed(request, payload=keyed.payload, action=act, render=render)
 
 
 class RedemptionListIn(Schema):
