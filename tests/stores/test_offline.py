@@ -8,7 +8,9 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from civicpoints.errors import ApplicationError, ErrorCode
@@ -215,9 +217,6 @@ def test_the_snapshot_holds_what_a_sale_needs_and_no_secret(shop: Shop) -> None:
 
 
 def test_the_snapshot_query_count_does_not_grow_with_households(shop: Shop) -> None:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     device, _token = enrolled(shop)
     with CaptureQueriesContext(connection) as few:
         offline_snapshot(store=shop.store, device=device)
