@@ -172,6 +172,13 @@ def signing_available(*, scheme_id: int) -> bool:
     return key is not None and private_key_for(key) is not None
 
 
+def schemes_signable(scheme_ids: set[int]) -> set[int]:
+    """Which of these schemes this server can sign for: their active keys in one query, each
+    with its private half here (``signing_available`` for many schemes at once)."""
+    keys = SigningKey.objects.filter(scheme_id__in=scheme_ids, retired_at__isnull=True)
+    return {key.scheme_id for key in keys if private_key_for(key) is not None}
+
+
 def known_keys() -> dict[str, PublicKey]:
     """Every published key by kid, as ``signing.statement_verify`` takes them."""
     return {

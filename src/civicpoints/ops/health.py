@@ -15,7 +15,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from civicpoints.credit.keys import signing_available
+from civicpoints.credit.keys import schemes_signable
 from civicpoints.credit.models import Lender, LenderStatus
 from civicpoints.ledger.models import ChainLink, Posting
 from civicpoints.ops.models import Heartbeat, JobState
@@ -57,7 +57,7 @@ def statement_signing() -> dict[str, Any]:
     schemes = set(
         Lender.objects.filter(status=LenderStatus.ACTIVE).values_list("scheme_id", flat=True)
     )
-    missing = sum(not signing_available(scheme_id=scheme_id) for scheme_id in schemes)
+    missing = len(schemes - schemes_signable(schemes))
     return {"schemes_with_lenders": len(schemes), "cannot_sign": missing, "ok": not missing}
 
 
