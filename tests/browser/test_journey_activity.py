@@ -231,6 +231,7 @@ def test_the_door_screen_shows_the_code_and_staff_confirm_help_for_a_household(p
     shot(page, "activity-door-qr")
     # The grid worker who recorded the help sees it but is offered no button
     page.get_by_role("link", name="邻里互助").click()
+    page.locator(f"#help-{row.pk}").wait_for()  # the new page, not the one just left
     assert page.locator(f"#help-{row.pk}").get_by_role("button").count() == 0
     page.get_by_role("button", name="退出").click()
 

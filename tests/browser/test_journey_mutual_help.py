@@ -70,6 +70,8 @@ def test_help_given_is_confirmed_on_the_helped_phone_and_posted_after_notice(
         a.get_by_role("link", name="邻里互助").click()
         a.get_by_role("heading", name="邻里互助").wait_for()
         a.get_by_role("link", name="我帮助了别人").click()
+        # all_inner_texts does not wait: read the options once the form is there
+        a.get_by_label("帮助了谁（本村户主）").wait_for()
         options = a.locator("#other option").all_inner_texts()
         assert options == ["请选择", "王秀英", "曾国涛"]
         a.get_by_label("帮助了谁（本村户主）").select_option(label="王秀英")

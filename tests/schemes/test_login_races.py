@@ -50,6 +50,22 @@ def _checks(user: User) -> Counter[str]:
     )
 
 
+def _failure_runs(user: User) -> list[list[int]]:
+    """The failures each wrong password's check counted, in the order checked, split at each
+    successful login."""
+    runs: list[list[int]] = [[]]
+    for action, detail in (
+        AuditEvent.objects.filter(actor=user, action__in=["staff.login_failed", "staff.login"])
+        .order_by("pk")
+        .values_list("action", "detail")
+    ):
+        if action == "staff.login":
+            runs.append([])
+        else:
+            runs[-1].append(detail["failures"])
+    return runs
+
+
 @pytest.mark.django_db(transaction=True)
 def test_parallel_guesses_check_no_more_passwords_than_the_limit(world, settings):
     settings.PASSWORD_HASHERS = ["tests.schemes.test_login_races.SlowHasher"]
@@ -78,12 +94,17 @@ def test_parallel_guesses_check_no_more_passwords_than_the_limit(world, settings
     checked = _checks(clerk)
     assert len(statuses) == tries
     assert set(statuses) <= {200, 401, 429}
-    # Before the fix 24 parallel tries checked about 11 passwords; now at most the limit.
-    assert sum(checked.values()) <= settings.LOGIN_FAILURE_LIMIT
+    # Before the fix 24 parallel tries checked about 11 passwords. Now the checks run one at
+    # a time and count 1, 2, ... up to the limit; only the right password, which forgets the
+    # failures, starts the count again (so it may come between two runs of wrong ones).
+    runs = _failure_runs(clerk)
+    assert all(run == list(range(1, len(run) + 1)) for run in runs), runs
+    assert all(len(run) <= settings.LOGIN_FAILURE_LIMIT for run in runs), runs
+    assert len(runs) == 1 + checked["staff.login"]
     assert statuses.count(200) == checked["staff.login"] <= 1
     assert statuses.count(401) == checked["staff.login_failed"]
     clerk.refresh_from_db()
-    if checked["staff.login_failed"] >= settings.LOGIN_FAILURE_LIMIT:
+    if len(runs[-1]) >= settings.LOGIN_FAILURE_LIMIT:  # the limit's failures since a login
         assert clerk.locked_until is not None and clerk.locked_until > timezone.now()
     assert clerk.login_check_until is None  # every hold released
 
