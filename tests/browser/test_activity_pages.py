@@ -45,6 +45,7 @@ def test_a_usb_scanner_checks_a_resident_in_and_out(page):
     page.get_by_label("用户名").fill("wangge")
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
+    page.wait_for_url(lambda url: "/login/" not in url)  # signed in before going on
     page.goto(f"{page.base_url}/activities/")
     page.get_by_role("link", name="清理村道垃圾").click()
     # htmx loads deferred; a scan before it would take the plain-form path (also handled,

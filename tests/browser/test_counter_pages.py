@@ -102,6 +102,7 @@ def test_the_store_counter_fits_a_cheap_phone(browser, live_server):
     page.get_by_label("用户名").fill("clerk")
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
+    page.wait_for_url(lambda url: "/login/" not in url)  # signed in before going on
     page.goto(f"{live_server.url}/counter/store/{shop.store.pk}/?q={shop.household.card_code}")
     expect(page.locator("#household")).to_contain_text("王秀英")
     page.locator(f".ptile[data-product='{shop.freezer.pk}'] button.plus").click()
@@ -155,6 +156,7 @@ def test_the_till_and_the_residents_stores_page_fit_a_phone(browser, live_server
     page.get_by_label("用户名").fill("cashier")
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
+    page.wait_for_url(lambda url: "/login/" not in url)  # signed in before going on
     page.goto(live_server.url + "/counter/")
     page.get_by_role("link", name=re.compile("惠民超市")).click()
     page.wait_for_load_state()  # the till's script is a module (CSP): it runs before "load"
