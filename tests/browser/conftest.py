@@ -15,6 +15,8 @@ import pytest
 from django.db import connection
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.factories import PASSWORD
+
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
@@ -94,3 +96,22 @@ def assert_cjk_font(page) -> None:
         "&& getComputedStyle(document.body).fontFamily.includes('Noto Sans CJK SC')"
     )
     assert ok, "Noto Sans CJK SC is not available: install fonts-noto-cjk"
+
+
+def staff_sign_in(page, base: str, username: str, password: str = PASSWORD) -> None:
+    """Sign a staff member in and wait until the login page has been left: a ``goto`` or a
+    click made sooner can cut the login's POST off, and the next page is then the login's."""
+    page.goto(base + "/login/")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+
+def resident_sign_in(page, base: str, card: str, pin: str) -> None:
+    """Sign a household in with its card number and PIN and wait for its home page."""
+    page.goto(base + "/m/login/")
+    page.get_by_label("积分卡号").fill(card)
+    page.get_by_label("6位密码").fill(pin)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("可用积分").wait_for()

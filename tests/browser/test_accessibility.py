@@ -17,7 +17,8 @@ import pytest
 from civicpoints.demo.county import DEMO_PIN, STAFF, build_demo
 from civicpoints.households.models import Household
 from tests.browser.a11y import axe_violations, small_targets, small_text
-from tests.browser.conftest import shot
+from tests.browser.conftest import resident_sign_in, shot, staff_sign_in
+from tests.factories import PASSWORD
 
 # Once per scripts/test, in the SQLite pass: the PostgreSQL pass sets the run's time (docs/testing.md)
 pytestmark = [
@@ -26,7 +27,6 @@ pytestmark = [
     pytest.mark.sqlite_pass,
 ]
 
-PASSWORD = "demo-pass-123"
 PHONE = {"width": 360, "height": 740}
 # Pages a crawl must not "visit" by GET: leaving the session, downloads.
 SKIP = re.compile(r"/logout/|\.(xlsx|csv|pdf|png|jpg|svg)$")
@@ -82,11 +82,7 @@ def test_every_resident_page_is_elder_friendly_and_passes_axe(browser, live_serv
     context = browser.new_context(locale="zh-CN", viewport=PHONE)
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(live_server.url + "/m/login/")
-    page.get_by_label("积分卡号").fill(resident.card_code)
-    page.get_by_label("6位密码").fill(DEMO_PIN)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_text("可用积分").wait_for()
+    resident_sign_in(page, live_server.url, resident.card_code, DEMO_PIN)
 
     pages = _crawl(page, live_server.url, "/m/", "/m/")
     problems: dict[str, list[str]] = {}
@@ -116,20 +112,12 @@ def test_the_login_page_of_residents_is_elder_friendly(browser, live_server, dem
     context.close()
 
 
-def _staff_login(page, base: str, username: str) -> None:
-    page.goto(base + "/login/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
-
-
 @pytest.mark.parametrize("username", [s[0] for s in STAFF])
 def test_each_staff_home_passes_axe(browser, live_server, demo, username):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15000)
-    _staff_login(page, live_server.url, username)
+    staff_sign_in(page, live_server.url, username)
     assert urlsplit(page.url).path != "/login/", f"{username} could not log in"
     page.goto(live_server.url + "/")
     shot(page, f"staff-home-{username}")
@@ -142,7 +130,7 @@ def test_counter_pages_pass_axe(browser, live_server, demo, username):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15000)
-    _staff_login(page, live_server.url, username)
+    staff_sign_in(page, live_server.url, username)
     pages = _crawl(page, live_server.url, "/counter/", "/counter/")
     problems = {}
     for path in pages:

@@ -13,8 +13,8 @@ from civicpoints.activities.services import activity_create, activity_enrol
 from civicpoints.rules.catalogue import load_catalogue
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import actor_for_user
-from tests.browser.conftest import assert_cjk_font, shot
-from tests.factories import PASSWORD, build_world, make_household, make_staff
+from tests.browser.conftest import assert_cjk_font, shot, staff_sign_in
+from tests.factories import build_world, make_household, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,11 +41,7 @@ def test_a_usb_scanner_checks_a_resident_in_and_out(page):
     zeng = make_household(world.scheme, world.village_a1, "曾国涛")
     activity_enrol(activity=activity, household=wang, actor=actor_for_user(admin))
 
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill("wangge")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(lambda url: "/login/" not in url)  # signed in before going on
+    staff_sign_in(page, page.base_url, "wangge")
     page.goto(f"{page.base_url}/activities/")
     page.get_by_role("link", name="清理村道垃圾").click()
     # htmx loads deferred; a scan before it would take the plain-form path (also handled,

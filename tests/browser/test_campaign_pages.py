@@ -14,7 +14,8 @@ from civicpoints.demo.county import DEMO_PIN, build_demo
 from civicpoints.honours.models import Certificate
 from civicpoints.households.models import Household
 from tests.browser.a11y import axe_violations, small_text
-from tests.browser.conftest import SHOTS, assert_cjk_font, shot
+from tests.browser.conftest import SHOTS, assert_cjk_font, resident_sign_in, shot, staff_sign_in
+from tests.factories import PASSWORD
 
 pytestmark = [
     pytest.mark.browser,
@@ -22,7 +23,6 @@ pytestmark = [
     pytest.mark.sqlite_pass,
 ]
 
-PASSWORD = "demo-pass-123"
 RARE = ("曾𠮷", "王𪨶")
 
 
@@ -56,11 +56,7 @@ def _pdf_fonts_and_text(pdf: bytes) -> tuple[set[str], str]:
 
 
 def test_certificates_print_to_a4_with_the_rare_characters(page, demo):
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill("county-admin")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(page.base_url + "/")
+    staff_sign_in(page, page.base_url, "county-admin")
     page.locator(".topbar nav > a", has_text="评比表彰").click()
     page.get_by_role("link", name="好媳妇").click()
     page.get_by_role("link", name="打印证书").click()
@@ -107,10 +103,7 @@ def test_a_resident_votes_on_the_phone(browser, live_server, demo):
     )
     context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
     page = context.new_page()
-    page.goto(live_server.url + "/m/login/")
-    page.get_by_label("积分卡号").fill(resident.card_code)
-    page.get_by_label("6位密码").fill(DEMO_PIN)
-    page.get_by_role("button", name="登录").click()
+    resident_sign_in(page, live_server.url, resident.card_code, DEMO_PIN)
     page.get_by_role("link", name="评比投票").click()
     page.wait_for_load_state()
 

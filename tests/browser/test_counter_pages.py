@@ -13,8 +13,8 @@ from civicpoints.ledger.models import Account
 from civicpoints.merchants.models import Payment, PaymentCode
 from civicpoints.schemes.models import Role
 from civicpoints.stores.models import Redemption
-from tests.browser.conftest import assert_cjk_font, shot
-from tests.factories import PASSWORD, build_world, make_staff
+from tests.browser.conftest import assert_cjk_font, resident_sign_in, shot, staff_sign_in
+from tests.factories import build_world, make_staff
 from tests.merchants.conftest import PIN as TILL_PIN
 from tests.merchants.conftest import build_till
 from tests.stores.conftest import PIN, build_shop
@@ -23,10 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def staff_login(page, username: str) -> None:
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    staff_sign_in(page, page.base_url, username)
     page.get_by_role("link", name="进入柜台").click()  # the home leads counter staff there
     page.get_by_role("heading", name="选择柜台").wait_for()
 
@@ -98,11 +95,7 @@ def test_the_store_counter_fits_a_cheap_phone(browser, live_server):
     shop = build_shop(build_world())
     context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
     page = context.new_page()
-    page.goto(live_server.url + "/login/")
-    page.get_by_label("用户名").fill("clerk")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(lambda url: "/login/" not in url)  # signed in before going on
+    staff_sign_in(page, live_server.url, "clerk")
     page.goto(f"{live_server.url}/counter/store/{shop.store.pk}/?q={shop.household.card_code}")
     expect(page.locator("#household")).to_contain_text("王秀英")
     page.locator(f".ptile[data-product='{shop.freezer.pk}'] button.plus").click()
@@ -125,10 +118,7 @@ def test_the_till_and_the_residents_stores_page_fit_a_phone(browser, live_server
     shop = build_shop(world)
     context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
     page = context.new_page()
-    page.goto(live_server.url + "/m/login/")
-    page.get_by_label("积分卡号").fill(shop.household.card_code)
-    page.get_by_label("6位密码").fill(PIN)
-    page.get_by_role("button", name="登录").click()
+    resident_sign_in(page, live_server.url, shop.household.card_code, PIN)
     page.get_by_role("link", name=re.compile("兑换")).click()
     expect(page.get_by_role("heading", name="开通镇爱心超市")).to_be_visible()
     expect(page.get_by_text("2200 分/台")).to_be_visible()
@@ -152,11 +142,7 @@ def test_the_till_and_the_residents_stores_page_fit_a_phone(browser, live_server
     )
     context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
     page = context.new_page()
-    page.goto(live_server.url + "/login/")
-    page.get_by_label("用户名").fill("cashier")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(lambda url: "/login/" not in url)  # signed in before going on
+    staff_sign_in(page, live_server.url, "cashier")
     page.goto(live_server.url + "/counter/")
     page.get_by_role("link", name=re.compile("惠民超市")).click()
     page.wait_for_load_state()  # the till's script is a module (CSP): it runs before "load"
@@ -178,10 +164,7 @@ def test_the_residents_payment_code_on_a_phone(browser, live_server):
     till = build_till(build_world())
     context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
     page = context.new_page()
-    page.goto(live_server.url + "/m/login/")
-    page.get_by_label("积分卡号").fill(till.household.card_code)
-    page.get_by_label("6位密码").fill(TILL_PIN)
-    page.get_by_role("button", name="登录").click()
+    resident_sign_in(page, live_server.url, till.household.card_code, TILL_PIN)
     page.get_by_role("link", name=re.compile("积分码")).click()
     digits = page.locator(".pay-code .digits")
     expect(digits).to_have_text(re.compile(r"^88( \d{4}){4}$"))

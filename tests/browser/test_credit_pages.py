@@ -11,7 +11,7 @@ from civicpoints.households.services import household_set_pin
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import actor_for_user
 from tests.browser.a11y import axe_violations
-from tests.browser.conftest import shot
+from tests.browser.conftest import resident_sign_in, shot
 from tests.browser.test_portal_orders import assert_elder_mode
 from tests.factories import build_world, make_household, make_staff
 
@@ -37,11 +37,7 @@ def test_a_resident_consents_and_revokes_on_a_small_phone(browser, live_server):
     )
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(live_server.url + "/m/login/")
-    page.get_by_label("积分卡号").fill(home.card_code)
-    page.get_by_label("6位密码").fill(PIN)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_text("可用积分").wait_for()
+    resident_sign_in(page, live_server.url, home.card_code, PIN)
 
     page.get_by_role("link", name="信用授权（文明积分贷）").click()
     page.get_by_role("link", name="新的授权").click()

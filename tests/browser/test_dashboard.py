@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 from civicpoints.demo.county import build_demo
 from civicpoints.ledger.chain import chain_follow
 from tests.browser.a11y import axe_violations
-from tests.browser.conftest import assert_cjk_font, shot
+from tests.browser.conftest import assert_cjk_font, shot, staff_sign_in
+from tests.factories import PASSWORD
 
 pytestmark = [
     pytest.mark.browser,
@@ -19,7 +20,6 @@ pytestmark = [
     pytest.mark.sqlite_pass,
 ]
 
-PASSWORD = "demo-pass-123"
 CHARTS = ["chart-trend", "chart-categories", "chart-children", "chart-households"]
 
 
@@ -43,11 +43,7 @@ def test_the_county_dashboard_at_1920_by_1080(browser, live_server, demo):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.goto(live_server.url + "/login/")
-    page.get_by_label("用户名").fill("county-admin")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(live_server.url + "/")
+    staff_sign_in(page, live_server.url, "county-admin")
     page.locator(".topbar nav > a", has_text="数据大屏").click()
     _drawn(page)
 

@@ -12,8 +12,8 @@ from civicpoints.rules.catalogue import load_catalogue
 from civicpoints.rules.models import Rule
 from civicpoints.schemes.models import Role, User
 from civicpoints.schemes.scope import actor_for_user
-from tests.browser.conftest import shot
-from tests.factories import PASSWORD, build_world, make_household, make_staff
+from tests.browser.conftest import shot, staff_sign_in
+from tests.factories import build_world, make_household, make_staff
 
 pytestmark = [
     pytest.mark.browser,
@@ -27,14 +27,6 @@ PNG = (
 )
 
 
-def _login(page, username):
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(page.base_url + "/")
-
-
 def test_grid_worker_proposes_village_admin_approves_notice_prints(page, settings, tmp_path):
     settings.EVIDENCE_ROOT = tmp_path
     world = build_world()
@@ -45,7 +37,7 @@ def test_grid_worker_proposes_village_admin_approves_notice_prints(page, setting
     photo = tmp_path / "courtyard.png"
     photo.write_bytes(PNG)
 
-    _login(page, "wangge")
+    staff_sign_in(page, page.base_url, "wangge")
     page.goto(page.base_url + "/claims/new/?q=zgt")
     page.get_by_role("link", name="曾国涛").click()
     page.get_by_label("积分细则").select_option(value=str(_rule_id(world, "E02")))  # photo needed
@@ -56,7 +48,7 @@ def test_grid_worker_proposes_village_admin_approves_notice_prints(page, setting
     shot(page, "claim-submitted")
 
     page.get_by_role("button", name="退出").click()
-    _login(page, "cun")
+    staff_sign_in(page, page.base_url, "cun")
     page.goto(page.base_url + "/claims/")
     row = page.locator("tr", has_text="曾国涛")
     assert "干净人家" in row.inner_text()
@@ -87,7 +79,7 @@ def test_review_never_redirects_to_another_site(page):
     actor = actor_for_user(User.objects.get(username="cun"))
     h = make_household(world.scheme, world.village_a1, "王秀英")
     claim = claim_submit(actor=actor, household=h, rule_id=rules["B01"].pk, quantity=3)
-    _login(page, "cun")
+    staff_sign_in(page, page.base_url, "cun")
     page.goto(page.base_url + "/claims/")
     # Wait for the POST's own navigation: the test must not end (and the database be flushed)
     # while the approval is still in flight on the live server.

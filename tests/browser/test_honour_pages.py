@@ -9,15 +9,14 @@ from civicpoints.demo.county import DEMO_PIN, build_demo
 from civicpoints.households.models import Household
 from civicpoints.ledger.chain import chain_follow
 from tests.browser.a11y import axe_violations, small_text
-from tests.browser.conftest import assert_cjk_font, shot
+from tests.browser.conftest import assert_cjk_font, resident_sign_in, shot, staff_sign_in
+from tests.factories import PASSWORD
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
     pytest.mark.sqlite_pass,
 ]
-
-PASSWORD = "demo-pass-123"
 
 
 @pytest.fixture
@@ -28,11 +27,7 @@ def demo(db):
 
 
 def test_the_county_ranking_page(page, demo):
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill("county-admin")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(page.base_url + "/")
+    staff_sign_in(page, page.base_url, "county-admin")
     page.locator(".topbar nav > a", has_text="排行榜").click()
     page.get_by_label("期间").select_option("year")
     page.get_by_role("button", name="查看").click()
@@ -50,10 +45,7 @@ def test_my_rank_on_the_phone(browser, live_server, demo):
     ranked = Household.objects.filter(scheme=demo.scheme, pin_hash__gt="").order_by("pk").first()
     context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
     page = context.new_page()
-    page.goto(live_server.url + "/m/login/")
-    page.get_by_label("积分卡号").fill(ranked.card_code)
-    page.get_by_label("6位密码").fill(DEMO_PIN)
-    page.get_by_role("button", name="登录").click()
+    resident_sign_in(page, live_server.url, ranked.card_code, DEMO_PIN)
     page.get_by_role("link", name="我的排名").click()
     page.wait_for_load_state()
 

@@ -21,8 +21,8 @@ from civicpoints.rules.catalogue import load_catalogue
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import actor_for_user
 from tests.browser.a11y import axe_violations, small_targets, small_text
-from tests.browser.conftest import assert_cjk_font, shot
-from tests.factories import PASSWORD, build_world, make_household, make_staff
+from tests.browser.conftest import assert_cjk_font, shot, staff_sign_in
+from tests.factories import build_world, make_household, make_staff
 from tests.ledger.helpers import assert_ledger_ok
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -132,11 +132,7 @@ def test_a_resident_signs_up_checks_in_by_code_and_sees_hours_then_points(
         admin = staff.new_page()
         admin.set_default_timeout(15000)
         try:
-            admin.goto(live_server.url + "/login/")
-            admin.get_by_label("用户名").fill("cun")
-            admin.get_by_label("密码").fill(PASSWORD)
-            admin.get_by_role("button", name="登录").click()
-            admin.wait_for_url(live_server.url + "/")
+            staff_sign_in(admin, live_server.url, "cun")
             admin.goto(live_server.url + "/activities/")
             with admin.expect_navigation():
                 admin.locator(f"#activity-{activity.pk}").get_by_role(
@@ -217,11 +213,7 @@ def test_the_door_screen_shows_the_code_and_staff_confirm_help_for_a_household(p
         note="帮独居老人修屋顶",
     )
 
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill("wangge")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(page.base_url + "/")
+    staff_sign_in(page, page.base_url, "wangge")
     page.goto(f"{page.base_url}/activities/{activity.pk}/checkin/")
     page.get_by_text("村民用手机扫码签到：出示活动二维码").click()
     qr = page.locator("#door-qr svg")
@@ -235,11 +227,7 @@ def test_the_door_screen_shows_the_code_and_staff_confirm_help_for_a_household(p
     assert page.locator(f"#help-{row.pk}").get_by_role("button").count() == 0
     page.get_by_role("button", name="退出").click()
 
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill("cun")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(page.base_url + "/")
+    staff_sign_in(page, page.base_url, "cun")
     nav = page.get_by_role("link", name="邻里互助 1")
     nav.click()
     line = page.locator(f"#help-{row.pk}")

@@ -17,8 +17,8 @@ from civicpoints.households.models import Household
 from civicpoints.ledger.models import Account
 from civicpoints.schemes.models import Role
 from civicpoints.stores.models import Ceremony, Product, Redemption, RedemptionSource, Store
-from tests.browser.conftest import assert_cjk_font, shot
-from tests.factories import PASSWORD, build_world, fund, make_household, make_staff
+from tests.browser.conftest import assert_cjk_font, shot, staff_sign_in
+from tests.factories import build_world, fund, make_household, make_staff
 from tests.ledger.helpers import assert_ledger_ok
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,11 +45,7 @@ def test_a_county_ceremony_for_households_of_several_townships(page):
         fund(household, points)
 
     # The county admin logs in and opens a county store serving both townships.
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill("county")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(page.base_url + "/")
+    staff_sign_in(page, page.base_url, "county")
     page.goto(page.base_url + "/stores/new/")
     page.get_by_label("超市名称").fill("通榆县表彰兑换点")
     page.locator("#region").select_option(label="县级：通榆县")

@@ -18,8 +18,8 @@ from civicpoints.ledger.selectors import household_balance
 from civicpoints.rules.catalogue import load_catalogue
 from civicpoints.schemes.models import Role
 from tests.browser.a11y import axe_violations, small_targets, small_text
-from tests.browser.conftest import assert_cjk_font, shot
-from tests.factories import PASSWORD, build_world, make_household, make_staff
+from tests.browser.conftest import assert_cjk_font, shot, staff_sign_in
+from tests.factories import build_world, make_household, make_staff
 from tests.ledger.helpers import assert_ledger_ok
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -130,11 +130,7 @@ def test_help_given_is_confirmed_on_the_helped_phone_and_posted_after_notice(
     admin = staff.new_page()
     admin.set_default_timeout(15000)
     try:
-        admin.goto(live_server.url + "/login/")
-        admin.get_by_label("用户名").fill("cun")
-        admin.get_by_label("密码").fill(PASSWORD)
-        admin.get_by_role("button", name="登录").click()
-        admin.wait_for_url(live_server.url + "/")
+        staff_sign_in(admin, live_server.url, "cun")
         admin.goto(live_server.url + "/claims/")
         queue_row = admin.locator(f"#claim-{claim.pk}")
         assert "李德福" in queue_row.inner_text() and "邻里互助" in queue_row.inner_text()

@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from civicpoints.households.models import Household
-from tests.browser.conftest import SHOTS, assert_cjk_font, shot
-from tests.factories import PASSWORD, build_world
+from tests.browser.conftest import SHOTS, assert_cjk_font, shot, staff_sign_in
+from tests.factories import build_world
 from tests.households.test_import import build_tongyu
 from tests.ledger.helpers import assert_ledger_ok
 
@@ -41,11 +41,7 @@ def test_import_print_letters_log_in_and_change_the_pin(
     village = tongyu.villages["新华村"]
 
     # Staff log in and import the office's sheet
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill(tongyu.admin.username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(page.base_url + "/")
+    staff_sign_in(page, page.base_url, tongyu.admin.username)
     page.goto(page.base_url + "/households/import/")
     page.locator("#file").set_input_files(str(FIXTURE))
     page.get_by_role("button", name="上传并检查").click()

@@ -27,8 +27,8 @@ from civicpoints.stores.services import product_create, redeem, stock_receive
 from civicpoints.stores.services.counter import Item
 from civicpoints.stores.services.offline import device_register
 from tests.browser.a11y import axe_violations
-from tests.browser.conftest import CHROMIUM, shot
-from tests.factories import PASSWORD, build_world, fund, make_household, make_staff
+from tests.browser.conftest import CHROMIUM, shot, staff_sign_in
+from tests.factories import build_world, fund, make_household, make_staff
 from tests.ledger.helpers import assert_ledger_ok
 from tests.stores.conftest import PIN, build_shop
 
@@ -107,10 +107,7 @@ def stored(page: Any) -> dict[str, int]:
 
 
 def login(page: Any, base: str, username: str) -> None:
-    page.goto(base + "/login/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    staff_sign_in(page, base, username)
     page.wait_for_load_state("load")
 
 

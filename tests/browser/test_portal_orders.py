@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from civicpoints.stores.models import Order, OrderStatus
-from tests.browser.conftest import assert_cjk_font, shot
+from tests.browser.conftest import assert_cjk_font, resident_sign_in, shot
 from tests.factories import build_world
 from tests.stores.conftest import PIN, build_shop
 from tests.stores.helpers import available, balance, stock
@@ -39,11 +39,7 @@ def test_an_elder_orders_a_rice_cooker_on_a_small_phone(browser, live_server):
     )
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(live_server.url + "/m/login/")
-    page.get_by_label("积分卡号").fill(shop.household.card_code)
-    page.get_by_label("6位密码").fill(PIN)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_text("可用积分").wait_for()
+    resident_sign_in(page, live_server.url, shop.household.card_code, PIN)
 
     page.get_by_role("link", name="兑换").click()
     page.get_by_role("link", name="下单：美的电饭煲").wait_for()

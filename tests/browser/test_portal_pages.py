@@ -6,7 +6,7 @@ import pytest
 
 from civicpoints.households.services import household_set_pin
 from civicpoints.rules.catalogue import load_catalogue
-from tests.browser.conftest import shot
+from tests.browser.conftest import resident_sign_in, shot
 from tests.factories import build_world, fund, make_household
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,11 +20,7 @@ def test_an_elder_logs_in_with_the_card_and_sees_big_text(browser, live_server):
     fund(me, 1270000)
     context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
     page = context.new_page()
-    page.goto(live_server.url + "/m/login/")
-    page.get_by_label("积分卡号").fill(me.card_code)
-    page.get_by_label("6位密码").fill("258369")
-    page.get_by_role("button", name="登录").click()
-    page.get_by_text("可用积分").wait_for()
+    resident_sign_in(page, live_server.url, me.card_code, "258369")
     assert page.locator(".balance strong").inner_text() == "12700"
     body_px = page.evaluate("() => parseFloat(getComputedStyle(document.body).fontSize)")
     assert body_px >= 20

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from civicpoints.stores.services import Item, redeem
-from tests.browser.conftest import assert_cjk_font, shot
+from tests.browser.conftest import assert_cjk_font, resident_sign_in, shot
 from tests.browser.test_portal_orders import assert_elder_mode
 from tests.factories import build_world
 from tests.stores.conftest import PIN, build_shop
@@ -28,11 +28,7 @@ def test_an_elder_sees_why_items_cannot_be_ordered(browser, live_server):
     )
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(live_server.url + "/m/login/")
-    page.get_by_label("积分卡号").fill(shop.household.card_code)
-    page.get_by_label("6位密码").fill(PIN)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_text("可用积分").wait_for()
+    resident_sign_in(page, live_server.url, shop.household.card_code, PIN)
 
     page.goto(live_server.url + "/m/stores/")
     page.wait_for_load_state("load")

@@ -14,8 +14,8 @@ from civicpoints.merchants.models import Statement
 from civicpoints.merchants.settlement import settle
 from civicpoints.stores.services import Item, redeem
 from tests.backoffice_spending.test_merchant_pages import take_and_refund
-from tests.browser.conftest import assert_cjk_font, shot
-from tests.factories import PASSWORD, build_world, fund, make_household
+from tests.browser.conftest import assert_cjk_font, shot, staff_sign_in
+from tests.factories import build_world, fund, make_household
 from tests.merchants.conftest import build_till
 from tests.stores.conftest import PIN, build_shop
 
@@ -32,10 +32,7 @@ def _evidence_in_tmp(settings, tmp_path: Path) -> None:  # type: ignore[no-untyp
 
 
 def _login(page, username: str) -> None:
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    staff_sign_in(page, page.base_url, username)
     page.get_by_role("link", name="超市").or_(
         page.get_by_role("link", name="结算")
     ).first.wait_for()

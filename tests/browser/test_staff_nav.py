@@ -6,7 +6,8 @@ import pytest
 
 from civicpoints.demo.county import DEMO_PIN, build_demo
 from civicpoints.households.models import Household
-from tests.browser.conftest import shot
+from tests.browser.conftest import resident_sign_in, shot, staff_sign_in
+from tests.factories import PASSWORD
 
 # Once per scripts/test, in the SQLite pass: the PostgreSQL pass sets the run's time (docs/testing.md)
 pytestmark = [
@@ -15,7 +16,6 @@ pytestmark = [
     pytest.mark.sqlite_pass,
 ]
 
-PASSWORD = "demo-pass-123"
 MENUS = {
     "grid-worker": ["农户", "申报审核", "公示", "志愿活动", "邻里互助", "排行榜", "评比表彰"],
     "store-clerk": ["农户", "柜台", "超市", "订单", "送货"],
@@ -28,24 +28,16 @@ def demo(db):
     return build_demo(households=80, password=PASSWORD, history=40)
 
 
-def _login(page, username: str) -> None:
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(page.base_url + "/")
-
-
 @pytest.mark.parametrize("username", sorted(MENUS))
 def test_the_menu_offers_only_what_the_role_can_use(page, demo, username):
-    _login(page, username)
+    staff_sign_in(page, page.base_url, username)
     labels = page.locator(".topbar nav > a").all_inner_texts()
     assert [label.split()[0] for label in labels] == MENUS[username]
     shot(page, f"staff-menu-{username}")
 
 
 def test_the_language_switch_is_remembered_across_pages(page, demo):
-    _login(page, "village-admin")
+    staff_sign_in(page, page.base_url, "village-admin")
     page.get_by_role("button", name="English").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "en"
@@ -64,11 +56,7 @@ def test_the_residents_language_button_is_a_full_tap_target(browser, live_server
     context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(live_server.url + "/m/login/")
-    page.get_by_label("积分卡号").fill(resident.card_code)
-    page.get_by_label("6位密码").fill(DEMO_PIN)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_text("可用积分").wait_for()
+    resident_sign_in(page, live_server.url, resident.card_code, DEMO_PIN)
     button = page.locator("header form.lang button")
     box = button.bounding_box()
     assert box is not None and box["width"] >= 60 and box["height"] >= 60, box

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from civicpoints.schemes.models import Role
-from tests.browser.conftest import assert_cjk_font, shot
+from tests.browser.conftest import assert_cjk_font, shot, staff_sign_in
 from tests.factories import PASSWORD, build_world, fund, make_household, make_staff
 
 pytestmark = [
@@ -14,13 +14,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.sqlite_pass,
 ]
-
-
-def _login(page, username: str) -> None:
-    page.goto(page.base_url + "/login/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
 
 
 def test_village_admin_finds_a_household_by_pinyin_and_reads_its_history(page):
@@ -34,7 +27,7 @@ def test_village_admin_finds_a_household_by_pinyin_and_reads_its_history(page):
     page.goto(page.base_url + "/login/")
     assert_cjk_font(page)
     shot(page, "login")
-    _login(page, "cunzhang")
+    staff_sign_in(page, page.base_url, "cunzhang")
     page.get_by_role("link", name="农户").first.click()
     page.get_by_label("姓名、拼音首字母、手机号或卡号").fill("cgt")
     expect(page.locator("#rows tr")).to_have_count(1)
@@ -80,7 +73,7 @@ def test_printed_card_carries_a_qr_code_of_the_card_code(page):
     make_staff("cunzhang", Role.VILLAGE_ADMIN, world.village_a1, world.scheme)
     h = make_household(world.scheme, world.village_a1, "朴珍")
     other = make_household(world.scheme, world.village_b1, "外村户")
-    _login(page, "cunzhang")
+    staff_sign_in(page, page.base_url, "cunzhang")
     page.goto(f"{page.base_url}/households/{h.pk}/card/")
     assert page.locator(".pcard svg.segno").count() == 1
     assert h.card_code in page.locator(".pcard").inner_text()

@@ -15,8 +15,8 @@ from civicpoints.rules.catalogue import load_catalogue
 from civicpoints.schemes.models import Role
 from civicpoints.schemes.scope import actor_for_user
 from tests.browser.a11y import axe_violations, small_targets, small_text
-from tests.browser.conftest import assert_cjk_font, shot
-from tests.factories import PASSWORD, build_world, fund, make_household, make_staff
+from tests.browser.conftest import assert_cjk_font, resident_sign_in, shot, staff_sign_in
+from tests.factories import build_world, fund, make_household, make_staff
 
 # Once per scripts/test, in the SQLite pass: the PostgreSQL pass sets the run's time (docs/testing.md)
 pytestmark = [
@@ -123,11 +123,7 @@ def test_a_resident_reads_announcements_and_the_reply(browser, live_server, vill
     context = browser.new_context(locale="zh-CN", viewport=PHONE)
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(live_server.url + "/m/login/")
-    page.get_by_label("积分卡号").fill(me.card_code)
-    page.get_by_label("6位密码").fill(PIN)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_text("可用积分").wait_for()
+    resident_sign_in(page, live_server.url, me.card_code, PIN)
     page.get_by_role("link", name="村务信息").click()
     page.get_by_role("heading", name="晓光村村务信息").wait_for()
     assert_cjk_font(page)
@@ -162,11 +158,7 @@ def test_a_village_admin_answers_a_complaint_and_posts_a_notice(browser, live_se
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(live_server.url + "/login/")
-    page.get_by_label("用户名").fill("cun")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
+    staff_sign_in(page, live_server.url, "cun")
     page.locator("header nav").get_by_role("link", name="投诉建议").click()
     page.get_by_role("heading", name="投诉建议").wait_for()
     assert "共 0 条" in page.inner_text("main")  # the only one is answered already

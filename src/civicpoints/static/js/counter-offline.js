@@ -299,8 +299,8 @@ async function sell(event) {
   }
   if (lock.tries) await del("locks", lockKey);
   const sale = await record(h, items, points, pin);
+  await show(); // the queue's count is current by the time the receipt is on screen
   receipt(sale, room.left - points);
-  show();
 }
 
 // One transaction: the next sequence number and the sale with its sealed PIN, or neither. The
