@@ -57,6 +57,23 @@ def create_db(url: str) -> None:
             f"refusing to recreate {name!r}: a benchmark database name contains 'bench'"
         )
     admin_sql(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    warn_replicas(url)
+
+
+def warn_replicas(url: str) -> None:
+    """Say so when a streaming replica is attached (the test suite's, on port 5433): its WAL
+    sender and its replay are PostgreSQL processes too, and on two cores they take CPU from the
+    run and add to the server's CPU per operation."""
+    import psycopg
+
+    with psycopg.connect(conninfo(db_url(url, "postgres")), autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_replication").fetchone()
+    if row and row[0]:
+        log(
+            f"WARNING: {row[0]} streaming replica(s) attached; their WAL replay competes with "
+            "this run. For figures comparable with docs/performance.md stop it first "
+            "(pg_ctlcluster --skip-systemctl-redirect <version> replica stop)."
+        )
 
 
 def drop_db(url: str) -> None:
