@@ -9,6 +9,7 @@ import re
 import zlib
 
 import pytest
+from playwright.sync_api import expect
 
 from civicpoints.demo.county import DEMO_PIN, build_demo
 from civicpoints.honours.models import Certificate
@@ -60,9 +61,8 @@ def test_certificates_print_to_a4_with_the_rare_characters(page, demo):
     page.locator(".topbar nav > a", has_text="评比表彰").click()
     page.get_by_role("link", name="好媳妇").click()
     page.get_by_role("link", name="打印证书").click()
-    page.wait_for_load_state()
-
     certificates = page.locator("article.cert")
+    certificates.first.wait_for()  # the certificates' page, not the one just left
     assert certificates.count() == Certificate.objects.count() >= 1
     assert certificates.first.locator(".name").inner_text() == "曾𠮷"
     assert page.evaluate("() => document.fonts.check('20px \"Noto Serif CJK SC\"', '曾𠮷𪨶')"), (
@@ -105,16 +105,13 @@ def test_a_resident_votes_on_the_phone(browser, live_server, demo):
     page = context.new_page()
     resident_sign_in(page, live_server.url, resident.card_code, DEMO_PIN)
     page.get_by_role("link", name="评比投票").click()
-    page.wait_for_load_state()
-
-    assert page.get_by_role("heading", name="最美家庭").is_visible()
+    expect(page.get_by_role("heading", name="最美家庭")).to_be_visible()
     assert axe_violations(page) == []
     assert small_text(page) == []
     shot(page, "honours-vote-phone")
     page.locator("input[name=member]").first.check()
     page.locator("input[name=nominee]").first.check()
     page.get_by_role("button", name="投票").click()
-    page.wait_for_load_state()
-    assert page.get_by_text("谢谢参与").first.is_visible()
+    expect(page.get_by_text("谢谢参与").first).to_be_visible()
     assert_cjk_font(page)
     shot(page, "honours-voted-phone")

@@ -86,8 +86,8 @@ class Watched:
         self.page.get_by_label("用户名").fill(username)
         self.page.get_by_label("密码").fill(PASSWORD)
         self.page.get_by_role("button", name="登录").click()
-        self.page.wait_for_load_state()
-        assert urlsplit(self.page.url).path != "/login/", username
+        # Until the page has left /login/: load_state would answer for the login page itself.
+        self.page.wait_for_url(lambda url: urlsplit(url).path != "/login/")
 
     def close(self) -> None:
         self.collect()

@@ -48,6 +48,7 @@ def test_grid_worker_proposes_village_admin_approves_notice_prints(page, setting
     shot(page, "claim-submitted")
 
     page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/login/")  # signed out before signing in again
     staff_sign_in(page, page.base_url, "cun")
     page.goto(page.base_url + "/claims/")
     row = page.locator("tr", has_text="曾国涛")

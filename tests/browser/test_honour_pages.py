@@ -4,6 +4,7 @@ phone the elder-mode sizes."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from civicpoints.demo.county import DEMO_PIN, build_demo
 from civicpoints.households.models import Household
@@ -47,9 +48,7 @@ def test_my_rank_on_the_phone(browser, live_server, demo):
     page = context.new_page()
     resident_sign_in(page, live_server.url, ranked.card_code, DEMO_PIN)
     page.get_by_role("link", name="我的排名").click()
-    page.wait_for_load_state()
-
-    assert page.get_by_role("heading", name="我的排名").is_visible()
+    expect(page.get_by_role("heading", name="我的排名")).to_be_visible()
     assert_cjk_font(page)
     assert axe_violations(page) == []
     assert small_text(page) == []

@@ -226,6 +226,7 @@ def test_the_door_screen_shows_the_code_and_staff_confirm_help_for_a_household(p
     page.locator(f"#help-{row.pk}").wait_for()  # the new page, not the one just left
     assert page.locator(f"#help-{row.pk}").get_by_role("button").count() == 0
     page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/login/")  # signed out before signing in again
 
     staff_sign_in(page, page.base_url, "cun")
     nav = page.get_by_role("link", name="邻里互助 1")

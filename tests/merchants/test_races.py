@@ -165,12 +165,17 @@ def test_two_settlement_runs_at_once_make_one_statement(world: Any, postgres_onl
 
 
 def _race_settle_with_open_refund(
-    till: Till, payment: Payment, points: int, monkeypatch: pytest.MonkeyPatch
+    till: Till,
+    payment: Payment,
+    points: int,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    hold: float = 2,
 ) -> dict[str, Any]:
     """Hold a refund's transaction (stamped 23:59:59 on D) open once its rows are written (a
     hook on its audit row, the last write inside the service's own transaction), run
-    settle(D) meanwhile on another connection, and commit the refund while settle is running
-    or after it has finished."""
+    settle(D) meanwhile on another connection, and commit the refund once settle has finished
+    or ``hold`` seconds have passed, whichever is first."""
     written, settle_started, settle_done = threading.Event(), threading.Event(), threading.Event()
     seen: dict[str, Any] = {}
     real_audit = merchant_services.audit_record
@@ -180,7 +185,7 @@ def _race_settle_with_open_refund(
         written.set()
         assert settle_started.wait(30)
         # Let settle run into whatever this open transaction holds, then commit
-        seen["settle_done_before_commit"] = settle_done.wait(2)
+        seen["settle_done_before_commit"] = settle_done.wait(hold)
         return row
 
     monkeypatch.setattr(merchant_services, "audit_record", audit_then_hold)
@@ -223,7 +228,8 @@ def test_a_late_refund_open_while_d_settles_lands_in_d_plus_1(
     pay(till, 2_000, local(2026, 11, 20, 12, 0))
     # When a refund of the old payment, stamped 23:59:59 on D, is still uncommitted while D
     # is settled
-    seen = _race_settle_with_open_refund(till, old, 1_000, monkeypatch)
+    # (settle should not wait for it: up to 20 s for a loaded machine before that counts)
+    seen = _race_settle_with_open_refund(till, old, 1_000, monkeypatch, hold=20)
     # Then D's run did not wait for it, and D's statement does not have it
     assert seen["settle_done_before_commit"] is True
     s_d = Statement.objects.get(business_date=D)

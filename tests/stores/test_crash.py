@@ -231,7 +231,8 @@ def test_killed_before_commit_then_retried(world, server_factory) -> None:
 def _waiting(watcher: psycopg.Connection, query: str) -> bool:
     # Its own autocommit connection: pg_stat_activity is a snapshot per transaction.
     row = watcher.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s"
+        " AND datname = current_database()",  # not another test run's server on the same cluster
         [query],
     ).fetchone()
     return bool(row and row[0])
