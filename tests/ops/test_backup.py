@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -32,6 +33,7 @@ from PIL import Image
 
 from civicpoints.awards.services.claims import claim_submit
 from civicpoints.awards.services.evidence import evidence_attach
+from civicpoints.credit.keys import signing_key_create, signing_key_rotate
 from civicpoints.households import crypto
 from civicpoints.households.models import Member
 from civicpoints.ledger.chain import chain_follow
@@ -359,3 +361,43 @@ def test_force_replaces_a_live_database_and_keeps_the_old_photo_folder(
     assert _files(county.evidence) == photos
     assert result.evidence_set_aside is not None
     assert "stray.jpg" in _files(result.evidence_set_aside)
+
+
+def test_the_manifest_names_the_signing_keys_and_a_restore_says_which_this_node_lacks(
+    world: World, settings: Any, tmp_path: Path
+) -> None:
+    settings.EVIDENCE_ROOT = tmp_path / "evidence"
+    settings.STATEMENT_KEYS_DERIVED = False
+    settings.STATEMENT_KEY_DIR = tmp_path / "keys"
+    signing_key_create(scheme=world.scheme)
+    ours = signing_key_rotate(scheme=world.scheme)  # the first one retired: not needed to sign
+    theirs = signing_key_create(scheme=world.other_scheme)
+    archive = tmp_path / "county.tar"
+    backup_create(output=archive)
+
+    named = backup_restore(archive=archive, check_only=True)
+    assert sorted(named.manifest["signing_keys"], key=lambda k: k["scheme"]) == [
+        {"kid": ours.kid, "scheme": world.scheme.pk},
+        {"kid": theirs.kid, "scheme": world.other_scheme.pk},
+    ]
+    assert named.signing_missing == []
+    with tarfile.open(archive) as tar:  # the private halves never travel in the archive
+        assert not [n for n in tar.getnames() if n.endswith(".pem")]
+
+    # A new node without the key directory: a warning naming each key and what to do, and
+    # the archive still passes its check (the data restores whole without them)
+    settings.STATEMENT_KEY_DIR = tmp_path / "new-node-keys"
+    lacking = backup_restore(archive=archive, check_only=True)
+    assert {k["kid"] for k in lacking.signing_missing} == {ours.kid, theirs.kid}
+    out = io.StringIO()
+    call_command("restore", str(archive), "--check", stdout=out)
+    text = out.getvalue()
+    assert f"{ours.kid}.pem" in text and f"{theirs.kid}.pem" in text
+    assert f"civicpoints statement rotate --scheme {world.scheme.pk}" in text
+    assert "备份包完好" in text
+
+    # One key file copied over: only the other is still missing
+    settings.STATEMENT_KEY_DIR.mkdir()
+    shutil.copy(tmp_path / "keys" / f"{ours.kid}.pem", settings.STATEMENT_KEY_DIR)
+    left = backup_restore(archive=archive, check_only=True).signing_missing
+    assert left == [{"kid": theirs.kid, "scheme": world.other_scheme.pk}]

@@ -38,6 +38,8 @@ from django.utils.translation import gettext as _
 
 from civicpoints.awards.models import ClaimEvidence
 from civicpoints.community.models import Feedback
+from civicpoints.credit.keys import private_key_for
+from civicpoints.credit.models import SigningKey
 from civicpoints.households import crypto
 from civicpoints.households.models import Household
 from civicpoints.ledger.models import ChainLink, Entry, Posting
@@ -118,6 +120,17 @@ def key_problems(recorded: dict[str, Any]) -> list[str]:
     return problems
 
 
+def signing_keys_missing(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's signing keys whose private half this node cannot load. Not a refusal:
+    the data restores whole without them, and a lost key is replaced by rotating it; until
+    then the scheme's lenders get 503 ``signing_unavailable``."""
+    return [
+        key
+        for key in manifest.get("signing_keys") or []
+        if private_key_for(SigningKey(kid=key["kid"], scheme_id=key["scheme"])) is None
+    ]
+
+
 def _seal(manifest_bytes: bytes) -> str:
     return hmac.new(
         crypto.derived_key("backup-manifest"), manifest_bytes, hashlib.sha256
@@ -171,8 +184,19 @@ def _snapshot_facts(cursor: Any) -> dict[str, Any]:
             p
             for (p,) in rows(f"SELECT {column} FROM {_table(model)} WHERE {column} <> ''")  # noqa: S608
         )
+    # The active statement-signing keys (docs/credit.md, "Keys"). Their private halves are files
+    # in STATEMENT_KEY_DIR, kept out of every archive like the other keys: the manifest names
+    # them so that a restore can say which this node lacks.
+    signing = [
+        {"kid": kid, "scheme": scheme_id}
+        for scheme_id, kid in rows(
+            f"SELECT scheme_id, kid FROM {_table(SigningKey)} "  # noqa: S608
+            "WHERE retired_at IS NULL ORDER BY scheme_id, kid"
+        )
+    ]
     return {
         "schemes": schemes,
+        "signing_keys": signing,
         "counts": {
             "households": count(Household),
             "postings": count(Posting),
@@ -481,6 +505,8 @@ class RestoreResult:
     heads: list[HeadComparison] = field(default_factory=list)
     pending_migrations: int = 0
     evidence_set_aside: Path | None = None
+    # The backup's active signing keys this node lacks the private half of (a warning).
+    signing_missing: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -509,7 +535,11 @@ def backup_restore(
                     _check_target(connection, manifest, force=force)
                 files = _extract(tar, manifest, staging)
                 if check_only:
-                    return RestoreResult(manifest=manifest, files=files - 1)
+                    return RestoreResult(
+                        manifest=manifest,
+                        files=files - 1,
+                        signing_missing=signing_keys_missing(manifest),
+                    )
                 _load_database(connection, staging / manifest["database"]["file"])
                 aside = _place_evidence(staging / EVIDENCE_DIR, root)
             finally:
@@ -518,7 +548,11 @@ def backup_restore(
         raise BackupError(_("备份包无法读取、不完整或已损坏：%(why)s") % {"why": exc}) from None
     connection.close()
     result = RestoreResult(
-        manifest=manifest, restored=True, files=files - 1, evidence_set_aside=aside
+        manifest=manifest,
+        restored=True,
+        files=files - 1,
+        evidence_set_aside=aside,
+        signing_missing=signing_keys_missing(manifest),
     )
     executor = MigrationExecutor(connection)
     result.pending_migrations = len(executor.migration_plan(executor.loader.graph.leaf_nodes()))

@@ -37,6 +37,15 @@ class Command(BaseCommand):
         except BackupError as exc:
             raise CommandError(str(exc)) from None
         manifest = result.manifest
+        for key in result.signing_missing:
+            self.stdout.write(
+                _(
+                    "注意：方案 %(scheme)s 的信用报告签名密钥 %(kid)s 不在本机（STATEMENT_KEY_DIR）。"
+                    "请把原服务器上的 %(kid)s.pem 复制过来；找不到就轮换密钥"
+                    "（civicpoints statement rotate --scheme %(scheme)s）。在此之前合作机构取不到签名报告。"
+                )
+                % key
+            )
         if not result.restored:
             self.stdout.write(
                 _("备份包完好：%(created)s 的备份，%(db)s，照片 %(files)s 个；密钥一致")
