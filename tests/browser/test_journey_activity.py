@@ -25,7 +25,11 @@ from tests.browser.conftest import assert_cjk_font, shot, staff_sign_in
 from tests.factories import build_world, make_household, make_staff
 from tests.ledger.helpers import assert_ledger_ok
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.sqlite_pass,
+]
 
 PHONE = {"width": 360, "height": 740}
 PIN = "258369"
