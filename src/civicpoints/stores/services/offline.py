@@ -393,14 +393,6 @@ def offline_sync(
         raise ApplicationError(ErrorCode.DEVICE_REVOKED)
     if OfflineSale.objects.filter(device=device, seq=seq).exclude(key=key).exists():
         raise ApplicationError(ErrorCode.OFFLINE_SEQ_REUSED, detail={"seq": seq})
-    if not pin_seal_matches(household.pin_hash, pin_seal, sale_key):
-        refusal = ApplicationError(ErrorCode.OFFLINE_PIN_UNCONFIRMED)
-        sale = _record(
-            actor, store, device, household, seq, key, offline_at, recorded_by_id,
-            items_json, cash_fen, OfflineStatus.CONFLICT, refusal.code, refusal.message,
-            slot=slot,
-        )  # fmt: skip
-        raise _conflict_error(sale)
     mark = OfflineMark(
         device_id=device.pk,
         seq=seq,
@@ -409,6 +401,8 @@ def offline_sync(
         items=items_json,
     )
     try:
+        if not pin_seal_matches(household.pin_hash, pin_seal, sale_key):
+            raise ApplicationError(ErrorCode.OFFLINE_PIN_UNCONFIRMED)  # in CONFLICTS: kept below
         return redeem(
             actor=actor,
             store=store,
