@@ -79,7 +79,7 @@ JOBS: list[Job] = [
     Job("notifications_sweep", notifications_sweep, every=60.0, overdue_after=3600.0),
     # Each scheme at most once per its RiskSettings.scan_minutes (risk_scan checks).
     Job("risk_scan", risk_scan, every=60.0, overdue_after=3600.0),
-    # Page sessions past their expiry (Django's clearsessions, which nothing else runs).
+    # Page sessions past their expiry (schemes.StaffSession; no clearsessions command here).
     Job("sessions_clear", sessions_clear_expired, every=3600.0, overdue_after=86400.0),
 ]
 
