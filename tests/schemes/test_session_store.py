@@ -59,7 +59,9 @@ def test_an_unknown_key_is_empty() -> None:
 def test_tampered_data_is_empty() -> None:
     key = _saved(colour="红").session_key
     row = Session.objects.get(pk=key)
-    Session.objects.filter(pk=key).update(session_data=row.session_data[:-2] + "AA")
+    # The signature's last two characters changed (they may have been "AA" already: 1 in 1,024)
+    tail = "BB" if row.session_data.endswith("AA") else "AA"
+    Session.objects.filter(pk=key).update(session_data=row.session_data[:-2] + tail)
     assert dict(SessionStore(session_key=key).items()) == {}
 
 
